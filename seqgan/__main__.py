@@ -1,0 +1,5 @@
+import sys
+
+from seqgan.cli import main
+
+sys.exit(main())

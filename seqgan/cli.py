@@ -1,0 +1,312 @@
+"""The ``seqgan`` command: argument parsing only; every algorithm lives in the library.
+
+User errors (bad flags, missing or malformed files) print one line ``error: ...`` on stderr and
+exit with code 2, without a traceback. ``--json`` results are one JSON object on the last line
+of stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import NoReturn
+
+from seqgan.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line (and exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def _sub(subparsers: argparse._SubParsersAction, name: str, help: str, example: str) -> argparse.ArgumentParser:
+    return subparsers.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+
+
+def _emit(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+
+
+def _ensure_writable(path: str) -> Path:
+    out = Path(path)
+    if out.is_dir():
+        raise UserError(f"--out {path} is a directory: give a file name")
+    if not out.parent.exists():
+        raise UserError(f"the folder of --out {path} does not exist: create it first")
+    return out
+
+
+# ------------------------------------------------------------------ train
+def cmd_train(args: argparse.Namespace) -> None:
+    from seqgan import presets
+    from seqgan.config import apply_overrides
+    from seqgan.trainer import SeqGANTrainer
+
+    if args.resume:
+        if args.preset or args.set or args.oracle_params or args.seed is not None or args.out_dir:
+            raise UserError("--resume continues a run with its stored config: drop --preset/--set/--seed/--oracle-params/--out-dir")
+        trainer = SeqGANTrainer.resume(args.resume, device=args.device)
+        if args.no_progress:
+            trainer.cfg.run.progress = False
+    else:
+        if not args.preset:
+            raise UserError("give --preset NAME (see `seqgan presets`) or --resume RUN_DIR")
+        cfg = presets.get(args.preset)
+        overrides = list(args.set or [])
+        if args.seed is not None:
+            overrides.append(f"run.seed={args.seed}")
+        if args.oracle_params:
+            overrides.append(f"data.oracle_params={args.oracle_params}")
+        if args.device:
+            overrides.append(f"run.device={args.device}")
+        if args.no_progress:
+            overrides.append("run.progress=false")
+        apply_overrides(cfg, overrides)
+        out_dir = args.out_dir or f"runs/{args.preset}-seed{cfg.run.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+        trainer = SeqGANTrainer(cfg, out_dir, command=" ".join(["seqgan", *sys.argv[1:]]))
+    t0 = time.perf_counter()
+    trainer.fit()
+    from seqgan.utils import read_metrics
+
+    evals = [e for e in read_metrics(trainer.out / "metrics.jsonl") if "eval/nll_oracle" in e]
+    result = {"run_dir": str(trainer.out), "wall_s": round(time.perf_counter() - t0, 1)}
+    if evals:
+        result.update({k: evals[-1][k] for k in ("eval/nll_oracle", "eval/nll_test")})
+    _emit(result, args.json)
+
+
+def cmd_presets(args: argparse.Namespace) -> None:
+    from seqgan import presets
+    from seqgan.config import all_keys, get_value
+
+    if args.keys:
+        cfg = presets.get(args.preset or "paper")
+        for key in all_keys(cfg):
+            print(f"{key} = {get_value(cfg, key)!r}")
+        return
+    for name in presets.PRESETS:
+        print(f"{name:8s} {presets.describe(name)}")
+
+
+# ----------------------------------------------------------------- oracle
+def cmd_oracle_new(args: argparse.Namespace) -> None:
+    from seqgan.oracle_io import random_oracle_params, save_oracle_params
+
+    for flag in ("vocab_size", "emb_dim", "hidden_dim"):
+        if getattr(args, flag) <= 0:
+            raise UserError(f"--{flag.replace('_', '-')} must be > 0")
+    out = _ensure_writable(args.out)
+    save_oracle_params(random_oracle_params(args.vocab_size, args.emb_dim, args.hidden_dim, args.seed), out)
+    _emit({"out": str(out), "vocab_size": args.vocab_size, "seed": args.seed}, args.json)
+
+
+def cmd_oracle_sample(args: argparse.Namespace) -> None:
+    import torch
+
+    from seqgan.models import build_oracle
+    from seqgan.oracle_io import load_oracle_params
+    from seqgan.utils import write_atomic
+
+    if args.num_samples <= 0 or args.seq_len <= 0:
+        raise UserError("--num-samples and --seq-len must be > 0")
+    out = _ensure_writable(args.out)
+    oracle = build_oracle(load_oracle_params(args.params))
+    rng = torch.Generator().manual_seed(args.seed)
+    rows = torch.cat([oracle.sample(min(1024, args.num_samples - i), args.seq_len, rng)
+                      for i in range(0, args.num_samples, 1024)])  # fmt: skip
+    write_atomic(out, "".join(" ".join(map(str, r)) + "\n" for r in rows.tolist()).encode())
+    _emit({"out": str(out), "num_samples": args.num_samples, "seq_len": args.seq_len}, args.json)
+
+
+def read_id_lines(path: str, vocab_size: int) -> list[list[int]]:
+    """Lines of space-separated integer ids, all of one length, each id in [0, vocab_size)."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"input file {path} does not exist (or is not a file)")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text: give one sequence of space-separated ids per line") from None
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = [int(tok) for tok in line.split()]
+        except ValueError:
+            raise UserError(f"{path} line {n}: not integer ids ({line[:40]!r}); give space-separated ids") from None
+        bad = [i for i in row if not 0 <= i < vocab_size]
+        if bad:
+            raise UserError(f"{path} line {n}: id {bad[0]} is outside the oracle's vocabulary 0..{vocab_size - 1}")
+        if rows and len(row) != len(rows[0]):
+            raise UserError(f"{path} line {n}: {len(row)} ids, but line 1 has {len(rows[0])}; all lines need one length")
+        rows.append(row)
+    if not rows:
+        raise UserError(f"{path} holds no sequences: give one sequence of space-separated ids per line")
+    return rows
+
+
+def cmd_oracle_score(args: argparse.Namespace) -> None:
+    import torch
+
+    from seqgan.metrics import sequence_nll
+    from seqgan.models import build_oracle
+    from seqgan.oracle_io import load_oracle_params
+
+    oracle = build_oracle(load_oracle_params(args.params))
+    rows = torch.tensor(read_id_lines(args.input, oracle.vocab_size))
+    per_seq = sequence_nll(oracle, rows)
+    _emit({"nll_oracle": float(per_seq.double().mean()), "num_sequences": len(rows),
+           "seq_len": rows.shape[1]}, args.json)  # fmt: skip
+
+
+# ------------------------------------------------------- sample, plot, bench
+def cmd_sample(args: argparse.Namespace) -> None:
+    import torch
+
+    from seqgan.run import load_run
+    from seqgan.utils import write_atomic
+
+    if args.num_samples <= 0:
+        raise UserError("--num-samples must be > 0")
+    if args.temperature <= 0:
+        raise UserError("--temperature must be > 0 (1.0 samples the model as trained)")
+    run = load_run(args.run, args.checkpoint)
+    rng = torch.Generator().manual_seed(args.seed)
+    g, T = run.generator, run.config.data.seq_len
+    rows = torch.cat([g.sample(min(1024, args.num_samples - i), T, rng, temperature=args.temperature)
+                      for i in range(0, args.num_samples, 1024)])  # fmt: skip
+    text = "".join(" ".join(map(str, r)) + "\n" for r in rows.tolist())
+    if args.out:
+        write_atomic(_ensure_writable(args.out), text.encode())
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    from seqgan.plotting import plot_run
+
+    out = plot_run(args.run, args.out)
+    _emit({"out": str(out)}, args.json)
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from seqgan.bench import run_bench
+
+    result = run_bench(device=args.device, quick=args.quick)
+    _emit(result, args.json)
+
+
+# ------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    from seqgan import __version__
+
+    parser = _Parser(prog="seqgan", description="SeqGAN (Yu et al., AAAI 2017): train, sample, evaluate.")
+    parser.add_argument("--version", action="version", version=f"seqgan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = _sub(sub, "train", "train SeqGAN on the synthetic oracle (or resume a run)",
+             "seqgan train --preset demo --out-dir runs/demo\n  seqgan train --resume runs/demo")  # fmt: skip
+    p.add_argument("--preset", help="named configuration: paper, demo or tiny (see `seqgan presets`)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
+    p.add_argument("--oracle-params", metavar="FILE",
+                   help="oracle parameters: .npz or the authors' target_params(.py3).pkl (default: a fresh N(0,1) oracle)")  # fmt: skip
+    p.add_argument("--seed", type=int, help="run seed (default 88, the authors' seed)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="where to train (default cpu)")
+    p.add_argument("--out-dir", help="run directory (default runs/PRESET-seedS-TIME)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set adversarial.rollout_num=8 (repeatable; "
+                        "`seqgan presets --keys` lists the keys)")  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(func=cmd_train)
+
+    p = _sub(sub, "presets", "list the presets (or, with --keys, every config key and its value)",
+             "seqgan presets --keys --preset demo")  # fmt: skip
+    p.add_argument("--keys", action="store_true", help="list every config key with its value")
+    p.add_argument("--preset", help="with --keys: the preset whose values to show (default paper)")
+    p.set_defaults(func=cmd_presets)
+
+    p = _sub(sub, "oracle", "make, sample and score with a synthetic oracle LSTM",
+             "seqgan oracle new --seed 1 --out oracle.npz")  # fmt: skip
+    osub = p.add_subparsers(dest="oracle_command", metavar="ACTION", parser_class=_Parser)
+    osub.required = True
+    q = _sub(osub, "new", "draw a fresh oracle with every parameter N(0, 1), as in the paper",
+             "seqgan oracle new --seed 1 --out oracle.npz")  # fmt: skip
+    q.add_argument("--seed", type=int, default=0, help="numpy seed of the draw (default 0)")
+    q.add_argument("--out", required=True, help="output .npz file")
+    q.add_argument("--vocab-size", type=int, default=5000, help="vocabulary (default 5000, authors' code)")
+    q.add_argument("--emb-dim", type=int, default=32, help="embedding size (default 32, authors' code)")
+    q.add_argument("--hidden-dim", type=int, default=32, help="hidden size (default 32, authors' code)")
+    q.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    q.set_defaults(func=cmd_oracle_new)
+    q = _sub(osub, "sample", "write oracle samples, one sequence of space-separated ids per line",
+             "seqgan oracle sample --params oracle.npz --num-samples 9984 --seed 1 --out real.txt")  # fmt: skip
+    q.add_argument("--params", required=True, help="oracle file (.npz or the authors' .pkl)")
+    q.add_argument("--num-samples", type=int, default=9984, help="how many sequences (default 9984, authors' code)")
+    q.add_argument("--seq-len", type=int, default=20, help="tokens per sequence (default 20)")
+    q.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    q.add_argument("--out", required=True, help="output text file")
+    q.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    q.set_defaults(func=cmd_oracle_sample)
+    q = _sub(osub, "score", "NLL_oracle of sequences: mean per-token negative log-likelihood in nats",
+             "seqgan oracle score --params oracle.npz --input samples.txt --json")  # fmt: skip
+    q.add_argument("--params", required=True, help="oracle file (.npz or the authors' .pkl)")
+    q.add_argument("--input", required=True, help="text file, one sequence of space-separated ids per line")
+    q.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    q.set_defaults(func=cmd_oracle_score)
+
+    p = _sub(sub, "sample", "generate sequences (ids) from a trained run",
+             "seqgan sample runs/demo --num-samples 100 --seed 1 --out samples.txt")  # fmt: skip
+    p.add_argument("run", help="run directory written by `seqgan train`")
+    p.add_argument("--checkpoint", default="last", help="last (default), prev, or a checkpoint file")
+    p.add_argument("--num-samples", type=int, default=20, help="how many sequences (default 20)")
+    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0); same seed, same output")
+    p.add_argument("--out", help="output file (default: stdout)")
+    p.set_defaults(func=cmd_sample)
+
+    p = _sub(sub, "plot", "draw a run's curves (NLL_oracle, NLL_test, rewards, D accuracy) to a PNG",
+             "seqgan plot runs/demo")  # fmt: skip
+    p.add_argument("run", help="run directory written by `seqgan train`")
+    p.add_argument("--out", help="PNG path (default RUN/curves.png)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(func=cmd_plot)
+
+    p = _sub(sub, "bench", "time roll-outs (naive vs batched vs D alone), D, MLE and sampling at paper sizes",
+             "seqgan bench --device cpu --json")  # fmt: skip
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="device (default cpu)")
+    p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test (not paper sizes)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        args.func(args)
+    except UserError as e:
+        sys.stdout.flush()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

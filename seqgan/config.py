@@ -1,0 +1,266 @@
+"""Typed configuration: the single source of every default.
+
+Each field's comment says where its default comes from: the paper (Yu et al., AAAI 2017,
+arXiv 1609.05473) or the authors' code (LantaoYu/SeqGAN at e2b52fb). The CLI reads these
+comments for ``seqgan presets --keys`` and ``--set key=value`` only changes fields named here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from seqgan.errors import UserError
+
+# The paper's discriminator windows and filter counts (Table 5 of the appendix).
+# For T = 20: windows 1..10, 15, 20; for T = 32 the last two become 16, 24, 32.
+PAPER_FILTERS_T20: tuple[tuple[int, int], ...] = (
+    (1, 100), (2, 200), (3, 200), (4, 200), (5, 200), (6, 100),
+    (7, 100), (8, 100), (9, 100), (10, 100), (15, 160), (20, 160),
+)  # fmt: skip
+PAPER_FILTERS_T32: tuple[tuple[int, int], ...] = PAPER_FILTERS_T20[:10] + ((16, 160), (24, 160), (32, 160))
+
+
+def paper_filters(seq_len: int) -> tuple[tuple[int, int], ...]:
+    """(window, filters) pairs of the paper for sequences of length ``seq_len``.
+
+    T = 20 and T = 32 are the paper's two tables. Other lengths keep the T = 20 windows that
+    fit (a window longer than the sequence has no valid position) and, when T > 20, add a
+    window of length T with 160 filters, so that some filter always sees the whole sequence.
+    """
+    if seq_len == 32:
+        return PAPER_FILTERS_T32
+    fitting = tuple((w, n) for w, n in PAPER_FILTERS_T20 if w <= seq_len)
+    if seq_len > 20:
+        fitting += ((seq_len, 160),)
+    return fitting
+
+
+@dataclass
+class DataConfig:
+    vocab_size: int = 5000  # authors' code (the paper does not state it)
+    seq_len: int = 20  # paper §Synthetic Data Experiments: T = 20
+    num_train: int = 9984  # authors' code: int(10000 / 64) * 64 oracle samples
+    num_test: int = 9984  # held-out oracle samples for eval/nll_test (not in the authors' code)
+    oracle_params: str | None = None  # oracle file (.npz or the authors' .pkl); None: a fresh N(0,1) oracle
+    oracle_seed: int = 0  # seed of the fresh N(0,1) oracle when oracle_params is None
+    oracle_emb_dim: int = 32  # authors' code (target_lstm.py)
+    oracle_hidden_dim: int = 32  # authors' code (target_lstm.py)
+
+
+@dataclass
+class GeneratorConfig:
+    emb_dim: int = 32  # authors' code (EMB_DIM)
+    hidden_dim: int = 32  # authors' code (HIDDEN_DIM)
+    init_std: float = 0.1  # authors' code: every parameter N(0, 0.1^2)
+
+
+@dataclass
+class DiscriminatorConfig:
+    emb_dim: int = 64  # authors' code (dis_embedding_dim)
+    filter_sizes: tuple[int, ...] | None = None  # None: the paper's windows for seq_len (appendix Table 5)
+    num_filters: tuple[int, ...] | None = None  # None: the paper's filter counts for seq_len
+    dropout_keep: float = 0.75  # authors' code: keep probability 0.75 in training, 1.0 for rewards
+    l2_reg: float = 0.2  # authors' code: 0.2 x L2 of the output layer only
+    lr: float = 1e-4  # authors' code: Adam 1e-4
+    batch_size: int = 64  # authors' code
+
+    def filters(self, seq_len: int) -> tuple[tuple[int, int], ...]:
+        if self.filter_sizes is None and self.num_filters is None:
+            return paper_filters(seq_len)
+        sizes = self.filter_sizes or tuple(w for w, _ in paper_filters(seq_len))
+        counts = self.num_filters or tuple(n for _, n in paper_filters(seq_len))
+        if len(sizes) != len(counts):
+            raise UserError(
+                f"discriminator.filter_sizes has {len(sizes)} entries but discriminator.num_filters has "
+                f"{len(counts)}: give one filter count per window size"
+            )
+        return tuple(zip(sizes, counts))
+
+
+@dataclass
+class PretrainConfig:
+    g_epochs: int = 120  # authors' code: PRE_EPOCH_NUM = 120 MLE epochs
+    g_lr: float = 0.01  # authors' code: Adam 0.01 (generator.py)
+    batch_size: int = 64  # authors' code: BATCH_SIZE = 64
+    grad_clip: float = 5.0  # authors' code: global gradient-norm clip 5.0
+    shuffle: bool = False  # authors' code feeds batches in the same order every epoch
+    d_steps: int = 50  # authors' code: 50 rounds of fresh negatives ...
+    k_epochs: int = 3  # ... times 3 epochs each
+
+
+@dataclass
+class AdversarialConfig:
+    epochs: int = 200  # authors' code: TOTAL_BATCH = 200
+    g_steps: int = 1  # paper Fig. 3(d) / authors' code: 1 policy-gradient batch per epoch
+    d_steps: int = 5  # paper Fig. 3(d) / authors' code: 5 rounds of fresh negatives ...
+    k_epochs: int = 3  # ... times k = 3 epochs each
+    batch_size: int = 64  # authors' code: one batch of 64 sampled sequences per g-step
+    rollout_num: int = 16  # authors' code: N = 16 Monte Carlo roll-outs (the paper does not give N)
+    rollout_policy: str = "current"  # "current": G_beta = G_theta (paper; what the authors' code does)
+    rollout_update_rate: float = 0.8  # "delayed" policy: beta <- r*beta + (1-r)*theta (authors' 0.8)
+    reward_baseline: str = "none"  # "none" (paper, authors) or "mean": subtract the batch mean reward
+    g_lr: float = 0.01  # authors' code: a second Adam at 0.01 for the policy gradient
+    grad_clip: float = 5.0  # authors' code: global gradient-norm clip 5.0
+    d_score_batch: int = 4096  # rows per discriminator call when scoring roll-outs (memory bound only)
+
+
+@dataclass
+class EvalConfig:
+    every: int = 5  # authors' code: NLL_oracle every 5 epochs (and at the last epoch)
+    num_samples: int = 9984  # authors' code: 9,984 generated samples (the paper used 100,000)
+    batch_size: int = 1024  # rows per sampling / scoring call (speed only)
+    num_saved_samples: int = 20  # sequences written to samples/ at each evaluation, for humans
+
+
+@dataclass
+class RunConfig:
+    seed: int = 88  # authors' code: random.seed(88), np.random.seed(88)
+    device: str = "cpu"  # cpu, cuda or auto
+    checkpoint_every: int = 1  # epochs (or D rounds) between checkpoints; phase ends always save
+    progress: bool = True  # tqdm bars on stderr (hidden automatically when stderr is not a terminal)
+
+
+@dataclass
+class SeqGANConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SeqGANConfig:
+        cfg = cls()
+        for section, values in d.items():
+            for key, value in values.items():
+                set_value(cfg, f"{section}.{key}", value)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Check ranges; every message names the key and what is allowed."""
+        positive = [
+            "data.vocab_size", "data.seq_len", "data.num_train", "data.num_test",
+            "data.oracle_emb_dim", "data.oracle_hidden_dim", "generator.emb_dim", "generator.hidden_dim",
+            "discriminator.emb_dim", "discriminator.batch_size", "pretrain.batch_size",
+            "adversarial.batch_size", "adversarial.rollout_num", "adversarial.d_score_batch",
+            "eval.every", "eval.num_samples", "eval.batch_size", "run.checkpoint_every",
+            "generator.init_std", "discriminator.lr", "pretrain.g_lr", "adversarial.g_lr",
+        ]  # fmt: skip
+        for key in positive:
+            if get_value(self, key) <= 0:
+                raise UserError(f"{key} must be > 0, got {get_value(self, key)}")
+        non_negative = [
+            "pretrain.g_epochs", "pretrain.d_steps", "pretrain.k_epochs", "adversarial.epochs",
+            "adversarial.g_steps", "adversarial.d_steps", "adversarial.k_epochs", "discriminator.l2_reg",
+            "pretrain.grad_clip", "adversarial.grad_clip", "eval.num_saved_samples",
+        ]  # fmt: skip
+        for key in non_negative:
+            if get_value(self, key) < 0:
+                raise UserError(f"{key} must be >= 0, got {get_value(self, key)}")
+        if not 0.0 < self.discriminator.dropout_keep <= 1.0:
+            raise UserError(f"discriminator.dropout_keep must be in (0, 1], got {self.discriminator.dropout_keep}")
+        if not 0.0 <= self.adversarial.rollout_update_rate <= 1.0:
+            raise UserError(
+                f"adversarial.rollout_update_rate must be in [0, 1], got {self.adversarial.rollout_update_rate}"
+            )
+        choices = {
+            "adversarial.rollout_policy": ("current", "delayed"),
+            "adversarial.reward_baseline": ("none", "mean"),
+            "run.device": ("cpu", "cuda", "auto"),
+        }
+        for key, allowed in choices.items():
+            if get_value(self, key) not in allowed:
+                raise UserError(f"{key} must be one of {', '.join(allowed)}; got {get_value(self, key)!r}")
+        if self.data.seq_len < 2:
+            raise UserError(f"data.seq_len must be >= 2 (roll-outs need a prefix), got {self.data.seq_len}")
+        for window, count in self.discriminator.filters(self.data.seq_len):
+            if not 1 <= window <= self.data.seq_len or count <= 0:
+                raise UserError(
+                    f"discriminator window {window} with {count} filters does not fit data.seq_len "
+                    f"{self.data.seq_len}: windows must be in 1..seq_len and counts > 0"
+                )
+
+
+def all_keys(cfg: SeqGANConfig | None = None) -> list[str]:
+    cfg = cfg or SeqGANConfig()
+    return [
+        f"{section.name}.{f.name}"
+        for section in dataclasses.fields(cfg)
+        for f in dataclasses.fields(getattr(cfg, section.name))
+    ]
+
+
+def _field(cfg: SeqGANConfig, key: str) -> tuple[Any, dataclasses.Field]:
+    section, _, name = key.partition(".")
+    keys = all_keys(cfg)
+    if key not in keys:
+        near = difflib.get_close_matches(key, keys, n=3, cutoff=0.5)
+        hint = f"did you mean {' or '.join(near)}?" if near else "run `seqgan presets --keys` to list them"
+        raise UserError(f"unknown config key {key!r}: {hint}")
+    obj = getattr(cfg, section)
+    return obj, next(f for f in dataclasses.fields(obj) if f.name == name)
+
+
+def get_value(cfg: SeqGANConfig, key: str) -> Any:
+    obj, f = _field(cfg, key)
+    return getattr(obj, f.name)
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Turn ``value`` (a string from ``--set`` or a JSON value) into the field's type."""
+    hint = annotation
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType) and type(None) in args:
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
+            return None
+        hint = next(a for a in args if a is not type(None))
+    origin = typing.get_origin(hint)
+    try:
+        if origin is tuple:
+            items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+            return tuple(int(v) for v in items)
+        if hint is bool:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(value).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if hint is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(str(value)) if isinstance(value, str) else int(value)
+        if hint is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        name = getattr(hint, "__name__", str(hint))
+        raise UserError(f"{key} needs a value of type {name}, got {value!r}") from None
+
+
+def set_value(cfg: SeqGANConfig, key: str, value: Any) -> None:
+    obj, f = _field(cfg, key)
+    setattr(obj, f.name, _coerce(key, value, typing.get_type_hints(type(obj))[f.name]))
+
+
+def apply_overrides(cfg: SeqGANConfig, overrides: list[str]) -> SeqGANConfig:
+    """Apply ``key=value`` strings (from ``--set``), then validate."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set takes key=value (e.g. adversarial.rollout_num=8), got {item!r}")
+        set_value(cfg, key.strip(), value.strip())
+    cfg.validate()
+    return cfg

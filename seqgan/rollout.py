@@ -1,0 +1,163 @@
+"""Monte Carlo roll-out rewards (paper Eq. 4) and the delayed roll-out policy.
+
+For a sampled sequence Y_1:T and every prefix Y_1:t with t < T, the action value is
+
+    Q(Y_1:t-1, y_t) = (1/N) sum_n D(Y^n_1:T),  Y^n completed from Y_1:t by the roll-out policy,
+
+and for t = T it is D(Y_1:T) itself. Shapes: B batch, T length, N roll-outs, H hidden.
+
+The batched version samples all (T-1) x N x B continuations together, one position at a
+time, starting each prefix from the LSTM state the generator already computed while sampling
+Y (no prefix is re-encoded), and scores all completions with a few large D calls.
+:func:`naive_rollout_rewards` is the authors' loop order (one roll-out per prefix, prefix
+re-encoded every time), kept as the reference the tests and the benchmark compare against.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from seqgan.models.discriminator import Discriminator
+from seqgan.models.generator import Generator, State, sample_from_logits
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """Temporarily switch modules to eval mode (no dropout), restoring their modes after."""
+    modes = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+        yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
+
+
+@torch.no_grad()
+def score(discriminator: Discriminator, tokens: Tensor, batch: int = 4096) -> Tensor:
+    """P(real) of every row, in eval mode, ``batch`` rows per call. tokens (R, T) -> (R,)."""
+    with eval_mode(discriminator):
+        return torch.cat([discriminator.prob_real(chunk) for chunk in tokens.split(batch)])
+
+
+def rollout_uniforms(batch: int, seq_len: int, rollout_num: int, rng: torch.Generator | None,
+                     device: torch.device | str) -> Tensor:  # fmt: skip
+    """Random numbers for every draw of a roll-out, (T-1, N, B, T): [t-1, n, b, i] drives the
+    token at position i of roll-out n of prefix length t of sequence b (used for i >= t)."""
+    return torch.rand(seq_len - 1, rollout_num, batch, seq_len, generator=rng, device=device)
+
+
+@torch.no_grad()
+def policy_states(policy: Generator, tokens: Tensor) -> State:
+    """States of ``policy`` after feeding y_0 .. y_{T-2}: (h, c), each (B, T-1, H).
+
+    Needed only when the roll-out policy is not the generator that sampled ``tokens``.
+    """
+    state = policy.initial_state(tokens.shape[0])
+    _, state = policy.step(torch.full_like(tokens[:, 0], policy.start_token), state)
+    hs, cs = [], []
+    for t in range(tokens.shape[1] - 1):
+        _, state = policy.step(tokens[:, t], state)
+        hs.append(state[0])
+        cs.append(state[1])
+    return torch.stack(hs, dim=1), torch.stack(cs, dim=1)
+
+
+@torch.no_grad()
+def rollout_completions(policy: Generator, tokens: Tensor, rollout_num: int, states: State | None = None,
+                        uniforms: Tensor | None = None, rng: torch.Generator | None = None) -> Tensor:  # fmt: skip
+    """Complete every prefix of ``tokens`` ``rollout_num`` times with ``policy``.
+
+    Args:
+        tokens: (B, T) sampled sequences.
+        states: the policy's states after each token, (h, c) each (B, T-1, H), as returned by
+            ``Generator.sample(..., return_states=True)``; computed here when None.
+        uniforms: (T-1, N, B, T) random numbers (see :func:`rollout_uniforms`); drawn when None.
+    Returns:
+        (T-1, N, B, T) completions: [t-1, n, b] keeps tokens[b, :t] and continues it.
+    """
+    B, T = tokens.shape
+    N = rollout_num
+    if states is None:
+        states = policy_states(policy, tokens)
+    if uniforms is None:
+        uniforms = rollout_uniforms(B, T, N, rng, tokens.device)
+    out = tokens.expand(T - 1, N, B, T).clone()
+    h_all, c_all = states
+    # Active rows at position i are ordered (prefix length t = 1..i, n, b); a new block of
+    # N * B rows (prefix length i) joins at each position, so the batch grows as the
+    # staircase of the roll-out grid and no row ever does a step it does not need.
+    h = torch.empty(0, h_all.shape[-1], device=tokens.device, dtype=h_all.dtype)
+    c = torch.empty_like(h)
+    prev = torch.empty(0, dtype=torch.long, device=tokens.device)
+    for i in range(1, T):
+        if prev.numel():
+            _, (h, c) = policy.step(prev, (h, c))
+        h = torch.cat([h, h_all[:, i - 1].repeat(N, 1)])
+        c = torch.cat([c, c_all[:, i - 1].repeat(N, 1)])
+        logits = policy.out(h)  # (i * N * B, V)
+        prev = sample_from_logits(logits, uniforms[:i, :, :, i].reshape(-1))
+        out[:i, :, :, i] = prev.view(i, N, B)
+    return out
+
+
+def rollout_rewards(policy: Generator, discriminator: Discriminator, tokens: Tensor, rollout_num: int,
+                    states: State | None = None, uniforms: Tensor | None = None,
+                    rng: torch.Generator | None = None, score_batch: int = 4096) -> Tensor:  # fmt: skip
+    """Q-values of Eq. 4 for every position: tokens (B, T) -> rewards (B, T).
+
+    rewards[:, t-1] is the mean over N roll-outs of D(completion of Y_1:t) for t < T and
+    rewards[:, T-1] = D(Y_1:T). D is scored in eval mode (no dropout).
+    """
+    B, T = tokens.shape
+    completions = rollout_completions(policy, tokens, rollout_num, states, uniforms, rng)
+    probs = score(discriminator, torch.cat([completions.reshape(-1, T), tokens]), score_batch)
+    q = probs[: -B].view(T - 1, rollout_num, B).mean(dim=1)  # (T-1, B)
+    return torch.cat([q.T, probs[-B:].unsqueeze(1)], dim=1)
+
+
+@torch.no_grad()
+def naive_rollout_rewards(policy: Generator, discriminator: Discriminator, tokens: Tensor, rollout_num: int,
+                          uniforms: Tensor | None = None, rng: torch.Generator | None = None) -> Tensor:  # fmt: skip
+    """Reference: the authors' loop (rollout.py). For each roll-out n and prefix length t,
+    re-encode the prefix from the start token, sample the rest step by step, score with D; the
+    full sequence is scored once per roll-out as they do. With ``uniforms`` the draws use the
+    same random numbers as :func:`rollout_rewards`; without, ``torch.multinomial`` as the
+    authors' ``tf.multinomial``. Returns (B, T)."""
+    B, T = tokens.shape
+    rewards = torch.zeros(B, T, device=tokens.device, dtype=policy.out.weight.dtype)
+    with eval_mode(discriminator):
+        for n in range(rollout_num):
+            for t in range(1, T):
+                seq = tokens.clone()
+                state = policy.initial_state(B)
+                logits, state = policy.step(torch.full_like(tokens[:, 0], policy.start_token), state)
+                for j in range(t):  # re-encode the prefix
+                    logits, state = policy.step(tokens[:, j], state)
+                for i in range(t, T):
+                    if uniforms is None:
+                        nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=rng).squeeze(1)
+                    else:
+                        nxt = sample_from_logits(logits, uniforms[t - 1, n, :, i])
+                    seq[:, i] = nxt
+                    if i < T - 1:
+                        logits, state = policy.step(nxt, state)
+                rewards[:, t - 1] += discriminator.prob_real(seq)
+            rewards[:, T - 1] += discriminator.prob_real(tokens)
+    return rewards / rollout_num
+
+
+@torch.no_grad()
+def update_delayed_policy(policy: Generator, generator: Generator, rate: float) -> None:
+    """beta <- rate * beta + (1 - rate) * theta; the embedding is copied, as the authors'
+    ``ROLLOUT.update_params`` intends (their TF graph never uses the result: see docs)."""
+    for (name, b), theta in zip(policy.named_parameters(), generator.parameters()):
+        if name.startswith("embedding"):
+            b.copy_(theta)
+        else:
+            b.mul_(rate).add_(theta, alpha=1.0 - rate)

@@ -1,0 +1,53 @@
+"""Reopen a finished (or interrupted) run: config, oracle, generator and discriminator."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqgan.checkpoint import latest_checkpoint, load_file
+from seqgan.config import SeqGANConfig
+from seqgan.errors import UserError
+from seqgan.models import Discriminator, Generator, build_oracle
+from seqgan.oracle_io import load_oracle_params
+
+
+@dataclass
+class Run:
+    config: SeqGANConfig
+    generator: Generator
+    discriminator: Discriminator
+    oracle: Generator
+    phase: str
+    epoch: int
+
+
+def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:
+    """Models of ``run_dir`` on the CPU, in eval mode. ``checkpoint``: last, prev or a file path."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.is_file():
+        raise UserError(f"{run_dir} holds no run (no config.json): give a directory written by `seqgan train`")
+    try:
+        cfg = SeqGANConfig.from_dict(json.loads(cfg_path.read_text()))
+    except (json.JSONDecodeError, AttributeError):
+        raise UserError(f"{cfg_path} is damaged: it is not the JSON config that `seqgan train` writes") from None
+    if checkpoint == "last":
+        ckpt = latest_checkpoint(run_dir / "checkpoints")
+    elif checkpoint == "prev":
+        ckpt = load_file(run_dir / "checkpoints" / "prev.pt")
+    else:
+        ckpt = load_file(checkpoint)
+    if ckpt is None:
+        raise UserError(f"{run_dir} has no checkpoint yet: train longer, or resume it with `seqgan train --resume`")
+    V, T = cfg.data.vocab_size, cfg.data.seq_len
+    g = Generator(V, cfg.generator.emb_dim, cfg.generator.hidden_dim)
+    d = Discriminator(V, cfg.discriminator.filters(T), cfg.discriminator.emb_dim, cfg.discriminator.dropout_keep)
+    try:
+        g.load_state_dict(ckpt["generator"])
+        d.load_state_dict(ckpt["discriminator"])
+    except (KeyError, RuntimeError):
+        raise UserError(f"the checkpoint does not match the config in {run_dir}: it comes from another run") from None
+    oracle = build_oracle(load_oracle_params(run_dir / "oracle.npz"))
+    return Run(cfg, g.eval(), d.eval(), oracle, ckpt["state"]["phase"], ckpt["state"]["epoch"])

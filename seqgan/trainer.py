@@ -1,0 +1,358 @@
+"""SeqGAN training (Algorithm 1 of the paper), one explicit loop per phase.
+
+Phases, in order: ``mle`` (pre-train G by maximum likelihood), ``d_pretrain`` (pre-train D on
+real vs generated), ``adversarial`` (policy-gradient G steps with roll-out rewards, then D
+rounds), ``done``. A checkpoint after every epoch (or D round) stores the phase, the counter
+and every random state, so ``fit()`` on a resumed trainer continues the same trajectory.
+
+Randomness: all sampling and shuffling draws from ``self.rng`` (one ``torch.Generator``);
+dropout draws from torch's global generator; evaluation uses its own generator seeded from
+(seed, phase, epoch), so evaluating more or less often never changes training.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from seqgan.checkpoint import latest_checkpoint, save_checkpoint
+from seqgan.config import SeqGANConfig
+from seqgan.errors import UserError
+from seqgan.losses import discriminator_loss, mle_loss, policy_gradient_loss
+from seqgan.metrics import mean_nll
+from seqgan.models import Discriminator, Generator, build_oracle
+from seqgan.oracle_io import load_oracle_params, random_oracle_params, save_oracle_params
+from seqgan.rollout import rollout_rewards, update_delayed_policy
+from seqgan.utils import MetricsLog, env_snapshot, resolve_device, write_atomic, write_json
+
+PHASES = ("mle", "d_pretrain", "adversarial", "done")
+
+
+def _derived_seed(*parts: int) -> int:
+    seed = 0
+    for p in parts:
+        seed = (seed * 1_000_003 + p) % (2**63 - 1)
+    return seed
+
+
+class SeqGANTrainer:
+    """Builds everything a run needs from a config and trains it in ``fit()``.
+
+    Usage: ``SeqGANTrainer(cfg, "runs/x").fit()``; ``SeqGANTrainer.resume("runs/x").fit()``.
+    """
+
+    def __init__(self, config: SeqGANConfig, out_dir: str | Path, command: str | None = None,
+                 resume: bool = False) -> None:  # fmt: skip
+        config.validate()
+        self.cfg = config
+        self.out = Path(out_dir)
+        self.device = resolve_device(config.run.device)
+        self.phase, self.epoch = "mle", 0
+        if resume:
+            self._open_existing_run()
+        else:
+            self._create_run(command or shlex.join(sys.argv))
+        self._build()
+        if resume:
+            ckpt = latest_checkpoint(self.out / "checkpoints")
+            if ckpt is not None:
+                self._load_state(ckpt)
+            else:  # killed before the first checkpoint: start over
+                self.log.truncate(0)
+
+    @classmethod
+    def resume(cls, out_dir: str | Path, device: str | None = None) -> SeqGANTrainer:
+        path = Path(out_dir) / "config.json"
+        if not path.is_file():
+            raise UserError(f"{out_dir} holds no run (no config.json): give the --out-dir of an earlier `seqgan train`")
+        try:
+            cfg = SeqGANConfig.from_dict(json.loads(path.read_text()))
+        except (json.JSONDecodeError, AttributeError):
+            raise UserError(f"{path} is damaged: it is not the JSON config that `seqgan train` writes") from None
+        if device is not None:
+            cfg.run.device = device
+        return cls(cfg, out_dir, resume=True)
+
+    # ----------------------------------------------------------------- setup
+    def _create_run(self, command: str) -> None:
+        if (self.out / "config.json").exists() or (self.out / "checkpoints").exists():
+            raise UserError(f"{self.out} already holds a run: continue it with --resume {self.out} or pick another --out-dir")
+        self.out.mkdir(parents=True, exist_ok=True)
+        cfg = self.cfg
+        if cfg.data.oracle_params is not None:
+            params = load_oracle_params(cfg.data.oracle_params)
+            cfg.data.vocab_size = int(params["embedding"].shape[0])  # the oracle fixes the vocabulary
+        else:
+            params = random_oracle_params(cfg.data.vocab_size, cfg.data.oracle_emb_dim, cfg.data.oracle_hidden_dim,
+                                          seed=cfg.data.oracle_seed)  # fmt: skip
+        save_oracle_params(params, self.out / "oracle.npz")
+        oracle = build_oracle(params, self.device)
+        # The training and test sets are oracle samples drawn once per run and stored, so that
+        # resume and later evaluation use exactly the same data.
+        rng = torch.Generator(self.device).manual_seed(_derived_seed(cfg.run.seed, 1))
+        n = cfg.data.num_train + cfg.data.num_test
+        data = self._sample(oracle, n, rng).cpu()
+        buf_train, buf_test = data[: cfg.data.num_train].clone(), data[cfg.data.num_train :].clone()
+        buf = io.BytesIO()
+        torch.save({"train": buf_train, "test": buf_test}, buf)
+        write_atomic(self.out / "data.pt", buf.getvalue())
+        write_json(self.out / "config.json", cfg.to_dict())
+        write_atomic(self.out / "command.txt", (command + "\n").encode())
+        write_json(self.out / "env.json", env_snapshot(self.device))
+        (self.out / "samples").mkdir(exist_ok=True)
+        self.log = MetricsLog(self.out / "metrics.jsonl")
+        self.log.truncate(0)
+
+    def _open_existing_run(self) -> None:
+        for name in ("oracle.npz", "data.pt"):
+            if not (self.out / name).is_file():
+                raise UserError(f"{self.out} is missing {name}: it was not written by `seqgan train`; start a new run")
+        self.log = MetricsLog(self.out / "metrics.jsonl")
+
+    def _build(self) -> None:
+        cfg, dev = self.cfg, self.device
+        self.oracle = build_oracle(load_oracle_params(self.out / "oracle.npz"), dev)
+        data = torch.load(self.out / "data.pt", map_location="cpu", weights_only=True)
+        self.train_data, self.test_data = data["train"].to(dev), data["test"].to(dev)
+        torch.manual_seed(cfg.run.seed)  # dropout and initialisation
+        self.rng = torch.Generator(dev).manual_seed(cfg.run.seed)
+        V, T = cfg.data.vocab_size, cfg.data.seq_len
+        g = cfg.generator
+        self.generator = Generator(V, g.emb_dim, g.hidden_dim, start_token=0, init_std=g.init_std).to(dev)
+        d = cfg.discriminator
+        self.discriminator = Discriminator(V, d.filters(T), d.emb_dim, d.dropout_keep).to(dev)
+        self.rollout_policy = (
+            copy.deepcopy(self.generator).requires_grad_(False) if cfg.adversarial.rollout_policy == "delayed" else None
+        )
+        trainable = [p for p in self.generator.parameters() if p.requires_grad]
+        # Two Adam instances for G, as in the authors' generator.py (MLE and policy gradient).
+        self.g_mle_opt = torch.optim.Adam(trainable, lr=cfg.pretrain.g_lr)
+        self.g_pg_opt = torch.optim.Adam(trainable, lr=cfg.adversarial.g_lr)
+        self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=d.lr)
+
+    # ------------------------------------------------------------ checkpoint
+    def _state(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state(), "sampler": self.rng.get_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "config": self.cfg.to_dict(),
+            "state": {"phase": self.phase, "epoch": self.epoch, "metrics_bytes": self.log.size()},
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "rollout_policy": None if self.rollout_policy is None else self.rollout_policy.state_dict(),
+            "g_mle_opt": self.g_mle_opt.state_dict(),
+            "g_pg_opt": self.g_pg_opt.state_dict(),
+            "d_opt": self.d_opt.state_dict(),
+            "rng": rng,
+        }
+
+    def save(self) -> None:
+        save_checkpoint(self.out / "checkpoints", self._state())
+
+    def _load_state(self, ckpt: dict[str, Any]) -> None:
+        self.generator.load_state_dict(ckpt["generator"])
+        self.discriminator.load_state_dict(ckpt["discriminator"])
+        if self.rollout_policy is not None:
+            self.rollout_policy.load_state_dict(ckpt["rollout_policy"])
+        self.g_mle_opt.load_state_dict(ckpt["g_mle_opt"])
+        self.g_pg_opt.load_state_dict(ckpt["g_pg_opt"])
+        self.d_opt.load_state_dict(ckpt["d_opt"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        self.rng.set_state(ckpt["rng"]["sampler"])
+        if "cuda" in ckpt["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
+        state = ckpt["state"]
+        self.phase, self.epoch = state["phase"], state["epoch"]
+        self.log.truncate(state["metrics_bytes"])
+
+    # ------------------------------------------------------------- helpers
+    def _sample(self, model: Generator, num: int, rng: torch.Generator) -> Tensor:
+        """num sequences from ``model``, in chunks of eval.batch_size rows. -> (num, T)."""
+        T, bs = self.cfg.data.seq_len, self.cfg.eval.batch_size
+        return torch.cat([model.sample(min(bs, num - i), T, rng) for i in range(0, num, bs)])
+
+    def _progress(self, total: int, desc: str) -> tqdm:
+        return tqdm(total=total, initial=self.epoch, desc=desc, unit="ep", leave=False, file=sys.stderr,
+                    disable=None if self.cfg.run.progress else True, dynamic_ncols=True)  # fmt: skip
+
+    def _advance(self, total: int, next_phase: str) -> None:
+        """Count a finished epoch; checkpoint every ``checkpoint_every`` and at the phase end."""
+        self.epoch += 1
+        if self.epoch >= total:
+            self.phase, self.epoch = next_phase, 0
+            self.save()
+        elif self.epoch % self.cfg.run.checkpoint_every == 0:
+            self.save()
+
+    def _clip_step(self, opt: torch.optim.Optimizer, loss: Tensor, clip: float) -> float:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for group in opt.param_groups for p in group["params"]]
+        norm = torch.nn.utils.clip_grad_norm_(params, clip) if clip > 0 else torch.zeros(())
+        opt.step()
+        return float(norm)
+
+    # -------------------------------------------------------------- phases
+    def fit(self) -> None:
+        """Run whatever phases are not finished yet (so the same call also resumes)."""
+        if self.phase == "mle":
+            self.pretrain_generator()
+        if self.phase == "d_pretrain":
+            self.pretrain_discriminator()
+        if self.phase == "adversarial":
+            self.adversarial()
+
+    def pretrain_generator(self) -> None:
+        """MLE pre-training: ``pretrain.g_epochs`` epochs over the oracle samples."""
+        cfg = self.cfg.pretrain
+        total = cfg.g_epochs
+        if self.epoch == 0:
+            self.evaluate("mle", 0)
+        bar = self._progress(total, "MLE")
+        while self.phase == "mle" and self.epoch < total:
+            t0 = time.perf_counter()
+            n = len(self.train_data)
+            order = torch.randperm(n, generator=self.rng, device=self.device) if cfg.shuffle else None
+            losses = []
+            self.generator.train()
+            for i in range(0, n, cfg.batch_size):
+                idx = slice(i, i + cfg.batch_size) if order is None else order[i : i + cfg.batch_size]
+                batch = self.train_data[idx]
+                loss = mle_loss(self.generator(batch), batch)
+                self._clip_step(self.g_mle_opt, loss, cfg.grad_clip)
+                losses.append(loss.detach())
+            epoch = self.epoch + 1
+            self.log.log({"phase": "mle", "epoch": epoch, "g/mle_loss": float(torch.stack(losses).mean()),
+                          "time/epoch_s": time.perf_counter() - t0})  # fmt: skip
+            if epoch % self.cfg.eval.every == 0 or epoch == total:
+                self.evaluate("mle", epoch)
+            self._advance(total, "d_pretrain")
+            bar.update(1)
+        bar.close()
+        if total == 0 and self.phase == "mle":
+            self.phase = "d_pretrain"
+
+    def pretrain_discriminator(self) -> None:
+        """``pretrain.d_steps`` rounds of (fresh negatives, ``pretrain.k_epochs`` epochs of D)."""
+        cfg = self.cfg.pretrain
+        bar = self._progress(cfg.d_steps, "D pre-train")
+        while self.phase == "d_pretrain" and self.epoch < cfg.d_steps:
+            t0 = time.perf_counter()
+            stats = self._train_discriminator(1, cfg.k_epochs)
+            self.log.log({"phase": "d_pretrain", "epoch": self.epoch + 1, **stats,
+                          "time/epoch_s": time.perf_counter() - t0})  # fmt: skip
+            self._advance(cfg.d_steps, "adversarial")
+            bar.update(1)
+            bar.set_postfix(acc=f"{(stats['d/acc_real'] + stats['d/acc_fake']) / 2:.3f}")
+        bar.close()
+        if cfg.d_steps == 0 and self.phase == "d_pretrain":
+            self.phase = "adversarial"
+
+    def adversarial(self) -> None:
+        """Algorithm 1, lines 5-15: per epoch, g_steps policy-gradient updates of G, the
+        roll-out policy update, then d_steps rounds of (fresh negatives, k epochs of D)."""
+        cfg = self.cfg.adversarial
+        bar = self._progress(cfg.epochs, "adversarial")
+        while self.phase == "adversarial" and self.epoch < cfg.epochs:
+            t0 = time.perf_counter()
+            g_stats = [self._policy_gradient_step() for _ in range(cfg.g_steps)]
+            t_g = time.perf_counter() - t0
+            if self.rollout_policy is not None:
+                update_delayed_policy(self.rollout_policy, self.generator, cfg.rollout_update_rate)
+            d_stats = self._train_discriminator(cfg.d_steps, cfg.k_epochs) if cfg.d_steps > 0 else {}
+            event = {"phase": "adversarial", "epoch": self.epoch + 1}
+            for key in (g_stats[0] if g_stats else {}):
+                event[key] = sum(s[key] for s in g_stats) / len(g_stats)
+            event.update(d_stats)
+            event.update({"time/g_s": t_g, "time/epoch_s": time.perf_counter() - t0})
+            self.log.log(event)
+            epoch = self.epoch + 1
+            if epoch % self.cfg.eval.every == 0 or epoch == cfg.epochs:
+                self.evaluate("adversarial", epoch)
+            self._advance(cfg.epochs, "done")
+            bar.update(1)
+            if g_stats:
+                bar.set_postfix(reward=f"{event['g/reward_mean']:.3f}")
+        bar.close()
+        if cfg.epochs == 0 and self.phase == "adversarial":
+            self.phase = "done"
+
+    def _policy_gradient_step(self) -> dict[str, float]:
+        """Sample a batch, compute Q by Monte Carlo roll-outs, take one REINFORCE step (Eq. 8)."""
+        cfg, T = self.cfg.adversarial, self.cfg.data.seq_len
+        tokens, states = self.generator.sample(cfg.batch_size, T, self.rng, return_states=True)
+        policy = self.generator
+        if self.rollout_policy is not None:
+            policy, states = self.rollout_policy, None  # the delayed policy has its own states
+        rewards = rollout_rewards(policy, self.discriminator, tokens, cfg.rollout_num, states, rng=self.rng,
+                                  score_batch=cfg.d_score_batch)  # fmt: skip
+        self.generator.train()
+        loss = policy_gradient_loss(self.generator.log_probs(tokens), rewards, cfg.reward_baseline)
+        norm = self._clip_step(self.g_pg_opt, loss, cfg.grad_clip)
+        return {
+            "g/pg_loss": float(loss.detach()),
+            "g/reward_mean": float(rewards.mean()),
+            "g/reward_std": float(rewards.std()),
+            "g/reward_first": float(rewards[:, 0].mean()),
+            "g/reward_last": float(rewards[:, -1].mean()),
+            "g/grad_norm": norm,
+        }
+
+    def _train_discriminator(self, d_steps: int, k_epochs: int) -> dict[str, float]:
+        """d_steps rounds: sample as many negatives as there are positives, shuffle once, train
+        k epochs (authors' dataloader.py). Accuracy is counted on the last epoch's batches."""
+        cfg = self.cfg.discriminator
+        pos = self.train_data
+        losses, right_real, right_fake = [], torch.zeros((), device=self.device), torch.zeros((), device=self.device)
+        n_real = n_fake = 0
+        self.discriminator.train()
+        for _ in range(d_steps):
+            neg = self._sample(self.generator, len(pos), self.rng)
+            x = torch.cat([pos, neg])
+            y = torch.cat([torch.ones(len(pos)), torch.zeros(len(neg))]).long().to(self.device)
+            order = torch.randperm(len(x), generator=self.rng, device=self.device)
+            for k in range(k_epochs):
+                for idx in order.split(cfg.batch_size):
+                    loss, logits = discriminator_loss(self.discriminator, x[idx], y[idx], cfg.l2_reg)
+                    self.d_opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.d_opt.step()
+                    losses.append(loss.detach())
+                    if k == k_epochs - 1:
+                        pred, label = logits.argmax(1), y[idx]
+                        right_real += ((pred == 1) & (label == 1)).sum()
+                        right_fake += ((pred == 0) & (label == 0)).sum()
+                        n_real += int((label == 1).sum())
+                        n_fake += int((label == 0).sum())
+        if not losses:
+            return {}
+        return {
+            "d/loss": float(torch.stack(losses).mean()),
+            "d/acc_real": float(right_real) / max(n_real, 1),
+            "d/acc_fake": float(right_fake) / max(n_fake, 1),
+        }
+
+    def evaluate(self, phase: str, epoch: int) -> dict[str, float]:
+        """NLL_oracle of fresh generator samples and NLL_test of held-out oracle samples."""
+        cfg = self.cfg.eval
+        rng = torch.Generator(self.device).manual_seed(_derived_seed(self.cfg.run.seed, 2, PHASES.index(phase), epoch))
+        samples = self._sample(self.generator, cfg.num_samples, rng)
+        metrics = {
+            "eval/nll_oracle": mean_nll(self.oracle, samples, cfg.batch_size),
+            "eval/nll_test": mean_nll(self.generator, self.test_data, cfg.batch_size),
+        }
+        self.log.log({"phase": phase, "epoch": epoch, **metrics})
+        lines = "".join(" ".join(map(str, row)) + "\n" for row in samples[: cfg.num_saved_samples].tolist())
+        write_atomic(self.out / "samples" / f"{phase}-{epoch:04d}.txt", lines.encode())
+        return metrics
