@@ -105,6 +105,8 @@ def cmd_oracle_new(args: argparse.Namespace) -> None:
     for flag in ("vocab_size", "emb_dim", "hidden_dim"):
         if getattr(args, flag) <= 0:
             raise UserError(f"--{flag.replace('_', '-')} must be > 0")
+    if args.seed < 0:
+        raise UserError("--seed must be >= 0")
     out = _ensure_writable(args.out)
     save_oracle_params(random_oracle_params(args.vocab_size, args.emb_dim, args.hidden_dim, args.seed), out)
     _emit({"out": str(out), "vocab_size": args.vocab_size, "seed": args.seed}, args.json)

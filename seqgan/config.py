@@ -163,7 +163,8 @@ class SeqGANConfig:
         non_negative = [
             "pretrain.g_epochs", "pretrain.d_steps", "pretrain.k_epochs", "adversarial.epochs",
             "adversarial.g_steps", "adversarial.d_steps", "adversarial.k_epochs", "discriminator.l2_reg",
-            "pretrain.grad_clip", "adversarial.grad_clip", "eval.num_saved_samples",
+            "pretrain.grad_clip", "adversarial.grad_clip", "eval.num_saved_samples", "run.seed",
+            "data.oracle_seed",
         ]  # fmt: skip
         for key in non_negative:
             if get_value(self, key) < 0:

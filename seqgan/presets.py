@@ -76,6 +76,6 @@ def get(name: str) -> SeqGANConfig:
 
 
 def describe(name: str) -> str:
-    """First sentence of the preset's docstring, on one line."""
+    """The preset's docstring on one line."""
     doc = " ".join((PRESETS[name].__doc__ or "").split())
     return doc

@@ -87,7 +87,6 @@ class SeqGANTrainer:
     def _create_run(self, command: str) -> None:
         if (self.out / "config.json").exists() or (self.out / "checkpoints").exists():
             raise UserError(f"{self.out} already holds a run: continue it with --resume {self.out} or pick another --out-dir")
-        self.out.mkdir(parents=True, exist_ok=True)
         cfg = self.cfg
         if cfg.data.oracle_params is not None:
             params = load_oracle_params(cfg.data.oracle_params)
@@ -95,6 +94,10 @@ class SeqGANTrainer:
         else:
             params = random_oracle_params(cfg.data.vocab_size, cfg.data.oracle_emb_dim, cfg.data.oracle_hidden_dim,
                                           seed=cfg.data.oracle_seed)  # fmt: skip
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create run directory {self.out} ({e.strerror}): choose a writable --out-dir") from None
         save_oracle_params(params, self.out / "oracle.npz")
         oracle = build_oracle(params, self.device)
         # The training and test sets are oracle samples drawn once per run and stored, so that

@@ -1,0 +1,109 @@
+"""Speed figures at the paper's sizes (B 64, N 16, T 20, V 5,000, the paper's D), one run.
+
+Every figure is measured here, in this process; ratios compare figures from the same run.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+
+import torch
+
+from seqgan.config import paper_filters
+from seqgan.losses import discriminator_loss, mle_loss
+from seqgan.models import Discriminator, Generator
+from seqgan.rollout import naive_rollout_rewards, rollout_rewards, score
+from seqgan.utils import resolve_device
+
+
+def _time(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 1) -> float:
+    """Median seconds of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
+
+
+def discriminator_flops(d: Discriminator, seq_len: int) -> int:
+    """Multiply-adds x 2 of one forward pass on one sequence (convolutions, highway, output)."""
+    emb = d.embedding.embedding_dim
+    conv = sum(n * w * emb * (seq_len - w + 1) for w, n in d.filters)
+    total = sum(n for _, n in d.filters)
+    return 2 * (conv + 2 * total * total + 2 * total)
+
+
+def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[str, float | str]:
+    """All figures as a flat dict (seconds, per-second rates, ratios)."""
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    B, N, T, V = (16, 4, 20, 5000) if quick else (64, 16, 20, 5000)
+    reps = 1 if quick else 3
+    g = Generator(V).to(dev)
+    d = Discriminator(V, paper_filters(T)).to(dev)
+    rng = torch.Generator(dev).manual_seed(seed)
+    out: dict[str, float | str] = {
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or "cpu"),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "batch": B,
+        "rollout_num": N,
+        "seq_len": T,
+        "vocab_size": V,
+    }
+
+    # Reference throughput of the machine: a large fp32 matrix product.
+    n = 1024 if quick else 2048
+    a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+    out["matmul_gflops"] = 2 * n**3 / _time(lambda: a @ b, dev, 5) / 1e9
+
+    tokens, states = g.sample(B, T, rng, return_states=True)
+    rows = (T - 1) * N * B + B
+    out["rollout_batched_s"] = _time(lambda: rollout_rewards(g, d, tokens, N, states, rng=rng), dev, reps)
+    fake = torch.randint(0, V, (rows, T), generator=rng, device=dev)
+    out["d_scoring_alone_s"] = _time(lambda: score(d, fake), dev, reps)
+    # The authors' loop: 16 x 19 serial roll-outs, prefix re-encoded, torch.multinomial.
+    out["rollout_naive_s"] = _time(lambda: naive_rollout_rewards(g, d, tokens, N, rng=rng), dev, 1, warmup=0)
+    out["rollout_speedup"] = out["rollout_naive_s"] / out["rollout_batched_s"]
+    out["rollout_over_d_scoring"] = out["rollout_batched_s"] / out["d_scoring_alone_s"]
+
+    flops = discriminator_flops(d, T)
+    out["d_infer_seqs_per_s"] = rows / out["d_scoring_alone_s"]
+    out["d_infer_gflops"] = out["d_infer_seqs_per_s"] * flops / 1e9
+    out["d_infer_fraction_of_matmul"] = out["d_infer_gflops"] / out["matmul_gflops"]
+
+    opt = torch.optim.Adam(d.parameters(), lr=1e-4)
+    x = torch.randint(0, V, (64, T), generator=rng, device=dev)
+    y = torch.randint(0, 2, (64,), generator=rng, device=dev)
+
+    def d_step() -> None:
+        loss, _ = discriminator_loss(d, x, y, 0.2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    d.train()
+    steps = 3 if quick else 20
+    out["d_train_seqs_per_s"] = 64 * steps / _time(lambda: [d_step() for _ in range(steps)], dev, 1)
+
+    g_opt = torch.optim.Adam([p for p in g.parameters() if p.requires_grad], lr=0.01)
+
+    def g_step() -> None:
+        loss = mle_loss(g(x), x)
+        g_opt.zero_grad()
+        loss.backward()
+        g_opt.step()
+
+    out["mle_tokens_per_s"] = 64 * T * steps * 5 / _time(lambda: [g_step() for _ in range(steps * 5)], dev, 1)
+    num = 256 if quick else 4096
+    out["sampling_tokens_per_s"] = num * T / _time(lambda: g.sample(num, T, rng), dev, reps)
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}

@@ -1,0 +1,124 @@
+"""Checkpoints are complete and a killed run resumes to exactly the uninterrupted result."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqgan import presets
+from seqgan.config import apply_overrides
+from seqgan.trainer import SeqGANTrainer
+from seqgan.utils import read_metrics
+
+# Longer than the plain tiny preset so that kills land inside each phase.
+LONGER = ["pretrain.g_epochs=12", "pretrain.d_steps=6", "adversarial.epochs=10", "eval.every=1",
+          "run.progress=false"]  # fmt: skip
+
+
+def _config(extra: list[str] = ()):
+    return apply_overrides(presets.get("tiny"), [*LONGER, *extra])
+
+
+def _metrics(run_dir: Path) -> list[dict]:
+    """Events without wall-clock fields, which legitimately differ between runs."""
+    return [{k: v for k, v in e.items() if not k.startswith("time/")} for e in read_metrics(run_dir / "metrics.jsonl")]
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "seqgan", *args]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> list[dict]:
+    out = tmp_path_factory.mktemp("full") / "run"
+    subprocess.run(_cli("train", "--preset", "tiny", "--out-dir", str(out), *sum((["--set", s] for s in LONGER), [])),
+                   check=True, capture_output=True)  # fmt: skip
+    return _metrics(out)
+
+
+def _kill_when(proc: subprocess.Popen, metrics: Path, lines: int, timeout: float = 60.0) -> bool:
+    """SIGKILL ``proc`` as soon as metrics.jsonl has ``lines`` lines; False if it finished first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if metrics.exists() and metrics.read_bytes().count(b"\n") >= lines:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.002)
+    proc.kill()
+    raise AssertionError("the run neither finished nor reached the kill point")
+
+
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path, uninterrupted):
+    """Kill the same run three times (in MLE, D pre-training and adversarial training), resume
+    after each kill; the final metrics equal those of a run that was never interrupted."""
+    out = tmp_path / "run"
+    sets = sum((["--set", s] for s in LONGER), [])
+    n = len(uninterrupted)
+    first_d = next(i for i, e in enumerate(uninterrupted) if e["phase"] == "d_pretrain")
+    first_adv = next(i for i, e in enumerate(uninterrupted) if e["phase"] == "adversarial")
+    kill_points = [5, first_d + 3, first_adv + 4]
+    assert kill_points[-1] < n
+    proc = subprocess.Popen(_cli("train", "--preset", "tiny", "--out-dir", str(out), *sets),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    killed = [_kill_when(proc, out / "metrics.jsonl", kill_points[0])]
+    for point in kill_points[1:]:
+        proc = subprocess.Popen(_cli("train", "--resume", str(out)), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+        killed.append(_kill_when(proc, out / "metrics.jsonl", point))
+    assert any(killed), "no kill landed: the test did not test resuming"
+    subprocess.run(_cli("train", "--resume", str(out)), check=True, capture_output=True)
+    assert _metrics(out) == uninterrupted
+
+
+def test_resume_in_process_matches_and_restores_everything(tmp_path, uninterrupted):
+    """Stop after the MLE phase in-process, reopen with resume: models, optimisers and random
+    states are restored bit for bit, and finishing gives the uninterrupted metrics."""
+    out = tmp_path / "run"
+    trainer = SeqGANTrainer(_config(), out, command="test")
+    trainer.pretrain_generator()
+    assert trainer.phase == "d_pretrain"
+    trainer_global_rng = torch.get_rng_state()
+    reopened = SeqGANTrainer.resume(out)
+    reopened_global_rng = torch.get_rng_state()
+    assert torch.equal(trainer_global_rng, reopened_global_rng)
+    assert (reopened.phase, reopened.epoch) == (trainer.phase, trainer.epoch)
+    for a, b in [(trainer.generator, reopened.generator), (trainer.discriminator, reopened.discriminator)]:
+        for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+            assert torch.equal(x, y), name
+    sa, sb = trainer.g_mle_opt.state_dict()["state"], reopened.g_mle_opt.state_dict()["state"]
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k]["exp_avg"], sb[k]["exp_avg"]) for k in sa)
+    assert torch.equal(trainer.rng.get_state(), reopened.rng.get_state())
+    reopened.fit()
+    assert _metrics(out) == uninterrupted
+
+
+def test_delayed_rollout_policy_is_checkpointed(tmp_path):
+    """With the delayed roll-out policy, its own weights are part of the checkpoint."""
+    out = tmp_path / "run"
+    trainer = SeqGANTrainer(_config(["adversarial.rollout_policy=delayed", "adversarial.epochs=2"]), out)
+    trainer.fit()
+    reopened = SeqGANTrainer.resume(out)
+    w1, w2 = trainer.rollout_policy.lstm.weight_ih_l0, reopened.rollout_policy.lstm.weight_ih_l0
+    assert torch.equal(w1, w2)
+    # beta lags theta: after adversarial epochs it is neither the generator nor its start.
+    assert not torch.equal(w1, trainer.generator.lstm.weight_ih_l0)
+
+
+def test_damaged_last_checkpoint_falls_back_to_previous(tmp_path):
+    out = tmp_path / "run"
+    SeqGANTrainer(_config(), out).pretrain_generator()
+    last = out / "checkpoints" / "last.pt"
+    assert (out / "checkpoints" / "prev.pt").exists()
+    last.write_bytes(last.read_bytes()[: os.path.getsize(last) // 2])
+    reopened = SeqGANTrainer.resume(out)
+    assert reopened.phase == "mle"  # prev.pt was written one epoch before the phase ended
