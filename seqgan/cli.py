@@ -54,7 +54,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     if args.resume:
         if args.preset or args.set or args.oracle_params or args.seed is not None or args.out_dir:
-            raise UserError("--resume continues a run with its stored config: drop --preset/--set/--seed/--oracle-params/--out-dir")
+            raise UserError(
+                "--resume continues a run with its stored config: drop --preset/--set/--seed/--oracle-params/--out-dir"
+            )
         trainer = SeqGANTrainer.resume(args.resume, device=args.device)
         if args.no_progress:
             trainer.cfg.run.progress = False
@@ -151,7 +153,7 @@ def read_id_lines(path: str, vocab_size: int) -> list[list[int]]:
         if bad:
             raise UserError(f"{path} line {n}: id {bad[0]} is outside the oracle's vocabulary 0..{vocab_size - 1}")
         if rows and len(row) != len(rows[0]):
-            raise UserError(f"{path} line {n}: {len(row)} ids, but line 1 has {len(rows[0])}; all lines need one length")
+            raise UserError(f"{path} line {n}: {len(row)} ids but line 1 has {len(rows[0])}; give lines of one length")
         rows.append(row)
     if not rows:
         raise UserError(f"{path} holds no sequences: give one sequence of space-separated ids per line")
@@ -222,8 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
              "seqgan train --preset demo --out-dir runs/demo\n  seqgan train --resume runs/demo")  # fmt: skip
     p.add_argument("--preset", help="named configuration: paper, demo or tiny (see `seqgan presets`)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
-    p.add_argument("--oracle-params", metavar="FILE",
-                   help="oracle parameters: .npz or the authors' target_params(.py3).pkl (default: a fresh N(0,1) oracle)")  # fmt: skip
+    p.add_argument("--oracle-params", metavar="FILE", help="oracle parameters: .npz or the authors' "
+                   "target_params(_py3).pkl (default: a fresh N(0,1) oracle)")  # fmt: skip
     p.add_argument("--seed", type=int, help="run seed (default 88, the authors' seed)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="where to train (default cpu)")
     p.add_argument("--out-dir", help="run directory (default runs/PRESET-seedS-TIME)")

@@ -79,7 +79,7 @@ class DiscriminatorConfig:
                 f"discriminator.filter_sizes has {len(sizes)} entries but discriminator.num_filters has "
                 f"{len(counts)}: give one filter count per window size"
             )
-        return tuple(zip(sizes, counts))
+        return tuple(zip(sizes, counts, strict=True))
 
 
 @dataclass

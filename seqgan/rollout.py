@@ -34,7 +34,7 @@ def eval_mode(*modules: nn.Module) -> Iterator[None]:
             m.eval()
         yield
     finally:
-        for m, mode in zip(modules, modes):
+        for m, mode in zip(modules, modes, strict=True):
             m.train(mode)
 
 
@@ -156,7 +156,7 @@ def naive_rollout_rewards(policy: Generator, discriminator: Discriminator, token
 def update_delayed_policy(policy: Generator, generator: Generator, rate: float) -> None:
     """beta <- rate * beta + (1 - rate) * theta; the embedding is copied, as the authors'
     ``ROLLOUT.update_params`` intends (their TF graph never uses the result: see docs)."""
-    for (name, b), theta in zip(policy.named_parameters(), generator.parameters()):
+    for (name, b), theta in zip(policy.named_parameters(), generator.parameters(), strict=True):
         if name.startswith("embedding"):
             b.copy_(theta)
         else:

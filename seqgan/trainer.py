@@ -86,7 +86,8 @@ class SeqGANTrainer:
     # ----------------------------------------------------------------- setup
     def _create_run(self, command: str) -> None:
         if (self.out / "config.json").exists() or (self.out / "checkpoints").exists():
-            raise UserError(f"{self.out} already holds a run: continue it with --resume {self.out} or pick another --out-dir")
+            raise UserError(f"{self.out} already holds a run: continue it with --resume {self.out} or pick a new "
+                            "--out-dir")
         cfg = self.cfg
         if cfg.data.oracle_params is not None:
             params = load_oracle_params(cfg.data.oracle_params)
@@ -97,7 +98,8 @@ class SeqGANTrainer:
         try:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise UserError(f"cannot create run directory {self.out} ({e.strerror}): choose a writable --out-dir") from None
+            msg = f"cannot create run directory {self.out} ({e.strerror}): pick a writable --out-dir"
+            raise UserError(msg) from None
         save_oracle_params(params, self.out / "oracle.npz")
         oracle = build_oracle(params, self.device)
         # The training and test sets are oracle samples drawn once per run and stored, so that

@@ -70,9 +70,9 @@ def git_sha() -> str | None:
 
 def env_snapshot(device: torch.device) -> dict[str, Any]:
     """Versions and hardware, written to env.json so a run describes itself."""
-    from seqgan import __version__
-
     import numpy
+
+    from seqgan import __version__
 
     info: dict[str, Any] = {
         "seqgan": __version__,

@@ -93,7 +93,7 @@ def test_resume_in_process_matches_and_restores_everything(tmp_path, uninterrupt
     assert torch.equal(trainer_global_rng, reopened_global_rng)
     assert (reopened.phase, reopened.epoch) == (trainer.phase, trainer.epoch)
     for a, b in [(trainer.generator, reopened.generator), (trainer.discriminator, reopened.discriminator)]:
-        for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
             assert torch.equal(x, y), name
     sa, sb = trainer.g_mle_opt.state_dict()["state"], reopened.g_mle_opt.state_dict()["state"]
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k]["exp_avg"], sb[k]["exp_avg"]) for k in sa)

@@ -88,7 +88,8 @@ class Generator(nn.Module):
 
     @torch.no_grad()
     def sample(self, num: int, seq_len: int, rng: torch.Generator | None = None, temperature: float = 1.0,
-               uniforms: Tensor | None = None, return_states: bool = False) -> Tensor | tuple[Tensor, State]:  # fmt: skip
+               uniforms: Tensor | None = None, return_states: bool = False
+               ) -> Tensor | tuple[Tensor, State]:  # fmt: skip
         """Ancestral sampling of ``num`` sequences.
 
         Args:
