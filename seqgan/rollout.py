@@ -97,11 +97,10 @@ def rollout_completions(policy: Generator, tokens: Tensor, rollout_num: int, sta
     prev = torch.empty(0, dtype=torch.long, device=tokens.device)
     for i in range(1, T):
         if prev.numel():
-            _, (h, c) = policy.step(prev, (h, c))
-        h = torch.cat([h, h_all[:, i - 1].repeat(N, 1)])
+            h, c = policy.lstm_step(prev, (h, c))
+        h = torch.cat([h, h_all[:, i - 1].repeat(N, 1)])  # (i * N * B, H)
         c = torch.cat([c, c_all[:, i - 1].repeat(N, 1)])
-        logits = policy.out(h)  # (i * N * B, V)
-        prev = sample_from_logits(logits, uniforms[:i, :, :, i].reshape(-1))
+        prev = policy.draw(h, uniforms[:i, :, :, i].reshape(-1))
         out[:i, :, :, i] = prev.view(i, N, B)
     return out
 

@@ -36,8 +36,8 @@ def test_policy_gradient_loss_value_and_gradient_by_hand() -> None:
     loss = policy_gradient_loss(_log_probs(logits), torch.tensor(REWARDS, dtype=torch.float64))
     # -(0.5 ln 1/4 + 1.0 ln 1/2 + 0.2 ln 3/4 + 0.8 ln 4/5): a sum, not a mean
     expected = -(0.5 * math.log(0.25) + 1.0 * math.log(0.5) + 0.2 * math.log(0.75) + 0.8 * math.log(0.8))
-    assert float(loss) == pytest.approx(expected, abs=1e-12)
-    assert float(loss) == pytest.approx(1.6738, abs=1e-4)
+    assert float(loss.detach()) == pytest.approx(expected, abs=1e-12)
+    assert float(loss.detach()) == pytest.approx(1.6223, abs=1e-4)  # 0.6931 + 0.6931 + 0.0575 + 0.1785
     loss.backward()
     # d loss / d logits = -Q * (onehot(y) - p). E.g. (b0, t0): -0.5 * ([1, 0] - [1/4, 3/4]) = [-0.375, 0.375]
     expected_grad = torch.tensor(
@@ -55,7 +55,7 @@ def test_policy_gradient_loss_mean_baseline_by_hand() -> None:
     loss = policy_gradient_loss(_log_probs(logits), torch.tensor(REWARDS, dtype=torch.float64), baseline="mean")
     # mean Q = 0.625 -> Q' = [[-0.125, 0.375], [-0.425, 0.175]]
     expected = -(-0.125 * math.log(0.25) + 0.375 * math.log(0.5) - 0.425 * math.log(0.75) + 0.175 * math.log(0.8))
-    assert float(loss) == pytest.approx(expected, abs=1e-12)
+    assert float(loss.detach()) == pytest.approx(expected, abs=1e-12)
     loss.backward()
     expected_grad = torch.tensor(
         [
@@ -127,10 +127,15 @@ def test_discriminator_loss_is_cross_entropy_plus_l2_of_output_layer() -> None:
     torch.testing.assert_close(logits, d(tokens), rtol=0, atol=1e-12)
     ce = -torch.log_softmax(logits, dim=-1)[torch.arange(5), labels].mean()
     l2 = 0.5 * (d.out.weight.square().sum() + d.out.bias.square().sum())
-    assert float(loss) == pytest.approx(float(ce + 0.2 * l2), abs=1e-12)
-    # the penalty is the output layer only: W (2 x 9) and b (2,), init bias 0.1 each
+    assert float(loss.detach()) == pytest.approx(float((ce + 0.2 * l2).detach()), abs=1e-12)
+    # the penalty is the output layer only: W (2 x 9) and b (2,) with init bias 0.1 (float32 0.1)
+    assert d.out.weight.shape == (2, 9)
+    torch.testing.assert_close(d.out.bias.detach(), torch.full((2,), 0.1, dtype=torch.float64), rtol=0, atol=1e-8)
+    b2 = float(d.out.bias.detach().square().sum())
     loss0, _ = discriminator_loss(d, tokens, labels, l2_reg=0.0)
-    assert float(loss - loss0) == pytest.approx(0.1 * float((d.out.weight**2).sum() + 0.02), abs=1e-12)
+    w2 = float(d.out.weight.detach().square().sum())
+    assert float((loss - loss0).detach()) == pytest.approx(0.2 * 0.5 * (w2 + b2), abs=1e-12)
+    assert w2 > 0.01
     # gradient of the penalty reaches the output bias: d/db (0.2 * 0.5 * b^2) = 0.2 * b
     g_with = torch.autograd.grad(loss, d.out.bias)[0]
     g_without = torch.autograd.grad(discriminator_loss(d, tokens, labels, l2_reg=0.0)[0], d.out.bias)[0]
