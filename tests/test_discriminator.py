@@ -46,6 +46,7 @@ def test_paper_filters_other_lengths() -> None:
 
 def test_paper_size_parameter_count() -> None:
     f = paper_filters(20)
+    torch.manual_seed(0)
     d = Discriminator(5000, f)
     n = sum(p.numel() for p in d.parameters())
     total = 1720
@@ -66,7 +67,7 @@ def test_paper_size_parameter_count() -> None:
     for lin in (d.highway_transform, d.highway_gate):
         for p in (lin.weight, lin.bias):
             m = float(p.detach().abs().max())
-            assert 0.95 * bound < m <= bound
+            assert 0.95 * bound < m <= bound * (1 + 1e-6)  # float32 rounding of the bound
     assert torch.equal(d.out.bias.detach(), torch.full((2,), 0.1))
 
 
