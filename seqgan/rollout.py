@@ -96,11 +96,16 @@ def rollout_completions(policy: Generator, tokens: Tensor, rollout_num: int, sta
     c = torch.empty_like(h)
     prev = torch.empty(0, dtype=torch.long, device=tokens.device)
     for i in range(1, T):
+        # The N roll-outs of a joining prefix share one state, hence one distribution: project
+        # it once per sequence and draw N tokens from it.
+        joined = policy.draw(h_all[:, i - 1], uniforms[i - 1, :, :, i].T).T.reshape(-1)  # (N * B,)
         if prev.numel():
             h, c = policy.lstm_step(prev, (h, c))
+            prev = torch.cat([policy.draw(h, uniforms[: i - 1, :, :, i].reshape(-1)), joined])
+        else:
+            prev = joined
         h = torch.cat([h, h_all[:, i - 1].repeat(N, 1)])  # (i * N * B, H)
         c = torch.cat([c, c_all[:, i - 1].repeat(N, 1)])
-        prev = policy.draw(h, uniforms[:i, :, :, i].reshape(-1))
         out[:i, :, :, i] = prev.view(i, N, B)
     return out
 

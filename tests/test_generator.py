@@ -243,3 +243,31 @@ def test_generator_init_real_size() -> None:
     g.reset_parameters(0.5)
     assert float(g.lstm.bias_hh_l0.abs().max()) == 0.0 and not g.lstm.bias_hh_l0.requires_grad
     assert abs(float(g.out.weight.detach().std()) - 0.5) < 0.01
+
+
+def test_two_level_search_matches_full_cdf_and_frequencies():
+    """Above 4 x 128 classes the sampler searches blocks, then tokens. It must pick the same
+    token as a search of the full cumulative sum (float64, random logits and uniforms), also
+    for K draws per row, and its frequencies must follow the probabilities."""
+    from seqgan.models.generator import sample_from_logits
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(64, 1000, generator=g, dtype=torch.float64) * 3
+    u = torch.rand(64, 7, generator=g, dtype=torch.float64)
+    cdf = torch.softmax(logits, -1).cumsum(-1)
+    full = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).clamp(max=999)
+    assert torch.equal(sample_from_logits(logits, u), full)
+    assert torch.equal(sample_from_logits(logits, u[:, 0]), full[:, 0])
+    # Frequencies over 600 classes (4 full blocks and a partial one) with a few heavy tokens.
+    logits = torch.full((1, 600), -2.0)
+    logits[0, [0, 127, 128, 511, 512, 599]] = torch.tensor([1.0, 2.0, 0.5, 1.5, 2.5, 1.0])
+    probs = torch.softmax(logits, -1)[0]
+    n = 200_000
+    draws = sample_from_logits(logits.expand(n, 600), torch.rand(n, generator=g))
+    freq = torch.bincount(draws, minlength=600).double() / n
+    se = (probs * (1 - probs) / n).sqrt()
+    assert ((freq - probs).abs() <= 4 * se + 1e-12).all()
+    # A zero-probability class is never drawn, even in the partial last block.
+    logits[0, 599] = -float("inf")
+    draws = sample_from_logits(logits.expand(20_000, 600), torch.rand(20_000, generator=g))
+    assert (draws != 599).all()
