@@ -16,7 +16,7 @@ def paper() -> SeqGANConfig:
 
 def demo() -> SeqGANConfig:
     """`make demo`: the paper's generator and oracle shapes (V 5,000, T 20) with fewer samples,
-    a slimmer discriminator and a short schedule; about 8 minutes on 2 CPU cores."""
+    a slimmer discriminator and a short schedule; about 7 minutes on 2 CPU cores."""
     cfg = SeqGANConfig()
     cfg.data.num_train = 4992
     cfg.data.num_test = 2048
