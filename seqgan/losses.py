@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 from torch.nn import functional as F
 
 from seqgan.models.discriminator import Discriminator
 
 
-def mle_loss(logits: Tensor, targets: Tensor) -> Tensor:
-    """Mean per-token cross-entropy (nats). logits (B, T, V), targets (B, T) -> scalar."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+def mle_loss(logits: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Mean per-token cross-entropy (nats) over real positions.
+
+    logits (B, T, V), targets (B, T), mask (B, T) bool (None: every position) -> scalar.
+    """
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
+    if mask is None:
+        return ce.mean()
+    mask = mask.reshape(-1).to(ce.dtype)
+    return (ce * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-def policy_gradient_loss(log_probs: Tensor, rewards: Tensor, baseline: str = "none") -> Tensor:
+def policy_gradient_loss(log_probs: Tensor, rewards: Tensor, baseline: str = "none",
+                         mask: Tensor | None = None) -> Tensor:  # fmt: skip
     """REINFORCE loss -sum_{b,t} log G(y_t | Y_1:t-1) * Q_t (paper Eq. 6-8).
 
     A sum over batch and time, not a mean, as in the authors' ``generator.py``: with Adam the
@@ -23,13 +32,16 @@ def policy_gradient_loss(log_probs: Tensor, rewards: Tensor, baseline: str = "no
     Args:
         log_probs: (B, T) log-probabilities of the sampled tokens, with gradient.
         rewards: (B, T) Q-values, treated as constants.
+        mask: (B, T) bool, real positions (up to the first EOS); None: all. Masked positions
+            contribute nothing and are left out of the baseline mean.
     """
     q = rewards.detach()
+    m = torch.ones_like(q) if mask is None else mask.to(q.dtype)
     if baseline == "mean":
-        q = q - q.mean()
+        q = q - (q * m).sum() / m.sum().clamp(min=1.0)
     elif baseline != "none":
         raise ValueError(f"unknown reward baseline {baseline!r}")
-    return -(log_probs * q).sum()
+    return -(log_probs * q * m).sum()
 
 
 def discriminator_loss(discriminator: Discriminator, tokens: Tensor, labels: Tensor, l2_reg: float

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from seqgan.models.discriminator import Discriminator
-from seqgan.models.generator import Generator, State, sample_from_logits
+from seqgan.models.generator import Generator, State, finish_after_eos, sample_from_logits
 
 
 @contextlib.contextmanager
@@ -92,18 +92,24 @@ def rollout_completions(policy: Generator, tokens: Tensor, rollout_num: int, sta
     # Active rows at position i are ordered (prefix length t = 1..i, n, b); a new block of
     # N * B rows (prefix length i) joins at each position, so the batch grows as the
     # staircase of the roll-out grid and no row ever does a step it does not need.
+    eos, pad = policy.eos_token, policy.pad_token
+    # ended[b, j]: the prefix y_0..y_j already holds an EOS, so its completions add only PAD.
+    ended = (tokens == eos).cumsum(dim=1) > 0 if eos is not None else torch.zeros_like(tokens, dtype=torch.bool)
     h = torch.empty(0, h_all.shape[-1], device=tokens.device, dtype=h_all.dtype)
     c = torch.empty_like(h)
     prev = torch.empty(0, dtype=torch.long, device=tokens.device)
+    done = torch.empty(0, dtype=torch.bool, device=tokens.device)
     for i in range(1, T):
         # The N roll-outs of a joining prefix share one state, hence one distribution: project
         # it once per sequence and draw N tokens from it.
         joined = policy.draw(h_all[:, i - 1], uniforms[i - 1, :, :, i].T).T.reshape(-1)  # (N * B,)
+        joined, joined_done = finish_after_eos(joined, ended[:, i - 1].repeat(N), eos, pad)
         if prev.numel():
             h, c = policy.lstm_step(prev, (h, c))
-            prev = torch.cat([policy.draw(h, uniforms[: i - 1, :, :, i].reshape(-1)), joined])
+            cont, done = finish_after_eos(policy.draw(h, uniforms[: i - 1, :, :, i].reshape(-1)), done, eos, pad)
+            prev, done = torch.cat([cont, joined]), torch.cat([done, joined_done])
         else:
-            prev = joined
+            prev, done = joined, joined_done
         h = torch.cat([h, h_all[:, i - 1].repeat(N, 1)])  # (i * N * B, H)
         c = torch.cat([c, c_all[:, i - 1].repeat(N, 1)])
         out[:i, :, :, i] = prev.view(i, N, B)
@@ -143,11 +149,13 @@ def naive_rollout_rewards(policy: Generator, discriminator: Discriminator, token
                 logits, state = policy.step(torch.full_like(tokens[:, 0], policy.start_token), state)
                 for j in range(t):  # re-encode the prefix
                     logits, state = policy.step(tokens[:, j], state)
+                done = (tokens[:, :t] == policy.eos_token).any(dim=1) if policy.eos_token is not None else None
                 for i in range(t, T):
                     if uniforms is None:
                         nxt = torch.multinomial(torch.softmax(logits, -1), 1, generator=rng).squeeze(1)
                     else:
                         nxt = sample_from_logits(logits, uniforms[t - 1, n, :, i])
+                    nxt, done = finish_after_eos(nxt, done, policy.eos_token, policy.pad_token)
                     seq[:, i] = nxt
                     if i < T - 1:
                         logits, state = policy.step(nxt, state)

@@ -31,6 +31,7 @@ from seqgan.errors import UserError
 from seqgan.losses import discriminator_loss, mle_loss, policy_gradient_loss
 from seqgan.metrics import mean_nll
 from seqgan.models import Discriminator, Generator, build_oracle
+from seqgan.models.generator import sequence_mask
 from seqgan.oracle_io import load_oracle_params, random_oracle_params, save_oracle_params
 from seqgan.rollout import rollout_rewards, update_delayed_policy
 from seqgan.utils import MetricsLog, env_snapshot, resolve_device, write_atomic, write_json
@@ -234,7 +235,7 @@ class SeqGANTrainer:
             for i in range(0, n, cfg.batch_size):
                 idx = slice(i, i + cfg.batch_size) if order is None else order[i : i + cfg.batch_size]
                 batch = self.train_data[idx]
-                loss = mle_loss(self.generator(batch), batch)
+                loss = mle_loss(self.generator(batch), batch, sequence_mask(batch, self.generator.eos_token))
                 self._clip_step(self.g_mle_opt, loss, cfg.grad_clip)
                 losses.append(loss.detach())
             epoch = self.epoch + 1
@@ -303,7 +304,8 @@ class SeqGANTrainer:
         rewards = rollout_rewards(policy, self.discriminator, tokens, cfg.rollout_num, states, rng=self.rng,
                                   score_batch=cfg.d_score_batch)  # fmt: skip
         self.generator.train()
-        loss = policy_gradient_loss(self.generator.log_probs(tokens), rewards, cfg.reward_baseline)
+        mask = sequence_mask(tokens, self.generator.eos_token)
+        loss = policy_gradient_loss(self.generator.log_probs(tokens), rewards, cfg.reward_baseline, mask)
         norm = self._clip_step(self.g_pg_opt, loss, cfg.grad_clip)
         return {
             "g/pg_loss": float(loss.detach()),

@@ -11,6 +11,26 @@ from torch import Tensor, nn
 State = tuple[Tensor, Tensor]  # (h, c), each (B, H)
 
 
+def sequence_mask(tokens: Tensor, eos_token: int | None) -> Tensor:
+    """Real positions of each sequence: every token up to and including the first EOS.
+
+    tokens (B, T) -> bool (B, T). With ``eos_token=None`` (fixed-length data such as the oracle
+    task) every position is real.
+    """
+    if eos_token is None:
+        return torch.ones_like(tokens, dtype=torch.bool)
+    is_eos = (tokens == eos_token).long()
+    return (is_eos.cumsum(dim=1) - is_eos) == 0
+
+
+def finish_after_eos(tokens: Tensor, done: Tensor, eos_token: int | None, pad_token: int) -> tuple[Tensor, Tensor]:
+    """Replace the new ``tokens`` (R,) of rows that already ended by PAD; mark rows that end now."""
+    if eos_token is None:
+        return tokens, done
+    tokens = torch.where(done, torch.full_like(tokens, pad_token), tokens)
+    return tokens, done | (tokens == eos_token)
+
+
 _BLOCK = 128  # tokens per block of the two-level inverse CDF
 
 
@@ -75,14 +95,15 @@ class Generator(nn.Module):
     one bias per gate), expressed as ``nn.LSTM`` with ``bias_hh`` fixed at zero, so it has
     exactly the authors' 333,320 trainable parameters at V = 5,000, E = H = 32.
     The first input is the embedding of ``start_token`` (0 in the authors' code, also an
-    ordinary vocabulary id there); h0 = c0 = 0.
+    ordinary vocabulary id there); h0 = c0 = 0. With ``eos_token`` set (variable-length data),
+    a sampled sequence ends at its first EOS and is padded with ``pad_token`` after it.
     """
 
     def __init__(self, vocab_size: int, emb_dim: int = 32, hidden_dim: int = 32, start_token: int = 0,
-                 init_std: float = 0.1) -> None:  # fmt: skip
+                 init_std: float = 0.1, eos_token: int | None = None, pad_token: int = 0) -> None:  # fmt: skip
         super().__init__()
         self.vocab_size, self.emb_dim, self.hidden_dim = vocab_size, emb_dim, hidden_dim
-        self.start_token = start_token
+        self.start_token, self.eos_token, self.pad_token = start_token, eos_token, pad_token
         self.embedding = nn.Embedding(vocab_size, emb_dim)
         self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)
         self.out = nn.Linear(hidden_dim, vocab_size)
@@ -111,9 +132,10 @@ class Generator(nn.Module):
         return self.out(hidden)
 
     def log_probs(self, tokens: Tensor) -> Tensor:
-        """log G(y_t | y_<t) of each token. tokens (B, T) -> (B, T)."""
+        """log G(y_t | y_<t) of each token. tokens (B, T) -> (B, T); positions after EOS are 0."""
         logp = torch.log_softmax(self(tokens), dim=-1)
-        return logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+        logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+        return logp if self.eos_token is None else logp * sequence_mask(tokens, self.eos_token)
 
     def lstm_step(self, inputs: Tensor, state: State) -> State:
         """Feed ``inputs`` (B,) to the LSTM from ``state`` -> the new state (h, c), each (B, H)."""
@@ -157,13 +179,15 @@ class Generator(nn.Module):
         state = self.initial_state(num)
         inputs = torch.full((num,), self.start_token, dtype=torch.long, device=device)
         tokens = torch.empty(num, seq_len, dtype=torch.long, device=device)
+        done = torch.zeros(num, dtype=torch.bool, device=device)
         hs, cs = [], []
         for t in range(seq_len):
             state = self.lstm_step(inputs, state)
             if return_states and t > 0:  # state now = after feeding y_{t-1}
                 hs.append(state[0])
                 cs.append(state[1])
-            inputs = self.draw(state[0], uniforms[:, t], temperature)
+            inputs, done = finish_after_eos(self.draw(state[0], uniforms[:, t], temperature), done,
+                                            self.eos_token, self.pad_token)  # fmt: skip
             tokens[:, t] = inputs
         if not return_states:
             return tokens
