@@ -294,6 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test (not paper sizes)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=cmd_bench)
+
+    from seqgan import cli_bleu, cli_data
+
+    cli_data.add_parsers(sub)
+    cli_bleu.add_parsers(sub)
     return parser
 
 

@@ -69,7 +69,7 @@ def oracle_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 # ------------------------------------------------------------------- help
 COMMANDS = [["train"], ["presets"], ["oracle"], ["oracle", "new"], ["oracle", "sample"], ["oracle", "score"],
-            ["sample"], ["plot"], ["bench"]]  # fmt: skip
+            ["sample"], ["plot"], ["bench"], ["prepare"], ["bleu"], ["self-bleu"]]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
