@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from seqgan.trainer import SeqGANTrainer
 
     if args.resume:
-        if args.preset or args.set or args.oracle_params or args.seed is not None or args.out_dir:
+        if args.preset or args.set or args.oracle_params or args.data or args.seed is not None or args.out_dir:
             raise UserError(
                 "--resume continues a run with its stored config: drop --preset/--set/--seed/--oracle-params/--out-dir"
             )
@@ -69,6 +69,8 @@ def cmd_train(args: argparse.Namespace) -> None:
             overrides.append(f"run.seed={args.seed}")
         if args.oracle_params:
             overrides.append(f"data.oracle_params={args.oracle_params}")
+        if args.data:
+            overrides.append(f"data.path={args.data}")
         if args.device:
             overrides.append(f"run.device={args.device}")
         if args.no_progress:
@@ -80,10 +82,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     trainer.fit()
     from seqgan.utils import read_metrics
 
-    evals = [e for e in read_metrics(trainer.out / "metrics.jsonl") if "eval/nll_oracle" in e]
+    evals = [e for e in read_metrics(trainer.out / "metrics.jsonl") if any(k.startswith("eval/") for k in e)]
     result = {"run_dir": str(trainer.out), "wall_s": round(time.perf_counter() - t0, 1)}
     if evals:
-        result.update({k: evals[-1][k] for k in ("eval/nll_oracle", "eval/nll_test")})
+        result.update({k: v for k, v in evals[-1].items() if k.startswith("eval/")})
     _emit(result, args.json)
 
 
@@ -185,16 +187,59 @@ def cmd_sample(args: argparse.Namespace) -> None:
         raise UserError("--num-samples must be > 0")
     if args.temperature <= 0:
         raise UserError("--temperature must be > 0 (1.0 samples the model as trained)")
+    if args.top_k is not None and args.top_k < 1:
+        raise UserError("--top-k must be >= 1")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise UserError("--top-p must be in (0, 1]")
     run = load_run(args.run, args.checkpoint)
     rng = torch.Generator().manual_seed(args.seed)
     g, T = run.generator, run.config.data.seq_len
-    rows = torch.cat([g.sample(min(1024, args.num_samples - i), T, rng, temperature=args.temperature)
+    prefix = None
+    if args.prefix:
+        ids = run.vocab.encode(args.prefix) if run.vocab is not None else _int_ids(args.prefix, g.vocab_size)
+        if len(ids) >= T:
+            raise UserError(f"--prefix has {len(ids)} tokens but sequences hold {T}: give a shorter prefix")
+        prefix = torch.tensor(ids, dtype=torch.long)
+    rows = torch.cat([g.sample(min(1024, args.num_samples - i), T, rng, temperature=args.temperature,
+                               top_k=args.top_k, top_p=args.top_p, prefix=prefix)
                       for i in range(0, args.num_samples, 1024)])  # fmt: skip
-    text = "".join(" ".join(map(str, r)) + "\n" for r in rows.tolist())
+    if run.vocab is not None:
+        text = "".join(run.vocab.decode(r) + "\n" for r in rows.tolist())
+    else:
+        text = "".join(" ".join(map(str, r)) + "\n" for r in rows.tolist())
     if args.out:
         write_atomic(_ensure_writable(args.out), text.encode())
     else:
         sys.stdout.write(text)
+
+
+def _int_ids(text: str, vocab_size: int) -> list[int]:
+    try:
+        ids = [int(tok) for tok in text.split()]
+    except ValueError:
+        raise UserError("this run has no vocabulary (oracle task): give --prefix as space-separated ids") from None
+    if any(not 0 <= i < vocab_size for i in ids):
+        raise UserError(f"--prefix ids must be in 0..{vocab_size - 1}")
+    return ids
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    import torch
+
+    from seqgan.metrics import evaluate_samples
+    from seqgan.run import load_run
+
+    if args.num_samples is not None and args.num_samples < 2:
+        raise UserError("--num-samples must be >= 2 (Self-BLEU compares samples with each other)")
+    run = load_run(args.run, args.checkpoint)
+    cfg = run.config
+    num = args.num_samples or cfg.eval.num_samples
+    rng = torch.Generator().manual_seed(args.seed)
+    g = run.generator
+    samples = torch.cat([g.sample(min(1024, num - i), cfg.data.seq_len, rng) for i in range(0, num, 1024)])
+    metrics = evaluate_samples(g, samples, run.test, run.oracle, cfg.eval.bleu_orders, run.vocab is not None)
+    _emit({"run": args.run, "checkpoint": args.checkpoint, "phase": run.phase, "epoch": run.epoch,
+           "num_samples": num, "seed": args.seed, **metrics}, args.json)  # fmt: skip
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
@@ -222,7 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _sub(sub, "train", "train SeqGAN on the synthetic oracle (or resume a run)",
              "seqgan train --preset demo --out-dir runs/demo\n  seqgan train --resume runs/demo")  # fmt: skip
-    p.add_argument("--preset", help="named configuration: paper, demo or tiny (see `seqgan presets`)")
+    p.add_argument("--preset", help="named configuration: paper, demo, tiny or text (see `seqgan presets`)")
+    p.add_argument("--data", metavar="DIR", help="train on a prepared data directory (`seqgan prepare`) "
+                   "instead of the synthetic oracle")  # fmt: skip
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
     p.add_argument("--oracle-params", metavar="FILE", help="oracle parameters: .npz or the authors' "
                    "target_params(_py3).pkl (default: a fresh N(0,1) oracle)")  # fmt: skip
@@ -271,15 +318,27 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="print the result as one JSON object")
     q.set_defaults(func=cmd_oracle_score)
 
-    p = _sub(sub, "sample", "generate sequences (ids) from a trained run",
+    p = _sub(sub, "sample", "generate sequences from a trained run: text for prepared data, ids for the oracle task",
              "seqgan sample runs/demo --num-samples 100 --seed 1 --out samples.txt")  # fmt: skip
     p.add_argument("run", help="run directory written by `seqgan train`")
-    p.add_argument("--checkpoint", default="last", help="last (default), prev, or a checkpoint file")
+    p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
+    p.add_argument("--top-k", type=int, help="sample only among the k most likely tokens at each step")
+    p.add_argument("--top-p", type=float, help="nucleus sampling: the smallest set of tokens with probability >= p")
+    p.add_argument("--prefix", help="text (or ids, oracle task) every sample starts with")
     p.add_argument("--num-samples", type=int, default=20, help="how many sequences (default 20)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0); same seed, same output")
     p.add_argument("--out", help="output file (default: stdout)")
     p.set_defaults(func=cmd_sample)
+
+    p = _sub(sub, "eval", "all metrics of a run's checkpoint on fresh samples, as JSON",
+             "seqgan eval runs/demo --checkpoint best --json")  # fmt: skip
+    p.add_argument("run", help="run directory written by `seqgan train`")
+    p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
+    p.add_argument("--num-samples", type=int, help="generated samples (default: the run's eval.num_samples)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(func=cmd_eval)
 
     p = _sub(sub, "plot", "draw a run's curves (NLL_oracle, NLL_test, rewards, D accuracy) to a PNG",
              "seqgan plot runs/demo")  # fmt: skip

@@ -42,8 +42,12 @@ def paper_filters(seq_len: int) -> tuple[tuple[int, int], ...]:
 
 @dataclass
 class DataConfig:
-    vocab_size: int = 5000  # authors' code (the paper does not state it)
-    seq_len: int = 20  # paper §Synthetic Data Experiments: T = 20
+    path: str | None = None  # prepared data directory (`seqgan prepare`); None: the synthetic oracle task
+    vocab_size: int = 5000  # authors' code (the paper does not state it); taken from the data when path is set
+    seq_len: int = 20  # paper §Synthetic Data Experiments: T = 20; taken from the data when path is set
+    start_token: int = 0  # authors' code: START_TOKEN = 0; <bos> (1) for prepared text
+    eos_token: int | None = None  # None: fixed-length sequences (oracle task); <eos> (2) for prepared text
+    pad_token: int = 0  # filler after EOS; <pad> (0) for prepared text
     num_train: int = 9984  # authors' code: int(10000 / 64) * 64 oracle samples
     num_test: int = 9984  # held-out oracle samples for eval/nll_test (not in the authors' code)
     oracle_params: str | None = None  # oracle file (.npz or the authors' .pkl); None: a fresh N(0,1) oracle
@@ -70,6 +74,7 @@ class DiscriminatorConfig:
     batch_size: int = 64  # authors' code
 
     def filters(self, seq_len: int) -> tuple[tuple[int, int], ...]:
+        """(window, filters) pairs; windows longer than ``seq_len`` are left out (no valid position)."""
         if self.filter_sizes is None and self.num_filters is None:
             return paper_filters(seq_len)
         sizes = self.filter_sizes or tuple(w for w, _ in paper_filters(seq_len))
@@ -79,7 +84,7 @@ class DiscriminatorConfig:
                 f"discriminator.filter_sizes has {len(sizes)} entries but discriminator.num_filters has "
                 f"{len(counts)}: give one filter count per window size"
             )
-        return tuple(zip(sizes, counts, strict=True))
+        return tuple((w, n) for w, n in zip(sizes, counts, strict=True) if w <= seq_len)
 
 
 @dataclass
@@ -115,6 +120,8 @@ class EvalConfig:
     num_samples: int = 9984  # authors' code: 9,984 generated samples (the paper used 100,000)
     batch_size: int = 1024  # rows per sampling / scoring call (speed only)
     num_saved_samples: int = 20  # sequences written to samples/ at each evaluation, for humans
+    bleu_orders: tuple[int, ...] = (2, 3, 4, 5)  # text data: BLEU / Self-BLEU orders (Texygen, RelGAN)
+    best_metric: str | None = None  # checkpoint kept as best.pt; None: eval/nll_oracle (oracle) or eval/nll_test
 
 
 @dataclass
@@ -183,8 +190,12 @@ class SeqGANConfig:
         for key, allowed in choices.items():
             if get_value(self, key) not in allowed:
                 raise UserError(f"{key} must be one of {', '.join(allowed)}; got {get_value(self, key)!r}")
+        if self.data.path is not None and self.data.oracle_params is not None:
+            raise UserError("data.path (your data) and data.oracle_params (the synthetic task) exclude each other")
         if self.data.seq_len < 2:
             raise UserError(f"data.seq_len must be >= 2 (roll-outs need a prefix), got {self.data.seq_len}")
+        if not self.discriminator.filters(self.data.seq_len):
+            raise UserError(f"no discriminator window fits data.seq_len {self.data.seq_len}: give smaller filter_sizes")
         for window, count in self.discriminator.filters(self.data.seq_len):
             if not 1 <= window <= self.data.seq_len or count <= 0:
                 raise UserError(

@@ -64,7 +64,20 @@ def tiny() -> SeqGANConfig:
     return cfg
 
 
-PRESETS: dict[str, Callable[[], SeqGANConfig]] = {"paper": paper, "demo": demo, "tiny": tiny}
+def text() -> SeqGANConfig:
+    """Your own sequences (use with --data DIR from `seqgan prepare`): the paper's models with
+    the discriminator windows for the data's length, Texygen's COCO schedule (80 MLE epochs,
+    100 adversarial epochs), D 10 x 3 pre-training, evaluation every 5 epochs on 2,000 samples."""
+    cfg = SeqGANConfig()
+    cfg.pretrain.g_epochs = 80  # Texygen (Zhu et al. 2018) pre-trains 80 epochs
+    cfg.pretrain.shuffle = True
+    cfg.pretrain.d_steps = 10
+    cfg.adversarial.epochs = 100  # Texygen: 100 adversarial epochs
+    cfg.eval.num_samples = 2000
+    return cfg
+
+
+PRESETS: dict[str, Callable[[], SeqGANConfig]] = {"paper": paper, "demo": demo, "tiny": tiny, "text": text}
 
 
 def get(name: str) -> SeqGANConfig:

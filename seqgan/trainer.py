@@ -27,9 +27,10 @@ from tqdm import tqdm
 
 from seqgan.checkpoint import latest_checkpoint, save_checkpoint
 from seqgan.config import SeqGANConfig
+from seqgan.data import Vocab, load_prepared
 from seqgan.errors import UserError
 from seqgan.losses import discriminator_loss, mle_loss, policy_gradient_loss
-from seqgan.metrics import mean_nll
+from seqgan.metrics import evaluate_samples
 from seqgan.models import Discriminator, Generator, build_oracle
 from seqgan.models.generator import sequence_mask
 from seqgan.oracle_io import load_oracle_params, random_oracle_params, save_oracle_params
@@ -59,6 +60,8 @@ class SeqGANTrainer:
         self.out = Path(out_dir)
         self.device = resolve_device(config.run.device)
         self.phase, self.epoch = "mle", 0
+        self.best: float | None = None
+        self._best_pending = False
         if resume:
             self._open_existing_run()
         else:
@@ -90,7 +93,18 @@ class SeqGANTrainer:
             raise UserError(f"{self.out} already holds a run: continue it with --resume {self.out} or pick a new "
                             "--out-dir")
         cfg = self.cfg
-        if cfg.data.oracle_params is not None:
+        prepared, params = None, None
+        if cfg.data.path is not None:
+            prepared = load_prepared(cfg.data.path)
+            # The data fixes the vocabulary, the length and the special tokens.
+            cfg.data.vocab_size, cfg.data.seq_len = prepared.vocab_size, prepared.seq_len
+            cfg.data.start_token, cfg.data.eos_token = prepared.start_token, prepared.eos_token
+            cfg.data.pad_token = prepared.pad_token if prepared.pad_token is not None else 0
+            cfg.data.num_train, cfg.data.num_test = len(prepared.train), len(prepared.test)
+            cfg.validate()
+            if len(prepared.train) == 0:
+                raise UserError(f"{cfg.data.path} has no training sequences: prepare a larger file")
+        elif cfg.data.oracle_params is not None:
             params = load_oracle_params(cfg.data.oracle_params)
             cfg.data.vocab_size = int(params["embedding"].shape[0])  # the oracle fixes the vocabulary
         else:
@@ -101,16 +115,19 @@ class SeqGANTrainer:
         except OSError as e:
             msg = f"cannot create run directory {self.out} ({e.strerror}): pick a writable --out-dir"
             raise UserError(msg) from None
-        save_oracle_params(params, self.out / "oracle.npz")
-        oracle = build_oracle(params, self.device)
-        # The training and test sets are oracle samples drawn once per run and stored, so that
-        # resume and later evaluation use exactly the same data.
-        rng = torch.Generator(self.device).manual_seed(_derived_seed(cfg.run.seed, 1))
-        n = cfg.data.num_train + cfg.data.num_test
-        data = self._sample(oracle, n, rng).cpu()
-        buf_train, buf_test = data[: cfg.data.num_train].clone(), data[cfg.data.num_train :].clone()
+        if prepared is not None:
+            prepared.vocab.save(self.out / "vocab.json")
+            train, test = prepared.train, prepared.test
+        else:
+            save_oracle_params(params, self.out / "oracle.npz")
+            oracle = build_oracle(params, self.device)
+            # The training and test sets are oracle samples drawn once per run and stored, so that
+            # resume and later evaluation use exactly the same data.
+            rng = torch.Generator(self.device).manual_seed(_derived_seed(cfg.run.seed, 1))
+            data = self._sample(oracle, cfg.data.num_train + cfg.data.num_test, rng).cpu()
+            train, test = data[: cfg.data.num_train].clone(), data[cfg.data.num_train :].clone()
         buf = io.BytesIO()
-        torch.save({"train": buf_train, "test": buf_test}, buf)
+        torch.save({"train": train, "test": test}, buf)
         write_atomic(self.out / "data.pt", buf.getvalue())
         write_json(self.out / "config.json", cfg.to_dict())
         write_atomic(self.out / "command.txt", (command + "\n").encode())
@@ -120,21 +137,23 @@ class SeqGANTrainer:
         self.log.truncate(0)
 
     def _open_existing_run(self) -> None:
-        for name in ("oracle.npz", "data.pt"):
+        for name in ("data.pt",) + (("vocab.json",) if self.cfg.data.path else ("oracle.npz",)):
             if not (self.out / name).is_file():
                 raise UserError(f"{self.out} is missing {name}: it was not written by `seqgan train`; start a new run")
         self.log = MetricsLog(self.out / "metrics.jsonl")
 
     def _build(self) -> None:
         cfg, dev = self.cfg, self.device
-        self.oracle = build_oracle(load_oracle_params(self.out / "oracle.npz"), dev)
+        oracle_file = self.out / "oracle.npz"
+        self.oracle = build_oracle(load_oracle_params(oracle_file), dev) if oracle_file.exists() else None
         data = torch.load(self.out / "data.pt", map_location="cpu", weights_only=True)
         self.train_data, self.test_data = data["train"].to(dev), data["test"].to(dev)
         torch.manual_seed(cfg.run.seed)  # dropout and initialisation
         self.rng = torch.Generator(dev).manual_seed(cfg.run.seed)
         V, T = cfg.data.vocab_size, cfg.data.seq_len
         g = cfg.generator
-        self.generator = Generator(V, g.emb_dim, g.hidden_dim, start_token=0, init_std=g.init_std).to(dev)
+        self.generator = Generator(V, g.emb_dim, g.hidden_dim, start_token=cfg.data.start_token, init_std=g.init_std,
+                                   eos_token=cfg.data.eos_token, pad_token=cfg.data.pad_token).to(dev)  # fmt: skip
         d = cfg.discriminator
         self.discriminator = Discriminator(V, d.filters(T), d.emb_dim, d.dropout_keep).to(dev)
         self.rollout_policy = (
@@ -153,7 +172,7 @@ class SeqGANTrainer:
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
             "config": self.cfg.to_dict(),
-            "state": {"phase": self.phase, "epoch": self.epoch, "metrics_bytes": self.log.size()},
+            "state": {"phase": self.phase, "epoch": self.epoch, "metrics_bytes": self.log.size(), "best": self.best},
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "rollout_policy": None if self.rollout_policy is None else self.rollout_policy.state_dict(),
@@ -179,7 +198,7 @@ class SeqGANTrainer:
         if "cuda" in ckpt["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
         state = ckpt["state"]
-        self.phase, self.epoch = state["phase"], state["epoch"]
+        self.phase, self.epoch, self.best = state["phase"], state["epoch"], state.get("best")
         self.log.truncate(state["metrics_bytes"])
 
     # ------------------------------------------------------------- helpers
@@ -198,8 +217,12 @@ class SeqGANTrainer:
         if self.epoch >= total:
             self.phase, self.epoch = next_phase, 0
             self.save()
-        elif self.epoch % self.cfg.run.checkpoint_every == 0:
+        elif self.epoch % self.cfg.run.checkpoint_every == 0 or self._best_pending:
             self.save()
+        if self._best_pending:
+            ckpt_dir = self.out / "checkpoints"
+            write_atomic(ckpt_dir / "best.pt", (ckpt_dir / "last.pt").read_bytes())
+            self._best_pending = False
 
     def _clip_step(self, opt: torch.optim.Optimizer, loss: Tensor, clip: float) -> float:
         opt.zero_grad(set_to_none=True)
@@ -351,15 +374,37 @@ class SeqGANTrainer:
         }
 
     def evaluate(self, phase: str, epoch: int) -> dict[str, float]:
-        """NLL_oracle of fresh generator samples and NLL_test of held-out oracle samples."""
+        """Metrics of fresh generator samples: NLL_oracle (oracle task), NLL_test on the held-out
+        set, and for real data BLEU against the held-out set, Self-BLEU, distinct-n, mean length."""
         cfg = self.cfg.eval
         rng = torch.Generator(self.device).manual_seed(_derived_seed(self.cfg.run.seed, 2, PHASES.index(phase), epoch))
         samples = self._sample(self.generator, cfg.num_samples, rng)
-        metrics = {
-            "eval/nll_oracle": mean_nll(self.oracle, samples, cfg.batch_size),
-            "eval/nll_test": mean_nll(self.generator, self.test_data, cfg.batch_size),
-        }
+        text = self.cfg.data.path is not None
+        metrics = evaluate_samples(self.generator, samples, self.test_data, self.oracle, cfg.bleu_orders, text,
+                                   cfg.batch_size)  # fmt: skip
         self.log.log({"phase": phase, "epoch": epoch, **metrics})
-        lines = "".join(" ".join(map(str, row)) + "\n" for row in samples[: cfg.num_saved_samples].tolist())
-        write_atomic(self.out / "samples" / f"{phase}-{epoch:04d}.txt", lines.encode())
+        self._track_best(metrics, first=phase == "mle" and epoch == 0)
+        write_atomic(self.out / "samples" / f"{phase}-{epoch:04d}.txt", self._render(samples[: cfg.num_saved_samples]))
         return metrics
+
+    def best_metric(self) -> str:
+        default = "eval/nll_oracle" if self.oracle is not None else "eval/nll_test"
+        return self.cfg.eval.best_metric or default
+
+    def _track_best(self, metrics: dict[str, float], first: bool) -> None:
+        """Mark the current state as the best so far; it is saved as best.pt at the end of the epoch."""
+        key = self.best_metric()
+        if first or key not in metrics:
+            return
+        value = metrics[key]
+        higher_is_better = key.startswith("eval/bleu") or key.startswith("eval/distinct")
+        if self.best is None or (value > self.best if higher_is_better else value < self.best):
+            self.best, self._best_pending = value, True
+
+    def _render(self, samples: Tensor) -> bytes:
+        """Samples as text: decoded with the run's vocabulary, or as ids for the oracle task."""
+        vocab_file = self.out / "vocab.json"
+        if vocab_file.exists():
+            vocab = Vocab.load(vocab_file)
+            return "".join(vocab.decode(row) + "\n" for row in samples.tolist()).encode()
+        return "".join(" ".join(map(str, row)) + "\n" for row in samples.tolist()).encode()

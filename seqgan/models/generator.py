@@ -34,6 +34,20 @@ def finish_after_eos(tokens: Tensor, done: Tensor, eos_token: int | None, pad_to
 _BLOCK = 128  # tokens per block of the two-level inverse CDF
 
 
+def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:
+    """Keep the ``top_k`` most likely tokens and/or the smallest set whose probability reaches
+    ``top_p`` (nucleus sampling, Holtzman et al. 2020); the others get -inf. logits (B, V)."""
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        cum = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        drop = cum - sorted_logits.softmax(dim=-1) >= top_p  # mass before this token already reaches p
+        logits = logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
+    return logits
+
+
 def sample_from_logits(logits: Tensor, uniforms: Tensor, temperature: float = 1.0) -> Tensor:
     """Draw tokens by inverse-CDF sampling: one uniform number per draw.
 
@@ -148,24 +162,32 @@ class Generator(nn.Module):
         state = self.lstm_step(inputs, state)
         return self.out(state[0]), state
 
-    def draw(self, h: Tensor, uniforms: Tensor, temperature: float = 1.0, chunk: int = 256) -> Tensor:
+    def draw(self, h: Tensor, uniforms: Tensor, temperature: float = 1.0, chunk: int = 256,
+             top_k: int | None = None, top_p: float | None = None) -> Tensor:  # fmt: skip
         """Next tokens from hidden states: h (R, H), uniforms (R,) or (R, K) -> (R,) or (R, K).
 
         Projects and samples ``chunk`` rows at a time: the (R, V) logits of a large batch do
         not fit in cache, and going through them in pieces is about 2.5x faster on CPU.
         """
+        def one(hc: Tensor, uc: Tensor) -> Tensor:
+            logits = self.out(hc)
+            if top_k is not None or top_p is not None:
+                logits = filter_logits(logits, top_k, top_p)
+            return sample_from_logits(logits, uc, temperature)
+
         if h.shape[0] <= chunk:
-            return sample_from_logits(self.out(h), uniforms, temperature)
-        return torch.cat([sample_from_logits(self.out(hc), uc, temperature)
-                          for hc, uc in zip(h.split(chunk), uniforms.split(chunk), strict=True)])  # fmt: skip
+            return one(h, uniforms)
+        return torch.cat([one(hc, uc) for hc, uc in zip(h.split(chunk), uniforms.split(chunk), strict=True)])
 
     @torch.no_grad()
     def sample(self, num: int, seq_len: int, rng: torch.Generator | None = None, temperature: float = 1.0,
-               uniforms: Tensor | None = None, return_states: bool = False
-               ) -> Tensor | tuple[Tensor, State]:  # fmt: skip
+               uniforms: Tensor | None = None, return_states: bool = False, top_k: int | None = None,
+               top_p: float | None = None, prefix: Tensor | None = None) -> Tensor | tuple[Tensor, State]:  # fmt: skip
         """Ancestral sampling of ``num`` sequences.
 
         Args:
+            temperature, top_k, top_p: reshape each step's distribution (1.0 / None: as trained).
+            prefix: (P,) token ids every sequence starts with (fed, not sampled).
             uniforms: optional (num, seq_len) random numbers driving the draws (else drawn from ``rng``).
             return_states: also return the LSTM states the roll-out continues from:
                 h[:, t] (and c[:, t]) is the state after feeding y_t (0-indexed), the one that
@@ -186,8 +208,11 @@ class Generator(nn.Module):
             if return_states and t > 0:  # state now = after feeding y_{t-1}
                 hs.append(state[0])
                 cs.append(state[1])
-            inputs, done = finish_after_eos(self.draw(state[0], uniforms[:, t], temperature), done,
-                                            self.eos_token, self.pad_token)  # fmt: skip
+            if prefix is not None and t < len(prefix):
+                drawn = prefix[t].to(device).expand(num)
+            else:
+                drawn = self.draw(state[0], uniforms[:, t], temperature, top_k=top_k, top_p=top_p)
+            inputs, done = finish_after_eos(drawn, done, self.eos_token, self.pad_token)
             tokens[:, t] = inputs
         if not return_states:
             return tokens
