@@ -14,7 +14,8 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
     report = prepare(args.input, args.out, level=args.level or "word", lowercase=args.lowercase,
                      max_len=args.max_len, vocab_size=args.vocab_size, min_freq=args.min_freq,
-                     test_frac=args.test_frac, seed=args.seed, ids=args.ids, force=args.force)  # fmt: skip
+                     test_frac=args.test_frac, seed=args.seed, ids=args.ids, force=args.force,
+                     test_file=args.test_file)  # fmt: skip
     if args.json:
         _emit(report, True)
         return
@@ -35,7 +36,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="INPUT", help="UTF-8 text file, one sequence per line (blank lines are skipped "
                    "and counted)")  # fmt: skip
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (its parent must exist)")
-    p.add_argument("--level", choices=["word", "char"], help="tokens: word = split on whitespace (default); "
+    p.add_argument("--level", choices=["word", "punct", "char"], help="tokens: word = split on whitespace (default); "
+                   "punct = words and punctuation marks apart; "
                    "char = every character, spaces included (Chinese/Japanese need no spaces)")  # fmt: skip
     p.add_argument("--lowercase", action="store_true", help="lowercase the text before tokenising")
     p.add_argument("--max-len", type=int, metavar="L", help="drop (and count) lines longer than L tokens; "
@@ -46,6 +48,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    "<unk> (not with --vocab-size; default: keep every token)")  # fmt: skip
     p.add_argument("--test-frac", type=float, default=0.1, metavar="X", help="fraction of lines held out as the "
                    "test set, in [0, 1) (default 0.1; 0 = no test set)")  # fmt: skip
+    p.add_argument("--test-file", metavar="F", help="use the lines of F as the test set (e.g. a benchmark's "
+                   "references) instead of --test-frac; the vocabulary then comes from INPUT alone")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the train/test shuffle (default 0)")
     p.add_argument("--ids", action="store_true", help="INPUT holds space-separated integer ids, all lines of one "
                    "length (the authors' real_data.txt format); ids are kept as is, no special tokens")  # fmt: skip

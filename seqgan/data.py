@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,15 +33,21 @@ _HINT = "create it with `seqgan prepare INPUT --out DIR`"
 _TEXT_HINT = "give a UTF-8 text file, one sequence per line"
 
 
+_PUNCT = re.compile(r"\w+|[^\w\s]")
+
+
 def tokenize(line: str, level: str, lowercase: bool = False) -> list[str]:
-    """Word level: whitespace split. Char level: every Unicode character, spaces included (CJK needs no spaces)."""
+    """word: whitespace split; punct: words and punctuation marks apart ("wheel." -> "wheel", "."), close to
+    the NLTK tokenisation of the published COCO numbers; char: every Unicode character, spaces included."""
     line = line.lower() if lowercase else line
-    return list(line.rstrip("\r\n")) if level == "char" else line.split()
+    if level == "char":
+        return list(line.rstrip("\r\n"))
+    return _PUNCT.findall(line) if level == "punct" else line.split()
 
 
 @dataclass
 class Vocab:
-    level: str  # "word", "char" or "ids"
+    level: str  # "word", "punct", "char" or "ids"
     tokens: list[str] | None  # id -> token string, the 4 specials first; None for "ids"
     vocab_size: int
     specials: dict[str, int] = field(default_factory=dict)
@@ -78,7 +85,7 @@ class Vocab:
             raise UserError(f"{where} is not a {VOCAB_FORMAT} file of version {VERSION} (got {got}): {_HINT}")
         level, tokens, size = obj.get("level"), obj.get("tokens"), obj.get("vocab_size")
         ok = level == "ids" and tokens is None and isinstance(size, int) and size > 0
-        ok |= (level in ("word", "char") and isinstance(tokens, list) and tokens[:4] == SPECIAL_TOKENS
+        ok |= (level in ("word", "punct", "char") and isinstance(tokens, list) and tokens[:4] == SPECIAL_TOKENS
                and all(isinstance(t, str) for t in tokens) and size == len(tokens))  # fmt: skip
         if not ok:
             raise UserError(f"{where} is damaged (bad level, tokens or vocab_size): {_HINT}")
@@ -133,7 +140,7 @@ def _read_lines(path: Path) -> tuple[list[str], bytes]:
 def _check_options(level: str, ids: bool, max_len: int | None, vocab_size: int | None, min_freq: int | None,
                    test_frac: float, lowercase: bool) -> None:  # fmt: skip
     problems = [
-        (level not in ("word", "char"), f"--level {level!r} is unknown: use word or char"),
+        (level not in ("word", "punct", "char"), f"--level {level!r} is unknown: use word, punct or char"),
         (ids and (vocab_size is None or vocab_size < 1), "--ids needs --vocab-size V >= 1 (ids lie in 0..V-1)"),
         (ids and (level != "word" or lowercase or min_freq is not None or max_len is not None),
          "--ids reads the ids as they are: drop --level, --lowercase, --min-freq and --max-len"),
@@ -177,21 +184,34 @@ def _pack(rows: list[list[int]], seq_len: int, eos: int) -> bytes:
 def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word", lowercase: bool = False,
             max_len: int | None = None, vocab_size: int | None = None, min_freq: int | None = None,
             test_frac: float = 0.1, seed: int = 0, ids: bool = False, force: bool = False,
-            ) -> dict[str, Any]:  # fmt: skip
-    """Text file (or id lines, ``ids=True``) -> prepared directory, complete or not at all; returns the report."""
+            test_file: str | Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """Text file (or id lines, ``ids=True``) -> prepared directory, complete or not at all; returns the report.
+
+    With ``test_file`` the test split is that file (e.g. a benchmark's reference set) instead of a random
+    ``test_frac`` of the input; the vocabulary then comes from the input alone, so unknown test tokens
+    become ``<unk>`` (``test_unk_rate`` in the report)."""
     _check_options(level, ids, max_len, vocab_size, min_freq, test_frac, lowercase)
     path, out = Path(input_path), Path(os.path.abspath(out_dir))
     lines, raw = _read_lines(path)
     _check_out(out, force)
-    dropped, kept = {"blank": 0, "too_long": 0}, []
-    for n, line in enumerate(lines, 1):
-        toks = line.split() if ids else tokenize(line, level, lowercase)
-        if not toks:
-            dropped["blank"] += 1
-        elif max_len is not None and len(toks) > max_len:
-            dropped["too_long"] += 1
-        else:
-            kept.append((n, toks))
+
+    def keep(lines: list[str], dropped: dict[str, int]) -> list[tuple[int, list[str]]]:
+        kept = []
+        for n, line in enumerate(lines, 1):
+            toks = line.split() if ids else tokenize(line, level, lowercase)
+            if not toks:
+                dropped["blank"] += 1
+            elif max_len is not None and len(toks) > max_len:
+                dropped["too_long"] += 1
+            else:
+                kept.append((n, toks))
+        return kept
+
+    dropped, test_dropped = {"blank": 0, "too_long": 0}, {"blank": 0, "too_long": 0}
+    kept = keep(lines, dropped)
+    test_kept = keep(_read_lines(Path(test_file))[0], test_dropped) if test_file is not None else []
+    if test_file is not None and not test_kept:
+        raise UserError(f"test file {test_file} holds no usable lines: {_TEXT_HINT}")
     if not kept and dropped["too_long"]:
         raise UserError(f"all {dropped['too_long']} non-blank lines of {path} exceed --max-len {max_len}: raise it")
     if not kept:
@@ -201,34 +221,51 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
         if ragged := next(((n, toks) for n, toks in kept if len(toks) != len(first)), None):
             raise UserError(f"{path} line {ragged[0]} has {len(ragged[1])} ids but line {first_n} has {len(first)}: "
                             "--ids needs every line of one length")  # fmt: skip
+        if ragged := next(((n, toks) for n, toks in test_kept if len(toks) != len(first)), None):
+            raise UserError(f"{test_file} line {ragged[0]} has {len(ragged[1])} ids but {path} has {len(first)}: "
+                            "--ids needs every line of one length")  # fmt: skip
         rows = [[_parse_id(t, vocab_size, f"{path} line {n}") for t in toks] for n, toks in kept]
-        seq_len, unk_rate = len(first), 0.0
+        test_rows = [[_parse_id(t, vocab_size, f"{test_file} line {n}") for t in toks] for n, toks in test_kept]
+        seq_len, unk_rate, test_unk_rate = len(first), 0.0, 0.0
     else:
-        for n, toks in kept:
-            if bad := next((t for t in toks if t in SPECIAL_TOKENS[:3]), None):
-                raise UserError(f"{path} line {n} holds the reserved token {bad}: remove it (a line ends the sequence)")
+        for src, lines_kept in ((path, kept), (test_file, test_kept)):
+            for n, toks in lines_kept:
+                if bad := next((t for t in toks if t in SPECIAL_TOKENS[:3]), None):
+                    raise UserError(f"{src} line {n} holds the reserved token {bad}: remove it (a line ends the "
+                                    "sequence)")
         counts = Counter(t for _, toks in kept for t in toks if t != "<unk>")
         order = sorted(counts, key=lambda t: (-counts[t], t))
         order = [t for t in order if counts[t] >= (min_freq or 1)][: None if vocab_size is None else vocab_size - 4]
         vocab = Vocab(level, SPECIAL_TOKENS + order, len(SPECIAL_TOKENS) + len(order), dict(SPECIALS), lowercase)
         rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in kept]
+        test_rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in test_kept]
         unk_rate = sum(r.count(UNK) for r in rows) / sum(len(r) for r in rows)
-        seq_len = (max_len if max_len is not None else max(len(r) for r in rows)) + 1
+        test_unk_rate = sum(r.count(UNK) for r in test_rows) / max(sum(len(r) for r in test_rows), 1)
+        seq_len = (max_len if max_len is not None else max(len(r) for r in rows + test_rows)) + 1
     n = len(rows)
-    n_test = max(1, math.ceil(round(test_frac * n, 9))) if test_frac > 0 else 0
-    if n - n_test < 1:
-        raise UserError(f"{path} has {n} usable line(s), too few for a train/test split: give more or --test-frac 0")
-    shuffled = list(range(n))
-    random.Random(seed).shuffle(shuffled)
-    splits = {"train": sorted(shuffled[: n - n_test]), "test": sorted(shuffled[n - n_test :])}
+    if test_file is not None:
+        splits = {"train": rows, "test": test_rows}
+    else:
+        n_test = max(1, math.ceil(round(test_frac * n, 9))) if test_frac > 0 else 0
+        if n - n_test < 1:
+            raise UserError(f"{path} has {n} usable line(s), too few for a train/test split: give more lines or "
+                            "--test-frac 0")
+        shuffled = list(range(n))
+        random.Random(seed).shuffle(shuffled)
+        splits = {"train": [rows[i] for i in sorted(shuffled[: n - n_test])],
+                  "test": [rows[i] for i in sorted(shuffled[n - n_test :])]}  # fmt: skip
     lens = sorted(len(r) for r in rows)
     pct = {f"p{p}": lens[max(0, math.ceil(p / 100 * n) - 1)] for p in (50, 95, 99)}
     report = {"lines_read": len(lines), "lines_kept": n, "dropped": dropped, "vocab_size": vocab.vocab_size,
               "unk_rate": round(unk_rate, 6), "length": {"min": lens[0], "max": lens[-1],
               "mean": round(sum(lens) / n, 4), **pct}, "seq_len": seq_len,
               "train_size": len(splits["train"]), "test_size": len(splits["test"]), "out": str(out)}  # fmt: skip
+    if test_file is not None:
+        report.update({"test_file": str(Path(test_file).resolve()), "test_dropped": test_dropped,
+                       "test_unk_rate": round(test_unk_rate, 6)})  # fmt: skip
     options = {"level": vocab.level, "lowercase": lowercase, "max_len": max_len, "vocab_size": vocab_size,
-               "min_freq": min_freq, "test_frac": test_frac, "seed": seed, "ids": ids}  # fmt: skip
+               "min_freq": min_freq, "test_frac": test_frac, "seed": seed, "ids": ids,
+               "test_file": None if test_file is None else str(Path(test_file).resolve())}  # fmt: skip
     manifest = {"format": DATA_FORMAT, "version": VERSION, "source": str(path.resolve()),
                 "source_sha256": hashlib.sha256(raw).hexdigest(), "options": options, "seq_len": seq_len,
                 "vocab_size": vocab.vocab_size, "start_token": 0 if ids else BOS, "eos_token": None if ids else EOS,
@@ -238,8 +275,8 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         vocab.save(tmp / "vocab.json")
-        for name, idx in splits.items():
-            write_atomic(tmp / f"{name}.pt", _pack([rows[i] for i in idx], seq_len, eos=int(not ids)))
+        for name, split_rows in splits.items():
+            write_atomic(tmp / f"{name}.pt", _pack(split_rows, seq_len, eos=int(not ids)))
         write_atomic(tmp / "manifest.json", (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
         if os.path.lexists(out):  # --force: move the old directory aside, the new one in, then delete the old
             os.replace(out, old)

@@ -266,7 +266,7 @@ def test_manifest(tmp_path: Path) -> None:
     assert m["source"] == str((tmp_path / "in.txt").resolve())
     assert m["source_sha256"] == hashlib.sha256(CORPUS.encode()).hexdigest()
     assert m["options"] == {"level": "word", "lowercase": True, "max_len": None, "vocab_size": None,
-                            "min_freq": None, "test_frac": 0.0, "seed": 4, "ids": False}  # fmt: skip
+                            "min_freq": None, "test_frac": 0.0, "seed": 4, "ids": False, "test_file": None}  # fmt: skip
     assert m["report"] == report and report["out"] == str(tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json", "test.pt", "train.pt",
                                                                       "vocab.json"]  # fmt: skip
@@ -398,3 +398,19 @@ def test_vocab_load_errors(tmp_path: Path) -> None:
                                                  "tokens": ["a"], "vocab_size": 1}))  # fmt: skip
     with pytest.raises(UserError, match="is damaged"):
         Vocab.load(tmp_path / "v.json")
+
+
+def test_test_file_is_the_test_split_with_train_vocabulary(tmp_path):
+    """--test-file: the test split is that file, unknown test words become <unk>, T covers both files."""
+    from seqgan.data import load_prepared, prepare
+
+    train, test = tmp_path / "train.txt", tmp_path / "test.txt"
+    train.write_text("a b c\na b\n", encoding="utf-8")
+    test.write_text("a z b c d\n\nb\n", encoding="utf-8")
+    report = prepare(train, tmp_path / "out", test_file=test)
+    data = load_prepared(tmp_path / "out")
+    assert report["train_size"] == 2 and report["test_size"] == 2 and report["test_dropped"]["blank"] == 1
+    assert data.seq_len == 6  # the longest test line (5 tokens) + EOS
+    assert data.vocab.tokens[4:] == ["a", "b", "c"]  # frequency order, from the training file only
+    assert data.test[0].tolist() == [4, 3, 5, 6, 3, 2] and data.test_lengths.tolist() == [6, 2]
+    assert report["test_unk_rate"] == pytest.approx(2 / 6)
