@@ -77,7 +77,37 @@ def text() -> SeqGANConfig:
     return cfg
 
 
-PRESETS: dict[str, Callable[[], SeqGANConfig]] = {"paper": paper, "demo": demo, "tiny": tiny, "text": text}
+def coco_gpu() -> SeqGANConfig:
+    """COCO captions benchmark (benchmarks/text), full schedule: Texygen's 80 MLE + 100 adversarial
+    epochs with the paper's discriminator and D schedule (50 x 3 pre-training, 5 x 3 per epoch)."""
+    cfg = text()
+    cfg.pretrain.d_steps = 50
+    cfg.eval.every = 5
+    cfg.eval.num_samples = 10000
+    return cfg
+
+
+def coco_cpu() -> SeqGANConfig:
+    """COCO captions benchmark on 2 CPU cores (well under an hour): Texygen's 80 MLE epochs, the
+    demo's slim discriminator, D 10 x 2 pre-training, 60 adversarial epochs of 1 G step and 1 x 1 D."""
+    cfg = text()
+    slim = demo().discriminator
+    cfg.discriminator.emb_dim = slim.emb_dim
+    cfg.discriminator.filter_sizes, cfg.discriminator.num_filters = slim.filter_sizes, slim.num_filters
+    cfg.pretrain.d_steps = 10
+    cfg.pretrain.k_epochs = 2
+    cfg.adversarial.epochs = 60
+    cfg.adversarial.d_steps = 1
+    cfg.adversarial.k_epochs = 1
+    cfg.eval.every = 10
+    cfg.eval.num_samples = 10000
+    cfg.run.checkpoint_every = 5
+    return cfg
+
+
+PRESETS: dict[str, Callable[[], SeqGANConfig]] = {
+    "paper": paper, "demo": demo, "tiny": tiny, "text": text, "coco-cpu": coco_cpu, "coco-gpu": coco_gpu,
+}  # fmt: skip
 
 
 def get(name: str) -> SeqGANConfig:
