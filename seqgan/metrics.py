@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seqgan.models.generator import Generator, sequence_mask
+from seqgan.models.generator import Generator, sequence_mask, trim_padding
 
 
 @torch.no_grad()
@@ -23,7 +23,7 @@ def sequence_nll(model: Generator, tokens: Tensor, batch_size: int = 1024) -> Te
     model.eval()
     out = []
     for chunk in tokens.split(batch_size):
-        chunk = chunk.to(device)
+        chunk = trim_padding(chunk.to(device), model.eos_token)
         lengths = sequence_mask(chunk, model.eos_token).sum(dim=1).clamp(min=1)
         out.append(-model.log_probs(chunk).sum(dim=1) / lengths)
     model.train(was_training)

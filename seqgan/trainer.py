@@ -32,7 +32,7 @@ from seqgan.errors import UserError
 from seqgan.losses import discriminator_loss, mle_loss, policy_gradient_loss
 from seqgan.metrics import evaluate_samples
 from seqgan.models import Discriminator, Generator, build_oracle
-from seqgan.models.generator import sequence_mask
+from seqgan.models.generator import sequence_mask, trim_padding
 from seqgan.oracle_io import load_oracle_params, random_oracle_params, save_oracle_params
 from seqgan.rollout import rollout_rewards, update_delayed_policy
 from seqgan.utils import MetricsLog, env_snapshot, resolve_device, write_atomic, write_json
@@ -257,7 +257,7 @@ class SeqGANTrainer:
             self.generator.train()
             for i in range(0, n, cfg.batch_size):
                 idx = slice(i, i + cfg.batch_size) if order is None else order[i : i + cfg.batch_size]
-                batch = self.train_data[idx]
+                batch = trim_padding(self.train_data[idx], self.generator.eos_token)
                 loss = mle_loss(self.generator(batch), batch, sequence_mask(batch, self.generator.eos_token))
                 self._clip_step(self.g_mle_opt, loss, cfg.grad_clip)
                 losses.append(loss.detach())

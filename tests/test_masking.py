@@ -103,3 +103,15 @@ def test_rollouts_respect_eos_and_match_the_reference():
         assert torch.equal(block[:, ended], tokens[ended].expand(5, -1, -1))
     batched = rollout_rewards(g, d, tokens, 5, states, u)
     assert torch.allclose(batched, naive_rollout_rewards(g, d, tokens, 5, u), rtol=0, atol=1e-12)
+
+
+def test_trim_padding_keeps_losses():
+    from seqgan.models.generator import trim_padding
+
+    g = _generator()
+    tokens = torch.tensor([[4, EOS, PAD, PAD, PAD], [5, 6, EOS, PAD, PAD]])
+    short = trim_padding(tokens, EOS)
+    assert short.tolist() == [[4, EOS, PAD], [5, 6, EOS]]
+    full_loss = mle_loss(g(tokens), tokens, sequence_mask(tokens, EOS))
+    assert torch.allclose(mle_loss(g(short), short, sequence_mask(short, EOS)), full_loss, atol=1e-12)
+    assert trim_padding(tokens, None) is tokens

@@ -23,6 +23,15 @@ def sequence_mask(tokens: Tensor, eos_token: int | None) -> Tensor:
     return (is_eos.cumsum(dim=1) - is_eos) == 0
 
 
+def trim_padding(tokens: Tensor, eos_token: int | None) -> Tensor:
+    """Drop the trailing columns that are padding in every row: (B, T) -> (B, T') with T' the longest
+    real length. Teacher-forced log-probabilities of the kept positions do not change (the LSTM is
+    causal), and padding carries no loss, so MLE and NLL can skip it."""
+    if eos_token is None:
+        return tokens
+    return tokens[:, : int(sequence_mask(tokens, eos_token).sum(dim=1).max())]
+
+
 def finish_after_eos(tokens: Tensor, done: Tensor, eos_token: int | None, pad_token: int) -> tuple[Tensor, Tensor]:
     """Replace the new ``tokens`` (R,) of rows that already ended by PAD; mark rows that end now."""
     if eos_token is None:
