@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from seqgan.checkpoint import latest_checkpoint, load_file
-from seqgan.config import SeqGANConfig
+from seqgan.config import SeqGANConfig, read_run_config
 from seqgan.data import Vocab
 from seqgan.errors import UserError
 from seqgan.models import Discriminator, Generator, build_oracle
@@ -31,13 +30,7 @@ class Run:
 def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:
     """Models of ``run_dir`` on the CPU, in eval mode. ``checkpoint``: last, prev, best or a file path."""
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.is_file():
-        raise UserError(f"{run_dir} holds no run (no config.json): give a directory written by `seqgan train`")
-    try:
-        cfg = SeqGANConfig.from_dict(json.loads(cfg_path.read_text()))
-    except (json.JSONDecodeError, AttributeError):
-        raise UserError(f"{cfg_path} is damaged: it is not the JSON config that `seqgan train` writes") from None
+    cfg = read_run_config(run_dir)
     if checkpoint == "last":
         ckpt = latest_checkpoint(run_dir / "checkpoints")
     elif checkpoint in ("prev", "best"):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import io
-import json
 import shlex
 import sys
 import time
@@ -26,7 +25,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from seqgan.checkpoint import latest_checkpoint, save_checkpoint
-from seqgan.config import SeqGANConfig
+from seqgan.config import SeqGANConfig, read_run_config
 from seqgan.data import Vocab, load_prepared
 from seqgan.errors import UserError
 from seqgan.losses import discriminator_loss, mle_loss, policy_gradient_loss
@@ -76,13 +75,7 @@ class SeqGANTrainer:
 
     @classmethod
     def resume(cls, out_dir: str | Path, device: str | None = None) -> SeqGANTrainer:
-        path = Path(out_dir) / "config.json"
-        if not path.is_file():
-            raise UserError(f"{out_dir} holds no run (no config.json): give the --out-dir of an earlier `seqgan train`")
-        try:
-            cfg = SeqGANConfig.from_dict(json.loads(path.read_text()))
-        except (json.JSONDecodeError, AttributeError):
-            raise UserError(f"{path} is damaged: it is not the JSON config that `seqgan train` writes") from None
+        cfg = read_run_config(out_dir)
         if device is not None:
             cfg.run.device = device
         return cls(cfg, out_dir, resume=True)
