@@ -116,6 +116,42 @@ def rollout_completions(policy: Generator, tokens: Tensor, rollout_num: int, sta
     return out
 
 
+@torch.no_grad()
+def score_completions(discriminator: Discriminator, tokens: Tensor, completions: Tensor, batch: int = 4096) -> Tensor:
+    """P(real) of every roll-out completion, sharing the work that lies inside the prefix.
+
+    A completion of the prefix Y_1:t agrees with Y on positions < t, so every convolution window
+    that ends inside the prefix has the same output as on Y itself, for all N roll-outs. Those
+    positions are pooled once per sequence from Y (a running max over positions); each roll-out
+    only convolves the windows that reach past the prefix. Max-pooling is exact, so the result
+    equals :func:`score` on the completions. tokens (B, T), completions (T-1, N, B, T) ->
+    probabilities (T-1, N, B).
+    """
+    T1, N, B, T = completions.shape
+    out = torch.empty(T1, N, B, device=tokens.device, dtype=discriminator.out.weight.dtype)
+    with eval_mode(discriminator):
+        x_y = discriminator.embedding(tokens).transpose(1, 2)  # (B, E, T)
+        # prefix_max[k][:, :, p]: max over positions <= p of window k's output on Y, (B, F_k, T-w+1)
+        prefix_max = [torch.relu(conv(x_y)).cummax(dim=2).values for conv in discriminator.convs]
+        rows_per_chunk = max(1, batch // B) * B
+        for t in range(1, T):
+            rows = completions[t - 1].reshape(N * B, T)
+            for lo in range(0, N * B, rows_per_chunk):
+                chunk = rows[lo : lo + rows_per_chunk]
+                reps = chunk.shape[0] // B
+                x = discriminator.embedding(chunk).transpose(1, 2)  # (R, E, T)
+                pooled = []
+                for (w, _), conv, pm in zip(discriminator.filters, discriminator.convs, prefix_max, strict=True):
+                    start = max(0, t - w + 1)  # windows at positions < start lie inside the prefix
+                    feat = torch.relu(conv(x[:, :, start:])).amax(dim=2)
+                    if start > 0:
+                        feat = torch.maximum(feat, pm[:, :, start - 1].repeat(reps, 1))
+                    pooled.append(feat)
+                probs = torch.softmax(discriminator.head(torch.cat(pooled, dim=1)), dim=-1)[:, 1]
+                out[t - 1].view(-1)[lo : lo + chunk.shape[0]] = probs
+    return out
+
+
 def rollout_rewards(policy: Generator, discriminator: Discriminator, tokens: Tensor, rollout_num: int,
                     states: State | None = None, uniforms: Tensor | None = None,
                     rng: torch.Generator | None = None, score_batch: int = 4096) -> Tensor:  # fmt: skip
@@ -124,11 +160,9 @@ def rollout_rewards(policy: Generator, discriminator: Discriminator, tokens: Ten
     rewards[:, t-1] is the mean over N roll-outs of D(completion of Y_1:t) for t < T and
     rewards[:, T-1] = D(Y_1:T). D is scored in eval mode (no dropout).
     """
-    B, T = tokens.shape
     completions = rollout_completions(policy, tokens, rollout_num, states, uniforms, rng)
-    probs = score(discriminator, torch.cat([completions.reshape(-1, T), tokens]), score_batch)
-    q = probs[: -B].view(T - 1, rollout_num, B).mean(dim=1)  # (T-1, B)
-    return torch.cat([q.T, probs[-B:].unsqueeze(1)], dim=1)
+    q = score_completions(discriminator, tokens, completions, score_batch).mean(dim=1)  # (T-1, B)
+    return torch.cat([q.T, score(discriminator, tokens).unsqueeze(1)], dim=1)
 
 
 @torch.no_grad()

@@ -210,3 +210,20 @@ def test_update_delayed_policy() -> None:
     assert float(new["lstm.bias_hh_l0"].abs().max()) == 0.0
     for key, value in g.state_dict().items():  # the generator is not touched
         assert torch.equal(value, theta[key]), key
+
+
+def test_prefix_shared_scoring_equals_plain_scoring():
+    """score_completions reuses the prefix windows of Y; it must give exactly what scoring every
+    completion from scratch gives (float64), also with chunks that split the roll-outs."""
+    from seqgan.config import paper_filters as filters
+    from seqgan.rollout import score, score_completions
+
+    torch.manual_seed(5)
+    g = Generator(30, 8, 8, init_std=0.5).double()
+    d = Discriminator(30, filters(12), emb_dim=6).double()
+    rng = torch.Generator().manual_seed(6)
+    tokens, states = g.sample(7, 12, rng, return_states=True)
+    comp = rollout_completions(g, tokens, 3, states, rng=rng)
+    plain = score(d, comp.reshape(-1, 12)).view(11, 3, 7)
+    for batch in (4096, 14, 7):
+        assert torch.allclose(score_completions(d, tokens, comp, batch), plain, rtol=0, atol=1e-13)

@@ -47,16 +47,27 @@ class Discriminator(nn.Module):
         nn.init.trunc_normal_(self.out.weight, std=0.1, a=-0.2, b=0.2)
         nn.init.constant_(self.out.bias, 0.1)
 
-    def features(self, tokens: Tensor) -> Tensor:
-        """tokens (B, T) -> pooled, highway features (B, F), before dropout."""
+    def pooled(self, tokens: Tensor) -> Tensor:
+        """tokens (B, T) -> max-over-time pooled convolution features (B, F)."""
         x = self.embedding(tokens).transpose(1, 2)  # (B, E, T)
-        pooled = torch.cat([torch.relu(conv(x)).amax(dim=2) for conv in self.convs], dim=1)  # (B, F)
+        return torch.cat([torch.relu(conv(x)).amax(dim=2) for conv in self.convs], dim=1)
+
+    def highway(self, pooled: Tensor) -> Tensor:
+        """(B, F) -> (B, F): one highway layer, gate bias offset 0 (authors' code)."""
         gate = torch.sigmoid(self.highway_gate(pooled))
         return gate * torch.relu(self.highway_transform(pooled)) + (1.0 - gate) * pooled
 
+    def features(self, tokens: Tensor) -> Tensor:
+        """tokens (B, T) -> highway features (B, F), before dropout."""
+        return self.highway(self.pooled(tokens))
+
+    def head(self, pooled: Tensor) -> Tensor:
+        """Pooled features (B, F) -> highway -> dropout -> logits (B, 2)."""
+        return self.out(self.dropout(self.highway(pooled)))
+
     def forward(self, tokens: Tensor) -> Tensor:
         """tokens (B, T) -> logits (B, 2); softmax(...)[:, 1] is P(real)."""
-        return self.out(self.dropout(self.features(tokens)))
+        return self.head(self.pooled(tokens))
 
     def prob_real(self, tokens: Tensor) -> Tensor:
         """P(real) for each sequence, (B, T) -> (B,). Uses the current train/eval mode."""
