@@ -14,7 +14,7 @@ import torch
 from seqgan.config import paper_filters
 from seqgan.losses import discriminator_loss, mle_loss
 from seqgan.models import Discriminator, Generator
-from seqgan.rollout import naive_rollout_rewards, rollout_rewards, score
+from seqgan.rollout import naive_rollout_rewards, rollout_completions, rollout_rewards, score, score_completions
 from seqgan.utils import resolve_device
 
 
@@ -70,7 +70,11 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     rows = (T - 1) * N * B + B
     out["rollout_batched_s"] = _time(lambda: rollout_rewards(g, d, tokens, N, states, rng=rng), dev, reps)
     fake = torch.randint(0, V, (rows, T), generator=rng, device=dev)
+    # "D scoring alone": every row scored from scratch, the cost of the rewards without any sampling.
     out["d_scoring_alone_s"] = _time(lambda: score(d, fake), dev, reps)
+    # The part of the batched roll-out that is D: completions scored with prefix windows shared.
+    completions = rollout_completions(g, tokens, N, states, rng=rng)
+    out["d_scoring_prefix_shared_s"] = _time(lambda: score_completions(d, tokens, completions), dev, reps)
     # The authors' loop: 16 x 19 serial roll-outs, prefix re-encoded, torch.multinomial.
     out["rollout_naive_s"] = _time(lambda: naive_rollout_rewards(g, d, tokens, N, rng=rng), dev, 1, warmup=0)
     out["rollout_speedup"] = out["rollout_naive_s"] / out["rollout_batched_s"]
