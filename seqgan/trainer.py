@@ -12,11 +12,17 @@ dropout draws from torch's global generator; evaluation uses its own generator s
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import fcntl
 import io
+import math
 import shlex
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +33,7 @@ from tqdm import tqdm
 from seqgan.checkpoint import latest_checkpoint, save_checkpoint
 from seqgan.config import SeqGANConfig, read_run_config
 from seqgan.data import Vocab, load_prepared
-from seqgan.errors import UserError
+from seqgan.errors import Interrupted, TrainingError, UserError
 from seqgan.losses import discriminator_loss, mle_loss, policy_gradient_loss
 from seqgan.metrics import evaluate_samples
 from seqgan.models import Discriminator, Generator, build_oracle
@@ -61,6 +67,8 @@ class SeqGANTrainer:
         self.phase, self.epoch = "mle", 0
         self.best: float | None = None
         self._best_pending = False
+        self._stop_signal: int | None = None
+        self._lock_file = None
         if resume:
             self._open_existing_run()
         else:
@@ -108,6 +116,7 @@ class SeqGANTrainer:
         except OSError as e:
             msg = f"cannot create run directory {self.out} ({e.strerror}): pick a writable --out-dir"
             raise UserError(msg) from None
+        self._lock()
         if prepared is not None:
             prepared.vocab.save(self.out / "vocab.json")
             train, test = prepared.train, prepared.test
@@ -129,7 +138,25 @@ class SeqGANTrainer:
         self.log = MetricsLog(self.out / "metrics.jsonl")
         self.log.truncate(0)
 
+    def _lock(self) -> None:
+        """Hold RUN/.lock for the trainer's lifetime, so that two processes never write one run."""
+        self._lock_file = open(self.out / ".lock", "a+")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock_file.close()
+            self._lock_file = None
+            raise UserError(f"{self.out} is in use by another seqgan process: wait for it to finish, or stop it "
+                            "(Ctrl-C saves a checkpoint) and resume") from None  # fmt: skip
+
+    def close(self) -> None:
+        """Release the run directory's lock (also released when the process ends)."""
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
     def _open_existing_run(self) -> None:
+        self._lock()
         for name in ("data.pt",) + (("vocab.json",) if self.cfg.data.path else ("oracle.npz",)):
             if not (self.out / name).is_file():
                 raise UserError(f"{self.out} is missing {name}: it was not written by `seqgan train`; start a new run")
@@ -212,10 +239,16 @@ class SeqGANTrainer:
             self.save()
         elif self.epoch % self.cfg.run.checkpoint_every == 0 or self._best_pending:
             self.save()
+        elif self._stop_signal is not None:
+            self.save()
         if self._best_pending:
             ckpt_dir = self.out / "checkpoints"
             write_atomic(ckpt_dir / "best.pt", (ckpt_dir / "last.pt").read_bytes())
             self._best_pending = False
+        if self._stop_signal is not None:
+            name = signal.Signals(self._stop_signal).name
+            raise Interrupted(f"{name}: stopped after a checkpoint in phase {self.phase}, epoch {self.epoch}; "
+                              f"continue with: seqgan train --resume {self.out}")  # fmt: skip
 
     def _clip_step(self, opt: torch.optim.Optimizer, loss: Tensor, clip: float) -> float:
         opt.zero_grad(set_to_none=True)
@@ -227,13 +260,43 @@ class SeqGANTrainer:
 
     # -------------------------------------------------------------- phases
     def fit(self) -> None:
-        """Run whatever phases are not finished yet (so the same call also resumes)."""
-        if self.phase == "mle":
-            self.pretrain_generator()
-        if self.phase == "d_pretrain":
-            self.pretrain_discriminator()
-        if self.phase == "adversarial":
-            self.adversarial()
+        """Run whatever phases are not finished yet (so the same call also resumes).
+
+        SIGINT / SIGTERM let the current epoch finish, save a checkpoint and raise Interrupted.
+        """
+        with self._stop_on_signals():
+            if self.phase == "mle":
+                self.pretrain_generator()
+            if self.phase == "d_pretrain":
+                self.pretrain_discriminator()
+            if self.phase == "adversarial":
+                self.adversarial()
+
+    @contextlib.contextmanager
+    def _stop_on_signals(self) -> Iterator[None]:
+        def request_stop(signum: int, frame: object) -> None:
+            self._stop_signal = signum
+
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be installed from the main thread
+            return
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def _log_checked(self, event: dict[str, Any]) -> None:
+        """Log an event; a NaN or infinite number stops the run before anything is saved."""
+        bad = [k for k, v in event.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise TrainingError(
+                f"{bad[0]} is {event[bad[0]]} in phase {event['phase']}, epoch {event['epoch']}: training stopped "
+                f"and the last good checkpoint in {self.out / 'checkpoints'} is kept; lower the learning rate "
+                "(--set pretrain.g_lr=... / adversarial.g_lr=...) and resume"
+            )
+        self.log.log(event)
 
     def pretrain_generator(self) -> None:
         """MLE pre-training: ``pretrain.g_epochs`` epochs over the oracle samples."""
@@ -255,7 +318,7 @@ class SeqGANTrainer:
                 self._clip_step(self.g_mle_opt, loss, cfg.grad_clip)
                 losses.append(loss.detach())
             epoch = self.epoch + 1
-            self.log.log({"phase": "mle", "epoch": epoch, "g/mle_loss": float(torch.stack(losses).mean()),
+            self._log_checked({"phase": "mle", "epoch": epoch, "g/mle_loss": float(torch.stack(losses).mean()),
                           "time/epoch_s": time.perf_counter() - t0})  # fmt: skip
             if epoch % self.cfg.eval.every == 0 or epoch == total:
                 self.evaluate("mle", epoch)
@@ -272,7 +335,7 @@ class SeqGANTrainer:
         while self.phase == "d_pretrain" and self.epoch < cfg.d_steps:
             t0 = time.perf_counter()
             stats = self._train_discriminator(1, cfg.k_epochs)
-            self.log.log({"phase": "d_pretrain", "epoch": self.epoch + 1, **stats,
+            self._log_checked({"phase": "d_pretrain", "epoch": self.epoch + 1, **stats,
                           "time/epoch_s": time.perf_counter() - t0})  # fmt: skip
             self._advance(cfg.d_steps, "adversarial")
             bar.update(1)
@@ -298,7 +361,7 @@ class SeqGANTrainer:
                 event[key] = sum(s[key] for s in g_stats) / len(g_stats)
             event.update(d_stats)
             event.update({"time/g_s": t_g, "time/epoch_s": time.perf_counter() - t0})
-            self.log.log(event)
+            self._log_checked(event)
             epoch = self.epoch + 1
             if epoch % self.cfg.eval.every == 0 or epoch == cfg.epochs:
                 self.evaluate("adversarial", epoch)
@@ -375,7 +438,7 @@ class SeqGANTrainer:
         text = self.cfg.data.path is not None
         metrics = evaluate_samples(self.generator, samples, self.test_data, self.oracle, cfg.bleu_orders, text,
                                    cfg.batch_size)  # fmt: skip
-        self.log.log({"phase": phase, "epoch": epoch, **metrics})
+        self._log_checked({"phase": phase, "epoch": epoch, **metrics})
         self._track_best(metrics, first=phase == "mle" and epoch == 0)
         write_atomic(self.out / "samples" / f"{phase}-{epoch:04d}.txt", self._render(samples[: cfg.num_saved_samples]))
         return metrics

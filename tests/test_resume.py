@@ -87,6 +87,7 @@ def test_resume_in_process_matches_and_restores_everything(tmp_path, uninterrupt
     trainer = SeqGANTrainer(_config(), out, command="test")
     trainer.pretrain_generator()
     assert trainer.phase == "d_pretrain"
+    trainer.close()  # release the run's lock, as the end of a process would
     trainer_global_rng = torch.get_rng_state()
     reopened = SeqGANTrainer.resume(out)
     reopened_global_rng = torch.get_rng_state()
@@ -107,6 +108,7 @@ def test_delayed_rollout_policy_is_checkpointed(tmp_path):
     out = tmp_path / "run"
     trainer = SeqGANTrainer(_config(["adversarial.rollout_policy=delayed", "adversarial.epochs=2"]), out)
     trainer.fit()
+    trainer.close()
     reopened = SeqGANTrainer.resume(out)
     w1, w2 = trainer.rollout_policy.lstm.weight_ih_l0, reopened.rollout_policy.lstm.weight_ih_l0
     assert torch.equal(w1, w2)
@@ -116,9 +118,62 @@ def test_delayed_rollout_policy_is_checkpointed(tmp_path):
 
 def test_damaged_last_checkpoint_falls_back_to_previous(tmp_path):
     out = tmp_path / "run"
-    SeqGANTrainer(_config(), out).pretrain_generator()
+    trainer = SeqGANTrainer(_config(), out)
+    trainer.pretrain_generator()
+    trainer.close()
     last = out / "checkpoints" / "last.pt"
     assert (out / "checkpoints" / "prev.pt").exists()
     last.write_bytes(last.read_bytes()[: os.path.getsize(last) // 2])
     reopened = SeqGANTrainer.resume(out)
     assert reopened.phase == "mle"  # prev.pt was written one epoch before the phase ended
+
+
+def test_second_process_is_refused_while_the_run_is_locked(tmp_path):
+    out = tmp_path / "run"
+    trainer = SeqGANTrainer(_config(), out)
+    proc = subprocess.run(_cli("train", "--resume", str(out)), capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "in use by another seqgan process" in proc.stderr
+    trainer.close()
+    SeqGANTrainer.resume(out).close()  # free again once the first one is done
+
+
+def test_sigterm_finishes_the_epoch_saves_and_resumes_to_the_same_result(tmp_path, uninterrupted):
+    out = tmp_path / "run"
+    sets = sum((["--set", s] for s in LONGER), [])
+    proc = subprocess.Popen(_cli("train", "--preset", "tiny", "--out-dir", str(out), *sets),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (out / "metrics.jsonl").exists() or (out / "metrics.jsonl").read_bytes().count(b"\n") < 4:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, err
+    assert "SIGTERM" in err and f"seqgan train --resume {out}" in err and "Traceback" not in err
+    assert (out / "checkpoints" / "last.pt").exists()
+    subprocess.run(_cli("train", "--resume", str(out)), check=True, capture_output=True)
+    assert _metrics(out) == uninterrupted
+
+
+def test_nan_loss_stops_with_phase_and_epoch_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    import seqgan.trainer as trainer_module
+
+    out = tmp_path / "run"
+    trainer = SeqGANTrainer(_config(), out)
+    real_loss = trainer_module.mle_loss
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        loss = real_loss(*args, **kwargs)
+        return loss * float("nan") if calls["n"] > 3 * 8 else loss  # 8 batches per epoch: NaN in epoch 4
+
+    monkeypatch.setattr(trainer_module, "mle_loss", poisoned)
+    with pytest.raises(trainer_module.TrainingError, match=r"g/mle_loss is nan in phase mle, epoch 4"):
+        trainer.fit()
+    ckpt = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    assert (ckpt["state"]["phase"], ckpt["state"]["epoch"]) == ("mle", 3)
+    assert all(torch.isfinite(v).all() for v in ckpt["generator"].values())
+    assert "nan" not in (out / "metrics.jsonl").read_text().lower()
+    trainer.close()

@@ -129,6 +129,7 @@ def test_resume_on_text_data_equals_uninterrupted(tmp_path: Path):
     cfg2 = apply_overrides(presets.get("tiny"), [f"data.path={data}", "run.progress=false", "eval.every=1"])
     part = SeqGANTrainer(cfg2, tmp_path / "part")
     part.pretrain_generator()
+    part.close()
     SeqGANTrainer.resume(tmp_path / "part").fit()
 
     def strip(run: str) -> list[dict]:
