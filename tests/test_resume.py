@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from seqgan import presets
+from seqgan.checkpoint import load_file
 from seqgan.config import apply_overrides
+from seqgan.errors import UserError
 from seqgan.trainer import SeqGANTrainer
 from seqgan.utils import read_metrics
 
@@ -172,8 +174,26 @@ def test_nan_loss_stops_with_phase_and_epoch_and_keeps_the_checkpoint(tmp_path, 
     monkeypatch.setattr(trainer_module, "mle_loss", poisoned)
     with pytest.raises(trainer_module.TrainingError, match=r"g/mle_loss is nan in phase mle, epoch 4"):
         trainer.fit()
-    ckpt = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    ckpt = load_file(out / "checkpoints" / "last.pt")
     assert (ckpt["state"]["phase"], ckpt["state"]["epoch"]) == ("mle", 3)
     assert all(torch.isfinite(v).all() for v in ckpt["generator"].values())
     assert "nan" not in (out / "metrics.jsonl").read_text().lower()
     trainer.close()
+
+
+def test_flipped_byte_is_caught_by_the_checksum(tmp_path, caplog):
+    """Damage inside the tensor data (the file still unpickles) is detected and prev.pt is used."""
+    out = tmp_path / "run"
+    trainer = SeqGANTrainer(_config(), out)
+    trainer.pretrain_generator()
+    trainer.close()
+    last = out / "checkpoints" / "last.pt"
+    data = bytearray(last.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside the stored state, far from the zip headers
+    last.write_bytes(bytes(data))
+    with pytest.raises(UserError, match="damaged"):
+        load_file(last)
+    with caplog.at_level("WARNING", logger="seqgan"):
+        reopened = SeqGANTrainer.resume(out)
+    assert "using the previous checkpoint" in caplog.text and reopened.phase == "mle"
+    reopened.close()

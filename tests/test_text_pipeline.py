@@ -10,6 +10,7 @@ import torch
 
 from seqgan import cli, presets
 from seqgan.bleu import bleu, self_bleu
+from seqgan.checkpoint import load_file
 from seqgan.config import apply_overrides
 from seqgan.metrics import distinct_n, evaluate_samples, strip_special
 from seqgan.trainer import SeqGANTrainer
@@ -137,7 +138,7 @@ def test_resume_on_text_data_equals_uninterrupted(tmp_path: Path):
                 for e in read_metrics(tmp_path / run / "metrics.jsonl")]  # fmt: skip
 
     assert strip("part") == strip("full")
-    best = [torch.load(tmp_path / run / "checkpoints" / "best.pt", weights_only=True) for run in ("part", "full")]
+    best = [load_file(tmp_path / run / "checkpoints" / "best.pt") for run in ("part", "full")]
     for key in ("phase", "epoch", "best"):
         assert best[0]["state"][key] == best[1]["state"][key]
     for key, value in best[0]["generator"].items():
