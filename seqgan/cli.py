@@ -374,6 +374,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # a full or read-only disk, a vanished folder: name it instead of a traceback
+        sys.stdout.flush()
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"error: cannot read or write a file{where}: {e.strerror or e}; free disk space or choose a writable "
+              "location, then run again (a run continues with --resume)", file=sys.stderr)  # fmt: skip
+        return 2
     except (Interrupted, KeyboardInterrupt) as e:
         print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
         return 130

@@ -132,6 +132,7 @@ class RunConfig:
     device: str = "cpu"  # cpu, cuda or auto
     checkpoint_every: int = 1  # epochs (or D rounds) between checkpoints; phase ends always save
     progress: bool = True  # tqdm bars on stderr (hidden automatically when stderr is not a terminal)
+    detect_anomaly: bool = False  # torch.autograd anomaly detection: names the op that made a NaN (slow)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 
 from seqgan.config import SeqGANConfig
@@ -112,7 +113,9 @@ PRESETS: dict[str, Callable[[], SeqGANConfig]] = {
 
 def get(name: str) -> SeqGANConfig:
     if name not in PRESETS:
-        raise UserError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)} (see `seqgan presets`)")
+        near = difflib.get_close_matches(name, PRESETS, n=1)
+        hint = f"did you mean {near[0]}? " if near else ""
+        raise UserError(f"unknown preset {name!r}: {hint}choose one of {', '.join(PRESETS)} (see `seqgan presets`)")
     cfg = PRESETS[name]()
     cfg.validate()
     return cfg

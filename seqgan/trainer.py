@@ -264,13 +264,21 @@ class SeqGANTrainer:
 
         SIGINT / SIGTERM let the current epoch finish, save a checkpoint and raise Interrupted.
         """
-        with self._stop_on_signals():
-            if self.phase == "mle":
-                self.pretrain_generator()
-            if self.phase == "d_pretrain":
-                self.pretrain_discriminator()
-            if self.phase == "adversarial":
-                self.adversarial()
+        anomaly = torch.autograd.set_detect_anomaly(True) if self.cfg.run.detect_anomaly else contextlib.nullcontext()
+        with self._stop_on_signals(), anomaly:
+            try:
+                if self.phase == "mle":
+                    self.pretrain_generator()
+                if self.phase == "d_pretrain":
+                    self.pretrain_discriminator()
+                if self.phase == "adversarial":
+                    self.adversarial()
+            except RuntimeError as e:
+                if not self.cfg.run.detect_anomaly:
+                    raise
+                first = str(e).strip().splitlines()[0]
+                raise TrainingError(f"anomaly in phase {self.phase}, epoch {self.epoch + 1}: {first}; the last good "
+                                    f"checkpoint in {self.out / 'checkpoints'} is kept") from None  # fmt: skip
 
     @contextlib.contextmanager
     def _stop_on_signals(self) -> Iterator[None]:

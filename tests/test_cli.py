@@ -349,3 +349,35 @@ def test_sample_is_seeded(tiny_run: Path, tmp_path: Path, capsys: pytest.Capture
 def test_sample_to_stdout(tiny_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = _ok(capsys, ["sample", str(tiny_run), "--num-samples", "3", "--seed", "1"])
     assert len(out.splitlines()) == 3
+
+
+def test_full_disk_is_one_line_and_keeps_existing_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A write that fails with ENOSPC (the tests run as root, so a read-only folder would not stop
+    them) is reported in one line with exit 2, and the file that was there is unchanged."""
+    import errno
+    import os
+
+    import seqgan.utils
+
+    out = tmp_path / "samples.txt"
+    out.write_text("old\n")
+    cli.main(["oracle", "new", "--seed", "1", "--out", str(tmp_path / "o.npz"), "--vocab-size", "20",
+              "--emb-dim", "4", "--hidden-dim", "4"])  # fmt: skip
+    capsys.readouterr()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out))
+
+    monkeypatch.setattr(seqgan.utils.os, "fsync", full)
+    code = cli.main(["oracle", "sample", "--params", str(tmp_path / "o.npz"), "--num-samples", "5", "--seq-len", "3",
+                     "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
+    assert out.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_unknown_preset_suggests_the_nearest(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["train", "--preset", "dmeo"]) == 2
+    assert "did you mean demo?" in capsys.readouterr().err

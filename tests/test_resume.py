@@ -197,3 +197,16 @@ def test_flipped_byte_is_caught_by_the_checksum(tmp_path, caplog):
         reopened = SeqGANTrainer.resume(out)
     assert "using the previous checkpoint" in caplog.text and reopened.phase == "mle"
     reopened.close()
+
+
+def test_anomaly_detection_names_the_operation(tmp_path, monkeypatch):
+    import seqgan.trainer as trainer_module
+
+    out = tmp_path / "run"
+    trainer = SeqGANTrainer(_config(["run.detect_anomaly=true"]), out)
+    real_loss = trainer_module.mle_loss
+    # inf * 0 makes NaN logits inside the graph; anomaly mode names the operation in backward
+    monkeypatch.setattr(trainer_module, "mle_loss", lambda lg, tg, m=None: real_loss(lg / 0.0 * 0.0, tg, m))
+    with pytest.raises(trainer_module.TrainingError, match=r"anomaly in phase mle, epoch 1: .*nan"):
+        trainer.fit()
+    trainer.close()
