@@ -381,3 +381,25 @@ def test_full_disk_is_one_line_and_keeps_existing_files(tmp_path: Path, capsys: 
 def test_unknown_preset_suggests_the_nearest(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["train", "--preset", "dmeo"]) == 2
     assert "did you mean demo?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags", [["--top-p", "0"], ["--top-p", "1.5"], ["--top-k", "0"], ["--num-samples", "0"],
+                                   ["--temperature", "-1"]])  # fmt: skip
+def test_sample_invalid_values(flags: list[str], tiny_run: Path, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    out = tmp_path / "s.txt"
+    assert "error:" in _user_error(capsys, ["sample", str(tiny_run), *flags, "--out", str(out)])
+    assert not out.exists()
+
+
+def test_sample_with_every_checkpoint_damaged(tiny_run: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(tiny_run, run)
+    for name in ("last.pt", "prev.pt"):
+        path = run / "checkpoints" / name
+        path.write_bytes(path.read_bytes()[:100])
+    err = _user_error(capsys, ["sample", str(run)])
+    assert "damaged" in err and "last.pt" in err
