@@ -35,7 +35,7 @@ from seqgan.config import SeqGANConfig, read_run_config
 from seqgan.data import Vocab, load_prepared
 from seqgan.errors import Interrupted, TrainingError, UserError
 from seqgan.losses import discriminator_loss, mle_loss, policy_gradient_loss
-from seqgan.metrics import evaluate_samples
+from seqgan.metrics import distinct_n, evaluate_samples, strip_special
 from seqgan.models import Discriminator, Generator, build_oracle
 from seqgan.models.generator import sequence_mask, trim_padding
 from seqgan.oracle_io import load_oracle_params, random_oracle_params, save_oracle_params
@@ -392,9 +392,15 @@ class SeqGANTrainer:
                                   score_batch=cfg.d_score_batch)  # fmt: skip
         self.generator.train()
         mask = sequence_mask(tokens, self.generator.eos_token)
-        loss = policy_gradient_loss(self.generator.log_probs(tokens), rewards, cfg.reward_baseline, mask)
+        logp = torch.log_softmax(self.generator(tokens), dim=-1)  # (B, T, V)
+        log_probs = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) * mask
+        # Diagnostics of mode collapse: the policy's entropy per real token and distinct bigrams.
+        entropy = -(logp.detach().exp() * logp.detach()).sum(dim=-1)
+        loss = policy_gradient_loss(log_probs, rewards, cfg.reward_baseline, mask)
         norm = self._clip_step(self.g_pg_opt, loss, cfg.grad_clip)
         return {
+            "g/entropy": float((entropy * mask).sum() / mask.sum()),
+            "g/distinct2": distinct_n(strip_special(tokens.cpu(), self.generator.eos_token), 2),
             "g/pg_loss": float(loss.detach()),
             "g/reward_mean": float(rewards.mean()),
             "g/reward_std": float(rewards.std()),

@@ -210,3 +210,13 @@ def test_anomaly_detection_names_the_operation(tmp_path, monkeypatch):
     with pytest.raises(trainer_module.TrainingError, match=r"anomaly in phase mle, epoch 1: .*nan"):
         trainer.fit()
     trainer.close()
+
+
+def test_adversarial_diagnostics_are_logged(uninterrupted):
+    """Entropy of the policy per real token lies in (0, log V]; distinct bigrams in (0, 1]."""
+    import math
+
+    adv = [e for e in uninterrupted if e["phase"] == "adversarial" and "g/entropy" in e]
+    assert len(adv) == 10
+    assert all(0 < e["g/entropy"] <= math.log(50) + 1e-6 and 0 < e["g/distinct2"] <= 1 for e in adv)
+    assert all({"d/acc_real", "d/acc_fake", "g/reward_mean", "g/reward_std"} <= e.keys() for e in adv)
