@@ -140,7 +140,8 @@ def test_second_process_is_refused_while_the_run_is_locked(tmp_path):
     SeqGANTrainer.resume(out).close()  # free again once the first one is done
 
 
-def test_sigterm_finishes_the_epoch_saves_and_resumes_to_the_same_result(tmp_path, uninterrupted):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_finishes_the_epoch_saves_and_resumes_to_the_same_result(sig, tmp_path, uninterrupted):
     out = tmp_path / "run"
     sets = sum((["--set", s] for s in LONGER), [])
     proc = subprocess.Popen(_cli("train", "--preset", "tiny", "--out-dir", str(out), *sets),
@@ -149,10 +150,10 @@ def test_sigterm_finishes_the_epoch_saves_and_resumes_to_the_same_result(tmp_pat
     while not (out / "metrics.jsonl").exists() or (out / "metrics.jsonl").read_bytes().count(b"\n") < 4:
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.002)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     err = proc.communicate(timeout=60)[1]
     assert proc.returncode == 130, err
-    assert "SIGTERM" in err and f"seqgan train --resume {out}" in err and "Traceback" not in err
+    assert sig.name in err and f"seqgan train --resume {out}" in err and "Traceback" not in err
     assert (out / "checkpoints" / "last.pt").exists()
     subprocess.run(_cli("train", "--resume", str(out)), check=True, capture_output=True)
     assert _metrics(out) == uninterrupted
