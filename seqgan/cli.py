@@ -128,8 +128,7 @@ def cmd_oracle_sample(args: argparse.Namespace) -> None:
     out = _ensure_writable(args.out)
     oracle = build_oracle(load_oracle_params(args.params))
     rng = torch.Generator().manual_seed(args.seed)
-    rows = torch.cat([oracle.sample(min(1024, args.num_samples - i), args.seq_len, rng)
-                      for i in range(0, args.num_samples, 1024)])  # fmt: skip
+    rows = oracle.generate(args.num_samples, args.seq_len, rng)
     write_atomic(out, "".join(" ".join(map(str, r)) + "\n" for r in rows.tolist()).encode())
     _emit({"out": str(out), "num_samples": args.num_samples, "seq_len": args.seq_len}, args.json)
 
@@ -200,9 +199,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
         if len(ids) >= T:
             raise UserError(f"--prefix has {len(ids)} tokens but sequences hold {T}: give a shorter prefix")
         prefix = torch.tensor(ids, dtype=torch.long)
-    rows = torch.cat([g.sample(min(1024, args.num_samples - i), T, rng, temperature=args.temperature,
-                               top_k=args.top_k, top_p=args.top_p, prefix=prefix)
-                      for i in range(0, args.num_samples, 1024)])  # fmt: skip
+    rows = g.generate(args.num_samples, T, rng, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                      prefix=prefix)  # fmt: skip
     if run.vocab is not None:
         text = "".join(run.vocab.decode(r) + "\n" for r in rows.tolist())
     else:
@@ -236,7 +234,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     num = args.num_samples or cfg.eval.num_samples
     rng = torch.Generator().manual_seed(args.seed)
     g = run.generator
-    samples = torch.cat([g.sample(min(1024, num - i), cfg.data.seq_len, rng) for i in range(0, num, 1024)])
+    samples = g.generate(num, cfg.data.seq_len, rng)
     metrics = evaluate_samples(g, samples, run.test, run.oracle, cfg.eval.bleu_orders, run.vocab is not None)
     _emit({"run": args.run, "checkpoint": args.checkpoint, "phase": run.phase, "epoch": run.epoch,
            "num_samples": num, "seed": args.seed, **metrics}, args.json)  # fmt: skip

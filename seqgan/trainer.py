@@ -224,8 +224,7 @@ class SeqGANTrainer:
     # ------------------------------------------------------------- helpers
     def _sample(self, model: Generator, num: int, rng: torch.Generator) -> Tensor:
         """num sequences from ``model``, in chunks of eval.batch_size rows. -> (num, T)."""
-        T, bs = self.cfg.data.seq_len, self.cfg.eval.batch_size
-        return torch.cat([model.sample(min(bs, num - i), T, rng) for i in range(0, num, bs)])
+        return model.generate(num, self.cfg.data.seq_len, rng, self.cfg.eval.batch_size)
 
     def _progress(self, total: int, desc: str) -> tqdm:
         return tqdm(total=total, initial=self.epoch, desc=desc, unit="ep", leave=False, file=sys.stderr,

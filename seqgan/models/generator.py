@@ -189,6 +189,16 @@ class Generator(nn.Module):
         return torch.cat([one(hc, uc) for hc, uc in zip(h.split(chunk), uniforms.split(chunk), strict=True)])
 
     @torch.no_grad()
+    def generate(self, num: int, seq_len: int, rng: torch.Generator | None = None, batch_size: int = 1024,
+                 **kwargs: object) -> Tensor:  # fmt: skip
+        """``num`` sequences sampled ``batch_size`` at a time (bounded memory) -> (num, T).
+
+        Takes the keyword arguments of :meth:`sample` (temperature, top_k, top_p, prefix).
+        """
+        return torch.cat([self.sample(min(batch_size, num - i), seq_len, rng, **kwargs)
+                          for i in range(0, num, batch_size)])  # fmt: skip
+
+    @torch.no_grad()
     def sample(self, num: int, seq_len: int, rng: torch.Generator | None = None, temperature: float = 1.0,
                uniforms: Tensor | None = None, return_states: bool = False, top_k: int | None = None,
                top_p: float | None = None, prefix: Tensor | None = None) -> Tensor | tuple[Tensor, State]:  # fmt: skip
