@@ -102,6 +102,7 @@ class PretrainConfig:
 
 @dataclass
 class AdversarialConfig:
+    mode: str = "seqgan"  # "seqgan"; or "mle": the MLE baseline, these epochs spent on MLE (no D; paper Table 1)
     epochs: int = 200  # authors' code: TOTAL_BATCH = 200
     g_steps: int = 1  # paper Fig. 3(d) / authors' code: 1 policy-gradient batch per epoch
     d_steps: int = 5  # paper Fig. 3(d) / authors' code: 5 rounds of fresh negatives ...
@@ -188,6 +189,7 @@ class SeqGANConfig:
         choices = {
             "adversarial.rollout_policy": ("current", "delayed"),
             "adversarial.reward_baseline": ("none", "mean"),
+            "adversarial.mode": ("seqgan", "mle"),
             "run.device": ("cpu", "cuda", "auto"),
         }
         for key, allowed in choices.items():

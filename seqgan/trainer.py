@@ -314,19 +314,10 @@ class SeqGANTrainer:
         bar = self._progress(total, "MLE")
         while self.phase == "mle" and self.epoch < total:
             t0 = time.perf_counter()
-            n = len(self.train_data)
-            order = torch.randperm(n, generator=self.rng, device=self.device) if cfg.shuffle else None
-            losses = []
-            self.generator.train()
-            for i in range(0, n, cfg.batch_size):
-                idx = slice(i, i + cfg.batch_size) if order is None else order[i : i + cfg.batch_size]
-                batch = trim_padding(self.train_data[idx], self.generator.eos_token)
-                loss = mle_loss(self.generator(batch), batch, sequence_mask(batch, self.generator.eos_token))
-                self._clip_step(self.g_mle_opt, loss, cfg.grad_clip)
-                losses.append(loss.detach())
+            loss = self._mle_epoch()
             epoch = self.epoch + 1
-            self._log_checked({"phase": "mle", "epoch": epoch, "g/mle_loss": float(torch.stack(losses).mean()),
-                          "time/epoch_s": time.perf_counter() - t0})  # fmt: skip
+            self._log_checked({"phase": "mle", "epoch": epoch, "g/mle_loss": loss,
+                               "time/epoch_s": time.perf_counter() - t0})  # fmt: skip
             if epoch % self.cfg.eval.every == 0 or epoch == total:
                 self.evaluate("mle", epoch)
             self._advance(total, "d_pretrain")
@@ -335,9 +326,27 @@ class SeqGANTrainer:
         if total == 0 and self.phase == "mle":
             self.phase = "d_pretrain"
 
+    def _mle_epoch(self) -> float:
+        """One epoch of maximum likelihood over the training set; returns the mean batch loss."""
+        cfg = self.cfg.pretrain
+        n = len(self.train_data)
+        order = torch.randperm(n, generator=self.rng, device=self.device) if cfg.shuffle else None
+        losses = []
+        self.generator.train()
+        for i in range(0, n, cfg.batch_size):
+            idx = slice(i, i + cfg.batch_size) if order is None else order[i : i + cfg.batch_size]
+            batch = trim_padding(self.train_data[idx], self.generator.eos_token)
+            loss = mle_loss(self.generator(batch), batch, sequence_mask(batch, self.generator.eos_token))
+            self._clip_step(self.g_mle_opt, loss, cfg.grad_clip)
+            losses.append(loss.detach())
+        return float(torch.stack(losses).mean())
+
     def pretrain_discriminator(self) -> None:
         """``pretrain.d_steps`` rounds of (fresh negatives, ``pretrain.k_epochs`` epochs of D)."""
         cfg = self.cfg.pretrain
+        if self.cfg.adversarial.mode == "mle":  # the MLE baseline has no discriminator
+            self.phase, self.epoch = "adversarial", 0
+            return
         bar = self._progress(cfg.d_steps, "D pre-train")
         while self.phase == "d_pretrain" and self.epoch < cfg.d_steps:
             t0 = time.perf_counter()
@@ -358,6 +367,16 @@ class SeqGANTrainer:
         bar = self._progress(cfg.epochs, "adversarial")
         while self.phase == "adversarial" and self.epoch < cfg.epochs:
             t0 = time.perf_counter()
+            if cfg.mode == "mle":  # baseline: the same epochs spent on maximum likelihood
+                loss = self._mle_epoch()
+                epoch = self.epoch + 1
+                self._log_checked({"phase": "adversarial", "epoch": epoch, "g/mle_loss": loss,
+                                   "time/epoch_s": time.perf_counter() - t0})  # fmt: skip
+                if epoch % self.cfg.eval.every == 0 or epoch == cfg.epochs:
+                    self.evaluate("adversarial", epoch)
+                self._advance(cfg.epochs, "done")
+                bar.update(1)
+                continue
             g_stats = [self._policy_gradient_step() for _ in range(cfg.g_steps)]
             t_g = time.perf_counter() - t0
             if self.rollout_policy is not None:

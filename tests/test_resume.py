@@ -221,3 +221,20 @@ def test_adversarial_diagnostics_are_logged(uninterrupted):
     assert len(adv) == 10
     assert all(0 < e["g/entropy"] <= math.log(50) + 1e-6 and 0 < e["g/distinct2"] <= 1 for e in adv)
     assert all({"d/acc_real", "d/acc_fake", "g/reward_mean", "g/reward_std"} <= e.keys() for e in adv)
+
+
+def test_mle_baseline_mode_spends_the_adversarial_epochs_on_mle(tmp_path):
+    """adversarial.mode=mle: no discriminator phase, and MLE goes on for the adversarial epochs,
+    continuing exactly where pre-training stopped (the same loss trajectory as a longer MLE run)."""
+    base = SeqGANTrainer(_config(["adversarial.mode=mle"]), tmp_path / "mle")
+    base.fit()
+    base.close()
+    events = _metrics(tmp_path / "mle")
+    assert not any(e["phase"] == "d_pretrain" or "d/loss" in e for e in events)
+    losses = [e["g/mle_loss"] for e in events if "g/mle_loss" in e]
+    assert len(losses) == 12 + 10
+    longer = SeqGANTrainer(_config(["pretrain.g_epochs=22", "pretrain.d_steps=0", "adversarial.epochs=0"]),
+                           tmp_path / "longer")  # fmt: skip
+    longer.fit()
+    longer.close()
+    assert losses == [e["g/mle_loss"] for e in _metrics(tmp_path / "longer") if "g/mle_loss" in e]
