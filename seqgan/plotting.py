@@ -129,6 +129,10 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
         rewards = [(k.split("/")[1], *_phase_series(events, k, "adversarial"))
                    for k in ("g/reward_mean", "g/reward_first", "g/reward_last")]  # fmt: skip
         _draw(d, rewards, None, "(d) roll-out rewards", "adversarial epoch", "reward (D's P(real))")
+        collapse_x, _ = _phase_series(events, "warn/mode_collapse", "adversarial")
+        if collapse_x:  # epochs where entropy or distinct bigrams fell below half their first value
+            d.scatter(collapse_x, [0.0] * len(collapse_x), marker="x", color="red", label="mode-collapse warning")
+            d.legend(fontsize=8)
         fig.suptitle(run.resolve().name or str(run))
         fig.tight_layout()
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")

@@ -16,6 +16,7 @@ import contextlib
 import copy
 import fcntl
 import io
+import logging
 import math
 import shlex
 import signal
@@ -67,6 +68,7 @@ class SeqGANTrainer:
         self.phase, self.epoch = "mle", 0
         self.best: float | None = None
         self._best_pending = False
+        self.diversity_ref: dict[str, float] | None = None  # entropy / distinct-2 at the first adversarial epoch
         self._stop_signal: int | None = None
         self._lock_file = None
         if resume:
@@ -192,7 +194,8 @@ class SeqGANTrainer:
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
             "config": self.cfg.to_dict(),
-            "state": {"phase": self.phase, "epoch": self.epoch, "metrics_bytes": self.log.size(), "best": self.best},
+            "state": {"phase": self.phase, "epoch": self.epoch, "metrics_bytes": self.log.size(), "best": self.best,
+                      "diversity_ref": self.diversity_ref},  # fmt: skip
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "rollout_policy": None if self.rollout_policy is None else self.rollout_policy.state_dict(),
@@ -219,6 +222,7 @@ class SeqGANTrainer:
             torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
         state = ckpt["state"]
         self.phase, self.epoch, self.best = state["phase"], state["epoch"], state.get("best")
+        self.diversity_ref = state.get("diversity_ref")
         self.log.truncate(state["metrics_bytes"])
 
     # ------------------------------------------------------------- helpers
@@ -386,6 +390,7 @@ class SeqGANTrainer:
             for key in (g_stats[0] if g_stats else {}):
                 event[key] = sum(s[key] for s in g_stats) / len(g_stats)
             event.update(d_stats)
+            self._check_diversity(event)
             event.update({"time/g_s": t_g, "time/epoch_s": time.perf_counter() - t0})
             self._log_checked(event)
             epoch = self.epoch + 1
@@ -398,6 +403,26 @@ class SeqGANTrainer:
         bar.close()
         if cfg.epochs == 0 and self.phase == "adversarial":
             self.phase = "done"
+
+    def _check_diversity(self, event: dict[str, Any]) -> None:
+        """Flag mode collapse: policy entropy or distinct bigrams below half their first adversarial value.
+
+        Adds ``warn/mode_collapse`` = 1 to the event (metrics.jsonl, plot) and warns once per process.
+        """
+        keys = ("g/entropy", "g/distinct2")
+        if not all(k in event for k in keys):
+            return
+        if self.diversity_ref is None:
+            self.diversity_ref = {k: event[k] for k in keys}
+        fallen = [k for k in keys if event[k] < 0.5 * self.diversity_ref[k]]
+        if fallen:
+            event["warn/mode_collapse"] = 1.0
+            if not getattr(self, "_warned_collapse", False):
+                self._warned_collapse = True
+                logging.getLogger("seqgan").warning(
+                    "possible mode collapse at adversarial epoch %d: %s fell below half of its first value "
+                    "(%s); consider fewer adversarial epochs, a weaker D or reward_baseline=mean",
+                    event["epoch"], fallen[0], f"{self.diversity_ref[fallen[0]]:.3f} -> {event[fallen[0]]:.3f}")
 
     def _policy_gradient_step(self) -> dict[str, float]:
         """Sample a batch, compute Q by Monte Carlo roll-outs, take one REINFORCE step (Eq. 8)."""

@@ -238,3 +238,18 @@ def test_mle_baseline_mode_spends_the_adversarial_epochs_on_mle(tmp_path):
     longer.fit()
     longer.close()
     assert losses == [e["g/mle_loss"] for e in _metrics(tmp_path / "longer") if "g/mle_loss" in e]
+
+
+def test_mode_collapse_warning(tmp_path, caplog):
+    """A policy whose entropy halves after the first adversarial epoch is flagged in metrics.jsonl."""
+    trainer = SeqGANTrainer(_config(), tmp_path / "run")
+    first = {"phase": "adversarial", "epoch": 1, "g/entropy": 3.0, "g/distinct2": 0.9}
+    later = {"phase": "adversarial", "epoch": 2, "g/entropy": 1.4, "g/distinct2": 0.8}
+    steady = {"phase": "adversarial", "epoch": 3, "g/entropy": 2.9, "g/distinct2": 0.85}
+    with caplog.at_level("WARNING", logger="seqgan"):
+        for event in (first, later, steady):
+            trainer._check_diversity(event)
+    assert "warn/mode_collapse" not in first and later["warn/mode_collapse"] == 1.0
+    assert "warn/mode_collapse" not in steady
+    assert "possible mode collapse at adversarial epoch 2: g/entropy" in caplog.text
+    trainer.close()
