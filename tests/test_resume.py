@@ -200,6 +200,8 @@ def test_flipped_byte_is_caught_by_the_checksum(tmp_path, caplog):
     reopened.close()
 
 
+@pytest.mark.filterwarnings("ignore:Error detected in")  # anomaly mode's own report of the forward trace
+@pytest.mark.filterwarnings("ignore:Anomaly Detection has been enabled")
 def test_anomaly_detection_names_the_operation(tmp_path, monkeypatch):
     import seqgan.trainer as trainer_module
 
