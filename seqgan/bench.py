@@ -6,11 +6,14 @@ Every figure is measured here, in this process; ratios compare figures from the 
 from __future__ import annotations
 
 import platform
+import random
+import resource
 import time
 from collections.abc import Callable
 
 import torch
 
+from seqgan.bleu import bleu, self_bleu
 from seqgan.config import paper_filters
 from seqgan.losses import discriminator_loss, mle_loss
 from seqgan.models import Discriminator, Generator
@@ -110,4 +113,21 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     out["mle_tokens_per_s"] = 64 * T * steps * 5 / _time(lambda: [g_step() for _ in range(steps * 5)], dev, 1)
     num = 256 if quick else 4096
     out["sampling_tokens_per_s"] = num * T / _time(lambda: g.sample(num, T, rng), dev, reps)
+
+    # BLEU / Self-BLEU at 10k: Zipfian words, 8-14 tokens a sentence (COCO-like), BLEU-2..5.
+    words = random.Random(seed)
+    vocab = [f"w{i}" for i in range(5000)]
+    weights = [1.0 / (i + 1) for i in range(5000)]
+    n_sent = 1000 if quick else 10000
+
+    def corpus() -> list[list[str]]:
+        return [words.choices(vocab, weights, k=words.randint(8, 14)) for _ in range(n_sent)]
+
+    hyps, refs = corpus(), corpus()
+    out["bleu_sentences"] = n_sent
+    out["bleu2to5_s"] = _time(lambda: bleu(hyps, refs), dev, 1, warmup=0)
+    out["self_bleu2to5_s"] = _time(lambda: self_bleu(hyps), dev, 1, warmup=0)
+    if dev.type == "cuda":
+        out["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}

@@ -403,3 +403,13 @@ def test_sample_with_every_checkpoint_damaged(tiny_run: Path, tmp_path: Path,
         path.write_bytes(path.read_bytes()[:100])
     err = _user_error(capsys, ["sample", str(run)])
     assert "damaged" in err and "last.pt" in err
+
+
+def test_bench_quick_reports_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
+    """`seqgan bench --quick` (small sizes) prints one JSON object with every figure, all positive."""
+    assert cli.main(["bench", "--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    keys = {"rollout_batched_s", "rollout_naive_s", "d_scoring_alone_s", "d_scoring_prefix_shared_s",
+            "rollout_speedup", "rollout_over_d_scoring", "d_infer_seqs_per_s", "d_train_seqs_per_s",
+            "mle_tokens_per_s", "sampling_tokens_per_s", "bleu2to5_s", "self_bleu2to5_s", "peak_rss_mb"}  # fmt: skip
+    assert keys <= result.keys() and all(result[k] > 0 for k in keys)
