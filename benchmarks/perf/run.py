@@ -60,7 +60,10 @@ def main() -> None:
         "| figure | value | unit |",
         "|---|---|---|",
     ]
-    lines += [f"| {label} | {result[key]:,.4g} | {unit} |" for key, label, unit in ROWS if key in result]
+    def fmt(v: float) -> str:
+        return f"{v:,.0f}" if v >= 1000 else f"{v:.4g}"
+
+    lines += [f"| {label} | {fmt(result[key])} | {unit} |" for key, label, unit in ROWS if key in result]
     lines += ["", "Raw JSON:", "", "```json", json.dumps(result, indent=1), "```"]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(json.dumps(result))
