@@ -253,13 +253,14 @@ class SeqGANTrainer:
             raise Interrupted(f"{name}: stopped after a checkpoint in phase {self.phase}, epoch {self.epoch}; "
                               f"continue with: seqgan train --resume {self.out}")  # fmt: skip
 
-    def _clip_step(self, opt: torch.optim.Optimizer, loss: Tensor, clip: float) -> float:
+    def _clip_step(self, opt: torch.optim.Optimizer, loss: Tensor, clip: float) -> Tensor:
+        """Backward, global-norm clip, step; returns the norm as a tensor (no device sync here)."""
         opt.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for group in opt.param_groups for p in group["params"]]
         norm = torch.nn.utils.clip_grad_norm_(params, clip) if clip > 0 else torch.zeros(())
         opt.step()
-        return float(norm)
+        return norm
 
     # -------------------------------------------------------------- phases
     def fit(self) -> None:
@@ -449,7 +450,7 @@ class SeqGANTrainer:
             "g/reward_std": float(rewards.std()),
             "g/reward_first": float(rewards[:, 0].mean()),
             "g/reward_last": float(rewards[:, -1].mean()),
-            "g/grad_norm": norm,
+            "g/grad_norm": float(norm),
         }
 
     def _train_discriminator(self, d_steps: int, k_epochs: int) -> dict[str, float]:
@@ -457,8 +458,9 @@ class SeqGANTrainer:
         k epochs (authors' dataloader.py). Accuracy is counted on the last epoch's batches."""
         cfg = self.cfg.discriminator
         pos = self.train_data
-        losses, right_real, right_fake = [], torch.zeros((), device=self.device), torch.zeros((), device=self.device)
-        n_real = n_fake = 0
+        losses = []
+        # counts stay on the device until the end: no host sync inside the D loop
+        right_real, right_fake, n_real, n_fake = (torch.zeros((), device=self.device) for _ in range(4))
         self.discriminator.train()
         for _ in range(d_steps):
             neg = self._sample(self.generator, len(pos), self.rng)
@@ -476,14 +478,14 @@ class SeqGANTrainer:
                         pred, label = logits.argmax(1), y[idx]
                         right_real += ((pred == 1) & (label == 1)).sum()
                         right_fake += ((pred == 0) & (label == 0)).sum()
-                        n_real += int((label == 1).sum())
-                        n_fake += int((label == 0).sum())
+                        n_real += (label == 1).sum()
+                        n_fake += (label == 0).sum()
         if not losses:
             return {}
         return {
             "d/loss": float(torch.stack(losses).mean()),
-            "d/acc_real": float(right_real) / max(n_real, 1),
-            "d/acc_fake": float(right_fake) / max(n_fake, 1),
+            "d/acc_real": float(right_real) / max(float(n_real), 1.0),
+            "d/acc_fake": float(right_fake) / max(float(n_fake), 1.0),
         }
 
     def evaluate(self, phase: str, epoch: int) -> dict[str, float]:
