@@ -6,9 +6,9 @@ protocol 0 or Python-3 protocol 3) and a pickle-free ``.npz`` keyed by :data:`PA
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from seqgan.errors import UserError
+from seqgan.utils import write_atomic
 
 PARAM_KEYS: tuple[str, ...] = (
     "embedding",
@@ -166,25 +167,15 @@ def save_oracle_params(params: dict[str, np.ndarray], path: str | os.PathLike[st
     """Write ``params`` as an uncompressed float32 ``.npz``, atomically (temp file + rename)."""
     p = Path(path)
     arrays = _validate(dict(params), "oracle parameters to save")
-    # Unique sibling temp file: same filesystem, so os.replace is atomic; readers never see half a file.
-    tmp = p.with_name(f".{p.name}.{secrets.token_hex(6)}.tmp")
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # a buffer, not a name, so numpy does not append ".npz" to the path
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as fh:
-            # A file handle, not a name, so numpy does not append ".npz" to the path.
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
+        write_atomic(p, buf.getvalue())
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(
             f"{p}: cannot write oracle parameters ({exc.strerror or exc}); "
             "check that the directory exists and is writable"
         ) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def random_oracle_params(

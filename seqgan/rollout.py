@@ -8,7 +8,8 @@ and for t = T it is D(Y_1:T) itself. Shapes: B batch, T length, N roll-outs, H h
 
 The batched version samples all (T-1) x N x B continuations together, one position at a
 time, starting each prefix from the LSTM state the generator already computed while sampling
-Y (no prefix is re-encoded), and scores all completions with a few large D calls.
+Y (no prefix is re-encoded), and scores the completions in large D calls that compute the
+convolution windows lying inside each prefix once, not once per roll-out (:func:`score_completions`).
 :func:`naive_rollout_rewards` is the authors' loop order (one roll-out per prefix, prefix
 re-encoded every time), kept as the reference the tests and the benchmark compare against.
 """

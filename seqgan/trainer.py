@@ -69,6 +69,7 @@ class SeqGANTrainer:
         self.best: float | None = None
         self._best_pending = False
         self.diversity_ref: dict[str, float] | None = None  # entropy / distinct-2 at the first adversarial epoch
+        self._warned_collapse = False
         self._stop_signal: int | None = None
         self._lock_file = None
         if resume:
@@ -418,7 +419,7 @@ class SeqGANTrainer:
         fallen = [k for k in keys if event[k] < 0.5 * self.diversity_ref[k]]
         if fallen:
             event["warn/mode_collapse"] = 1.0
-            if not getattr(self, "_warned_collapse", False):
+            if not self._warned_collapse:
                 self._warned_collapse = True
                 logging.getLogger("seqgan").warning(
                     "possible mode collapse at adversarial epoch %d: %s fell below half of its first value "
