@@ -191,6 +191,14 @@ def cmd_sample(args: argparse.Namespace) -> None:
     if args.top_p is not None and not 0 < args.top_p <= 1:
         raise UserError("--top-p must be in (0, 1]")
     run = load_run(args.run, args.checkpoint)
+    if args.midi_out:
+        from seqgan.midi import check_midi_out, write_midi_samples
+
+        if run.vocab is None or run.vocab.pitch is None:
+            kind = "the oracle task" if run.vocab is None else f"{run.vocab.level}-level text"
+            raise UserError(f"--midi-out needs a music run (trained on `seqgan prepare-midi` data); {args.run} is "
+                            f"{kind}: drop --midi-out")  # fmt: skip
+        check_midi_out(args.midi_out)
     rng = torch.Generator().manual_seed(args.seed)
     g, T = run.generator, run.config.data.seq_len
     prefix = None
@@ -209,6 +217,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
         write_atomic(_ensure_writable(args.out), text.encode())
     else:
         sys.stdout.write(text)
+    if args.midi_out:  # the checks above ran before sampling
+        write_midi_samples(rows, run.vocab.pitch, args.midi_out)
+        write_atomic(Path(args.midi_out) / "samples.txt", text.encode())
 
 
 def _int_ids(text: str, vocab_size: int) -> list[int]:
@@ -235,7 +246,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
     rng = torch.Generator().manual_seed(args.seed)
     g = run.generator
     samples = g.generate(num, cfg.data.seq_len, rng)
-    metrics = evaluate_samples(g, samples, run.test, run.oracle, cfg.eval.bleu_orders, run.vocab is not None)
+    pitch = run.vocab.pitch if run.vocab is not None else None  # music runs add eval/mse
+    metrics = evaluate_samples(g, samples, run.test, run.oracle, cfg.eval.bleu_orders, run.vocab is not None,
+                               pitch=pitch)  # fmt: skip
     _emit({"run": args.run, "checkpoint": args.checkpoint, "phase": run.phase, "epoch": run.epoch,
            "num_samples": num, "seed": args.seed, **metrics}, args.json)  # fmt: skip
 
@@ -327,10 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0); same seed, same output")
     p.add_argument("--out", help="output file (default: stdout)")
+    p.add_argument("--midi-out", metavar="DIR", help="music runs (`seqgan prepare-midi`): also write one MIDI file "
+                   "per sample, DIR/sample-0000.mid ... (one token lasts the data's --step seconds, steady tempo), and "
+                   "DIR/samples.txt")  # fmt: skip
     p.set_defaults(func=cmd_sample)
 
     p = _sub(sub, "eval", "all metrics of a run's checkpoint on fresh samples, as JSON",
-             "seqgan eval runs/demo --checkpoint best --json")  # fmt: skip
+             "seqgan eval runs/demo --checkpoint best --json\n\n"
+             "Prepared data: BLEU-n of each sample against the whole test set, averaged; Self-BLEU; distinct-n.\n"
+             "Music runs (seqgan prepare-midi) add eval/mse: for each generated melody, the mean over its T\n"
+             "positions of the squared pitch difference (semitones^2) to the nearest test window (the one\n"
+             "that minimises it), averaged over the generated melodies; a rest token counts as the note\n"
+             "last heard. BLEU there is over the pitch-token sequences.")  # fmt: skip
     p.add_argument("run", help="run directory written by `seqgan train`")
     p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
     p.add_argument("--num-samples", type=int, help="generated samples (default: the run's eval.num_samples)")
@@ -352,9 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=cmd_bench)
 
-    from seqgan import cli_bleu, cli_data
+    from seqgan import cli_bleu, cli_data, cli_midi
 
     cli_data.add_parsers(sub)
+    cli_midi.add_parsers(sub)
     cli_bleu.add_parsers(sub)
     return parser
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from seqgan.data import PitchInfo
 from seqgan.models.generator import Generator, sequence_mask, trim_padding
 
 
@@ -52,14 +53,48 @@ def distinct_n(sequences: list[list[int]], n: int) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
+def hold_rests(ids: Tensor, rest_id: int) -> Tensor:
+    """(B, T) ids -> (B, T) with every ``rest_id`` replaced by the note last heard before it in its row; leading
+    rests take the row's first note, and a row of rests only becomes id 0 (the lowest key)."""
+    B, T = ids.shape
+    pos = torch.arange(T, device=ids.device).expand(B, T)
+    is_note = ids != rest_id
+    first = torch.where(is_note, pos, T).min(dim=1, keepdim=True).values  # (B, 1); T: no note in the row
+    last = torch.cummax(torch.where(is_note, pos, -1), dim=1).values  # (B, T): last note at or before t, or -1
+    src = torch.where(last >= 0, last, first).clamp(max=T - 1)
+    return torch.where((first < T).expand(B, T), ids.gather(1, src), 0)
+
+
+def pitch_mse(samples: Tensor, references: Tensor, rest_id: int | None = None, batch_size: int = 1024) -> float:
+    """Mean squared pitch error (semitones^2) of generated melodies against their nearest reference.
+
+    samples (S, T) and references (N, T): token ids with id = pitch - 21, so id differences are semitones. For each
+    sample, the mean over its T positions of the squared difference to a reference, minimised over the N
+    references (the same "whole test set as references" pairing as BLEU); the result is the mean over the S
+    samples. With a rest token (``rest_id``) a rest counts as the note last heard (:func:`hold_rests`).
+    Exact: integer arithmetic in float64.
+    """
+    if rest_id is not None:
+        samples, references = hold_rests(samples, rest_id), hold_rests(references, rest_id)
+    refs = references.to(torch.float64)
+    ref_sq = (refs * refs).sum(dim=1)  # (N,)
+    total = 0.0
+    for chunk in samples.to(torch.float64).split(batch_size):
+        # ||g - r||^2 = ||g||^2 + ||r||^2 - 2 g.r over all (sample, reference) pairs: (chunk, N)
+        dist = (chunk * chunk).sum(dim=1, keepdim=True) + ref_sq[None, :] - 2.0 * chunk @ refs.T
+        total += float(dist.min(dim=1).values.sum())
+    return total / (samples.shape[0] * samples.shape[1])
+
+
 def evaluate_samples(generator: Generator, samples: Tensor, test: Tensor, oracle: Generator | None,
                      bleu_orders: tuple[int, ...] = (2, 3, 4, 5), with_text_metrics: bool = False,
-                     batch_size: int = 1024) -> dict[str, float]:  # fmt: skip
+                     batch_size: int = 1024, pitch: PitchInfo | None = None) -> dict[str, float]:  # fmt: skip
     """Every evaluation metric of a generator, as flat ``eval/...`` keys.
 
     samples (S, T): fresh generator samples; test (N, T): held-out real sequences.
     BLEU-n: mean sentence BLEU of each sample against the whole test set (NLTK method1, the
     paper's and Texygen's protocol); Self-BLEU-n: each sample against the other samples.
+    Music runs (``pitch``: the vocabulary's PitchInfo) add ``eval/mse``, :func:`pitch_mse` against the test set.
     """
     from seqgan.bleu import bleu, self_bleu
 
@@ -78,4 +113,6 @@ def evaluate_samples(generator: Generator, samples: Tensor, test: Tensor, oracle
         out["eval/distinct1"] = distinct_n(hyps, 1)
         out["eval/distinct2"] = distinct_n(hyps, 2)
         out["eval/mean_length"] = sum(map(len, hyps)) / max(len(hyps), 1)
+    if pitch is not None and len(test):
+        out["eval/mse"] = pitch_mse(samples.cpu(), test.cpu(), pitch.rest_id, batch_size)
     return out

@@ -106,8 +106,40 @@ def coco_cpu() -> SeqGANConfig:
     return cfg
 
 
+def music() -> SeqGANConfig:
+    """Melodies (use with --data DIR from `seqgan prepare-midi`, T = 32): the paper's generator and its T = 32
+    discriminator (windows 1..10, 16, 24, 32; appendix), the authors' schedule (120 MLE epochs, D 50 x 3, 200
+    adversarial epochs of 1 G step and 5 x 3 D epochs, N = 16); BLEU-4 and MSE every 5 epochs (a GPU job)."""
+    cfg = SeqGANConfig()  # the discriminator's windows follow the data's T: paper_filters(32) for T = 32
+    # The windows of one tune lie next to each other in train.pt: shuffle so a batch mixes tunes (the authors'
+    # code has no music pipeline; their fixed batch order is kept for the oracle task only).
+    cfg.pretrain.shuffle = True
+    return cfg
+
+
+def music_cpu() -> SeqGANConfig:
+    """Music benchmark (benchmarks/music) on 2 CPU cores, minutes for a Nottingham-sized folder: the paper's
+    generator, the T = 32 windows with a quarter of the paper's filters (as `demo`), 60 MLE epochs, D 10 x 2
+    pre-training, 50 adversarial epochs of 1 G step and 1 x 1 D, evaluation every 10 epochs on 2,000 samples."""
+    cfg = music()
+    cfg.discriminator.emb_dim = 32
+    cfg.discriminator.filter_sizes = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 24, 32)
+    cfg.discriminator.num_filters = (25, 50, 50, 50, 50, 25, 25, 25, 25, 25, 40, 40, 40)
+    cfg.pretrain.g_epochs = 60
+    cfg.pretrain.d_steps = 10
+    cfg.pretrain.k_epochs = 2
+    cfg.adversarial.epochs = 50
+    cfg.adversarial.d_steps = 1
+    cfg.adversarial.k_epochs = 1
+    cfg.eval.every = 10
+    cfg.eval.num_samples = 2000
+    cfg.run.checkpoint_every = 5
+    return cfg
+
+
 PRESETS: dict[str, Callable[[], SeqGANConfig]] = {
     "paper": paper, "demo": demo, "tiny": tiny, "text": text, "coco-cpu": coco_cpu, "coco-gpu": coco_gpu,
+    "music": music, "music-cpu": music_cpu,
 }  # fmt: skip
 
 

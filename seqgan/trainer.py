@@ -496,8 +496,10 @@ class SeqGANTrainer:
         rng = torch.Generator(self.device).manual_seed(_derived_seed(self.cfg.run.seed, 2, PHASES.index(phase), epoch))
         samples = self._sample(self.generator, cfg.num_samples, rng)
         text = self.cfg.data.path is not None
+        vocab_file = self.out / "vocab.json"  # music runs (pitch vocabulary) add eval/mse
+        pitch = Vocab.load(vocab_file).pitch if vocab_file.exists() else None
         metrics = evaluate_samples(self.generator, samples, self.test_data, self.oracle, cfg.bleu_orders, text,
-                                   cfg.batch_size)  # fmt: skip
+                                   cfg.batch_size, pitch=pitch)  # fmt: skip
         self._log_checked({"phase": phase, "epoch": epoch, **metrics})
         self._track_best(metrics, first=phase == "mle" and epoch == 0)
         write_atomic(self.out / "samples" / f"{phase}-{epoch:04d}.txt", self._render(samples[: cfg.num_saved_samples]))
