@@ -373,11 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=cmd_bench)
 
-    from seqgan import cli_bleu, cli_data, cli_midi
+    from seqgan import cli_bleu, cli_data, cli_midi, cli_turing
 
     cli_data.add_parsers(sub)
     cli_midi.add_parsers(sub)
     cli_bleu.add_parsers(sub)
+    cli_turing.add_parsers(sub)
     return parser
 
 
