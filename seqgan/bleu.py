@@ -32,7 +32,7 @@ from collections.abc import Hashable, Iterable, Sequence
 
 from seqgan.errors import UserError
 
-__all__ = ["bleu", "self_bleu", "sentence_bleus", "sentence_self_bleus"]
+__all__ = ["BleuReference", "bleu", "self_bleu", "sentence_bleus", "sentence_self_bleus"]
 
 EPSILON = 0.1  # NLTK SmoothingFunction().method1 default
 DEFAULT_ORDERS = (2, 3, 4, 5)
@@ -97,6 +97,41 @@ def _clipped(counts: list[Counter], max_counts: dict) -> list[int]:
     return nums
 
 
+class BleuReference:
+    """References indexed once, to score many hypothesis batches against them (PG-BLEU rewards).
+
+    Holds, per n-gram up to the highest order, its largest count in any single reference, and the
+    sorted distinct reference lengths: all that NLTK's sentence BLEU needs from the references.
+    """
+
+    def __init__(self, references: Sequence[Sentence], orders: Iterable[int] = DEFAULT_ORDERS) -> None:
+        self.orders = _check_orders(orders)
+        refs = _as_tuples(references, "reference")
+        max_counts: dict[tuple, int] = {}
+        get = max_counts.get
+        for ref in refs:
+            for cnt in _ngram_counts(ref, self.orders[-1]):
+                for g, c in cnt.items():
+                    if c > get(g, 0):
+                        max_counts[g] = c
+        self.max_counts = max_counts
+        self.lengths = sorted({len(r) for r in refs})
+
+    def scores(self, hypotheses: Sequence[Sentence]) -> dict[int, list[float]]:
+        """{n: [sentence BLEU-n of hypothesis 0, 1, ...]} for each order n."""
+        hyps = _as_tuples(hypotheses, "hypothesis")
+        cache: dict[tuple, list[float]] = {}
+        out: dict[int, list[float]] = {n: [] for n in self.orders}
+        for hyp in hyps:
+            scores = cache.get(hyp)
+            if scores is None:
+                nums = _clipped(_ngram_counts(hyp, self.orders[-1]), self.max_counts)
+                scores = cache[hyp] = _scores(nums, len(hyp), _closest(self.lengths, len(hyp)), self.orders)
+            for n, s in zip(self.orders, scores, strict=True):
+                out[n].append(s)
+        return out
+
+
 def sentence_bleus(
     hypotheses: Sequence[Sentence], references: Sequence[Sentence], orders: Iterable[int] = DEFAULT_ORDERS
 ) -> dict[int, list[float]]:
@@ -105,27 +140,8 @@ def sentence_bleus(
     Returns {n: [score of hypothesis 0, 1, ...]} for each n in ``orders``.
     """
     orders = _check_orders(orders)
-    hyps = _as_tuples(hypotheses, "hypothesis")
-    refs = _as_tuples(references, "reference")
-    max_n = orders[-1]
-    max_counts: dict[tuple, int] = {}
-    get = max_counts.get
-    for ref in refs:
-        for cnt in _ngram_counts(ref, max_n):
-            for g, c in cnt.items():
-                if c > get(g, 0):
-                    max_counts[g] = c
-    lengths = sorted({len(r) for r in refs})
-    cache: dict[tuple, list[float]] = {}
-    out: dict[int, list[float]] = {n: [] for n in orders}
-    for hyp in hyps:
-        scores = cache.get(hyp)
-        if scores is None:
-            nums = _clipped(_ngram_counts(hyp, max_n), max_counts)
-            scores = cache[hyp] = _scores(nums, len(hyp), _closest(lengths, len(hyp)), orders)
-        for n, s in zip(orders, scores, strict=True):
-            out[n].append(s)
-    return out
+    _as_tuples(hypotheses, "hypothesis")  # an empty hypothesis list is the first error to report
+    return BleuReference(references, orders).scores(hypotheses)
 
 
 def sentence_self_bleus(

@@ -53,9 +53,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     from seqgan.trainer import SeqGANTrainer
 
     if args.resume:
-        if args.preset or args.set or args.oracle_params or args.data or args.seed is not None or args.out_dir:
+        if (args.preset or args.set or args.oracle_params or args.data or args.seed is not None or args.out_dir
+                or args.init_from):  # fmt: skip
             raise UserError(
-                "--resume continues a run with its stored config: drop --preset/--set/--seed/--oracle-params/--out-dir"
+                "--resume continues a run with its stored config: drop --preset/--set/--seed/--oracle-params/--out-dir/"
+                "--init-from"
             )
         trainer = SeqGANTrainer.resume(args.resume, device=args.device)
         if args.no_progress:
@@ -75,9 +77,12 @@ def cmd_train(args: argparse.Namespace) -> None:
             overrides.append(f"run.device={args.device}")
         if args.no_progress:
             overrides.append("run.progress=false")
+        if args.init_from and (args.data or args.oracle_params or args.seed is not None):
+            raise UserError("--init-from takes the data, oracle and seed of its source run: drop --data, "
+                            "--oracle-params and --seed")  # fmt: skip
         apply_overrides(cfg, overrides)
         out_dir = args.out_dir or f"runs/{args.preset}-seed{cfg.run.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-        trainer = SeqGANTrainer(cfg, out_dir, command=" ".join(["seqgan", *sys.argv[1:]]))
+        trainer = SeqGANTrainer(cfg, out_dir, command=" ".join(["seqgan", *sys.argv[1:]]), init_from=args.init_from)
     t0 = time.perf_counter()
     trainer.fit()
     from seqgan.utils import read_metrics
@@ -277,11 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = _sub(sub, "train", "train SeqGAN on the synthetic oracle (or resume a run)",
-             "seqgan train --preset demo --out-dir runs/demo\n  seqgan train --resume runs/demo")  # fmt: skip
+             "seqgan train --preset demo --out-dir runs/demo\n  seqgan train --resume runs/demo\n"
+             "  seqgan train --preset demo --init-from runs/demo --set adversarial.mode=mle --out-dir runs/demo-mle")
     p.add_argument("--preset", help="named configuration: paper, demo, tiny or text (see `seqgan presets`)")
     p.add_argument("--data", metavar="DIR", help="train on a prepared data directory (`seqgan prepare`) "
                    "instead of the synthetic oracle")  # fmt: skip
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
+    p.add_argument("--init-from", metavar="RUN_DIR", help="start from the end of RUN_DIR's pre-training (its data, "
+                   "oracle, seed and pre-trained G and D); --preset/--set choose what follows, e.g. a baseline: "
+                   "--set adversarial.mode=mle")  # fmt: skip
     p.add_argument("--oracle-params", metavar="FILE", help="oracle parameters: .npz or the authors' "
                    "target_params(_py3).pkl (default: a fresh N(0,1) oracle)")  # fmt: skip
     p.add_argument("--seed", type=int, help="run seed (default 88, the authors' seed)")

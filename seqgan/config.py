@@ -102,7 +102,13 @@ class PretrainConfig:
 
 @dataclass
 class AdversarialConfig:
-    mode: str = "seqgan"  # "seqgan"; or "mle": the MLE baseline, these epochs spent on MLE (no D; paper Table 1)
+    mode: str = "seqgan"  # "seqgan" (policy gradient); baselines of paper Table 1 spend these epochs on "mle"
+    # (maximum likelihood) or "ss" (scheduled sampling, Bengio et al. 2015); neither uses D
+    reward: str = "discriminator"  # Q of the roll-outs: "discriminator" (paper), "bleu" (PG-BLEU baseline of
+    # Table 1: BLEU of the completion against the training data) or "constant" (Q = 1; ablation, LantaoYu#21)
+    bleu_order: int = 4  # PG-BLEU: BLEU-n of the reward (uniform weights, method1); the paper does not give n
+    reward_dropout: bool = False  # score roll-outs with D's dropout on (what TextGAN/ZiJianZhao do; ablation)
+    ss_decay: float = 0.002  # scheduled sampling: P(feed the true token) = 1 - ss_decay * epoch (paper: 0.002)
     epochs: int = 200  # authors' code: TOTAL_BATCH = 200
     g_steps: int = 1  # paper Fig. 3(d) / authors' code: 1 policy-gradient batch per epoch
     d_steps: int = 5  # paper Fig. 3(d) / authors' code: 5 rounds of fresh negatives ...
@@ -165,7 +171,7 @@ class SeqGANConfig:
             "data.oracle_emb_dim", "data.oracle_hidden_dim", "generator.emb_dim", "generator.hidden_dim",
             "discriminator.emb_dim", "discriminator.batch_size", "pretrain.batch_size",
             "adversarial.batch_size", "adversarial.rollout_num", "adversarial.d_score_batch",
-            "eval.every", "eval.num_samples", "eval.batch_size", "run.checkpoint_every",
+            "eval.every", "eval.num_samples", "eval.batch_size", "run.checkpoint_every", "adversarial.bleu_order",
             "generator.init_std", "discriminator.lr", "pretrain.g_lr", "adversarial.g_lr",
         ]  # fmt: skip
         for key in positive:
@@ -175,7 +181,7 @@ class SeqGANConfig:
             "pretrain.g_epochs", "pretrain.d_steps", "pretrain.k_epochs", "adversarial.epochs",
             "adversarial.g_steps", "adversarial.d_steps", "adversarial.k_epochs", "discriminator.l2_reg",
             "pretrain.grad_clip", "adversarial.grad_clip", "eval.num_saved_samples", "run.seed",
-            "data.oracle_seed",
+            "data.oracle_seed", "adversarial.ss_decay",
         ]  # fmt: skip
         for key in non_negative:
             if get_value(self, key) < 0:
@@ -189,7 +195,8 @@ class SeqGANConfig:
         choices = {
             "adversarial.rollout_policy": ("current", "delayed"),
             "adversarial.reward_baseline": ("none", "mean"),
-            "adversarial.mode": ("seqgan", "mle"),
+            "adversarial.mode": ("seqgan", "mle", "ss"),
+            "adversarial.reward": ("discriminator", "bleu", "constant"),
             "run.device": ("cpu", "cuda", "auto"),
         }
         for key, allowed in choices.items():

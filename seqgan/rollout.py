@@ -22,17 +22,20 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor, nn
 
+from seqgan.bleu import BleuReference
+from seqgan.metrics import strip_special
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator, State, finish_after_eos, sample_from_logits
 
 
 @contextlib.contextmanager
-def eval_mode(*modules: nn.Module) -> Iterator[None]:
-    """Temporarily switch modules to eval mode (no dropout), restoring their modes after."""
+def eval_mode(*modules: nn.Module, training: bool = False) -> Iterator[None]:
+    """Temporarily switch modules to eval mode (no dropout; ``training=True``: train mode), restoring
+    their modes after."""
     modes = [m.training for m in modules]
     try:
         for m in modules:
-            m.eval()
+            m.train(training)
         yield
     finally:
         for m, mode in zip(modules, modes, strict=True):
@@ -40,9 +43,10 @@ def eval_mode(*modules: nn.Module) -> Iterator[None]:
 
 
 @torch.no_grad()
-def score(discriminator: Discriminator, tokens: Tensor, batch: int = 4096) -> Tensor:
-    """P(real) of every row, in eval mode, ``batch`` rows per call. tokens (R, T) -> (R,)."""
-    with eval_mode(discriminator):
+def score(discriminator: Discriminator, tokens: Tensor, batch: int = 4096, dropout: bool = False) -> Tensor:
+    """P(real) of every row, in eval mode (``dropout=True``: with D's dropout), ``batch`` rows per call.
+    tokens (R, T) -> (R,)."""
+    with eval_mode(discriminator, training=dropout):
         return torch.cat([discriminator.prob_real(chunk) for chunk in tokens.split(batch)])
 
 
@@ -118,7 +122,8 @@ def rollout_completions(policy: Generator, tokens: Tensor, rollout_num: int, sta
 
 
 @torch.no_grad()
-def score_completions(discriminator: Discriminator, tokens: Tensor, completions: Tensor, batch: int = 4096) -> Tensor:
+def score_completions(discriminator: Discriminator, tokens: Tensor, completions: Tensor, batch: int = 4096,
+                      dropout: bool = False) -> Tensor:  # fmt: skip
     """P(real) of every roll-out completion, sharing the work that lies inside the prefix.
 
     A completion of the prefix Y_1:t agrees with Y on positions < t, so every convolution window
@@ -126,11 +131,11 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
     positions are pooled once per sequence from Y (a running max over positions); each roll-out
     only convolves the windows that reach past the prefix. Max-pooling is exact, so the result
     equals :func:`score` on the completions. tokens (B, T), completions (T-1, N, B, T) ->
-    probabilities (T-1, N, B).
+    probabilities (T-1, N, B). Dropout (``dropout=True``) acts after pooling, so sharing stays exact.
     """
     T1, N, B, T = completions.shape
     out = torch.empty(T1, N, B, device=tokens.device, dtype=discriminator.out.weight.dtype)
-    with eval_mode(discriminator):
+    with eval_mode(discriminator, training=dropout):
         x_y = discriminator.embedding(tokens).transpose(1, 2)  # (B, E, T)
         # prefix_max[k][:, :, p]: max over positions <= p of window k's output on Y, (B, F_k, T-w+1)
         prefix_max = [torch.relu(conv(x_y)).cummax(dim=2).values for conv in discriminator.convs]
@@ -155,15 +160,34 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
 
 def rollout_rewards(policy: Generator, discriminator: Discriminator, tokens: Tensor, rollout_num: int,
                     states: State | None = None, uniforms: Tensor | None = None,
-                    rng: torch.Generator | None = None, score_batch: int = 4096) -> Tensor:  # fmt: skip
+                    rng: torch.Generator | None = None, score_batch: int = 4096,
+                    dropout: bool = False) -> Tensor:  # fmt: skip
     """Q-values of Eq. 4 for every position: tokens (B, T) -> rewards (B, T).
 
     rewards[:, t-1] is the mean over N roll-outs of D(completion of Y_1:t) for t < T and
-    rewards[:, T-1] = D(Y_1:T). D is scored in eval mode (no dropout).
+    rewards[:, T-1] = D(Y_1:T). D is scored in eval mode (no dropout) unless ``dropout``.
     """
     completions = rollout_completions(policy, tokens, rollout_num, states, uniforms, rng)
-    q = score_completions(discriminator, tokens, completions, score_batch).mean(dim=1)  # (T-1, B)
-    return torch.cat([q.T, score(discriminator, tokens).unsqueeze(1)], dim=1)
+    q = score_completions(discriminator, tokens, completions, score_batch, dropout).mean(dim=1)  # (T-1, B)
+    return torch.cat([q.T, score(discriminator, tokens, dropout=dropout).unsqueeze(1)], dim=1)
+
+
+def bleu_rollout_rewards(policy: Generator, reference: BleuReference, tokens: Tensor, rollout_num: int,
+                         states: State | None = None, uniforms: Tensor | None = None,
+                         rng: torch.Generator | None = None) -> Tensor:  # fmt: skip
+    """PG-BLEU (paper Table 1): Eq. 4 with BLEU against the training data in place of D.
+
+    reference: the training sequences, indexed once (:class:`seqgan.bleu.BleuReference`, one order).
+    Sequences are cut at their first EOS before scoring. tokens (B, T) -> rewards (B, T).
+    """
+    B, T = tokens.shape
+    completions = rollout_completions(policy, tokens, rollout_num, states, uniforms, rng)
+    rows = torch.cat([completions.reshape(-1, T), tokens])  # the full sequences last
+    (order,) = reference.orders
+    scores = reference.scores(strip_special(rows.cpu(), policy.eos_token))[order]
+    scores = torch.tensor(scores, dtype=policy.out.weight.dtype, device=tokens.device)
+    q = scores[: -B].view(T - 1, rollout_num, B).mean(dim=1)  # (T-1, B)
+    return torch.cat([q.T, scores[-B:].unsqueeze(1)], dim=1)
 
 
 @torch.no_grad()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import fcntl
 import io
 import logging
@@ -31,8 +32,9 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from seqgan.checkpoint import latest_checkpoint, save_checkpoint
-from seqgan.config import SeqGANConfig, read_run_config
+from seqgan.bleu import BleuReference
+from seqgan.checkpoint import latest_checkpoint, load_file, save_checkpoint
+from seqgan.config import SeqGANConfig, get_value, read_run_config
 from seqgan.data import Vocab, load_prepared
 from seqgan.errors import Interrupted, TrainingError, UserError
 from seqgan.losses import discriminator_loss, mle_loss, policy_gradient_loss
@@ -40,7 +42,7 @@ from seqgan.metrics import distinct_n, evaluate_samples, strip_special
 from seqgan.models import Discriminator, Generator, build_oracle
 from seqgan.models.generator import sequence_mask, trim_padding
 from seqgan.oracle_io import load_oracle_params, random_oracle_params, save_oracle_params
-from seqgan.rollout import rollout_rewards, update_delayed_policy
+from seqgan.rollout import bleu_rollout_rewards, rollout_rewards, update_delayed_policy
 from seqgan.utils import MetricsLog, env_snapshot, resolve_device, write_atomic, write_json
 
 PHASES = ("mle", "d_pretrain", "adversarial", "done")
@@ -60,7 +62,8 @@ class SeqGANTrainer:
     """
 
     def __init__(self, config: SeqGANConfig, out_dir: str | Path, command: str | None = None,
-                 resume: bool = False) -> None:  # fmt: skip
+                 resume: bool = False, init_from: str | Path | None = None) -> None:  # fmt: skip
+        """``init_from``: a run directory whose pre-training this run starts from (see :meth:`fork`)."""
         config.validate()
         self.cfg = config
         self.out = Path(out_dir)
@@ -72,17 +75,38 @@ class SeqGANTrainer:
         self._warned_collapse = False
         self._stop_signal: int | None = None
         self._lock_file = None
+        self._bleu_reference: BleuReference | None = None
+        command = command or shlex.join(sys.argv)
+        fork_state = None
         if resume:
             self._open_existing_run()
+        elif init_from is not None:
+            fork_state = self._fork_run(Path(init_from), command)
         else:
-            self._create_run(command or shlex.join(sys.argv))
+            self._create_run(command)
         self._build()
+        if fork_state is not None:
+            self._load_state(fork_state)
+            self.best = None  # best.pt is chosen among this run's own evaluations
+            self.save()  # a fork killed at once resumes from here, not from scratch
         if resume:
             ckpt = latest_checkpoint(self.out / "checkpoints")
             if ckpt is not None:
                 self._load_state(ckpt)
             else:  # killed before the first checkpoint: start over
                 self.log.truncate(0)
+
+    @classmethod
+    def fork(cls, source: str | Path, config: SeqGANConfig, out_dir: str | Path,
+             command: str | None = None) -> SeqGANTrainer:  # fmt: skip
+        """A new run that starts where ``source`` finished pre-training (its checkpoints/pretrained.pt).
+
+        The fork takes the source's data (and oracle), seed and models; ``config`` decides everything
+        after pre-training (mode, reward, roll-outs, D schedule, evaluation). Its generator, discriminator
+        shape and pre-training settings must equal the source's, so that a fork equals a run trained
+        from scratch with ``config`` (tested). Baselines and ablations share one pre-training this way.
+        """
+        return cls(config, out_dir, command, init_from=source)
 
     @classmethod
     def resume(cls, out_dir: str | Path, device: str | None = None) -> SeqGANTrainer:
@@ -92,10 +116,20 @@ class SeqGANTrainer:
         return cls(cfg, out_dir, resume=True)
 
     # ----------------------------------------------------------------- setup
-    def _create_run(self, command: str) -> None:
+    def _make_run_dir(self) -> None:
+        """Create (and lock) the run directory; an existing run is never overwritten."""
         if (self.out / "config.json").exists() or (self.out / "checkpoints").exists():
             raise UserError(f"{self.out} already holds a run: continue it with --resume {self.out} or pick a new "
                             "--out-dir")
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            msg = f"cannot create run directory {self.out} ({e.strerror}): pick a writable --out-dir"
+            raise UserError(msg) from None
+        self._lock()
+        (self.out / "samples").mkdir(exist_ok=True)
+
+    def _create_run(self, command: str) -> None:
         cfg = self.cfg
         prepared, params = None, None
         if cfg.data.path is not None:
@@ -114,12 +148,7 @@ class SeqGANTrainer:
         else:
             params = random_oracle_params(cfg.data.vocab_size, cfg.data.oracle_emb_dim, cfg.data.oracle_hidden_dim,
                                           seed=cfg.data.oracle_seed)  # fmt: skip
-        try:
-            self.out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            msg = f"cannot create run directory {self.out} ({e.strerror}): pick a writable --out-dir"
-            raise UserError(msg) from None
-        self._lock()
+        self._make_run_dir()
         if prepared is not None:
             prepared.vocab.save(self.out / "vocab.json")
             train, test = prepared.train, prepared.test
@@ -137,9 +166,49 @@ class SeqGANTrainer:
         write_json(self.out / "config.json", cfg.to_dict())
         write_atomic(self.out / "command.txt", (command + "\n").encode())
         write_json(self.out / "env.json", env_snapshot(self.device))
-        (self.out / "samples").mkdir(exist_ok=True)
         self.log = MetricsLog(self.out / "metrics.jsonl")
         self.log.truncate(0)
+
+    def _fork_run(self, source: Path, command: str) -> dict[str, Any]:
+        """Create this run's directory from ``source``'s pre-training; returns the checkpoint to load."""
+        src_cfg, cfg = read_run_config(source), self.cfg
+        for key in [f"generator.{f.name}" for f in dataclasses.fields(cfg.generator)] + [
+            "discriminator.emb_dim", "discriminator.filter_sizes", "discriminator.num_filters"
+        ] + [f"pretrain.{f.name}" for f in dataclasses.fields(cfg.pretrain)]:  # fmt: skip
+            mine, theirs = get_value(cfg, key), get_value(src_cfg, key)
+            if mine != theirs:
+                raise UserError(f"--init-from {source}: {key} is {mine!r} here but {theirs!r} in the source run; "
+                                "a fork keeps the source's models and pre-training: drop that --set or pick another "
+                                "source run")
+        cfg.data = copy.deepcopy(src_cfg.data)
+        cfg.run.seed = src_cfg.run.seed
+        cfg.validate()
+        ckpt_dir = source / "checkpoints"
+        if (ckpt_dir / "pretrained.pt").exists():
+            ckpt = load_file(ckpt_dir / "pretrained.pt")
+        else:
+            ckpt = latest_checkpoint(ckpt_dir)
+            at = (ckpt["state"]["phase"], ckpt["state"]["epoch"]) if ckpt else None
+            if at != ("adversarial", 0):
+                where = "it has no checkpoint" if at is None else f"it is at phase {at[0]}, epoch {at[1]}"
+                raise UserError(f"--init-from {source} has not finished pre-training ({where}): resume it "
+                                "(`seqgan train --resume`) until it reaches the adversarial phase")
+        self._make_run_dir()
+        for name in ("data.pt", "oracle.npz", "vocab.json"):
+            if (source / name).exists():
+                write_atomic(self.out / name, (source / name).read_bytes())
+        for sample_file in sorted((source / "samples").glob("mle-*.txt")):  # the pre-training evaluations
+            write_atomic(self.out / "samples" / sample_file.name, sample_file.read_bytes())
+        # The pre-training events of the source, up to its checkpoint: the curves start at MLE epoch 0.
+        events = (source / "metrics.jsonl").read_bytes()[: ckpt["state"]["metrics_bytes"]]
+        write_atomic(self.out / "metrics.jsonl", events)
+        write_json(self.out / "config.json", cfg.to_dict())
+        write_atomic(self.out / "command.txt", (command + "\n").encode())
+        write_json(self.out / "env.json", env_snapshot(self.device))
+        write_json(self.out / "fork.json", {"source": str(source.resolve()), "phase": ckpt["state"]["phase"],
+                                            "epoch": ckpt["state"]["epoch"]})  # fmt: skip
+        self.log = MetricsLog(self.out / "metrics.jsonl")
+        return ckpt
 
     def _lock(self) -> None:
         """Hold RUN/.lock for the trainer's lifetime, so that two processes never write one run."""
@@ -212,7 +281,7 @@ class SeqGANTrainer:
     def _load_state(self, ckpt: dict[str, Any]) -> None:
         self.generator.load_state_dict(ckpt["generator"])
         self.discriminator.load_state_dict(ckpt["discriminator"])
-        if self.rollout_policy is not None:
+        if self.rollout_policy is not None and ckpt["rollout_policy"] is not None:
             self.rollout_policy.load_state_dict(ckpt["rollout_policy"])
         self.g_mle_opt.load_state_dict(ckpt["g_mle_opt"])
         self.g_pg_opt.load_state_dict(ckpt["g_pg_opt"])
@@ -332,8 +401,11 @@ class SeqGANTrainer:
         if total == 0 and self.phase == "mle":
             self.phase = "d_pretrain"
 
-    def _mle_epoch(self) -> float:
-        """One epoch of maximum likelihood over the training set; returns the mean batch loss."""
+    def _mle_epoch(self, true_prob: float = 1.0) -> float:
+        """One epoch of maximum likelihood over the training set; returns the mean batch loss.
+
+        ``true_prob`` < 1: scheduled sampling (``Generator.scheduled_sampling_logits``) instead of teacher forcing.
+        """
         cfg = self.cfg.pretrain
         n = len(self.train_data)
         order = torch.randperm(n, generator=self.rng, device=self.device) if cfg.shuffle else None
@@ -342,7 +414,9 @@ class SeqGANTrainer:
         for i in range(0, n, cfg.batch_size):
             idx = slice(i, i + cfg.batch_size) if order is None else order[i : i + cfg.batch_size]
             batch = trim_padding(self.train_data[idx], self.generator.eos_token)
-            loss = mle_loss(self.generator(batch), batch, sequence_mask(batch, self.generator.eos_token))
+            logits = (self.generator(batch) if true_prob >= 1.0
+                      else self.generator.scheduled_sampling_logits(batch, true_prob, self.rng))  # fmt: skip
+            loss = mle_loss(logits, batch, sequence_mask(batch, self.generator.eos_token))
             self._clip_step(self.g_mle_opt, loss, cfg.grad_clip)
             losses.append(loss.detach())
         return float(torch.stack(losses).mean())
@@ -350,7 +424,8 @@ class SeqGANTrainer:
     def pretrain_discriminator(self) -> None:
         """``pretrain.d_steps`` rounds of (fresh negatives, ``pretrain.k_epochs`` epochs of D)."""
         cfg = self.cfg.pretrain
-        if self.cfg.adversarial.mode == "mle":  # the MLE baseline has no discriminator
+        adv = self.cfg.adversarial
+        if adv.mode != "seqgan" or adv.reward != "discriminator":  # baselines without a discriminator
             self.phase, self.epoch = "adversarial", 0
             return
         bar = self._progress(cfg.d_steps, "D pre-train")
@@ -368,39 +443,48 @@ class SeqGANTrainer:
 
     def adversarial(self) -> None:
         """Algorithm 1, lines 5-15: per epoch, g_steps policy-gradient updates of G, the
-        roll-out policy update, then d_steps rounds of (fresh negatives, k epochs of D)."""
+        roll-out policy update, then d_steps rounds of (fresh negatives, k epochs of D).
+
+        The baselines of Table 1 run here too: ``mode`` "mle" / "ss" spend the epochs on maximum
+        likelihood / scheduled sampling; ``reward`` "bleu" / "constant" replace D's reward (and D is
+        then not trained).
+        """
         cfg = self.cfg.adversarial
+        if self.phase == "adversarial" and self.epoch == 0:
+            if self.rollout_policy is not None:  # G_beta starts from the pre-trained G (authors: ROLLOUT built here)
+                self.rollout_policy.load_state_dict(self.generator.state_dict())
+            self.save()  # the end of pre-training, kept as pretrained.pt: later runs can fork from it
+            ckpt_dir = self.out / "checkpoints"
+            write_atomic(ckpt_dir / "pretrained.pt", (ckpt_dir / "last.pt").read_bytes())
         bar = self._progress(cfg.epochs, "adversarial")
         while self.phase == "adversarial" and self.epoch < cfg.epochs:
             t0 = time.perf_counter()
-            if cfg.mode == "mle":  # baseline: the same epochs spent on maximum likelihood
-                loss = self._mle_epoch()
-                epoch = self.epoch + 1
-                self._log_checked({"phase": "adversarial", "epoch": epoch, "g/mle_loss": loss,
-                                   "time/epoch_s": time.perf_counter() - t0})  # fmt: skip
-                if epoch % self.cfg.eval.every == 0 or epoch == cfg.epochs:
-                    self.evaluate("adversarial", epoch)
-                self._advance(cfg.epochs, "done")
-                bar.update(1)
-                continue
-            g_stats = [self._policy_gradient_step() for _ in range(cfg.g_steps)]
-            t_g = time.perf_counter() - t0
-            if self.rollout_policy is not None:
-                update_delayed_policy(self.rollout_policy, self.generator, cfg.rollout_update_rate)
-            d_stats = self._train_discriminator(cfg.d_steps, cfg.k_epochs) if cfg.d_steps > 0 else {}
-            event = {"phase": "adversarial", "epoch": self.epoch + 1}
-            for key in (g_stats[0] if g_stats else {}):
-                event[key] = sum(s[key] for s in g_stats) / len(g_stats)
-            event.update(d_stats)
-            self._check_diversity(event)
-            event.update({"time/g_s": t_g, "time/epoch_s": time.perf_counter() - t0})
-            self._log_checked(event)
             epoch = self.epoch + 1
+            event: dict[str, Any] = {"phase": "adversarial", "epoch": epoch}
+            if cfg.mode == "mle":  # baseline: the same epochs spent on maximum likelihood
+                event["g/mle_loss"] = self._mle_epoch()
+            elif cfg.mode == "ss":  # baseline: scheduled sampling, P(true token) falls by ss_decay per epoch
+                event["g/ss_true_prob"] = max(0.0, 1.0 - cfg.ss_decay * epoch)
+                event["g/mle_loss"] = self._mle_epoch(event["g/ss_true_prob"])
+            else:
+                g_stats = [self._policy_gradient_step() for _ in range(cfg.g_steps)]
+                event["time/g_s"] = time.perf_counter() - t0
+                if self.rollout_policy is not None:
+                    update_delayed_policy(self.rollout_policy, self.generator, cfg.rollout_update_rate)
+                if cfg.reward == "discriminator" and cfg.d_steps > 0:
+                    event.update(self._train_discriminator(cfg.d_steps, cfg.k_epochs))
+                for key in g_stats[0] if g_stats else {}:  # mean over the g-steps (per position for lists)
+                    values = [s[key] for s in g_stats]
+                    event[key] = ([sum(v) / len(v) for v in zip(*values, strict=True)] if isinstance(values[0], list)
+                                  else sum(values) / len(values))  # fmt: skip
+                self._check_diversity(event)
+            event["time/epoch_s"] = time.perf_counter() - t0
+            self._log_checked(event)
             if epoch % self.cfg.eval.every == 0 or epoch == cfg.epochs:
                 self.evaluate("adversarial", epoch)
             self._advance(cfg.epochs, "done")
             bar.update(1)
-            if g_stats:
+            if "g/reward_mean" in event:
                 bar.set_postfix(reward=f"{event['g/reward_mean']:.3f}")
         bar.close()
         if cfg.epochs == 0 and self.phase == "adversarial":
@@ -433,8 +517,16 @@ class SeqGANTrainer:
         policy = self.generator
         if self.rollout_policy is not None:
             policy, states = self.rollout_policy, None  # the delayed policy has its own states
-        rewards = rollout_rewards(policy, self.discriminator, tokens, cfg.rollout_num, states, rng=self.rng,
-                                  score_batch=cfg.d_score_batch)  # fmt: skip
+        if cfg.reward == "discriminator":
+            rewards = rollout_rewards(policy, self.discriminator, tokens, cfg.rollout_num, states, rng=self.rng,
+                                      score_batch=cfg.d_score_batch, dropout=cfg.reward_dropout)  # fmt: skip
+        elif cfg.reward == "bleu":
+            if self._bleu_reference is None:  # index the training data once per process
+                refs = strip_special(self.train_data.cpu(), self.generator.eos_token)
+                self._bleu_reference = BleuReference(refs, (cfg.bleu_order,))
+            rewards = bleu_rollout_rewards(policy, self._bleu_reference, tokens, cfg.rollout_num, states, rng=self.rng)
+        else:  # constant Q = 1: no roll-outs, the gradient only sharpens G on its own samples
+            rewards = torch.ones(tokens.shape, device=self.device, dtype=self.generator.out.weight.dtype)
         self.generator.train()
         mask = sequence_mask(tokens, self.generator.eos_token)
         logp = torch.log_softmax(self.generator(tokens), dim=-1)  # (B, T, V)
@@ -443,7 +535,13 @@ class SeqGANTrainer:
         entropy = -(logp.detach().exp() * logp.detach()).sum(dim=-1)
         loss = policy_gradient_loss(log_probs, rewards, cfg.reward_baseline, mask)
         norm = self._clip_step(self.g_pg_opt, loss, cfg.grad_clip)
+        real = mask.to(rewards.dtype)
+        count = real.sum(dim=0).clamp(min=1.0)
+        pos_mean = (rewards * real).sum(dim=0) / count  # (T,) mean Q over the sequences still running at t
+        pos_std = (((rewards - pos_mean) ** 2 * real).sum(dim=0) / count).sqrt()
         return {
+            "g/reward_by_pos": [round(v, 6) for v in pos_mean.tolist()],
+            "g/reward_std_by_pos": [round(v, 6) for v in pos_std.tolist()],
             "g/entropy": float((entropy * mask).sum() / mask.sum()),
             "g/distinct2": distinct_n(strip_special(tokens.cpu(), self.generator.eos_token), 2),
             "g/pg_loss": float(loss.detach()),

@@ -160,6 +160,27 @@ class Generator(nn.Module):
         logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
         return logp if self.eos_token is None else logp * sequence_mask(tokens, self.eos_token)
 
+    def scheduled_sampling_logits(self, tokens: Tensor, true_prob: float, rng: torch.Generator | None = None) -> Tensor:
+        """Scheduled sampling (Bengio et al. 2015): logits (B, T, V) of ``tokens`` (B, T) where, at each
+        position of each sequence independently, the input is the true previous token with probability
+        ``true_prob`` and otherwise a token drawn from G's own prediction at the previous position (no
+        gradient flows through the draw). The loss still targets the true tokens; ``true_prob=1`` is
+        teacher forcing (:meth:`forward`)."""
+        B, T = tokens.shape
+        device = tokens.device
+        feed_true = torch.rand(B, T, generator=rng, device=device) < true_prob  # [:, t]: the input of step t
+        uniforms = torch.rand(B, T, generator=rng, device=device)  # [:, t]: the draw at step t
+        state = self.initial_state(B)
+        inputs = torch.full((B,), self.start_token, dtype=torch.long, device=device)
+        logits = []
+        for t in range(T):
+            state = self.lstm_step(inputs, state)
+            logits.append(self.out(state[0]))
+            if t + 1 < T:
+                drawn = sample_from_logits(logits[-1].detach(), uniforms[:, t])
+                inputs = torch.where(feed_true[:, t + 1], tokens[:, t], drawn)
+        return torch.stack(logits, dim=1)
+
     def lstm_step(self, inputs: Tensor, state: State) -> State:
         """Feed ``inputs`` (B,) to the LSTM from ``state`` -> the new state (h, c), each (B, H)."""
         h, c = state
