@@ -250,12 +250,14 @@ def cmd_eval(args: argparse.Namespace) -> None:
     num = args.num_samples or cfg.eval.num_samples
     rng = torch.Generator().manual_seed(args.seed)
     g = run.generator
-    samples = g.generate(num, cfg.data.seq_len, rng)
+    if args.temperature <= 0:
+        raise UserError("--temperature must be > 0 (1.0 evaluates the model as trained)")
+    samples = g.generate(num, cfg.data.seq_len, rng, temperature=args.temperature)
     pitch = run.vocab.pitch if run.vocab is not None else None  # music runs add eval/mse
     metrics = evaluate_samples(g, samples, run.test, run.oracle, cfg.eval.bleu_orders, run.vocab is not None,
-                               pitch=pitch)  # fmt: skip
+                               pitch=pitch, temperature=args.temperature)  # fmt: skip
     _emit({"run": args.run, "checkpoint": args.checkpoint, "phase": run.phase, "epoch": run.epoch,
-           "num_samples": num, "seed": args.seed, **metrics}, args.json)  # fmt: skip
+           "num_samples": num, "seed": args.seed, "temperature": args.temperature, **metrics}, args.json)  # fmt: skip
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
@@ -365,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
     p.add_argument("--num-samples", type=int, help="generated samples (default: the run's eval.num_samples)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sample at this softmax temperature and score "
+                   "NLL_test under the same softmax: one point of the quality-diversity curve of Caccia et al. "
+                   "(2020) (default 1.0)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=cmd_eval)
 

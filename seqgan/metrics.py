@@ -10,14 +10,14 @@ from seqgan.models.generator import Generator, sequence_mask, trim_padding
 
 
 @torch.no_grad()
-def sequence_nll(model: Generator, tokens: Tensor, batch_size: int = 1024) -> Tensor:
+def sequence_nll(model: Generator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0) -> Tensor:
     """Per-sequence mean per-token NLL (nats) of ``tokens`` under ``model``: (B, T) -> (B,).
 
     With an EOS token, the mean runs over the real positions (up to and including the first EOS).
 
     Teacher-forced from the start token. With the oracle as ``model`` and generated
     sequences as ``tokens`` this is NLL_oracle per sample (the t-test's unit); with the
-    generator and held-out data it is NLL_test.
+    generator and held-out data it is NLL_test (``temperature``: of the model's softmax).
     """
     device = model.out.weight.device
     was_training = model.training
@@ -26,15 +26,15 @@ def sequence_nll(model: Generator, tokens: Tensor, batch_size: int = 1024) -> Te
     for chunk in tokens.split(batch_size):
         chunk = trim_padding(chunk.to(device), model.eos_token)
         lengths = sequence_mask(chunk, model.eos_token).sum(dim=1).clamp(min=1)
-        out.append(-model.log_probs(chunk).sum(dim=1) / lengths)
+        out.append(-model.log_probs(chunk, temperature).sum(dim=1) / lengths)
     model.train(was_training)
     return torch.cat(out).cpu()
 
 
-def mean_nll(model: Generator, tokens: Tensor, batch_size: int = 1024) -> float:
+def mean_nll(model: Generator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0) -> float:
     """Mean per-token NLL in nats over all real tokens of the corpus (for fixed-length
     sequences the paper's Table 1 scale: the mean of the per-sequence means)."""
-    per_seq = sequence_nll(model, tokens, batch_size).double()
+    per_seq = sequence_nll(model, tokens, batch_size, temperature).double()
     lengths = sequence_mask(tokens, model.eos_token).sum(dim=1).clamp(min=1).double().cpu()
     return float((per_seq * lengths).sum() / lengths.sum())
 
@@ -88,13 +88,15 @@ def pitch_mse(samples: Tensor, references: Tensor, rest_id: int | None = None, b
 
 def evaluate_samples(generator: Generator, samples: Tensor, test: Tensor, oracle: Generator | None,
                      bleu_orders: tuple[int, ...] = (2, 3, 4, 5), with_text_metrics: bool = False,
-                     batch_size: int = 1024, pitch: PitchInfo | None = None) -> dict[str, float]:  # fmt: skip
+                     batch_size: int = 1024, pitch: PitchInfo | None = None,
+                     temperature: float = 1.0) -> dict[str, float]:  # fmt: skip
     """Every evaluation metric of a generator, as flat ``eval/...`` keys.
 
     samples (S, T): fresh generator samples; test (N, T): held-out real sequences.
     BLEU-n: mean sentence BLEU of each sample against the whole test set (NLTK method1, the
     paper's and Texygen's protocol); Self-BLEU-n: each sample against the other samples.
     Music runs (``pitch``: the vocabulary's PitchInfo) add ``eval/mse``, :func:`pitch_mse` against the test set.
+    ``temperature``: the one the samples were drawn at; NLL_test is scored at it too (Caccia et al. 2020).
     """
     from seqgan.bleu import bleu, self_bleu
 
@@ -102,7 +104,7 @@ def evaluate_samples(generator: Generator, samples: Tensor, test: Tensor, oracle
     if oracle is not None:
         out["eval/nll_oracle"] = mean_nll(oracle, samples, batch_size)
     if len(test):
-        out["eval/nll_test"] = mean_nll(generator, test, batch_size)
+        out["eval/nll_test"] = mean_nll(generator, test, batch_size, temperature)
     if with_text_metrics:
         hyps = strip_special(samples.cpu(), generator.eos_token)
         refs = strip_special(test.cpu(), generator.eos_token)
@@ -116,3 +118,20 @@ def evaluate_samples(generator: Generator, samples: Tensor, test: Tensor, oracle
     if pitch is not None and len(test):
         out["eval/mse"] = pitch_mse(samples.cpu(), test.cpu(), pitch.rest_id, batch_size)
     return out
+
+
+@torch.no_grad()
+def temperature_sweep(generator: Generator, oracle: Generator, test: Tensor, alphas: list[float], num_samples: int,
+                      seed: int = 0, batch_size: int = 1024) -> list[dict[str, float]]:  # fmt: skip
+    """The quality-diversity curve of Caccia et al. (2020) on the oracle task: for each inverse
+    temperature alpha (logits x alpha), NLL_oracle of ``num_samples`` samples drawn at temperature
+    1 / alpha (quality) and NLL_test of the held-out ``test`` (N, T) under the same softmax (diversity).
+    The same seed for every alpha, so the curve is smooth in alpha."""
+    points = []
+    for alpha in alphas:
+        temperature = 1.0 / alpha
+        rng = torch.Generator(generator.out.weight.device).manual_seed(seed)
+        samples = generator.generate(num_samples, test.shape[1], rng, batch_size, temperature=temperature)
+        points.append({"alpha": alpha, "nll_oracle": mean_nll(oracle, samples, batch_size),
+                       "nll_test": mean_nll(generator, test, batch_size, temperature)})  # fmt: skip
+    return points

@@ -220,3 +220,22 @@ def test_delayed_policy_starts_from_the_pretrained_generator(forks: dict[str, Pa
         want = last["generator"][name] if name.startswith("embedding") else value
         assert torch.equal(last["rollout_policy"][name], want), name
     assert not all(torch.equal(last["generator"][k], v) for k, v in pre["generator"].items())
+
+
+def test_nll_at_a_temperature_and_the_sweep() -> None:
+    from seqgan.metrics import mean_nll, temperature_sweep
+
+    torch.manual_seed(3)
+    g, oracle = Generator(12, 6, 6).double(), Generator(12, 6, 6).double()
+    test = oracle.sample(30, 5, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        logits = g(test) / 0.5
+    by_hand = -torch.log_softmax(logits, dim=-1).gather(-1, test.unsqueeze(-1)).mean()
+    assert math.isclose(mean_nll(g, test, temperature=0.5), float(by_hand), rel_tol=1e-12)
+    points = temperature_sweep(g, oracle, test, [1.0, 2.0], num_samples=40, seed=7)
+    plain = g.generate(40, 5, torch.Generator().manual_seed(7))
+    assert math.isclose(points[0]["nll_oracle"], mean_nll(oracle, plain), rel_tol=1e-12)
+    assert math.isclose(points[0]["nll_test"], mean_nll(g, test), rel_tol=1e-12)
+    sharp = g.generate(40, 5, torch.Generator().manual_seed(7), temperature=0.5)
+    assert math.isclose(points[1]["nll_oracle"], mean_nll(oracle, sharp), rel_tol=1e-12)
+    assert math.isclose(points[1]["nll_test"], mean_nll(g, test, temperature=0.5), rel_tol=1e-12)

@@ -154,9 +154,12 @@ class Generator(nn.Module):
         hidden, _ = self.lstm(self.embedding(self._inputs(tokens)))  # (B, T, H)
         return self.out(hidden)
 
-    def log_probs(self, tokens: Tensor) -> Tensor:
-        """log G(y_t | y_<t) of each token. tokens (B, T) -> (B, T); positions after EOS are 0."""
-        logp = torch.log_softmax(self(tokens), dim=-1)
+    def log_probs(self, tokens: Tensor, temperature: float = 1.0) -> Tensor:
+        """log G(y_t | y_<t) of each token. tokens (B, T) -> (B, T); positions after EOS are 0.
+
+        ``temperature``: of the softmax, as in :meth:`sample` (Caccia et al. 2020 score NLL_test this way)."""
+        logits = self(tokens)
+        logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)
         logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
         return logp if self.eos_token is None else logp * sequence_mask(tokens, self.eos_token)
 
