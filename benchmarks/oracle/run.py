@@ -1,0 +1,179 @@
+"""Table 1 of the paper on the synthetic oracle, measured: every column for several seeds, the
+ablations, the g-steps / d-steps / k settings of Fig. 3 and the quality-diversity sweep.
+
+    python benchmarks/oracle/run.py --out runs/oracle [--preset demo] [--seeds 1 2 3]
+        [--oracle-params target_params_py3.pkl] [--parts table ablations sweep fig3]
+    python benchmarks/oracle/report.py --runs runs/oracle     # -> benchmarks/oracle/results.md + PNGs
+
+Every column is an option of the one trainer. Per seed, the SeqGAN run is trained from scratch;
+MLE, scheduled sampling, PG-BLEU and every ablation start from its pre-training
+(``seqgan train --init-from``, tested equal to training from scratch), so all columns of a seed share
+one pre-trained G and D and differ only in what follows. Random is the untrained generator (and
+uniform tokens). Runs are resumable: run the same command again after an interruption and finished
+runs are skipped, unfinished ones resumed. Each run directory holds its exact command (command.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from seqgan import presets  # noqa: E402
+from seqgan.checkpoint import latest_checkpoint  # noqa: E402
+from seqgan.metrics import mean_nll, sequence_nll, temperature_sweep  # noqa: E402
+from seqgan.models import Generator  # noqa: E402
+from seqgan.run import load_run  # noqa: E402
+from seqgan.utils import env_snapshot, write_json  # noqa: E402
+
+# Table 1 columns after pre-training: the --set overrides of each (SeqGAN itself: the preset).
+# Scheduled sampling: P(true token) falls by ss_decay per epoch (paper: 0.002 over 200 epochs, i.e. to 0.6);
+# the decay is scaled to the preset's number of adversarial epochs so that it ends at 0.6 as well.
+COLUMNS = {
+    "seqgan": [],
+    "mle": ["adversarial.mode=mle"],
+    "ss": ["adversarial.mode=ss", "adversarial.ss_decay={ss_decay}"],
+    "pg_bleu": ["adversarial.reward=bleu"],
+}
+ABLATIONS = {
+    "constant_reward": ["adversarial.reward=constant"],
+    "rollout_n1": ["adversarial.rollout_num=1"],
+    "rollout_n4": ["adversarial.rollout_num=4"],
+    "rollout_n32": ["adversarial.rollout_num=32"],
+    "delayed_policy": ["adversarial.rollout_policy=delayed"],
+    "baseline_mean": ["adversarial.reward_baseline=mean"],
+    "reward_dropout": ["adversarial.reward_dropout=true"],
+}
+# Fig. 3 of the paper: (g-steps, d-steps, k); (d) is the authors' default.
+FIG3 = {"g100_d1_k10": (100, 1, 10), "g30_d1_k30": (30, 1, 30), "g1_d1_k10": (1, 1, 10), "g1_d5_k3": (1, 5, 3)}
+ALPHAS = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0]  # inverse temperatures (Caccia et al. 2020)
+
+
+def _phase(run: Path) -> str | None:
+    if not (run / "config.json").exists():
+        return None
+    ckpt = latest_checkpoint(run / "checkpoints")
+    return "new" if ckpt is None else ckpt["state"]["phase"]
+
+
+def train(run: Path, argv: list[str], log: dict) -> None:
+    """Train ``run`` with ``seqgan train argv``; skip it when done, resume it when interrupted."""
+    phase = _phase(run)
+    if phase == "done":
+        return
+    cmd = [sys.executable, "-m", "seqgan", "train", "--no-progress"]
+    cmd += ["--resume", str(run)] if phase is not None else [*argv, "--out-dir", str(run)]
+    print(f"[{time.strftime('%H:%M:%S')}] {' '.join(cmd[2:])}", flush=True)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    log.setdefault("wall_s", {})[str(run)] = round(time.perf_counter() - t0, 1)
+
+
+def final_eval(run: Path, num_samples: int, seed: int, sweep: bool) -> None:
+    """Per-sequence NLL_oracle of fresh samples of the last checkpoint (the t-test's unit) and,
+    with ``sweep``, the temperature sweep; stored beside the run."""
+    out = run / "final_eval.json"
+    if out.exists() and (not sweep or "sweep" in json.loads(out.read_text())):
+        return
+    r = load_run(run, "last")
+    rng = torch.Generator().manual_seed(seed)
+    samples = r.generator.generate(num_samples, r.config.data.seq_len, rng)
+    per_seq = sequence_nll(r.oracle, samples)
+    result = {"nll_oracle": float(per_seq.double().mean()), "nll_test": mean_nll(r.generator, r.test),
+              "per_sequence": [round(v, 5) for v in per_seq.tolist()], "num_samples": num_samples,
+              "seed": seed}  # fmt: skip
+    if sweep:
+        result["sweep"] = temperature_sweep(r.generator, r.oracle, r.test, ALPHAS, num_samples, seed)
+    write_json(out, result)
+
+
+def random_eval(source: Path, num_samples: int, seed: int) -> None:
+    """The Random column: the untrained generator of ``source`` (its init, before MLE) and uniform tokens."""
+    out = source.parent / "random.json"
+    if out.exists():
+        return
+    r = load_run(source, "last")
+    cfg = r.config
+    torch.manual_seed(cfg.run.seed)  # the trainer builds G first after this seed: the same initial weights
+    g = Generator(cfg.data.vocab_size, cfg.generator.emb_dim, cfg.generator.hidden_dim, cfg.data.start_token,
+                  cfg.generator.init_std)  # fmt: skip
+    rng = torch.Generator().manual_seed(seed)
+    untrained = sequence_nll(r.oracle, g.generate(num_samples, cfg.data.seq_len, rng))
+    tokens = torch.randint(0, cfg.data.vocab_size, (num_samples, cfg.data.seq_len), generator=rng)
+    uniform = sequence_nll(r.oracle, tokens)
+    write_json(out, {"untrained": {"nll_oracle": float(untrained.double().mean()),
+                                   "per_sequence": [round(v, 5) for v in untrained.tolist()]},
+                     "uniform": {"nll_oracle": float(uniform.double().mean()),
+                                 "per_sequence": [round(v, 5) for v in uniform.tolist()]}})  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)  # fmt: skip
+    ap.add_argument("--out", required=True, help="folder for the runs (created)")
+    ap.add_argument("--preset", default="demo", help="preset of every run (default demo: the CPU-scale schedule; "
+                    "paper: the authors' full schedule, a GPU job)")  # fmt: skip
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="run seeds of the Table 1 columns")
+    ap.add_argument("--ablation-seeds", type=int, nargs="+", default=[1], help="seeds of the ablations and Fig. 3")
+    ap.add_argument("--oracle-params", help="oracle file (the authors' target_params_py3.pkl); default: a fresh "
+                    "N(0, 1) oracle of the preset (data.oracle_seed)")  # fmt: skip
+    ap.add_argument("--parts", nargs="+", default=["table", "ablations", "sweep"],
+                    choices=["table", "ablations", "sweep", "fig3"], help="what to run (default table ablations sweep)")
+    ap.add_argument("--fig3-epochs", type=int, help="adversarial epochs of the Fig. 3 runs (default: the preset's)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    args = ap.parse_args()
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = presets.get(args.preset)
+    ss_decay = round(0.4 / max(cfg.adversarial.epochs, 1), 6)
+    common = ["--preset", args.preset, "--device", args.device]
+    manifest_file = out / "manifest.json"
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
+    manifest.update({"preset": args.preset, "seeds": args.seeds, "ablation_seeds": args.ablation_seeds,
+                     "oracle_params": args.oracle_params, "ss_decay": ss_decay, "alphas": ALPHAS,
+                     "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+                     "env": env_snapshot(torch.device("cpu")), "columns": COLUMNS, "ablations": ABLATIONS,
+                     "fig3": {k: list(v) for k, v in FIG3.items()}, "fig3_epochs": args.fig3_epochs})  # fmt: skip
+    write_json(manifest_file, manifest)
+
+    def fork_argv(source: Path, overrides: list[str]) -> list[str]:
+        sets = [x for o in overrides for x in ("--set", o.format(ss_decay=ss_decay))]
+        return [*common, "--init-from", str(source), *sets]
+
+    seeds = list(dict.fromkeys(args.seeds + (args.ablation_seeds if {"ablations", "fig3"} & set(args.parts) else [])))
+    n = cfg.eval.num_samples
+    for seed in seeds:
+        source = out / f"seed{seed}" / "seqgan"
+        first = ["--seed", str(seed)] + (["--oracle-params", args.oracle_params] if args.oracle_params else [])
+        train(source, [*common, *first], manifest)
+        random_eval(source, n, seed)
+        jobs: dict[str, list[str]] = {}
+        if "table" in args.parts and seed in args.seeds:
+            jobs.update({name: o for name, o in COLUMNS.items() if name != "seqgan"})
+        if "ablations" in args.parts and seed in args.ablation_seeds:
+            jobs.update(ABLATIONS)
+        if "fig3" in args.parts and seed in args.ablation_seeds:
+            epochs = [f"adversarial.epochs={args.fig3_epochs}"] if args.fig3_epochs else []
+            jobs.update({f"fig3_{name}": [f"adversarial.g_steps={g}", f"adversarial.d_steps={d}",
+                                          f"adversarial.k_epochs={k}", *epochs]
+                         for name, (g, d, k) in FIG3.items()})  # fmt: skip
+        for name, overrides in jobs.items():
+            train(out / f"seed{seed}" / name, fork_argv(source, overrides), manifest)
+            write_json(manifest_file, manifest)
+        for name in ["seqgan", *jobs]:
+            final_eval(out / f"seed{seed}" / name, n, seed, sweep="sweep" in args.parts and name in ("seqgan", "mle"))
+        write_json(manifest_file, manifest)
+    print(f"done: python benchmarks/oracle/report.py --runs {out}")
+
+
+if __name__ == "__main__":
+    main()
