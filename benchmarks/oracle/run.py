@@ -149,28 +149,28 @@ def main() -> None:
         sets = [x for o in overrides for x in ("--set", o.format(ss_decay=ss_decay))]
         return [*common, "--init-from", str(source), *sets]
 
-    seeds = list(dict.fromkeys(args.seeds + (args.ablation_seeds if {"ablations", "fig3"} & set(args.parts) else [])))
     n = cfg.eval.num_samples
-    for seed in seeds:
+    jobs: list[tuple[int, str, list[str]]] = []  # (seed, run name, overrides); Table 1 of every seed first
+    if "table" in args.parts:
+        jobs += [(seed, name, o) for seed in args.seeds for name, o in COLUMNS.items()]
+    if "ablations" in args.parts:
+        jobs += [(seed, name, o) for seed in args.ablation_seeds for name, o in [("seqgan", []), *ABLATIONS.items()]]
+    if "fig3" in args.parts:
+        epochs = [f"adversarial.epochs={args.fig3_epochs}"] if args.fig3_epochs else []
+        jobs += [(seed, "seqgan", []) for seed in args.ablation_seeds]
+        jobs += [(seed, f"fig3_{name}", [f"adversarial.g_steps={g}", f"adversarial.d_steps={d}",
+                                         f"adversarial.k_epochs={k}", *epochs])
+                 for seed in args.ablation_seeds for name, (g, d, k) in FIG3.items()]  # fmt: skip
+    for seed, name, overrides in jobs:
         source = out / f"seed{seed}" / "seqgan"
-        first = ["--seed", str(seed)] + (["--oracle-params", args.oracle_params] if args.oracle_params else [])
-        train(source, [*common, *first], manifest)
-        random_eval(source, n, seed)
-        jobs: dict[str, list[str]] = {}
-        if "table" in args.parts and seed in args.seeds:
-            jobs.update({name: o for name, o in COLUMNS.items() if name != "seqgan"})
-        if "ablations" in args.parts and seed in args.ablation_seeds:
-            jobs.update(ABLATIONS)
-        if "fig3" in args.parts and seed in args.ablation_seeds:
-            epochs = [f"adversarial.epochs={args.fig3_epochs}"] if args.fig3_epochs else []
-            jobs.update({f"fig3_{name}": [f"adversarial.g_steps={g}", f"adversarial.d_steps={d}",
-                                          f"adversarial.k_epochs={k}", *epochs]
-                         for name, (g, d, k) in FIG3.items()})  # fmt: skip
-        for name, overrides in jobs.items():
+        if name == "seqgan":  # the seed's SeqGAN run, trained from scratch; every other run forks from it
+            first = ["--seed", str(seed)] + (["--oracle-params", args.oracle_params] if args.oracle_params else [])
+            train(source, [*common, *first], manifest)
+            random_eval(source, n, seed)
+        else:
             train(out / f"seed{seed}" / name, fork_argv(source, overrides), manifest)
-            write_json(manifest_file, manifest)
-        for name in ["seqgan", *jobs]:
-            final_eval(out / f"seed{seed}" / name, n, seed, sweep="sweep" in args.parts and name in ("seqgan", "mle"))
+        sweep = "sweep" in args.parts and name in ("seqgan", "mle") and seed in args.seeds
+        final_eval(out / f"seed{seed}" / name, n, seed, sweep)
         write_json(manifest_file, manifest)
     print(f"done: python benchmarks/oracle/report.py --runs {out}")
 
