@@ -112,7 +112,8 @@ def read_notes(raw: bytes, track: int | None = None) -> Notes:
         if mid.ticks_per_beat <= 0:
             raise ValueError(f"ticks per beat {mid.ticks_per_beat}")
     except Exception as e:  # noqa: BLE001 - mido raises many types for damaged files; all mean "unreadable"
-        raise Skip("unreadable", f"{type(e).__name__}: {str(e)[:80] or 'not a MIDI file'}") from None
+        why = " ".join(str(e).split())[:80] or "not a MIDI file"  # one line, whatever mido says
+        raise Skip("unreadable", f"{type(e).__name__}: {why}") from None
     if track is not None and not 0 <= track < len(mid.tracks):
         raise Skip("no_notes", f"no track {track} (the file has tracks 0..{len(mid.tracks) - 1})")
     chosen = range(len(mid.tracks)) if track is None else [track]

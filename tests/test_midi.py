@@ -410,3 +410,24 @@ def test_written_file_is_standard_midi() -> None:
     assert mid.type == 0 and len(mid.tracks) == 1 and mid.length == pytest.approx(2.5)
     on = [(m.note, m.time) for m in mid.tracks[0] if m.type == "note_on"]
     assert [n for n, _ in on] == [60, 62, 64]  # the held 39 39 is one note
+
+
+@pytest.mark.slow
+def test_benchmark_script_on_a_demo_folder(tmp_path: Path) -> None:
+    """benchmarks/music/run.py end to end (tiny preset): prepare, both runs, eval, MIDI samples, results.md."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "music" / "run.py"
+    demo, out = tmp_path / "demo", tmp_path / "out"
+    subprocess.run([sys.executable, str(script), "--make-demo-folder", str(demo), "--demo-tunes", "12"], check=True)
+    assert len(list(demo.glob("*.mid"))) == 12 and (demo / "SYNTHETIC.txt").exists()
+    subprocess.run([sys.executable, str(script), "--midi", str(demo), "--out", str(out), "--preset", "tiny"],
+                   check=True, timeout=600)  # fmt: skip
+    results = (out / "results.md").read_text()
+    assert results.startswith("# Music: MLE vs SeqGAN on SYNTHETIC melodies (not Nottingham)")
+    assert "| MLE (paper) | 0.9210 | 22.38 |" in results and "| SeqGAN (paper) | 0.9406 | 20.62 |" in results
+    for name in ("mle", "seqgan"):
+        result = json.loads((out / name / "eval.json").read_text())
+        assert f"| {'MLE' if name == 'mle' else 'SeqGAN'} (this repo) | {result['eval/bleu4']:.4f} |" in results
+        assert len(list((out / name / "midi").glob("sample-*.mid"))) == 8
