@@ -21,7 +21,7 @@ from seqgan.rollout import naive_rollout_rewards, rollout_completions, rollout_r
 from seqgan.utils import resolve_device
 
 
-def _time(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 1) -> float:
+def median_time(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 1) -> float:
     """Median seconds of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
     for _ in range(warmup):
         fn()
@@ -67,19 +67,30 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     # Reference throughput of the machine: a large fp32 matrix product.
     n = 1024 if quick else 2048
     a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
-    out["matmul_gflops"] = 2 * n**3 / _time(lambda: a @ b, dev, 5) / 1e9
+    out["matmul_gflops"] = 2 * n**3 / median_time(lambda: a @ b, dev, 5) / 1e9
 
     tokens, states = g.sample(B, T, rng, return_states=True)
     rows = (T - 1) * N * B + B
-    out["rollout_batched_s"] = _time(lambda: rollout_rewards(g, d, tokens, N, states, rng=rng), dev, reps)
+    out["rollout_batched_s"] = median_time(lambda: rollout_rewards(g, d, tokens, N, states, rng=rng), dev, reps)
     fake = torch.randint(0, V, (rows, T), generator=rng, device=dev)
     # "D scoring alone": every row scored from scratch, the cost of the rewards without any sampling.
-    out["d_scoring_alone_s"] = _time(lambda: score(d, fake), dev, reps)
+    out["d_scoring_alone_s"] = median_time(lambda: score(d, fake), dev, reps)
     # The part of the batched roll-out that is D: completions scored with prefix windows shared.
     completions = rollout_completions(g, tokens, N, states, rng=rng)
-    out["d_scoring_prefix_shared_s"] = _time(lambda: score_completions(d, tokens, completions), dev, reps)
+    out["d_scoring_prefix_shared_s"] = median_time(lambda: score_completions(d, tokens, completions), dev, reps)
+    # bf16 autocast for D only (the sampled tokens stay the same): its speed, and how far the rewards move.
+    def d_bf16() -> torch.Tensor:
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
+            return score_completions(d, tokens, completions)
+
+    out["d_scoring_prefix_shared_bf16_s"] = median_time(d_bf16, dev, reps)
+    out["d_bf16_speedup"] = out["d_scoring_prefix_shared_s"] / out["d_scoring_prefix_shared_bf16_s"]
+    q32, q16 = score_completions(d, tokens, completions).mean(dim=1), d_bf16().float().mean(dim=1)
+    out["d_bf16_max_abs_q_diff"] = float((q32 - q16).abs().max())
+    out["d_bf16_mean_abs_q_diff"] = float((q32 - q16).abs().mean())
+    out["q_std"] = float(q32.std())
     # The authors' loop: 16 x 19 serial roll-outs, prefix re-encoded, torch.multinomial.
-    out["rollout_naive_s"] = _time(lambda: naive_rollout_rewards(g, d, tokens, N, rng=rng), dev, 1, warmup=0)
+    out["rollout_naive_s"] = median_time(lambda: naive_rollout_rewards(g, d, tokens, N, rng=rng), dev, 1, warmup=0)
     out["rollout_speedup"] = out["rollout_naive_s"] / out["rollout_batched_s"]
     out["rollout_over_d_scoring"] = out["rollout_batched_s"] / out["d_scoring_alone_s"]
 
@@ -100,7 +111,7 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
 
     d.train()
     steps = 3 if quick else 20
-    out["d_train_seqs_per_s"] = 64 * steps / _time(lambda: [d_step() for _ in range(steps)], dev, 1)
+    out["d_train_seqs_per_s"] = 64 * steps / median_time(lambda: [d_step() for _ in range(steps)], dev, 1)
 
     g_opt = torch.optim.Adam([p for p in g.parameters() if p.requires_grad], lr=0.01)
 
@@ -110,9 +121,9 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
         loss.backward()
         g_opt.step()
 
-    out["mle_tokens_per_s"] = 64 * T * steps * 5 / _time(lambda: [g_step() for _ in range(steps * 5)], dev, 1)
+    out["mle_tokens_per_s"] = 64 * T * steps * 5 / median_time(lambda: [g_step() for _ in range(steps * 5)], dev, 1)
     num = 256 if quick else 4096
-    out["sampling_tokens_per_s"] = num * T / _time(lambda: g.sample(num, T, rng), dev, reps)
+    out["sampling_tokens_per_s"] = num * T / median_time(lambda: g.sample(num, T, rng), dev, reps)
 
     # BLEU / Self-BLEU at 10k: Zipfian words, 8-14 tokens a sentence (COCO-like), BLEU-2..5.
     words = random.Random(seed)
@@ -125,8 +136,8 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
 
     hyps, refs = corpus(), corpus()
     out["bleu_sentences"] = n_sent
-    out["bleu2to5_s"] = _time(lambda: bleu(hyps, refs), dev, 1, warmup=0)
-    out["self_bleu2to5_s"] = _time(lambda: self_bleu(hyps), dev, 1, warmup=0)
+    out["bleu2to5_s"] = median_time(lambda: bleu(hyps, refs), dev, 1, warmup=0)
+    out["self_bleu2to5_s"] = median_time(lambda: self_bleu(hyps), dev, 1, warmup=0)
     if dev.type == "cuda":
         out["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
