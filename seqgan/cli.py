@@ -9,19 +9,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from seqgan.errors import Interrupted, TrainingError, UserError
+
+if TYPE_CHECKING:
+    from seqgan.trainer import SeqGANTrainer as SeqGANTrainerType
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad command line in one line (and exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
-        raise UserError(f"{message} (see `{self.prog} --help`)")
+        err = UserError(f"{message} (see `{self.prog} --help`)")
+        err.mirrored = True  # the same command line on every rank (torchrun): rank 0 alone reports it
+        raise err
 
 
 def _sub(subparsers: argparse._SubParsersAction, name: str, help: str, example: str) -> argparse.ArgumentParser:
@@ -48,21 +54,43 @@ def _ensure_writable(path: str) -> Path:
 
 # ------------------------------------------------------------------ train
 def cmd_train(args: argparse.Namespace) -> None:
-    from seqgan import presets
+    from seqgan import distributed
+
+    try:
+        trainer = _make_trainer(args)
+        t0 = time.perf_counter()
+        trainer.fit()
+    finally:
+        distributed.shutdown()  # several processes (torchrun): leave the group; nothing in one process
+    if trainer.rank != 0:  # rank 0 reports for all
+        return
+    from seqgan.utils import read_metrics
+
+    evals = [e for e in read_metrics(trainer.out / "metrics.jsonl") if any(k.startswith("eval/") for k in e)]
+    result = {"run_dir": str(trainer.out), "wall_s": round(time.perf_counter() - t0, 1)}
+    if evals:
+        result.update({k: v for k, v in evals[-1].items() if k.startswith("eval/")})
+    _emit(result, args.json)
+
+
+def _make_trainer(args: argparse.Namespace) -> SeqGANTrainerType:
+    """The trainer of a new, forked or resumed run (under torchrun, on every rank alike)."""
+    from seqgan import distributed, presets
     from seqgan.config import apply_overrides
     from seqgan.trainer import SeqGANTrainer
 
     if args.resume:
         if (args.preset or args.set or args.oracle_params or args.data or args.seed is not None or args.out_dir
                 or args.init_from):  # fmt: skip
-            raise UserError(
+            raise distributed.mirrored(UserError(
                 "--resume continues a run with its stored config: drop --preset/--set/--seed/--oracle-params/--out-dir/"
                 "--init-from"
-            )
+            ))
         trainer = SeqGANTrainer.resume(args.resume, device=args.device)
         if args.no_progress:
             trainer.cfg.run.progress = False
-    else:
+        return trainer
+    with distributed.same_on_all_ranks():  # the same command line on every rank: rank 0 reports its mistakes
         if not args.preset:
             raise UserError("give --preset NAME (see `seqgan presets`) or --resume RUN_DIR")
         cfg = presets.get(args.preset)
@@ -81,17 +109,13 @@ def cmd_train(args: argparse.Namespace) -> None:
             raise UserError("--init-from takes the data, oracle and seed of its source run: drop --data, "
                             "--oracle-params and --seed")  # fmt: skip
         apply_overrides(cfg, overrides)
-        out_dir = args.out_dir or f"runs/{args.preset}-seed{cfg.run.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-        trainer = SeqGANTrainer(cfg, out_dir, command=" ".join(["seqgan", *sys.argv[1:]]), init_from=args.init_from)
-    t0 = time.perf_counter()
-    trainer.fit()
-    from seqgan.utils import read_metrics
-
-    evals = [e for e in read_metrics(trainer.out / "metrics.jsonl") if any(k.startswith("eval/") for k in e)]
-    result = {"run_dir": str(trainer.out), "wall_s": round(time.perf_counter() - t0, 1)}
-    if evals:
-        result.update({k: v for k, v in evals[-1].items() if k.startswith("eval/")})
-    _emit(result, args.json)
+    if args.out_dir:
+        out_dir = args.out_dir
+    else:  # the ranks may start a second apart: rank 0's clock names the directory
+        distributed.init_from_env()
+        stamp = distributed.broadcast_object(time.strftime("%Y%m%d-%H%M%S"))
+        out_dir = f"runs/{args.preset}-seed{cfg.run.seed}-{stamp}"
+    return SeqGANTrainer(cfg, out_dir, command=" ".join(["seqgan", *sys.argv[1:]]), init_from=args.init_from)
 
 
 def cmd_presets(args: argparse.Namespace) -> None:
@@ -396,27 +420,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _report(kind: str, message: str, err: BaseException) -> None:
+    """Print ``kind: message`` on stderr. Under torchrun an error that every rank raises alike (marked
+    ``mirrored``) is printed by rank 0 only; other errors carry the rank that raised them."""
+    rank = int(os.environ.get("RANK", "0"))
+    if rank != 0 and getattr(err, "mirrored", False):
+        return
+    sys.stdout.flush()
+    print(f"{kind}: [rank {rank}] {message}" if rank else f"{kind}: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         args.func(args)
     except UserError as e:
-        sys.stdout.flush()
-        print(f"error: {e}", file=sys.stderr)
+        _report("error", str(e), e)
         return 2
     except TrainingError as e:
-        sys.stdout.flush()
-        print(f"error: {e}", file=sys.stderr)
+        _report("error", str(e), e)
         return 1
     except OSError as e:  # a full or read-only disk, a vanished folder: name it instead of a traceback
-        sys.stdout.flush()
         where = f" ({e.filename})" if e.filename else ""
-        print(f"error: cannot read or write a file{where}: {e.strerror or e}; free disk space or choose a writable "
-              "location, then run again (a run continues with --resume)", file=sys.stderr)  # fmt: skip
+        _report("error", f"cannot read or write a file{where}: {e.strerror or e}; free disk space or choose a writable "
+                "location, then run again (a run continues with --resume)", e)  # fmt: skip
         return 2
     except (Interrupted, KeyboardInterrupt) as e:
-        print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
+        if str(e):
+            _report("interrupted", str(e), e)
+        elif int(os.environ.get("RANK", "0")) == 0:
+            print("interrupted", file=sys.stderr)
         return 130
     return 0
 

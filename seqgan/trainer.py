@@ -8,6 +8,14 @@ and every random state, so ``fit()`` on a resumed trainer continues the same tra
 Randomness: all sampling and shuffling draws from ``self.rng`` (one ``torch.Generator``);
 dropout draws from torch's global generator; evaluation uses its own generator seeded from
 (seed, phase, epoch), so evaluating more or less often never changes training.
+
+Several processes (``torchrun``, :mod:`seqgan.distributed`): every global batch is split across the
+ranks and each rank's loss is its share of the global loss, so the summed gradients equal the
+single-process gradient of the global batch; the clip and the step then agree on every rank. Each rank
+samples with its own generator (seeded from the run seed and its rank); shuffles, identical on all ranks,
+draw from ``self.shared_rng`` (in one process the same object as ``self.rng``). Rank 0 alone touches the
+run directory (config, metrics, samples, checkpoints, the lock) and evaluates; checkpoints hold every
+rank's random states. Details in docs/implementation-details.md.
 """
 
 from __future__ import annotations
@@ -30,8 +38,10 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 from tqdm import tqdm
 
+from seqgan import distributed
 from seqgan.bleu import BleuReference
 from seqgan.checkpoint import latest_checkpoint, load_file, save_checkpoint
 from seqgan.config import SeqGANConfig, get_value, read_run_config
@@ -55,6 +65,18 @@ def _derived_seed(*parts: int) -> int:
     return seed
 
 
+def check_split(config: SeqGANConfig, world: int) -> None:
+    """Refuse batch sizes that ``world`` processes cannot share equally (one line naming the key and the fix)."""
+    if world <= 1:
+        return
+    for key in ("pretrain.batch_size", "adversarial.batch_size", "discriminator.batch_size"):
+        size = get_value(config, key)
+        if size % world:
+            fit = max(world, size - size % world)
+            raise UserError(f"{key} is {size}, which {world} processes cannot split equally: use a multiple of "
+                            f"{world} (--set {key}={fit}) or a process count that divides it")  # fmt: skip
+
+
 class SeqGANTrainer:
     """Builds everything a run needs from a config and trains it in ``fit()``.
 
@@ -64,10 +86,16 @@ class SeqGANTrainer:
     def __init__(self, config: SeqGANConfig, out_dir: str | Path, command: str | None = None,
                  resume: bool = False, init_from: str | Path | None = None) -> None:  # fmt: skip
         """``init_from``: a run directory whose pre-training this run starts from (see :meth:`fork`)."""
-        config.validate()
+        distributed.init_from_env()  # under torchrun: join the process group (a no-op in one process)
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.is_main = self.rank == 0
+        with distributed.same_on_all_ranks():  # every rank holds the same config
+            config.validate()
+            check_split(config, self.world)
+            device = resolve_device(config.run.device)
         self.cfg = config
         self.out = Path(out_dir)
-        self.device = resolve_device(config.run.device)
+        self.device = distributed.local_device(device)
         self.phase, self.epoch = "mle", 0
         self.best: float | None = None
         self._best_pending = False
@@ -76,24 +104,20 @@ class SeqGANTrainer:
         self._stop_signal: int | None = None
         self._lock_file = None
         self._bleu_reference: BleuReference | None = None
+        self.log: MetricsLog | None = None  # rank 0 only
         command = command or shlex.join(sys.argv)
-        fork_state = None
-        if resume:
-            self._open_existing_run()
-        elif init_from is not None:
-            fork_state = self._fork_run(Path(init_from), command)
-        else:
-            self._create_run(command)
-        self._build()
-        if fork_state is not None:
-            self._load_state(fork_state)
+        # Rank 0 creates or opens the run and hands the config, data and checkpoint to the other ranks.
+        setup = distributed.run_on_main(lambda: self._setup_run(command, resume, init_from))
+        self.cfg = setup["config"]
+        self._build(setup["data"], setup["oracle"])
+        if setup["fork"] is not None:
+            self._load_state(setup["fork"])
             self.best = None  # best.pt is chosen among this run's own evaluations
             self.save()  # a fork killed at once resumes from here, not from scratch
         if resume:
-            ckpt = latest_checkpoint(self.out / "checkpoints")
-            if ckpt is not None:
-                self._load_state(ckpt)
-            else:  # killed before the first checkpoint: start over
+            if setup["checkpoint"] is not None:
+                self._load_state(setup["checkpoint"])
+            elif self.log is not None:  # killed before the first checkpoint: start over
                 self.log.truncate(0)
 
     @classmethod
@@ -110,12 +134,43 @@ class SeqGANTrainer:
 
     @classmethod
     def resume(cls, out_dir: str | Path, device: str | None = None) -> SeqGANTrainer:
-        cfg = read_run_config(out_dir)
+        distributed.init_from_env()
+        cfg = distributed.run_on_main(lambda: read_run_config(out_dir))  # only rank 0 needs the folder
         if device is not None:
             cfg.run.device = device
         return cls(cfg, out_dir, resume=True)
 
     # ----------------------------------------------------------------- setup
+    def _setup_run(self, command: str, resume: bool, init_from: str | Path | None) -> dict[str, Any]:
+        """Create, fork or reopen the run directory (rank 0); returns what every rank builds from."""
+        checkpoint, fork_state = None, None
+        if resume:
+            self._open_existing_run()
+            checkpoint = latest_checkpoint(self.out / "checkpoints")
+        elif init_from is not None:
+            fork_state = self._fork_run(Path(init_from), command)
+        else:
+            self._create_run(command)
+        if checkpoint is not None:
+            self._check_world(checkpoint, self.out)
+        oracle_file = self.out / "oracle.npz"
+        return {
+            "config": self.cfg,
+            "data": torch.load(self.out / "data.pt", map_location="cpu", weights_only=True),
+            "oracle": load_oracle_params(oracle_file) if oracle_file.exists() else None,
+            "checkpoint": checkpoint,
+            "fork": fork_state,
+        }
+
+    def _check_world(self, ckpt: dict[str, Any], source: Path) -> None:
+        """A checkpoint continues only with the process count it was written with: the split of the
+        batches and the random streams depend on it."""
+        saved = ckpt["rng"].get("world_size", 1)
+        if saved != self.world:
+            how = f"torchrun --nproc-per-node {saved} -m seqgan train ..." if saved > 1 else "plain `seqgan train`"
+            raise UserError(f"{source} was trained with {saved} process(es) but this launch has {self.world}: "
+                            f"continue it with the same number ({how})")  # fmt: skip
+
     def _make_run_dir(self) -> None:
         """Create (and lock) the run directory; an existing run is never overwritten."""
         if (self.out / "config.json").exists() or (self.out / "checkpoints").exists():
@@ -165,7 +220,7 @@ class SeqGANTrainer:
         write_atomic(self.out / "data.pt", buf.getvalue())
         write_json(self.out / "config.json", cfg.to_dict())
         write_atomic(self.out / "command.txt", (command + "\n").encode())
-        write_json(self.out / "env.json", env_snapshot(self.device))
+        write_json(self.out / "env.json", self._env())
         self.log = MetricsLog(self.out / "metrics.jsonl")
         self.log.truncate(0)
 
@@ -193,6 +248,7 @@ class SeqGANTrainer:
                 where = "it has no checkpoint" if at is None else f"it is at phase {at[0]}, epoch {at[1]}"
                 raise UserError(f"--init-from {source} has not finished pre-training ({where}): resume it "
                                 "(`seqgan train --resume`) until it reaches the adversarial phase")
+        self._check_world(ckpt, source)
         self._make_run_dir()
         for name in ("data.pt", "oracle.npz", "vocab.json"):
             if (source / name).exists():
@@ -204,11 +260,17 @@ class SeqGANTrainer:
         write_atomic(self.out / "metrics.jsonl", events)
         write_json(self.out / "config.json", cfg.to_dict())
         write_atomic(self.out / "command.txt", (command + "\n").encode())
-        write_json(self.out / "env.json", env_snapshot(self.device))
+        write_json(self.out / "env.json", self._env())
         write_json(self.out / "fork.json", {"source": str(source.resolve()), "phase": ckpt["state"]["phase"],
                                             "epoch": ckpt["state"]["epoch"]})  # fmt: skip
         self.log = MetricsLog(self.out / "metrics.jsonl")
         return ckpt
+
+    def _env(self) -> dict[str, Any]:
+        env = env_snapshot(self.device)
+        if self.world > 1:
+            env["distributed"] = {"world_size": self.world, "backend": str(torch.distributed.get_backend())}
+        return env
 
     def _lock(self) -> None:
         """Hold RUN/.lock for the trainer's lifetime, so that two processes never write one run."""
@@ -234,11 +296,9 @@ class SeqGANTrainer:
                 raise UserError(f"{self.out} is missing {name}: it was not written by `seqgan train`; start a new run")
         self.log = MetricsLog(self.out / "metrics.jsonl")
 
-    def _build(self) -> None:
+    def _build(self, data: dict[str, Tensor], oracle_params: dict[str, Any] | None) -> None:
         cfg, dev = self.cfg, self.device
-        oracle_file = self.out / "oracle.npz"
-        self.oracle = build_oracle(load_oracle_params(oracle_file), dev) if oracle_file.exists() else None
-        data = torch.load(self.out / "data.pt", map_location="cpu", weights_only=True)
+        self.oracle = build_oracle(oracle_params, dev) if oracle_params is not None else None
         self.train_data, self.test_data = data["train"].to(dev), data["test"].to(dev)
         torch.manual_seed(cfg.run.seed)  # dropout and initialisation
         self.rng = torch.Generator(dev).manual_seed(cfg.run.seed)
@@ -248,6 +308,15 @@ class SeqGANTrainer:
                                    eos_token=cfg.data.eos_token, pad_token=cfg.data.pad_token).to(dev)  # fmt: skip
         d = cfg.discriminator
         self.discriminator = Discriminator(V, d.filters(T), d.emb_dim, d.dropout_keep).to(dev)
+        self.shared_rng = self.rng  # one process: shuffles and samples share one stream, as always
+        if self.world > 1:
+            distributed.broadcast_module(self.generator)  # identical models on every rank, whatever the machine
+            distributed.broadcast_module(self.discriminator)
+            # Each rank draws its own samples and dropout masks; shuffles must agree, so they get a
+            # generator of their own, seeded alike on every rank.
+            torch.manual_seed(_derived_seed(cfg.run.seed, 3, self.rank))
+            self.rng = torch.Generator(dev).manual_seed(_derived_seed(cfg.run.seed, 3, self.rank))
+            self.shared_rng = torch.Generator(dev).manual_seed(cfg.run.seed)
         self.rollout_policy = (
             copy.deepcopy(self.generator).requires_grad_(False) if cfg.adversarial.rollout_policy == "delayed" else None
         )
@@ -258,10 +327,16 @@ class SeqGANTrainer:
         self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=d.lr)
 
     # ------------------------------------------------------------ checkpoint
-    def _state(self) -> dict[str, Any]:
-        rng = {"torch": torch.get_rng_state(), "sampler": self.rng.get_state()}
+    def _state(self) -> dict[str, Any] | None:
+        """The checkpoint's contents (on rank 0; None on the others, which only send their random states)."""
+        rng: dict[str, Any] = {"torch": torch.get_rng_state(), "sampler": self.rng.get_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.world > 1:  # every rank's own streams, in rank order, and the shared shuffle stream
+            rng = {"world_size": self.world, "shared": self.shared_rng.get_state(),
+                   "ranks": distributed.all_gather_object(rng)}  # fmt: skip
+        if not self.is_main:
+            return None
         return {
             "config": self.cfg.to_dict(),
             "state": {"phase": self.phase, "epoch": self.epoch, "metrics_bytes": self.log.size(), "best": self.best,
@@ -276,7 +351,10 @@ class SeqGANTrainer:
         }
 
     def save(self) -> None:
-        save_checkpoint(self.out / "checkpoints", self._state())
+        """Write a checkpoint (rank 0; every rank must call it, since it gathers their random states)."""
+        state = self._state()
+        if state is not None:
+            save_checkpoint(self.out / "checkpoints", state)
 
     def _load_state(self, ckpt: dict[str, Any]) -> None:
         self.generator.load_state_dict(ckpt["generator"])
@@ -286,14 +364,19 @@ class SeqGANTrainer:
         self.g_mle_opt.load_state_dict(ckpt["g_mle_opt"])
         self.g_pg_opt.load_state_dict(ckpt["g_pg_opt"])
         self.d_opt.load_state_dict(ckpt["d_opt"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        self.rng.set_state(ckpt["rng"]["sampler"])
-        if "cuda" in ckpt["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(ckpt["rng"]["cuda"], self.device)
+        rng = ckpt["rng"]
+        if self.world > 1:  # this rank's own streams (the process count was checked when the run was opened)
+            self.shared_rng.set_state(rng["shared"])
+            rng = rng["ranks"][self.rank]
+        torch.set_rng_state(rng["torch"])
+        self.rng.set_state(rng["sampler"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
         state = ckpt["state"]
         self.phase, self.epoch, self.best = state["phase"], state["epoch"], state.get("best")
         self.diversity_ref = state.get("diversity_ref")
-        self.log.truncate(state["metrics_bytes"])
+        if self.log is not None:
+            self.log.truncate(state["metrics_bytes"])
 
     # ------------------------------------------------------------- helpers
     def _sample(self, model: Generator, num: int, rng: torch.Generator) -> Tensor:
@@ -302,32 +385,39 @@ class SeqGANTrainer:
 
     def _progress(self, total: int, desc: str) -> tqdm:
         return tqdm(total=total, initial=self.epoch, desc=desc, unit="ep", leave=False, file=sys.stderr,
-                    disable=None if self.cfg.run.progress else True, dynamic_ncols=True)  # fmt: skip
+                    disable=None if self.cfg.run.progress and self.is_main else True, dynamic_ncols=True)  # fmt: skip
 
     def _advance(self, total: int, next_phase: str) -> None:
         """Count a finished epoch; checkpoint every ``checkpoint_every`` and at the phase end."""
         self.epoch += 1
+        # Several processes stop together: a signal that reached any rank stops all after this epoch.
+        stop = distributed.max_int(self._stop_signal or 0) or None
         if self.epoch >= total:
             self.phase, self.epoch = next_phase, 0
             self.save()
         elif self.epoch % self.cfg.run.checkpoint_every == 0 or self._best_pending:
             self.save()
-        elif self._stop_signal is not None:
+        elif stop is not None:
             self.save()
         if self._best_pending:
-            ckpt_dir = self.out / "checkpoints"
-            write_atomic(ckpt_dir / "best.pt", (ckpt_dir / "last.pt").read_bytes())
+            if self.is_main:
+                ckpt_dir = self.out / "checkpoints"
+                write_atomic(ckpt_dir / "best.pt", (ckpt_dir / "last.pt").read_bytes())
             self._best_pending = False
-        if self._stop_signal is not None:
-            name = signal.Signals(self._stop_signal).name
-            raise Interrupted(f"{name}: stopped after a checkpoint in phase {self.phase}, epoch {self.epoch}; "
-                              f"continue with: seqgan train --resume {self.out}")  # fmt: skip
+        if stop is not None:
+            name = signal.Signals(stop).name
+            launch = f"torchrun --nproc-per-node {self.world} -m seqgan" if self.world > 1 else "seqgan"
+            raise distributed.mirrored(Interrupted(
+                f"{name}: stopped after a checkpoint in phase {self.phase}, epoch {self.epoch}; "
+                f"continue with: {launch} train --resume {self.out}"))  # fmt: skip
 
     def _clip_step(self, opt: torch.optim.Optimizer, loss: Tensor, clip: float) -> Tensor:
         """Backward, global-norm clip, step; returns the norm as a tensor (no device sync here)."""
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if loss.requires_grad:  # an empty shard (several processes) has no graph: its gradient is zero
+            loss.backward()
         params = [p for group in opt.param_groups for p in group["params"]]
+        distributed.all_reduce_grads(params)  # the clip and the step see the global gradient on every rank
         norm = torch.nn.utils.clip_grad_norm_(params, clip) if clip > 0 else torch.zeros(())
         opt.step()
         return norm
@@ -372,13 +462,14 @@ class SeqGANTrainer:
     def _log_checked(self, event: dict[str, Any]) -> None:
         """Log an event; a NaN or infinite number stops the run before anything is saved."""
         bad = [k for k, v in event.items() if isinstance(v, float) and not math.isfinite(v)]
-        if bad:
-            raise TrainingError(
+        if bad:  # events hold global numbers, the same on every rank: all ranks stop here together
+            raise distributed.mirrored(TrainingError(
                 f"{bad[0]} is {event[bad[0]]} in phase {event['phase']}, epoch {event['epoch']}: training stopped "
                 f"and the last good checkpoint in {self.out / 'checkpoints'} is kept; lower the learning rate "
                 "(--set pretrain.g_lr=... / adversarial.g_lr=...) and resume"
-            )
-        self.log.log(event)
+            ))
+        if self.log is not None:
+            self.log.log(event)
 
     def pretrain_generator(self) -> None:
         """MLE pre-training: ``pretrain.g_epochs`` epochs over the oracle samples."""
@@ -408,18 +499,39 @@ class SeqGANTrainer:
         """
         cfg = self.cfg.pretrain
         n = len(self.train_data)
-        order = torch.randperm(n, generator=self.rng, device=self.device) if cfg.shuffle else None
+        order = torch.randperm(n, generator=self.shared_rng, device=self.device) if cfg.shuffle else None
         losses = []
         self.generator.train()
         for i in range(0, n, cfg.batch_size):
             idx = slice(i, i + cfg.batch_size) if order is None else order[i : i + cfg.batch_size]
-            batch = trim_padding(self.train_data[idx], self.generator.eos_token)
-            logits = (self.generator(batch) if true_prob >= 1.0
-                      else self.generator.scheduled_sampling_logits(batch, true_prob, self.rng))  # fmt: skip
-            loss = mle_loss(logits, batch, sequence_mask(batch, self.generator.eos_token))
-            self._clip_step(self.g_mle_opt, loss, cfg.grad_clip)
-            losses.append(loss.detach())
-        return float(torch.stack(losses).mean())
+            rows = self.train_data[idx]
+            if self.world == 1:
+                losses.append(self._mle_step(rows, None, true_prob))
+            else:  # this rank's rows; every rank holds the data, so the batch's token count needs no message
+                total = sequence_mask(rows, self.generator.eos_token).sum()
+                losses.append(self._mle_step(rows.tensor_split(self.world)[self.rank], total, true_prob))
+        return float(distributed.all_reduce_sum(torch.stack(losses)).mean())
+
+    def _mle_step(self, batch: Tensor, total_tokens: Tensor | None, true_prob: float = 1.0) -> Tensor:
+        """One maximum-likelihood step on ``batch`` (B_r, T), this rank's rows of a global batch holding
+        ``total_tokens`` real tokens (None: ``batch`` is the whole batch, as in one process); returns this
+        rank's share of the batch loss.
+
+        The loss is a mean over real tokens, so each rank weights its mean by its share of the tokens:
+        the summed gradient is then the gradient of the global batch's mean, however the real lengths fall.
+        """
+        if batch.shape[0] == 0:  # fewer rows than ranks in the last batch: a zero share
+            self._clip_step(self.g_mle_opt, torch.zeros((), device=self.device), self.cfg.pretrain.grad_clip)
+            return torch.zeros((), device=self.device)
+        batch = trim_padding(batch, self.generator.eos_token)
+        logits = (self.generator(batch) if true_prob >= 1.0
+                  else self.generator.scheduled_sampling_logits(batch, true_prob, self.rng))  # fmt: skip
+        mask = sequence_mask(batch, self.generator.eos_token)
+        loss = mle_loss(logits, batch, mask)
+        if total_tokens is not None:
+            loss = loss * (mask.sum().to(loss.dtype) / total_tokens.clamp(min=1).to(loss.dtype))
+        self._clip_step(self.g_mle_opt, loss, self.cfg.pretrain.grad_clip)
+        return loss.detach()
 
     def pretrain_discriminator(self) -> None:
         """``pretrain.d_steps`` rounds of (fresh negatives, ``pretrain.k_epochs`` epochs of D)."""
@@ -454,8 +566,9 @@ class SeqGANTrainer:
             if self.rollout_policy is not None:  # G_beta starts from the pre-trained G (authors: ROLLOUT built here)
                 self.rollout_policy.load_state_dict(self.generator.state_dict())
             self.save()  # the end of pre-training, kept as pretrained.pt: later runs can fork from it
-            ckpt_dir = self.out / "checkpoints"
-            write_atomic(ckpt_dir / "pretrained.pt", (ckpt_dir / "last.pt").read_bytes())
+            if self.is_main:
+                ckpt_dir = self.out / "checkpoints"
+                write_atomic(ckpt_dir / "pretrained.pt", (ckpt_dir / "last.pt").read_bytes())
         bar = self._progress(cfg.epochs, "adversarial")
         while self.phase == "adversarial" and self.epoch < cfg.epochs:
             t0 = time.perf_counter()
@@ -505,15 +618,19 @@ class SeqGANTrainer:
             event["warn/mode_collapse"] = 1.0
             if not self._warned_collapse:
                 self._warned_collapse = True
+                if not self.is_main:  # every rank sees the same numbers: one warning is enough
+                    return
                 logging.getLogger("seqgan").warning(
                     "possible mode collapse at adversarial epoch %d: %s fell below half of its first value "
                     "(%s); consider fewer adversarial epochs, a weaker D or reward_baseline=mean",
                     event["epoch"], fallen[0], f"{self.diversity_ref[fallen[0]]:.3f} -> {event[fallen[0]]:.3f}")
 
-    def _policy_gradient_step(self) -> dict[str, float]:
-        """Sample a batch, compute Q by Monte Carlo roll-outs, take one REINFORCE step (Eq. 8)."""
+    def _policy_gradient_step(self) -> dict[str, Any]:
+        """Sample a batch, compute Q by Monte Carlo roll-outs, take one REINFORCE step (Eq. 8).
+
+        Several processes: each rank samples and rolls out batch_size / K of the sequences."""
         cfg, T = self.cfg.adversarial, self.cfg.data.seq_len
-        tokens, states = self.generator.sample(cfg.batch_size, T, self.rng, return_states=True)
+        tokens, states = self.generator.sample(cfg.batch_size // self.world, T, self.rng, return_states=True)
         policy = self.generator
         if self.rollout_policy is not None:
             policy, states = self.rollout_policy, None  # the delayed policy has its own states
@@ -527,14 +644,35 @@ class SeqGANTrainer:
             rewards = bleu_rollout_rewards(policy, self._bleu_reference, tokens, cfg.rollout_num, states, rng=self.rng)
         else:  # constant Q = 1: no roll-outs, the gradient only sharpens G on its own samples
             rewards = torch.ones(tokens.shape, device=self.device, dtype=self.generator.out.weight.dtype)
+        return self._pg_update(tokens, rewards)
+
+    def _pg_update(self, tokens: Tensor, rewards: Tensor) -> dict[str, Any]:
+        """One REINFORCE step on this rank's sequences ``tokens`` (B_r, T) with their Q-values ``rewards``
+        (B_r, T); returns the step's statistics over the global batch.
+
+        The loss is a sum over sequences, so the summed gradients of the ranks are the global gradient;
+        only the "mean" baseline needs the whole batch, and takes it from the gathered rewards.
+        """
+        cfg = self.cfg.adversarial
         self.generator.train()
         mask = sequence_mask(tokens, self.generator.eos_token)
         logp = torch.log_softmax(self.generator(tokens), dim=-1)  # (B, T, V)
         log_probs = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) * mask
         # Diagnostics of mode collapse: the policy's entropy per real token and distinct bigrams.
         entropy = -(logp.detach().exp() * logp.detach()).sum(dim=-1)
-        loss = policy_gradient_loss(log_probs, rewards, cfg.reward_baseline, mask)
+        local_rewards, baseline = rewards, cfg.reward_baseline
+        if self.world > 1:  # the global batch, in rank order, for the baseline and the statistics
+            tokens = distributed.all_gather_rows(tokens)
+            rewards = distributed.all_gather_rows(rewards)
+            entropy = distributed.all_gather_rows(entropy)
+            if baseline == "mean":
+                m = sequence_mask(tokens, self.generator.eos_token).to(rewards.dtype)
+                local_rewards = local_rewards - (rewards * m).sum() / m.sum().clamp(min=1.0)
+                baseline = "none"
+        loss = policy_gradient_loss(log_probs, local_rewards, baseline, mask)
         norm = self._clip_step(self.g_pg_opt, loss, cfg.grad_clip)
+        loss = distributed.all_reduce_sum(loss.detach().clone())
+        mask = sequence_mask(tokens, self.generator.eos_token)
         real = mask.to(rewards.dtype)
         count = real.sum(dim=0).clamp(min=1.0)
         pos_mean = (rewards * real).sum(dim=0) / count  # (T,) mean Q over the sequences still running at t
@@ -544,7 +682,7 @@ class SeqGANTrainer:
             "g/reward_std_by_pos": [round(v, 6) for v in pos_std.tolist()],
             "g/entropy": float((entropy * mask).sum() / mask.sum()),
             "g/distinct2": distinct_n(strip_special(tokens.cpu(), self.generator.eos_token), 2),
-            "g/pg_loss": float(loss.detach()),
+            "g/pg_loss": float(loss),
             "g/reward_mean": float(rewards.mean()),
             "g/reward_std": float(rewards.std()),
             "g/reward_first": float(rewards[:, 0].mean()),
@@ -562,45 +700,81 @@ class SeqGANTrainer:
         right_real, right_fake, n_real, n_fake = (torch.zeros((), device=self.device) for _ in range(4))
         self.discriminator.train()
         for _ in range(d_steps):
-            neg = self._sample(self.generator, len(pos), self.rng)
+            neg = self._sample_negatives(len(pos))
             x = torch.cat([pos, neg])
             y = torch.cat([torch.ones(len(pos)), torch.zeros(len(neg))]).long().to(self.device)
-            order = torch.randperm(len(x), generator=self.rng, device=self.device)
+            order = torch.randperm(len(x), generator=self.shared_rng, device=self.device)
             for k in range(k_epochs):
                 for idx in order.split(cfg.batch_size):
-                    loss, logits = discriminator_loss(self.discriminator, x[idx], y[idx], cfg.l2_reg)
-                    self.d_opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    self.d_opt.step()
-                    losses.append(loss.detach())
+                    mine = idx.tensor_split(self.world)[self.rank] if self.world > 1 else idx
+                    loss, logits = self._d_step(x[mine], y[mine], len(idx))
+                    losses.append(loss)
                     if k == k_epochs - 1:
-                        pred, label = logits.argmax(1), y[idx]
+                        pred, label = logits.argmax(1), y[mine]
                         right_real += ((pred == 1) & (label == 1)).sum()
                         right_fake += ((pred == 0) & (label == 0)).sum()
                         n_real += (label == 1).sum()
                         n_fake += (label == 0).sum()
         if not losses:
             return {}
+        loss_sum = distributed.all_reduce_sum(torch.stack(losses))  # batch losses: the sum of the ranks' shares
+        right_real, right_fake, n_real, n_fake = distributed.all_reduce_sum(
+            torch.stack([right_real, right_fake, n_real, n_fake]))  # fmt: skip
         return {
-            "d/loss": float(torch.stack(losses).mean()),
+            "d/loss": float(loss_sum.mean()),
             "d/acc_real": float(right_real) / max(float(n_real), 1.0),
             "d/acc_fake": float(right_fake) / max(float(n_fake), 1.0),
         }
+
+    def _d_step(self, x: Tensor, y: Tensor, total: int) -> tuple[Tensor, Tensor]:
+        """One D step on ``x`` (B_r, T) with labels ``y`` (B_r,), this rank's rows of a global batch of
+        ``total`` rows (unused in one process); returns this rank's share of the batch loss and the logits.
+
+        The loss is a mean over the batch plus the L2 term: each rank sums its cross-entropy over the
+        global row count and adds 1/K of the L2 term, so the summed gradients count the L2 term once.
+        """
+        cfg = self.cfg.discriminator
+        if self.world == 1:
+            loss, logits = discriminator_loss(self.discriminator, x, y, cfg.l2_reg)
+        else:
+            logits = self.discriminator(x)
+            ce = F.cross_entropy(logits, y, reduction="sum") / total
+            loss = ce + cfg.l2_reg * self.discriminator.l2_penalty() / self.world
+        self.d_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        distributed.all_reduce_grads(self.discriminator.parameters())
+        self.d_opt.step()
+        return loss.detach(), logits
+
+    def _sample_negatives(self, num: int) -> Tensor:
+        """``num`` generator samples for D: each rank draws its share with its own generator, and all ranks
+        receive all of them (rank order), so every rank trains on the same global set. -> (num, T)."""
+        if self.world == 1:
+            return self._sample(self.generator, num, self.rng)
+        share = distributed.split_sizes(num, self.world)[self.rank]
+        mine = (self._sample(self.generator, share, self.rng) if share
+                else torch.empty(0, self.cfg.data.seq_len, dtype=torch.long, device=self.device))  # fmt: skip
+        return distributed.all_gather_rows(mine)
 
     def evaluate(self, phase: str, epoch: int) -> dict[str, float]:
         """Metrics of fresh generator samples: NLL_oracle (oracle task), NLL_test on the held-out
         set, and for real data BLEU against the held-out set, Self-BLEU, distinct-n, mean length."""
         cfg = self.cfg.eval
-        rng = torch.Generator(self.device).manual_seed(_derived_seed(self.cfg.run.seed, 2, PHASES.index(phase), epoch))
-        samples = self._sample(self.generator, cfg.num_samples, rng)
-        text = self.cfg.data.path is not None
-        vocab_file = self.out / "vocab.json"  # music runs (pitch vocabulary) add eval/mse
-        pitch = Vocab.load(vocab_file).pitch if vocab_file.exists() else None
-        metrics = evaluate_samples(self.generator, samples, self.test_data, self.oracle, cfg.bleu_orders, text,
-                                   cfg.batch_size, pitch=pitch)  # fmt: skip
+        metrics: dict[str, float] = {}
+        if self.is_main:  # rank 0 evaluates; the others take its numbers, so that every rank decides alike
+            seed = _derived_seed(self.cfg.run.seed, 2, PHASES.index(phase), epoch)
+            samples = self._sample(self.generator, cfg.num_samples, torch.Generator(self.device).manual_seed(seed))
+            text = self.cfg.data.path is not None
+            vocab_file = self.out / "vocab.json"  # music runs (pitch vocabulary) add eval/mse
+            pitch = Vocab.load(vocab_file).pitch if vocab_file.exists() else None
+            metrics = evaluate_samples(self.generator, samples, self.test_data, self.oracle, cfg.bleu_orders, text,
+                                       cfg.batch_size, pitch=pitch)  # fmt: skip
+        metrics = distributed.broadcast_object(metrics)
         self._log_checked({"phase": phase, "epoch": epoch, **metrics})
         self._track_best(metrics, first=phase == "mle" and epoch == 0)
-        write_atomic(self.out / "samples" / f"{phase}-{epoch:04d}.txt", self._render(samples[: cfg.num_saved_samples]))
+        if self.is_main:
+            write_atomic(self.out / "samples" / f"{phase}-{epoch:04d}.txt",
+                         self._render(samples[: cfg.num_saved_samples]))  # fmt: skip
         return metrics
 
     def best_metric(self) -> str:

@@ -1,0 +1,217 @@
+"""Data parallelism across processes started by ``torchrun`` (torch.distributed, no DDP wrapper).
+
+``torchrun --nproc-per-node K -m seqgan train ...`` starts K copies of the trainer; each finds its rank in
+the environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT``) and joins one
+process group: gloo for tensors on the CPU and, on a machine with CUDA, NCCL for tensors on the GPU (one
+group, ``cpu:gloo,cuda:nccl``; Python objects always travel over gloo). The trainer splits the work
+(``seqgan/trainer.py``) and calls the few collectives below; the gradient of every step is summed over
+the ranks before the clip, so all ranks take the same step and their parameters stay identical.
+
+Without torchrun (or with ``WORLD_SIZE=1``) there is no process group and every helper here is the
+identity: a single process computes exactly what it computed before this module existed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from seqgan.errors import Interrupted, TrainingError, UserError
+
+T = TypeVar("T")
+
+
+def launched() -> bool:
+    """True in a process that torchrun (or an equivalent launcher) started as one of several."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def active() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if active() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if active() else 1
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def init_from_env(timeout_s: float = 1800.0) -> None:
+    """Join the process group that the launcher describes in the environment (idempotent; a no-op
+    outside a launch). Called by the trainer, so library code under torchrun needs no set-up."""
+    if not launched() or (dist.is_available() and dist.is_initialized()):
+        return
+    if not dist.is_available():
+        raise UserError("WORLD_SIZE > 1 but this PyTorch build has no torch.distributed: use a build with it, or "
+                        "run one process (plain `seqgan train`)")  # fmt: skip
+    # One group for both devices: object collectives use its CPU (gloo) side, GPU tensors its NCCL side.
+    backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() and dist.is_nccl_available() else "gloo"
+    dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
+
+
+def shutdown() -> None:
+    """Leave the process group (torch warns at exit otherwise)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def local_device(device: torch.device) -> torch.device:
+    """The device of this rank: ``cuda:LOCAL_RANK`` for CUDA runs with several processes, else ``device``."""
+    if device.type != "cuda" or not active():
+        return device
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if local >= torch.cuda.device_count():
+        # only the ranks beyond the GPU count raise this (not mirrored): each says so
+        raise UserError(f"LOCAL_RANK {local} but this machine has {torch.cuda.device_count()} CUDA GPU(s): start at "
+                        "most one process per GPU (--nproc-per-node)")  # fmt: skip
+    torch.cuda.set_device(local)  # NCCL works on the current device
+    return torch.device("cuda", local)
+
+
+# ------------------------------------------------------------------ errors
+E = TypeVar("E", bound=Exception)
+
+
+def mirrored(err: E) -> E:
+    """Mark an error that every rank raises alike (same input, same reduced numbers): the CLI prints
+    it on rank 0 only, so K processes do not print K copies. Unmarked errors print on every rank that
+    raises them, prefixed with the rank."""
+    err.mirrored = True  # type: ignore[attr-defined]
+    return err
+
+
+@contextlib.contextmanager
+def same_on_all_ranks() -> Iterator[None]:
+    """Errors raised inside come from input that every rank sees identically (the command line, the
+    config): mark them :func:`mirrored`."""
+    try:
+        yield
+    except (UserError, TrainingError, Interrupted) as e:
+        mirrored(e)
+        raise
+
+
+def run_on_main(fn: Callable[[], T]) -> T:
+    """Run ``fn`` on rank 0 only and hand its result to every rank (a single process just calls it).
+
+    For work that touches the run directory (create, lock, read, fork): the other ranks never need the
+    file system, so several machines need no shared folder. An error on rank 0 is raised on every
+    rank (as a mirrored UserError on the others), so no rank waits forever for a result.
+    """
+    if not active():
+        return fn()
+    box: list[Any] = [None, None]
+    if rank() == 0:
+        try:
+            box[1] = fn()
+        except Exception as e:  # noqa: BLE001 - sent on before being raised here
+            box[0] = str(e) if isinstance(e, UserError) else f"rank 0 failed: {type(e).__name__}: {e}"
+            dist.broadcast_object_list(box, src=0)
+            raise
+        dist.broadcast_object_list(box, src=0)
+        return box[1]
+    dist.broadcast_object_list(box, src=0)
+    if box[0] is not None:
+        raise mirrored(UserError(box[0]))
+    return box[1]
+
+
+# ------------------------------------------------------------- collectives
+def broadcast_object(obj: T) -> T:
+    """Rank 0's ``obj`` on every rank (picklable values: metrics, checkpoints)."""
+    if not active():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def all_gather_object(obj: Any) -> list[Any]:
+    """Every rank's ``obj``, in rank order (a one-element list in a single process)."""
+    if not active():
+        return [obj]
+    out: list[Any] = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def all_reduce_sum(t: Tensor) -> Tensor:
+    """Sum ``t`` over the ranks, in place; returns it."""
+    if active():
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t
+
+
+def max_int(value: int) -> int:
+    """The largest ``value`` over the ranks (e.g. a signal number, 0 when none arrived)."""
+    if not active():
+        return value
+    t = torch.tensor([value], dtype=torch.int64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t)
+
+
+def all_reduce_grads(params: Iterable[nn.Parameter]) -> None:
+    """Sum the gradients of ``params`` over the ranks, in one flat call.
+
+    Each rank's loss is its share of the global batch's loss, so the sum is the gradient of the global
+    batch. A parameter without a gradient here (an empty shard) counts as zeros, and afterwards has the
+    summed gradient like on every other rank, so the optimiser steps are the same everywhere.
+    """
+    if not active():
+        return
+    params = [p for p in params if p.requires_grad]
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad = flat[offset : offset + n].view_as(p).clone()
+        offset += n
+
+
+def all_gather_rows(t: Tensor) -> Tensor:
+    """Concatenate every rank's ``t`` (R_r, ...) along the first dimension, in rank order -> (sum R_r, ...).
+
+    Ranks may hold different numbers of rows: each pads to the largest count, and the padding is cut off.
+    """
+    if not active():
+        return t
+    counts = torch.tensor([t.shape[0]], dtype=torch.int64, device=t.device)
+    all_counts = [torch.zeros_like(counts) for _ in range(world_size())]
+    dist.all_gather(all_counts, counts)
+    sizes = [int(c) for c in all_counts]
+    padded = torch.zeros((max(sizes), *t.shape[1:]), dtype=t.dtype, device=t.device)
+    padded[: t.shape[0]] = t
+    parts = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(parts, padded.contiguous())
+    return torch.cat([p[:n] for p, n in zip(parts, sizes, strict=True)])
+
+
+def broadcast_module(module: nn.Module) -> None:
+    """Overwrite ``module``'s parameters and buffers with rank 0's (the same start everywhere, whatever
+    the machines' initialisation does)."""
+    if not active():
+        return
+    with torch.no_grad():
+        for t in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(t.data, src=0)
+
+
+def split_sizes(total: int, parts: int) -> list[int]:
+    """``total`` items over ``parts`` ranks as evenly as possible, the first ranks taking one more."""
+    return [total // parts + (1 if r < total % parts else 0) for r in range(parts)]
