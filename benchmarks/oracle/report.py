@@ -235,7 +235,7 @@ def plot_all(data: dict[str, Any], out: Path, caccia_csv: Path | None, sweeps: d
                 if run:
                     xs, ys, _ = curve(run["events"])
                     ax.plot(xs, ys, color=f"C{i}", label=f"{label} (seed {seed})", marker="o", markersize=2)
-                    drawn = True
+                    drawn = drawn or name != "seqgan"  # SeqGAN alone is no comparison
         ax.set(xlabel="generator epoch", ylabel="NLL_oracle (nats/token)", title=title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
