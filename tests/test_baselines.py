@@ -80,7 +80,8 @@ def test_fork_of_unfinished_pretraining_is_a_user_error(tmp_path: Path, capsys: 
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "has not finished pre-training" in err and "d_pretrain" in err
     assert not (tmp_path / "f").exists()
-    rc = cli.main(["train", "--preset", "tiny", "--init-from", str(half), "--seed", "3", "--out-dir", str(tmp_path / "g")])
+    argv = ["train", "--preset", "tiny", "--init-from", str(half), "--seed", "3", "--out-dir", str(tmp_path / "g")]
+    rc = cli.main(argv)
     assert rc == 2 and "--init-from takes the data" in capsys.readouterr().err
 
 
