@@ -69,7 +69,8 @@ def oracle_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 # ------------------------------------------------------------------- help
 COMMANDS = [["train"], ["presets"], ["oracle"], ["oracle", "new"], ["oracle", "sample"], ["oracle", "score"],
-            ["sample"], ["plot"], ["bench"], ["prepare"], ["bleu"], ["self-bleu"]]  # fmt: skip
+            ["sample"], ["plot"], ["bench"], ["prepare"], ["bleu"], ["self-bleu"], ["eval"], ["prepare-midi"],
+            ["turing-test"], ["turing-test", "build"], ["turing-test", "score"]]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
