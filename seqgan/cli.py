@@ -128,7 +128,7 @@ def cmd_presets(args: argparse.Namespace) -> None:
             print(f"{key} = {get_value(cfg, key)!r}")
         return
     for name in presets.PRESETS:
-        print(f"{name:8s} {presets.describe(name)}")
+        print(f"{name:10s} {presets.describe(name)}")
 
 
 # ----------------------------------------------------------------- oracle
