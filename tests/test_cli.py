@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from clihelpers import ok as _ok
+from clihelpers import user_error as _user_error
 
 from seqgan import __version__, cli
 from seqgan.oracle_io import random_oracle_params
@@ -28,20 +30,6 @@ def _python_m(*args: str) -> subprocess.CompletedProcess[str]:
                           env=env, timeout=120)  # fmt: skip
 
 
-def _ok(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    rc = cli.main(argv)
-    captured = capsys.readouterr()
-    assert rc == 0, captured.err
-    return captured.out
-
-
-def _user_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    rc = cli.main(argv)
-    err = capsys.readouterr().err
-    assert rc == 2, err
-    assert err.startswith("error:") and err.count("\n") == 1, err
-    assert "Traceback" not in err
-    return err
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:

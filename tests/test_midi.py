@@ -14,6 +14,7 @@ from pathlib import Path
 import mido
 import pytest
 import torch
+from clihelpers import user_error as _user_error
 
 from seqgan import cli, presets
 from seqgan.config import paper_filters
@@ -60,13 +61,6 @@ def _beats(pitches: list[int], beat: int = TPB) -> list[Note]:
     """Consecutive notes of one beat each."""
     return [(k * beat, (k + 1) * beat, p) for k, p in enumerate(pitches)]
 
-
-def _user_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    rc = cli.main(argv)
-    err = capsys.readouterr().err
-    assert rc == 2, err
-    assert err.startswith("error:") and err.count("\n") == 1 and "Traceback" not in err, err
-    return err
 
 
 def _melody(data: bytes, step: float, track: int | None = None) -> list[int]:

@@ -15,6 +15,8 @@ import re
 from pathlib import Path
 
 import pytest
+from clihelpers import ok as _ok
+from clihelpers import user_error as _user_error
 
 from seqgan import cli, turing
 
@@ -23,20 +25,6 @@ REAL_LINES = ["the cat sat on the mat", "a dog runs in the park", "two birds sin
 GEN_LINES = ["cat the the mat on", "dog dog park a runs", "birds birds birds", "roof rain on on"]
 
 
-def _ok(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    rc = cli.main(argv)
-    captured = capsys.readouterr()
-    assert rc == 0, captured.err
-    return captured.out
-
-
-def _user_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    rc = cli.main(argv)
-    err = capsys.readouterr().err
-    assert rc == 2, err
-    assert err.startswith("error:") and err.count("\n") == 1, err
-    assert "Traceback" not in err
-    return err
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

@@ -318,6 +318,7 @@ def main() -> None:
                     help="Caccia et al. (2020) sweep points to draw beside ours (skipped when missing)")  # fmt: skip
     args = ap.parse_args()
     runs, out = Path(args.runs), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     data = load(runs)
     m = data["manifest"]
     verdict, sweeps = sweep_verdict(data)
@@ -359,7 +360,13 @@ def main() -> None:
     ]
     fig3 = fig3_table(data)
     if fig3:
-        epochs = m.get("fig3_epochs") or "the preset's"
+        per_run = m.get("fig3_run_epochs")
+        if per_run:
+            epochs = ", ".join(f"{k} {v}" for k, v in per_run.items())
+            if m.get("fig3_max_g_steps"):
+                epochs += f" (each run cut to at most {m['fig3_max_g_steps']} G steps in all; evaluated every epoch)"
+        else:
+            epochs = m.get("fig3_epochs") or "the preset's"
         lines += ["## Fig. 3: g-steps, d-steps, k", "", f"Adversarial epochs per run: {epochs}.", "", *fig3, ""]
     else:
         lines += ["## Fig. 3: g-steps, d-steps, k", "", "Not run in this report (`--parts fig3`).", ""]

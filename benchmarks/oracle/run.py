@@ -11,15 +11,24 @@ MLE, scheduled sampling, PG-BLEU and every ablation start from its pre-training
 one pre-trained G and D and differ only in what follows. Random is the untrained generator (and
 uniform tokens). Runs are resumable: run the same command again after an interruption and finished
 runs are skipped, unfinished ones resumed. Each run directory holds its exact command (command.txt).
+
+``--workers K`` trains K runs at once (each in its own process with one torch thread, its output in
+``OUT/logs/``): the seeds' SeqGAN runs are queued first, and a fork waits for the run it forks from.
+On a machine with K cores this is the fastest use of it (torch's own threads scale worse than separate
+processes at these sizes, docs/LOG.md 2026-12-02).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -54,6 +63,12 @@ ABLATIONS = {
 }
 # Fig. 3 of the paper: (g-steps, d-steps, k); (d) is the authors' default.
 FIG3 = {"g100_d1_k10": (100, 1, 10), "g30_d1_k30": (30, 1, 30), "g1_d1_k10": (1, 1, 10), "g1_d5_k3": (1, 5, 3)}
+
+
+def fig3_epochs(g_steps: int, epochs: int, max_g_steps: int | None) -> int:
+    """Adversarial epochs of a Fig. 3 run: ``epochs``, cut so that it takes at most ``max_g_steps`` G steps
+    (g-steps 100 for 40 epochs is 100x the roll-outs of the default run)."""
+    return epochs if max_g_steps is None else max(1, min(epochs, math.ceil(max_g_steps / g_steps)))
 ALPHAS = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0]  # inverse temperatures (Caccia et al. 2020)
 
 
@@ -64,8 +79,9 @@ def _phase(run: Path) -> str | None:
     return "new" if ckpt is None else ckpt["state"]["phase"]
 
 
-def train(run: Path, argv: list[str], log: dict) -> None:
-    """Train ``run`` with ``seqgan train argv``; skip it when done, resume it when interrupted."""
+def train(run: Path, argv: list[str], log: dict, log_file: Path | None = None) -> None:
+    """Train ``run`` with ``seqgan train argv``; skip it when done, resume it when interrupted.
+    With ``log_file`` the run's output goes there and it runs on one torch thread (parallel workers)."""
     phase = _phase(run)
     if phase == "done":
         return
@@ -73,8 +89,15 @@ def train(run: Path, argv: list[str], log: dict) -> None:
     cmd += ["--resume", str(run)] if phase is not None else [*argv, "--out-dir", str(run)]
     print(f"[{time.strftime('%H:%M:%S')}] {' '.join(cmd[2:])}", flush=True)
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    if log_file is None:
+        subprocess.run(cmd, check=True, cwd=ROOT)
+    else:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        with open(log_file, "a") as f:
+            subprocess.run(cmd, check=True, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env)
     log.setdefault("wall_s", {})[str(run)] = round(time.perf_counter() - t0, 1)
+    print(f"[{time.strftime('%H:%M:%S')}] finished {run} in {log['wall_s'][str(run)]:.0f} s", flush=True)
 
 
 def final_eval(run: Path, num_samples: int, seed: int, sweep: bool) -> None:
@@ -128,6 +151,9 @@ def main() -> None:
     ap.add_argument("--parts", nargs="+", default=["table", "ablations", "sweep"],
                     choices=["table", "ablations", "sweep", "fig3"], help="what to run (default table ablations sweep)")
     ap.add_argument("--fig3-epochs", type=int, help="adversarial epochs of the Fig. 3 runs (default: the preset's)")
+    ap.add_argument("--fig3-max-g-steps", type=int, help="cut each Fig. 3 run to at most this many G steps in all "
+                    "(default: no cut); the runs are evaluated every epoch")  # fmt: skip
+    ap.add_argument("--workers", type=int, default=1, help="runs trained at once, one torch thread each (default 1)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     args = ap.parse_args()
 
@@ -142,7 +168,8 @@ def main() -> None:
                      "oracle_params": args.oracle_params, "ss_decay": ss_decay, "alphas": ALPHAS,
                      "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
                      "env": env_snapshot(torch.device("cpu")), "columns": COLUMNS, "ablations": ABLATIONS,
-                     "fig3": {k: list(v) for k, v in FIG3.items()}, "fig3_epochs": args.fig3_epochs})  # fmt: skip
+                     "fig3": {k: list(v) for k, v in FIG3.items()}, "fig3_epochs": args.fig3_epochs,
+                     "fig3_max_g_steps": args.fig3_max_g_steps, "workers": args.workers})  # fmt: skip
     write_json(manifest_file, manifest)
 
     def fork_argv(source: Path, overrides: list[str]) -> list[str]:
@@ -156,22 +183,49 @@ def main() -> None:
     if "ablations" in args.parts:
         jobs += [(seed, name, o) for seed in args.ablation_seeds for name, o in [("seqgan", []), *ABLATIONS.items()]]
     if "fig3" in args.parts:
-        epochs = [f"adversarial.epochs={args.fig3_epochs}"] if args.fig3_epochs else []
         jobs += [(seed, "seqgan", []) for seed in args.ablation_seeds]
-        jobs += [(seed, f"fig3_{name}", [f"adversarial.g_steps={g}", f"adversarial.d_steps={d}",
-                                         f"adversarial.k_epochs={k}", *epochs])
-                 for seed in args.ablation_seeds for name, (g, d, k) in FIG3.items()]  # fmt: skip
-    for seed, name, overrides in jobs:
+        for name, (g, d, k) in FIG3.items():
+            e = fig3_epochs(g, args.fig3_epochs or cfg.adversarial.epochs, args.fig3_max_g_steps)
+            manifest.setdefault("fig3_run_epochs", {})[name] = e
+            sets = [f"adversarial.g_steps={g}", f"adversarial.d_steps={d}", f"adversarial.k_epochs={k}",
+                    f"adversarial.epochs={e}"] + (["eval.every=1"] if args.fig3_max_g_steps else [])  # fmt: skip
+            jobs += [(seed, f"fig3_{name}", sets) for seed in args.ablation_seeds]
+    lock = threading.Lock()
+    futures: dict[Path, Future] = {}
+
+    def job(seed: int, name: str, overrides: list[str]) -> None:
         source = out / f"seed{seed}" / "seqgan"
+        run = out / f"seed{seed}" / name
+        log_file = out / "logs" / f"seed{seed}_{name}.log" if args.workers > 1 else None
         if name == "seqgan":  # the seed's SeqGAN run, trained from scratch; every other run forks from it
             first = ["--seed", str(seed)] + (["--oracle-params", args.oracle_params] if args.oracle_params else [])
-            train(source, [*common, *first], manifest)
+            train(source, [*common, *first], manifest, log_file)
             random_eval(source, n, seed)
         else:
-            train(out / f"seed{seed}" / name, fork_argv(source, overrides), manifest)
+            futures[source].result()  # queued before every fork, so this never waits on a run not started
+            train(run, fork_argv(source, overrides), manifest, log_file)
         sweep = "sweep" in args.parts and name in ("seqgan", "mle") and seed in args.seeds
-        final_eval(out / f"seed{seed}" / name, n, seed, sweep)
-        write_json(manifest_file, manifest)
+        final_eval(run, n, seed, sweep)
+        with lock:
+            write_json(manifest_file, manifest)
+
+    if args.workers > 1:
+        torch.set_num_threads(1)  # the evaluations run in this process beside the workers
+    # Every seed's own run first (each once), then the forks in order: no fork can hold a worker while
+    # the run it waits for is still queued behind it.
+    unique = list(dict.fromkeys((s_, n_, tuple(o)) for s_, n_, o in jobs))
+    ordered = [j for j in unique if j[1] == "seqgan"] + [j for j in unique if j[1] != "seqgan"]
+    with ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
+        submitted = []
+        for seed, name, overrides in ordered:
+            f = pool.submit(job, seed, name, list(overrides))
+            submitted.append((out / f"seed{seed}" / name, f))
+            if name == "seqgan":
+                futures[out / f"seed{seed}" / "seqgan"] = f
+    failed = [f"{run} ({f.exception()})" for run, f in submitted if f.exception() is not None]
+    if failed:
+        sys.exit(f"error: {len(failed)} run(s) failed: {'; '.join(failed)}; see {out}/logs/ and rerun the same "
+                 "command to resume")  # fmt: skip
     print(f"done: python benchmarks/oracle/report.py --runs {out}")
 
 
