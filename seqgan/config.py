@@ -108,6 +108,7 @@ class AdversarialConfig:
     # Table 1: BLEU of the completion against the training data) or "constant" (Q = 1; ablation, LantaoYu#21)
     bleu_order: int = 4  # PG-BLEU: BLEU-n of the reward (uniform weights, method1); the paper does not give n
     reward_dropout: bool = False  # score roll-outs with D's dropout on (what TextGAN/ZiJianZhao do; ablation)
+    reward_bf16: bool = False  # ours: D in bf16 autocast for rewards (paper: fp32); benchmarks/perf/results.md
     ss_decay: float = 0.002  # scheduled sampling: P(feed the true token) = 1 - ss_decay * epoch (paper: 0.002)
     epochs: int = 200  # authors' code: TOTAL_BATCH = 200
     g_steps: int = 1  # paper Fig. 3(d) / authors' code: 1 policy-gradient batch per epoch

@@ -161,15 +161,20 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
 def rollout_rewards(policy: Generator, discriminator: Discriminator, tokens: Tensor, rollout_num: int,
                     states: State | None = None, uniforms: Tensor | None = None,
                     rng: torch.Generator | None = None, score_batch: int = 4096,
-                    dropout: bool = False) -> Tensor:  # fmt: skip
+                    dropout: bool = False, bf16: bool = False) -> Tensor:  # fmt: skip
     """Q-values of Eq. 4 for every position: tokens (B, T) -> rewards (B, T).
 
     rewards[:, t-1] is the mean over N roll-outs of D(completion of Y_1:t) for t < T and
     rewards[:, T-1] = D(Y_1:T). D is scored in eval mode (no dropout) unless ``dropout``.
+    ``bf16``: D runs under bf16 autocast (the sampling does not, so the completions are the same);
+    the rewards come back in D's own dtype.
     """
     completions = rollout_completions(policy, tokens, rollout_num, states, uniforms, rng)
-    q = score_completions(discriminator, tokens, completions, score_batch, dropout).mean(dim=1)  # (T-1, B)
-    return torch.cat([q.T, score(discriminator, tokens, dropout=dropout).unsqueeze(1)], dim=1)
+    dtype = discriminator.out.weight.dtype
+    with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=bf16):
+        q = score_completions(discriminator, tokens, completions, score_batch, dropout).mean(dim=1)  # (T-1, B)
+        last = score(discriminator, tokens, dropout=dropout).to(dtype)
+    return torch.cat([q.to(dtype).T, last.unsqueeze(1)], dim=1)
 
 
 def bleu_rollout_rewards(policy: Generator, reference: BleuReference, tokens: Tensor, rollout_num: int,

@@ -636,7 +636,8 @@ class SeqGANTrainer:
             policy, states = self.rollout_policy, None  # the delayed policy has its own states
         if cfg.reward == "discriminator":
             rewards = rollout_rewards(policy, self.discriminator, tokens, cfg.rollout_num, states, rng=self.rng,
-                                      score_batch=cfg.d_score_batch, dropout=cfg.reward_dropout)  # fmt: skip
+                                      score_batch=cfg.d_score_batch, dropout=cfg.reward_dropout,
+                                      bf16=cfg.reward_bf16)  # fmt: skip
         elif cfg.reward == "bleu":
             if self._bleu_reference is None:  # index the training data once per process
                 refs = strip_special(self.train_data.cpu(), self.generator.eos_token)

@@ -227,3 +227,17 @@ def test_prefix_shared_scoring_equals_plain_scoring():
     plain = score(d, comp.reshape(-1, 12)).view(11, 3, 7)
     for batch in (4096, 14, 7):
         assert torch.allclose(score_completions(d, tokens, comp, batch), plain, rtol=0, atol=1e-13)
+
+
+def test_bf16_rewards_are_close_to_fp32_and_keep_the_dtype() -> None:
+    g, d = make_models()
+    g, d = g.float(), d.float()
+    tokens, states = g.sample(B, T, rng=torch.Generator().manual_seed(0), return_states=True)
+    u = rollout_uniforms(B, T, N, torch.Generator().manual_seed(1), "cpu")
+    fp32 = rollout_rewards(g, d, tokens, N, states=states, uniforms=u)
+    bf16 = rollout_rewards(g, d, tokens, N, states=states, uniforms=u, bf16=True)
+    assert bf16.dtype == torch.float32 and bf16.shape == (B, T)
+    # bf16 keeps 8 bits of mantissa: probabilities move by about 1e-2, not more
+    torch.testing.assert_close(bf16, fp32, rtol=0, atol=0.05)
+    assert not torch.equal(bf16, fp32)  # autocast really ran (fp32 again would be identical)
+    assert not torch.is_autocast_enabled("cpu")  # and is switched off afterwards
