@@ -337,8 +337,9 @@ def main() -> None:
         f"- Preset `{m['preset']}`; Table 1 seeds {m['seeds']}; ablation seeds {m['ablation_seeds']}; "
         f"oracle: {oracle}.",
         f"- Machine: {env.get('processor')}, {env.get('cpu_count')} cores, torch {env.get('torch')} "
-        f"({env.get('torch_threads')} threads), device {env.get('device')}; training wall time of the runs "
-        f"{wall / 60:.0f} min (other jobs shared the machine part of the time).",
+        f"({env.get('torch_threads')} threads), device {env.get('device')}; {len(m.get('wall_s', {}))} runs trained, "
+        f"{wall / 60:.0f} min of training in all (summed over runs), {m.get('elapsed_s', 0) / 60:.0f} min elapsed "
+        f"with {m.get('workers', 1)} run(s) at once (elapsed includes the final evaluations).",
         "- Every column starts from the same pre-trained G and D of its seed (`seqgan train --init-from`); "
         f"scheduled sampling decays P(true token) by {m['ss_decay']} per epoch (to 0.6 at the end, as 0.002 over "
         "the authors' 200 epochs). NLL_oracle: mean per-token NLL under the oracle of fresh samples of the last "

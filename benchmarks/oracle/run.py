@@ -96,8 +96,10 @@ def train(run: Path, argv: list[str], log: dict, log_file: Path | None = None) -
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
         with open(log_file, "a") as f:
             subprocess.run(cmd, check=True, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env)
-    log.setdefault("wall_s", {})[str(run)] = round(time.perf_counter() - t0, 1)
-    print(f"[{time.strftime('%H:%M:%S')}] finished {run} in {log['wall_s'][str(run)]:.0f} s", flush=True)
+    # Summed over resumes: a run interrupted and resumed took both stretches.
+    walls = log.setdefault("wall_s", {})
+    walls[str(run)] = round(walls.get(str(run), 0.0) + time.perf_counter() - t0, 1)
+    print(f"[{time.strftime('%H:%M:%S')}] finished {run} ({walls[str(run)]:.0f} s in all)", flush=True)
 
 
 def final_eval(run: Path, num_samples: int, seed: int, sweep: bool) -> None:
@@ -157,6 +159,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     args = ap.parse_args()
 
+    t_start = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = presets.get(args.preset)
@@ -222,6 +225,9 @@ def main() -> None:
             submitted.append((out / f"seed{seed}" / name, f))
             if name == "seqgan":
                 futures[out / f"seed{seed}" / "seqgan"] = f
+    # Elapsed time of the benchmark, summed over the invocations that resumed it.
+    manifest["elapsed_s"] = round(manifest.get("elapsed_s", 0.0) + time.perf_counter() - t_start, 1)
+    write_json(manifest_file, manifest)
     failed = [f"{run} ({f.exception()})" for run, f in submitted if f.exception() is not None]
     if failed:
         sys.exit(f"error: {len(failed)} run(s) failed: {'; '.join(failed)}; see {out}/logs/ and rerun the same "
