@@ -37,20 +37,10 @@ HERE = Path(__file__).resolve().parent
 os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="seqgan-inductor-")
 
 
-def first_call_s(fn: Callable[[], object], dev: torch.device) -> float:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    t0 = time.perf_counter()
-    fn()
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    return time.perf_counter() - t0
-
-
 def compare(name: str, eager: Callable[[], torch.Tensor], compiled: Callable[[], torch.Tensor],
             dev: torch.device, reps: int, calls_per_run: int) -> dict[str, float | str]:  # fmt: skip
     """Times of one path eager and compiled; ``calls_per_run``: how often a training run calls it."""
-    first = first_call_s(compiled, dev)
+    first = median_time(compiled, dev, repeats=1, warmup=0)  # the first call: compilation included
     eager()  # the same number of calls on both sides: the training paths stay comparable step for step
     t_compiled = median_time(compiled, dev, reps)
     t_eager = median_time(eager, dev, reps)
