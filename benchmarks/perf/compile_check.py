@@ -8,7 +8,7 @@ completions of one G step (the largest cost of adversarial training), one D trai
 (batch 64, Adam) and one MLE step of G (batch 64). For each: the first compiled call (compilation
 included), the median of the later calls, eager's median, and the largest difference of the outputs.
 A path is worth compiling when compiled beats eager and the compilation is paid back within the
-calls of one run (the paper's schedule scores about 200 G steps' roll-outs).
+calls of one run of the paper preset (counted from its config).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from seqgan import presets
 from seqgan.bench import median_time
 from seqgan.config import paper_filters
 from seqgan.losses import discriminator_loss, mle_loss
@@ -64,6 +65,13 @@ def main() -> None:
     d = Discriminator(V, paper_filters(T)).to(dev)
     g = Generator(V).to(dev)
     fake = torch.randint(0, V, (rows, T), generator=rng, device=dev)
+    # How often one run of the paper preset calls each path (D: real and as many generated rows per epoch).
+    paper = presets.get("paper")
+    pre, adv, batch = paper.pretrain, paper.adversarial, paper.pretrain.batch_size
+    d_batches = -(-2 * paper.data.num_train // batch)
+    calls = {"score": adv.epochs * adv.g_steps,
+             "d": (pre.d_steps * pre.k_epochs + adv.epochs * adv.d_steps * adv.k_epochs) * d_batches,
+             "mle": pre.g_epochs * -(-paper.data.num_train // batch)}  # fmt: skip
     t0 = time.perf_counter()
     results, diffs = [], {}
 
@@ -71,10 +79,10 @@ def main() -> None:
     d_c = copy.deepcopy(d)
     d_c.compile(dynamic=False)
     results.append(compare("D scoring of one G step's completions", lambda: score(d, fake),
-                           lambda: score(d_c, fake), dev, reps, calls_per_run=200))  # fmt: skip
+                           lambda: score(d_c, fake), dev, reps, calls["score"]))  # fmt: skip
     diffs["D scoring of one G step's completions"] = float((score(d, fake) - score(d_c, fake)).abs().max())
 
-    # D training step, batch 64 (the paper's schedule: 50 x 3 x 5,000 / 64 steps per D round, about 15 rounds).
+    # D training step, batch 64.
     # Dropout off in this pair only: compiled dropout draws other masks, and the outputs should compare.
     x = torch.randint(0, V, (64, T), generator=rng, device=dev)
     y = torch.randint(0, 2, (64,), generator=rng, device=dev)
@@ -92,11 +100,11 @@ def main() -> None:
     opt_e, opt_t = torch.optim.Adam(d_e.parameters(), 1e-4), torch.optim.Adam(d_t.parameters(), 1e-4)
     name = "D training step, batch 64 (dropout off)"
     results.append(compare(name, lambda: d_step(d_e, opt_e), lambda: d_step(d_t, opt_t), dev, reps * 10,
-                           calls_per_run=15 * 3 * 5000 // 64))  # fmt: skip
+                           calls["d"]))  # fmt: skip
     # Both took the same number of steps from the same weights on the same batch: compare the next loss.
     diffs[name] = float((d_step(d_e, opt_e) - d_step(d_t, opt_t)).abs())
 
-    # MLE step of G, batch 64 x 20 (the paper: 80 epochs of 10,000 / 64 steps).
+    # MLE step of G, batch 64 x 20.
     g_e, g_t = copy.deepcopy(g), copy.deepcopy(g)
     g_t.compile(dynamic=False)
     go_e = torch.optim.Adam([p for p in g_e.parameters() if p.requires_grad], lr=0.01)
@@ -111,7 +119,7 @@ def main() -> None:
 
     name = "MLE step of G, batch 64"
     results.append(compare(name, lambda: g_step(g_e, go_e), lambda: g_step(g_t, go_t), dev, reps * 10,
-                           calls_per_run=80 * 10000 // 64))  # fmt: skip
+                           calls["mle"]))  # fmt: skip
     diffs[name] = float((g_step(g_e, go_e) - g_step(g_t, go_t)).abs())
 
     cmd = " ".join(["python", Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
@@ -124,7 +132,8 @@ def main() -> None:
         f"- Machine: {machine}, device {dev.type}, torch {torch.__version__} with {torch.get_num_threads()} threads; "
         f"commit {git_sha()}; {time.strftime('%Y-%m-%d')}; took {time.perf_counter() - t0:.0f} s",
         "- Net saving per run: (eager - compiled) x the calls of one paper-schedule run, less the compilation "
-        "(first compiled call - compiled). Negative: compiling costs more than it saves. Output diff: largest "
+        f"(first compiled call - compiled); calls per run: {calls['score']} D scorings, {calls['d']:,} D steps, "
+        f"{calls['mle']:,} MLE steps. Negative: compiling costs more than it saves. Output diff: largest "
         "|eager - compiled| of the P(real) scores; for the training steps, of the loss after the same steps from "
         "the same weights.", "",
         "| path | eager s | compiled s | speed-up | first compiled call s | net saving per run s | output diff |",
