@@ -15,7 +15,8 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     report = prepare(args.input, args.out, level=args.level or "word", lowercase=args.lowercase,
                      max_len=args.max_len, vocab_size=args.vocab_size, min_freq=args.min_freq,
                      test_frac=args.test_frac, seed=args.seed, ids=args.ids, force=args.force,
-                     test_file=args.test_file)  # fmt: skip
+                     test_file=args.test_file, valid_frac=args.valid_frac,
+                     valid_file=args.valid_file)  # fmt: skip
     if args.json:
         _emit(report, True)
         return
@@ -31,7 +32,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
              "seqgan prepare poems.txt --out data/poems --level char --max-len 40\n"
              "  seqgan prepare corpus.txt --out data/news --lowercase --vocab-size 5000 --json\n"
              "  seqgan prepare save/real_data.txt --out data/oracle --ids --vocab-size 5000\n\n"
-             "DIR gets vocab.json, train.pt, test.pt and manifest.json, all at once or not at all.\n"
+             "DIR gets vocab.json, train.pt, valid.pt, test.pt and manifest.json, all at once or not at all.\n"
+             "The test split is drawn first; the validation split (model selection: best.pt, early stopping)\n"
+             "comes from the remaining lines, so the test split does not depend on it.\n"
              "Text rows are token ids, <eos>, then <pad>; ids 0-3 are <pad> <bos> <eos> <unk>.")  # fmt: skip
     p.add_argument("input", metavar="INPUT", help="UTF-8 text file, one sequence per line (blank lines are skipped "
                    "and counted)")  # fmt: skip
@@ -50,7 +53,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    "test set, in [0, 1) (default 0.1; 0 = no test set)")  # fmt: skip
     p.add_argument("--test-file", metavar="F", help="use the lines of F as the test set (e.g. a benchmark's "
                    "references) instead of --test-frac; the vocabulary then comes from INPUT alone")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/test shuffle (default 0)")
+    p.add_argument("--valid-frac", type=float, default=0.1, metavar="X", help="fraction of the lines left after "
+                   "the test split held out for validation (model selection), in [0, 1) (default 0.1; 0 = none)")
+    p.add_argument("--valid-file", metavar="F", help="use the lines of F as the validation set instead of "
+                   "--valid-frac")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test shuffle (default 0)")
     p.add_argument("--ids", action="store_true", help="INPUT holds space-separated integer ids, all lines of one "
                    "length (the authors' real_data.txt format); ids are kept as is, no special tokens")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace DIR if it exists (only a directory written by "

@@ -29,7 +29,7 @@ def cmd_prepare_midi(args: argparse.Namespace) -> None:
 
     report = prepare_midi(args.inputs, args.out, step=args.step, seq_len=args.seq_len, track=_track(args.track),
                           rest=args.rest, test_frac=args.test_frac, seed=args.seed, force=args.force,
-                          warn=warn)  # fmt: skip
+                          warn=warn, valid_frac=args.valid_frac)  # fmt: skip
     if args.json:
         _emit(report, True)
         return
@@ -52,10 +52,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
              "MIDI pitch 21 + k (the 88 piano keys; notes outside move by octaves into them); with --rest token\n"
              "id 88 is a rest. Rests before the first note are dropped; sampling ends with the last note.\n"
              "Windows: each tune is cut into non-overlapping windows of --seq-len tokens from its first note,\n"
-             "the remainder dropped; a tune shorter than one window is skipped (too short). The train/test\n"
-             "split is by tune, so no test window comes from a training tune.\n"
+             "the remainder dropped; a tune shorter than one window is skipped (too short). The train, test\n"
+             "and validation splits are by tune, so no test window comes from a training tune.\n"
              "A file that cannot be read or gives no tune is skipped with one warning line and counted.\n"
-             "DIR gets vocab.json, train.pt, test.pt and manifest.json, all at once or not at all.")  # fmt: skip
+             "DIR gets vocab.json, train.pt, valid.pt, test.pt and manifest.json, all at once or not at all.")  # fmt: skip
     p.add_argument("inputs", nargs="+", metavar="DIR_OR_FILE", help="folders (searched recursively for .mid and "
                    ".midi files) and/or MIDI files")  # fmt: skip
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (its parent must exist)")
@@ -69,7 +69,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    "silence")  # fmt: skip
     p.add_argument("--test-frac", type=float, default=0.1, metavar="X", help="fraction of the usable tunes held out "
                    "as the test set, in [0, 1) (default 0.1; at least one tune; 0 = no test set)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/test draw of tunes (default 0)")
+    p.add_argument("--valid-frac", type=float, default=0.1, metavar="X", help="fraction of the tunes left after the "
+                   "test split held out for validation (model selection), in [0, 1) (default 0.1; at least one tune; "
+                   "0 = none)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test draw of tunes (default 0)")
     p.add_argument("--force", action="store_true", help="replace DIR if it exists (only a prepared data "
                    "directory, or an empty one)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the report as one JSON object (files_read, "

@@ -51,7 +51,8 @@ class DataConfig:
     eos_token: int | None = None  # None: fixed-length sequences (oracle task); <eos> (2) for prepared text
     pad_token: int = 0  # filler after EOS; <pad> (0) for prepared text
     num_train: int = 9984  # authors' code: int(10000 / 64) * 64 oracle samples
-    num_test: int = 9984  # held-out oracle samples for eval/nll_test (not in the authors' code)
+    num_test: int = 9984  # held-out oracle samples for eval/nll_test, read only to report (not in the authors' code)
+    num_valid: int = 2048  # oracle samples for model selection (best.pt, MLE early stopping; not in the authors' code)
     oracle_params: str | None = None  # oracle file (.npz or the authors' .pkl); None: a fresh N(0,1) oracle
     oracle_seed: int = 0  # seed of the fresh N(0,1) oracle when oracle_params is None
     oracle_emb_dim: int = 32  # authors' code (target_lstm.py)
@@ -98,6 +99,8 @@ class PretrainConfig:
     shuffle: bool = False  # authors' code feeds batches in the same order every epoch
     d_steps: int = 50  # authors' code: 50 rounds of fresh negatives ...
     k_epochs: int = 3  # ... times 3 epochs each
+    patience: int = 0  # MLE early stopping: evaluations without a better eval/nll_valid before MLE stops and G
+    # goes back to its best-validation weights (0: off, the authors' fixed 120 epochs; Caccia et al. 2020 stop early)
 
 
 @dataclass
@@ -107,6 +110,8 @@ class AdversarialConfig:
     reward: str = "discriminator"  # Q of the roll-outs: "discriminator" (paper), "bleu" (PG-BLEU baseline of
     # Table 1: BLEU of the completion against the training data) or "constant" (Q = 1; ablation, LantaoYu#21)
     bleu_order: int = 4  # PG-BLEU: BLEU-n of the reward (uniform weights, method1); the paper does not give n
+    reward_shuffle: bool = False  # control (Caccia et al. 2020): permute Q across the batch at each position,
+    # the same values without their link to the sequences; if SeqGAN does not beat it, D's information does not help
     reward_dropout: bool = False  # score roll-outs with D's dropout on (what TextGAN/ZiJianZhao do; ablation)
     reward_bf16: bool = False  # ours: D in bf16 autocast for rewards (paper: fp32); benchmarks/perf/results.md
     ss_decay: float = 0.002  # scheduled sampling: P(feed the true token) = 1 - ss_decay * epoch (paper: 0.002)
@@ -120,6 +125,8 @@ class AdversarialConfig:
     rollout_update_rate: float = 0.8  # "delayed" policy: beta <- r*beta + (1-r)*theta (authors' 0.8)
     reward_baseline: str = "none"  # "none" (paper, authors) or "mean": subtract the batch mean reward
     g_lr: float = 0.01  # authors' code: a second Adam at 0.01 for the policy gradient
+    g_optimizer: str = "adam"  # authors' code: Adam; "sgd" (plain, no momentum) is a control without Adam's
+    # per-parameter normalisation, which turns all-positive rewards into a push toward the sampled tokens
     grad_clip: float = 5.0  # authors' code: global gradient-norm clip 5.0
     d_score_batch: int = 4096  # rows per discriminator call when scoring roll-outs (memory bound only)
 
@@ -131,7 +138,8 @@ class EvalConfig:
     batch_size: int = 1024  # rows per sampling / scoring call (speed only)
     num_saved_samples: int = 20  # sequences written to samples/ at each evaluation, for humans
     bleu_orders: tuple[int, ...] = (2, 3, 4, 5)  # text data: BLEU / Self-BLEU orders (Texygen, RelGAN)
-    best_metric: str | None = None  # checkpoint kept as best.pt; None: eval/nll_oracle (oracle) or eval/nll_test
+    best_metric: str | None = None  # checkpoint kept as best.pt, a validation metric; None: eval/nll_valid
+    # (runs without a validation split, made before it existed: eval/nll_oracle or eval/nll_test)
 
 
 @dataclass
@@ -159,6 +167,10 @@ class SeqGANConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SeqGANConfig:
         cfg = cls()
+        for key, value in LEGACY_VALUES.items():  # a config written before the key existed meant this value
+            section, _, name = key.partition(".")
+            if name not in d.get(section, {}):
+                set_value(cfg, key, value)
         for section, values in d.items():
             for key, value in values.items():
                 set_value(cfg, f"{section}.{key}", value)
@@ -182,7 +194,7 @@ class SeqGANConfig:
             "pretrain.g_epochs", "pretrain.d_steps", "pretrain.k_epochs", "adversarial.epochs",
             "adversarial.g_steps", "adversarial.d_steps", "adversarial.k_epochs", "discriminator.l2_reg",
             "pretrain.grad_clip", "adversarial.grad_clip", "eval.num_saved_samples", "run.seed",
-            "data.oracle_seed", "adversarial.ss_decay",
+            "data.oracle_seed", "adversarial.ss_decay", "data.num_valid", "pretrain.patience",
         ]  # fmt: skip
         for key in non_negative:
             if get_value(self, key) < 0:
@@ -198,6 +210,7 @@ class SeqGANConfig:
             "adversarial.reward_baseline": ("none", "mean"),
             "adversarial.mode": ("seqgan", "mle", "ss"),
             "adversarial.reward": ("discriminator", "bleu", "constant"),
+            "adversarial.g_optimizer": ("adam", "sgd"),
             "run.device": ("cpu", "cuda", "auto"),
         }
         for key, allowed in choices.items():
@@ -205,6 +218,11 @@ class SeqGANConfig:
                 raise UserError(f"{key} must be one of {', '.join(allowed)}; got {get_value(self, key)!r}")
         if self.data.path is not None and self.data.oracle_params is not None:
             raise UserError("data.path (your data) and data.oracle_params (the synthetic task) exclude each other")
+        if self.eval.best_metric is not None:
+            check_best_metric(self)
+        if self.pretrain.patience > 0 and self.data.num_valid == 0:
+            raise UserError("pretrain.patience stops MLE on the validation NLL, but there is no validation split: "
+                            "set data.num_valid > 0 (oracle task) or prepare the data with --valid-frac > 0")
         if self.data.seq_len < 2:
             raise UserError(f"data.seq_len must be >= 2 (roll-outs need a prefix), got {self.data.seq_len}")
         if not self.discriminator.filters(self.data.seq_len):
@@ -215,6 +233,44 @@ class SeqGANConfig:
                     f"discriminator window {window} with {count} filters does not fit data.seq_len "
                     f"{self.data.seq_len}: windows must be in 1..seq_len and counts > 0"
                 )
+
+
+# Metrics best.pt can be chosen by (computed on the validation split, or free of held-out data), and whether
+# higher is better; n stands for an order given in eval.bleu_orders.
+SELECTION_METRICS = {"eval/nll_valid": False, "eval/nll_oracle": False, "eval/bleu<n>": True,
+                     "eval/self_bleu<n>": False, "eval/distinct1": True, "eval/distinct2": True, "eval/mse": False}
+
+
+def _metric_pattern(key: str) -> str:
+    return key.rstrip("0123456789") + "<n>" if key[-1:].isdigit() and "bleu" in key else key
+
+
+def best_metric_higher_is_better(key: str) -> bool:
+    return SELECTION_METRICS.get(_metric_pattern(key), False)  # NLL of the test split (older runs): lower
+
+
+def check_best_metric(cfg: SeqGANConfig) -> None:
+    """Refuse, before a run starts, a best.pt metric that evaluation never logs or that reads the test split."""
+    key, pattern = cfg.eval.best_metric, _metric_pattern(cfg.eval.best_metric or "")
+    if key == "eval/nll_test":
+        raise UserError("eval.best_metric eval/nll_test would choose best.pt on the test split, which only reports: "
+                        "use eval/nll_valid (the default), which reads the validation split")
+    if pattern not in SELECTION_METRICS:
+        raise UserError(f"unknown eval.best_metric {key!r}: use one of {', '.join(SELECTION_METRICS)} "
+                        "(n: an order in eval.bleu_orders)")
+    text = pattern in ("eval/bleu<n>", "eval/self_bleu<n>", "eval/distinct1", "eval/distinct2", "eval/mse")
+    if text and cfg.data.path is None:
+        raise UserError(f"eval.best_metric {key} is logged for prepared data only (--data DIR): use eval/nll_valid "
+                        "or eval/nll_oracle on the oracle task")
+    if key == "eval/nll_oracle" and cfg.data.path is not None:
+        raise UserError("eval.best_metric eval/nll_oracle needs the oracle task: use eval/nll_valid with --data")
+    if pattern.endswith("bleu<n>") and int(key[len(pattern) - 3 :]) not in cfg.eval.bleu_orders:
+        raise UserError(f"eval.best_metric {key}: order {key[len(pattern) - 3 :]} is not in eval.bleu_orders "
+                        f"{cfg.eval.bleu_orders}: add it there or pick a listed order")
+
+
+# Keys added after runs were already written: the value an older config.json (without the key) meant.
+LEGACY_VALUES: dict[str, Any] = {"data.num_valid": 0}
 
 
 def all_keys(cfg: SeqGANConfig | None = None) -> list[str]:

@@ -1,6 +1,6 @@
 """Real data: text (or id lines) -> vocabulary + padded id tensors, written by ``seqgan prepare``.
 
-A prepared directory holds ``vocab.json``, ``train.pt`` / ``test.pt`` (``{"tokens": LongTensor (N, T), "lengths":
+A prepared directory holds ``vocab.json``, ``train.pt`` / ``valid.pt`` / ``test.pt`` (``{"tokens": LongTensor (N, T), "lengths":
 LongTensor (N,)}``, for ``torch.load(weights_only=True)``) and ``manifest.json``. Text rows are ``ids, <eos>, <pad>...``
 (lengths count the EOS); the authors' id format (``--ids``) keeps ids as they are: no specials, one length per file.
 Music (``seqgan prepare-midi``, :mod:`seqgan.midi`) writes the same layout with a ``pitch`` vocabulary: id k is
@@ -220,6 +220,11 @@ def _check_options(level: str, ids: bool, max_len: int | None, vocab_size: int |
             raise UserError(message)
 
 
+def held_out_count(n: int, frac: float) -> int:
+    """Items held out of ``n`` for a fraction ``frac``: at least one when ``frac`` > 0, none when it is 0."""
+    return max(1, math.ceil(round(frac * n, 9))) if frac > 0 else 0
+
+
 def _check_out(out: Path, force: bool) -> None:
     if not out.parent.is_dir():
         raise UserError(f"the folder of --out {out} does not exist: create {out.parent} first")
@@ -247,13 +252,18 @@ def _pack(rows: list[list[int]], seq_len: int, eos: int) -> bytes:
 def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word", lowercase: bool = False,
             max_len: int | None = None, vocab_size: int | None = None, min_freq: int | None = None,
             test_frac: float = 0.1, seed: int = 0, ids: bool = False, force: bool = False,
-            test_file: str | Path | None = None) -> dict[str, Any]:  # fmt: skip
+            test_file: str | Path | None = None, valid_frac: float = 0.1,
+            valid_file: str | Path | None = None) -> dict[str, Any]:  # fmt: skip
     """Text file (or id lines, ``ids=True``) -> prepared directory, complete or not at all; returns the report.
 
     With ``test_file`` the test split is that file (e.g. a benchmark's reference set) instead of a random
     ``test_frac`` of the input; the vocabulary then comes from the input alone, so unknown test tokens
-    become ``<unk>`` (``test_unk_rate`` in the report)."""
+    become ``<unk>`` (``test_unk_rate`` in the report). The validation split (model selection: best.pt, early
+    stopping) is ``valid_file`` or a random ``valid_frac`` of the lines left after the test split; the test split
+    is drawn first, so it does not depend on the validation options."""
     _check_options(level, ids, max_len, vocab_size, min_freq, test_frac, lowercase)
+    if not 0 <= valid_frac < 1:
+        raise UserError(f"--valid-frac {valid_frac} must be in [0, 1), e.g. 0.1 (0: no validation set)")
     path, out = Path(input_path), Path(os.path.abspath(out_dir))
     lines, raw = _read_lines(path)
     _check_out(out, force)
@@ -275,6 +285,10 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
     test_kept = keep(_read_lines(Path(test_file))[0], test_dropped) if test_file is not None else []
     if test_file is not None and not test_kept:
         raise UserError(f"test file {test_file} holds no usable lines: {_TEXT_HINT}")
+    valid_dropped = {"blank": 0, "too_long": 0}
+    valid_kept = keep(_read_lines(Path(valid_file))[0], valid_dropped) if valid_file is not None else []
+    if valid_file is not None and not valid_kept:
+        raise UserError(f"validation file {valid_file} holds no usable lines: {_TEXT_HINT}")
     if not kept and dropped["too_long"]:
         raise UserError(f"all {dropped['too_long']} non-blank lines of {path} exceed --max-len {max_len}: raise it")
     if not kept:
@@ -284,14 +298,16 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
         if ragged := next(((n, toks) for n, toks in kept if len(toks) != len(first)), None):
             raise UserError(f"{path} line {ragged[0]} has {len(ragged[1])} ids but line {first_n} has {len(first)}: "
                             "--ids needs every line of one length")  # fmt: skip
-        if ragged := next(((n, toks) for n, toks in test_kept if len(toks) != len(first)), None):
-            raise UserError(f"{test_file} line {ragged[0]} has {len(ragged[1])} ids but {path} has {len(first)}: "
-                            "--ids needs every line of one length")  # fmt: skip
+        for other, other_kept in ((test_file, test_kept), (valid_file, valid_kept)):
+            if ragged := next(((n, toks) for n, toks in other_kept if len(toks) != len(first)), None):
+                raise UserError(f"{other} line {ragged[0]} has {len(ragged[1])} ids but {path} has {len(first)}: "
+                                "--ids needs every line of one length")  # fmt: skip
         rows = [[_parse_id(t, vocab_size, f"{path} line {n}") for t in toks] for n, toks in kept]
         test_rows = [[_parse_id(t, vocab_size, f"{test_file} line {n}") for t in toks] for n, toks in test_kept]
+        valid_rows = [[_parse_id(t, vocab_size, f"{valid_file} line {n}") for t in toks] for n, toks in valid_kept]
         seq_len, unk_rate, test_unk_rate = len(first), 0.0, 0.0
     else:
-        for src, lines_kept in ((path, kept), (test_file, test_kept)):
+        for src, lines_kept in ((path, kept), (test_file, test_kept), (valid_file, valid_kept)):
             for n, toks in lines_kept:
                 if bad := next((t for t in toks if t in SPECIAL_TOKENS[:3]), None):
                     raise UserError(f"{src} line {n} holds the reserved token {bad}: remove it (a line ends the "
@@ -302,33 +318,39 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
         vocab = Vocab(level, SPECIAL_TOKENS + order, len(SPECIAL_TOKENS) + len(order), dict(SPECIALS), lowercase)
         rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in kept]
         test_rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in test_kept]
+        valid_rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in valid_kept]
         unk_rate = sum(r.count(UNK) for r in rows) / sum(len(r) for r in rows)
         test_unk_rate = sum(r.count(UNK) for r in test_rows) / max(sum(len(r) for r in test_rows), 1)
-        seq_len = (max_len if max_len is not None else max(len(r) for r in rows + test_rows)) + 1
+        seq_len = (max_len if max_len is not None else max(len(r) for r in rows + test_rows + valid_rows)) + 1
     n = len(rows)
-    if test_file is not None:
-        splits = {"train": rows, "test": test_rows}
-    else:
-        n_test = max(1, math.ceil(round(test_frac * n, 9))) if test_frac > 0 else 0
-        if n - n_test < 1:
-            raise UserError(f"{path} has {n} usable line(s), too few for a train/test split: give more lines or "
-                            "--test-frac 0")
-        shuffled = list(range(n))
-        random.Random(seed).shuffle(shuffled)
-        splits = {"train": [rows[i] for i in sorted(shuffled[: n - n_test])],
-                  "test": [rows[i] for i in sorted(shuffled[n - n_test :])]}  # fmt: skip
+    n_test = 0 if test_file is not None else held_out_count(n, test_frac)
+    n_valid = 0 if valid_file is not None else held_out_count(n - n_test, valid_frac)
+    if n - n_test - n_valid < 1:
+        raise UserError(f"{path} has {n} usable line(s), too few to hold out {n_test} test and {n_valid} validation "
+                        "line(s) and keep one to train on: give more lines, or lower --test-frac / --valid-frac "
+                        "(0 holds out none)")  # fmt: skip
+    # One shuffle: the test lines are its last n_test, the validation lines the n_valid before them, so the
+    # test split is the same whatever the validation options.
+    shuffled = list(range(n))
+    random.Random(seed).shuffle(shuffled)
+    cut_valid, cut_test = n - n_test - n_valid, n - n_test
+    splits = {"train": [rows[i] for i in sorted(shuffled[:cut_valid])],
+              "valid": [rows[i] for i in sorted(shuffled[cut_valid:cut_test])] if valid_file is None else valid_rows,
+              "test": [rows[i] for i in sorted(shuffled[cut_test:])] if test_file is None else test_rows}  # fmt: skip
     lens = sorted(len(r) for r in rows)
     pct = {f"p{p}": lens[max(0, math.ceil(p / 100 * n) - 1)] for p in (50, 95, 99)}
     report = {"lines_read": len(lines), "lines_kept": n, "dropped": dropped, "vocab_size": vocab.vocab_size,
               "unk_rate": round(unk_rate, 6), "length": {"min": lens[0], "max": lens[-1],
               "mean": round(sum(lens) / n, 4), **pct}, "seq_len": seq_len,
-              "train_size": len(splits["train"]), "test_size": len(splits["test"]), "out": str(out)}  # fmt: skip
+              "train_size": len(splits["train"]), "valid_size": len(splits["valid"]), "test_size": len(splits["test"]),
+              "out": str(out)}  # fmt: skip
     if test_file is not None:
         report.update({"test_file": str(Path(test_file).resolve()), "test_dropped": test_dropped,
                        "test_unk_rate": round(test_unk_rate, 6)})  # fmt: skip
     options = {"level": vocab.level, "lowercase": lowercase, "max_len": max_len, "vocab_size": vocab_size,
                "min_freq": min_freq, "test_frac": test_frac, "seed": seed, "ids": ids,
-               "test_file": None if test_file is None else str(Path(test_file).resolve())}  # fmt: skip
+               "test_file": None if test_file is None else str(Path(test_file).resolve()), "valid_frac": valid_frac,
+               "valid_file": None if valid_file is None else str(Path(valid_file).resolve())}  # fmt: skip
     manifest = {"format": DATA_FORMAT, "version": VERSION, "source": str(path.resolve()),
                 "source_sha256": hashlib.sha256(raw).hexdigest(), "options": options, "seq_len": seq_len,
                 "vocab_size": vocab.vocab_size, "start_token": 0 if ids else BOS, "eos_token": None if ids else EOS,
@@ -371,6 +393,8 @@ class PreparedData:
     train_lengths: torch.Tensor  # (N,) real tokens including EOS (T for ids)
     test: torch.Tensor
     test_lengths: torch.Tensor
+    valid: torch.Tensor  # (N_valid, T); empty for a directory prepared before validation splits existed
+    valid_lengths: torch.Tensor
     manifest: dict[str, Any]
 
     # Read-only views of the manifest; start_token is BOS (1) for text, 0 for ids as in the authors' code.
@@ -382,7 +406,7 @@ class PreparedData:
 
 
 def load_prepared(data_dir: str | Path) -> PreparedData:
-    """Read a directory written by :func:`prepare` (CPU tensors); a missing test.pt gives an empty test set."""
+    """Read a directory written by :func:`prepare` (CPU tensors); a missing test.pt or valid.pt gives an empty split."""
     d = Path(data_dir)
     hint = f"create it with `seqgan prepare INPUT --out {d}`"
     missing = next((name for name in ("vocab.json", "manifest.json", "train.pt") if not (d / name).is_file()), "")
@@ -393,7 +417,10 @@ def load_prepared(data_dir: str | Path) -> PreparedData:
     if not isinstance(manifest, dict) or (manifest.get("format"), manifest.get("version")) != (DATA_FORMAT, VERSION):
         raise UserError(f"{d} is not a prepared data directory (manifest.json is not {DATA_FORMAT} v{VERSION}): {hint}")
     vocab, tensors = Vocab.load(d / "vocab.json"), []
-    for name in ("train.pt", "test.pt") if (d / "test.pt").is_file() else ("train.pt",):
+    for name in ("train.pt", "test.pt", "valid.pt"):
+        if name != "train.pt" and not (d / name).is_file():  # no test / validation split (or an older directory)
+            tensors += [tensors[0][:0], tensors[1][:0]]
+            continue
         try:
             obj = torch.load(d / name, map_location="cpu", weights_only=True)
             tokens, lengths = obj["tokens"], obj["lengths"]
@@ -403,6 +430,4 @@ def load_prepared(data_dir: str | Path) -> PreparedData:
         except Exception as e:  # noqa: BLE001 - any damage to the file is the same user-facing problem
             raise UserError(f"{d / name} is damaged ({type(e).__name__}): re{hint}") from None
         tensors += [tokens, lengths]
-    if len(tensors) == 2:
-        tensors += [tensors[0][:0], tensors[1][:0]]
     return PreparedData(vocab, *tensors, manifest)

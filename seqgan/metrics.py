@@ -39,6 +39,28 @@ def mean_nll(model: Generator, tokens: Tensor, batch_size: int = 1024, temperatu
     return float((per_seq * lengths).sum() / lengths.sum())
 
 
+@torch.no_grad()
+def mean_entropy(model: Generator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0) -> float:
+    """Mean entropy (nats) of ``model``'s next-token distribution along ``tokens`` (B, T), over real positions.
+
+    With the model's own samples as ``tokens`` this is the policy entropy that falls when the policy sharpens
+    (whatever the reward means); ``temperature``: of the softmax, as in sampling."""
+    device = model.out.weight.device
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0.0
+    for chunk in tokens.split(batch_size):
+        chunk = trim_padding(chunk.to(device), model.eos_token)
+        logits = model(chunk)
+        logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)
+        ent = -(logp.exp() * logp).sum(dim=-1)  # (B, T)
+        mask = sequence_mask(chunk, model.eos_token).to(ent.dtype)
+        total += float((ent * mask).sum().double())
+        count += float(mask.sum().double())
+    model.train(was_training)
+    return total / max(count, 1.0)
+
+
 def strip_special(tokens: Tensor, eos_token: int | None) -> list[list[int]]:
     """Sequences as lists of real token ids: cut at the first EOS (EOS itself left out)."""
     rows = tokens.tolist()
@@ -89,14 +111,16 @@ def pitch_mse(samples: Tensor, references: Tensor, rest_id: int | None = None, b
 def evaluate_samples(generator: Generator, samples: Tensor, test: Tensor, oracle: Generator | None,
                      bleu_orders: tuple[int, ...] = (2, 3, 4, 5), with_text_metrics: bool = False,
                      batch_size: int = 1024, pitch: PitchInfo | None = None,
-                     temperature: float = 1.0) -> dict[str, float]:  # fmt: skip
+                     temperature: float = 1.0, split: str = "test") -> dict[str, float]:  # fmt: skip
     """Every evaluation metric of a generator, as flat ``eval/...`` keys.
 
-    samples (S, T): fresh generator samples; test (N, T): held-out real sequences.
-    BLEU-n: mean sentence BLEU of each sample against the whole test set (NLTK method1, the
+    samples (S, T): fresh generator samples; test (N, T): held-out real sequences of the split named ``split``
+    ("valid" during training, for model selection; "test" only to report): NLL is ``eval/nll_<split>``.
+    BLEU-n: mean sentence BLEU of each sample against every sequence of that split (NLTK method1, the
     paper's and Texygen's protocol); Self-BLEU-n: each sample against the other samples.
-    Music runs (``pitch``: the vocabulary's PitchInfo) add ``eval/mse``, :func:`pitch_mse` against the test set.
-    ``temperature``: the one the samples were drawn at; NLL_test is scored at it too (Caccia et al. 2020).
+    Music runs (``pitch``: the vocabulary's PitchInfo) add ``eval/mse``, :func:`pitch_mse` against the split.
+    ``eval/entropy``: the generator's mean next-token entropy along its own samples.
+    ``temperature``: the one the samples were drawn at; NLL and entropy use it too (Caccia et al. 2020).
     """
     from seqgan.bleu import bleu, self_bleu
 
@@ -104,7 +128,8 @@ def evaluate_samples(generator: Generator, samples: Tensor, test: Tensor, oracle
     if oracle is not None:
         out["eval/nll_oracle"] = mean_nll(oracle, samples, batch_size)
     if len(test):
-        out["eval/nll_test"] = mean_nll(generator, test, batch_size, temperature)
+        out[f"eval/nll_{split}"] = mean_nll(generator, test, batch_size, temperature)
+    out["eval/entropy"] = mean_entropy(generator, samples, batch_size, temperature)
     if with_text_metrics:
         hyps = strip_special(samples.cpu(), generator.eos_token)
         refs = strip_special(test.cpu(), generator.eos_token)

@@ -249,13 +249,15 @@ def find_midi_files(inputs: Sequence[str | Path]) -> list[Path]:
     return sorted(found.values(), key=str)
 
 
-def _check_options(step: float, seq_len: int, track: int | None, rest: str, test_frac: float) -> None:
+def _check_options(step: float, seq_len: int, track: int | None, rest: str, test_frac: float,
+                   valid_frac: float = 0.0) -> None:  # fmt: skip
     problems = [
         (not 0 < step <= data.MAX_STEP, f"--step {step} must be in (0, {data.MAX_STEP:g}] seconds, e.g. 0.4"),
         (seq_len < 1, f"--seq-len {seq_len} must be >= 1, e.g. 32 (the paper)"),
         (track is not None and track < 0, f"--track {track} must be melody or a track number >= 0"),
         (rest not in ("hold", "token"), f"--rest {rest!r} is unknown: use hold or token"),
         (not 0 <= test_frac < 1, f"--test-frac {test_frac} must be in [0, 1), e.g. 0.1 (0: no test set)"),
+        (not 0 <= valid_frac < 1, f"--valid-frac {valid_frac} must be in [0, 1), e.g. 0.1 (0: no validation set)"),
     ]  # fmt: skip
     for bad, message in problems:
         if bad:
@@ -264,14 +266,15 @@ def _check_options(step: float, seq_len: int, track: int | None, rest: str, test
 
 def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: float = 0.4, seq_len: int = 32,
                  track: int | None = None, rest: str = "hold", test_frac: float = 0.1, seed: int = 0,
-                 force: bool = False, warn: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
+                 force: bool = False, warn: Callable[[str], None] | None = None,
+                 valid_frac: float = 0.1) -> dict[str, Any]:  # fmt: skip
     """MIDI files (folders searched recursively) -> prepared directory like `seqgan prepare`; returns the report.
 
     Rows are windows of exactly ``seq_len`` token ids (no EOS, no padding, start token 0 as the authors' code), so
     `seqgan train --data OUT` samples fixed-length melodies. Each file that gives no tune is reported through
     ``warn`` (one line) and counted in ``files_skipped``; only when no file is usable is it a UserError."""
     warn = warn or logging.getLogger("seqgan").warning
-    _check_options(step, seq_len, track, rest, test_frac)
+    _check_options(step, seq_len, track, rest, test_frac, valid_frac)
     files = find_midi_files(inputs)
     where = ", ".join(map(str, inputs))
     if not files:
@@ -310,29 +313,33 @@ def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: flo
     for s in skipped:  # after the loop, so that a run with no usable file prints its one error line only
         warn(f"skipped {s['file']}: {s['reason'].replace('_', ' ')} ({s['detail']})")
     n = len(tunes)
-    n_test = max(1, math.ceil(round(test_frac * n, 9))) if test_frac > 0 else 0
-    if n - n_test < 1:
-        raise UserError(f"only {n} usable tune(s), too few for a train/test split by tune: give more MIDI files or "
-                        "--test-frac 0")  # fmt: skip
+    n_test = data.held_out_count(n, test_frac)
+    n_valid = data.held_out_count(n - n_test, valid_frac)
+    if n - n_test - n_valid < 1:
+        raise UserError(f"only {n} usable tune(s), too few to hold out {n_test} test and {n_valid} validation tune(s) "
+                        "and keep one to train on: give more MIDI files, or lower --test-frac / --valid-frac (0 holds "
+                        "out none)")  # fmt: skip
     order = list(range(n))
-    random.Random(seed).shuffle(order)
-    split = {"train": sorted(order[: n - n_test]), "test": sorted(order[n - n_test :])}
+    random.Random(seed).shuffle(order)  # test: the last n_test tunes, validation: the n_valid before them
+    cut_valid, cut_test = n - n_test - n_valid, n - n_test
+    split = {"train": sorted(order[:cut_valid]), "valid": sorted(order[cut_valid:cut_test]),
+             "test": sorted(order[cut_test:])}  # fmt: skip
     rows = {name: torch.cat([tunes[i][1] for i in idx]) if idx else torch.zeros(0, seq_len, dtype=torch.long)
             for name, idx in split.items()}  # fmt: skip
     pitch = PitchInfo(float(step), rest)
     vocab = Vocab("pitch", pitch_tokens(rest), NUM_KEYS + (rest == "token"), {}, False, pitch)
-    notes = torch.cat([rows["train"], rows["test"]]).flatten()
+    notes = torch.cat(list(rows.values())).flatten()
     notes = notes[notes < NUM_KEYS] + LOWEST_PITCH
     lo, hi = int(notes.min()), int(notes.max())
     report = {"files_found": len(files), "files_read": n, "files_skipped": by_reason, "skipped": skipped,
-              "train_tunes": len(split["train"]), "test_tunes": len(split["test"]),
+              "train_tunes": len(split["train"]), "valid_tunes": len(split["valid"]), "test_tunes": len(split["test"]),
               "windows": sum(len(r) for r in rows.values()), "train_windows": len(rows["train"]),
-              "test_windows": len(rows["test"]), **stats,
+              "valid_windows": len(rows["valid"]), "test_windows": len(rows["test"]), **stats,
               "pitch_range": {"min": note_name(lo), "max": note_name(hi), "min_midi": lo, "max_midi": hi},
               "seq_len": seq_len, "step": step, "rest": rest, "vocab_size": vocab.vocab_size,
               "out": str(out)}  # fmt: skip
     options = {"step": step, "seq_len": seq_len, "track": "melody" if track is None else track, "rest": rest,
-               "test_frac": test_frac, "seed": seed}  # fmt: skip
+               "test_frac": test_frac, "valid_frac": valid_frac, "seed": seed}  # fmt: skip
     manifest = {"format": data.DATA_FORMAT, "version": data.VERSION, "kind": "midi",
                 "source": [str(Path(p).resolve()) for p in inputs], "source_sha256": digest.hexdigest(),
                 "options": options, "seq_len": seq_len, "vocab_size": vocab.vocab_size, "start_token": 0,

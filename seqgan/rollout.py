@@ -228,6 +228,23 @@ def naive_rollout_rewards(policy: Generator, discriminator: Discriminator, token
     return rewards / rollout_num
 
 
+def shuffle_rewards(rewards: Tensor, mask: Tensor, rng: torch.Generator | None = None) -> Tensor:
+    """The shuffled-reward control: at each position, permute Q across the sequences still running there.
+
+    Each column keeps its values (mean, spread, scale), but a value no longer belongs to the sequence that
+    earned it, so whatever D knows about that sequence is gone. Positions after a sequence's end keep their
+    value (the loss ignores them). rewards (B, T), mask (B, T) bool -> (B, T).
+    """
+    B, _ = rewards.shape
+    rows = torch.arange(B, device=rewards.device, dtype=rewards.dtype).unsqueeze(1) / B  # in [0, 1): ties broken
+    keys = torch.rand(rewards.shape, generator=rng, device=rewards.device, dtype=rewards.dtype)
+    # Per column, running rows come first: in random order (donors) and in row order (receivers); the rows
+    # that have ended come after, in row order on both sides, so each keeps its own value.
+    donors = torch.where(mask, keys, 2.0 + rows).argsort(dim=0)
+    receivers = torch.where(mask, rows, 2.0 + rows).argsort(dim=0)
+    return torch.empty_like(rewards).scatter_(0, receivers, rewards.gather(0, donors))
+
+
 @torch.no_grad()
 def update_delayed_policy(policy: Generator, generator: Generator, rate: float) -> None:
     """beta <- rate * beta + (1 - rate) * theta; the embedding is copied, as the authors'

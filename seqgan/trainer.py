@@ -44,7 +44,7 @@ from tqdm import tqdm
 from seqgan import distributed
 from seqgan.bleu import BleuReference
 from seqgan.checkpoint import latest_checkpoint, load_file, save_checkpoint
-from seqgan.config import SeqGANConfig, get_value, read_run_config
+from seqgan.config import SeqGANConfig, best_metric_higher_is_better, get_value, read_run_config
 from seqgan.data import Vocab, load_prepared
 from seqgan.errors import Interrupted, TrainingError, UserError
 from seqgan.losses import discriminator_loss, mle_loss, policy_gradient_loss
@@ -52,7 +52,7 @@ from seqgan.metrics import distinct_n, evaluate_samples, strip_special
 from seqgan.models import Discriminator, Generator, build_oracle
 from seqgan.models.generator import sequence_mask, trim_padding
 from seqgan.oracle_io import load_oracle_params, random_oracle_params, save_oracle_params
-from seqgan.rollout import bleu_rollout_rewards, rollout_rewards, update_delayed_policy
+from seqgan.rollout import bleu_rollout_rewards, rollout_rewards, shuffle_rewards, update_delayed_policy
 from seqgan.utils import MetricsLog, env_snapshot, resolve_device, write_atomic, write_json
 
 PHASES = ("mle", "d_pretrain", "adversarial", "done")
@@ -99,6 +99,7 @@ class SeqGANTrainer:
         self.phase, self.epoch = "mle", 0
         self.best: float | None = None
         self._best_pending = False
+        self.mle_best: dict[str, Any] | None = None  # MLE early stopping: best validation NLL, its epoch and G
         self.diversity_ref: dict[str, float] | None = None  # entropy / distinct-2 at the first adversarial epoch
         self._warned_collapse = False
         self._stop_signal: int | None = None
@@ -194,6 +195,7 @@ class SeqGANTrainer:
             cfg.data.start_token, cfg.data.eos_token = prepared.start_token, prepared.eos_token
             cfg.data.pad_token = prepared.pad_token if prepared.pad_token is not None else 0
             cfg.data.num_train, cfg.data.num_test = len(prepared.train), len(prepared.test)
+            cfg.data.num_valid = len(prepared.valid)
             cfg.validate()
             if len(prepared.train) == 0:
                 raise UserError(f"{cfg.data.path} has no training sequences: prepare a larger file")
@@ -206,17 +208,19 @@ class SeqGANTrainer:
         self._make_run_dir()
         if prepared is not None:
             prepared.vocab.save(self.out / "vocab.json")
-            train, test = prepared.train, prepared.test
+            train, valid, test = prepared.train, prepared.valid, prepared.test
         else:
             save_oracle_params(params, self.out / "oracle.npz")
             oracle = build_oracle(params, self.device)
-            # The training and test sets are oracle samples drawn once per run and stored, so that
-            # resume and later evaluation use exactly the same data.
+            # The training, test and validation sets are oracle samples drawn once per run and stored, so
+            # that resume and later evaluation use exactly the same data (validation drawn last).
             rng = torch.Generator(self.device).manual_seed(_derived_seed(cfg.run.seed, 1))
-            data = self._sample(oracle, cfg.data.num_train + cfg.data.num_test, rng).cpu()
-            train, test = data[: cfg.data.num_train].clone(), data[cfg.data.num_train :].clone()
+            n_train, n_test = cfg.data.num_train, cfg.data.num_test
+            data = self._sample(oracle, n_train + n_test + cfg.data.num_valid, rng).cpu()
+            train, test = data[:n_train].clone(), data[n_train : n_train + n_test].clone()
+            valid = data[n_train + n_test :].clone()
         buf = io.BytesIO()
-        torch.save({"train": train, "test": test}, buf)
+        torch.save({"train": train, "valid": valid, "test": test}, buf)
         write_atomic(self.out / "data.pt", buf.getvalue())
         write_json(self.out / "config.json", cfg.to_dict())
         write_atomic(self.out / "command.txt", (command + "\n").encode())
@@ -300,6 +304,8 @@ class SeqGANTrainer:
         cfg, dev = self.cfg, self.device
         self.oracle = build_oracle(oracle_params, dev) if oracle_params is not None else None
         self.train_data, self.test_data = data["train"].to(dev), data["test"].to(dev)
+        # Runs made before validation splits existed have none: they keep evaluating on the test split.
+        self.valid_data = data["valid"].to(dev) if "valid" in data else self.test_data[:0]
         torch.manual_seed(cfg.run.seed)  # dropout and initialisation
         self.rng = torch.Generator(dev).manual_seed(cfg.run.seed)
         V, T = cfg.data.vocab_size, cfg.data.seq_len
@@ -323,7 +329,8 @@ class SeqGANTrainer:
         trainable = [p for p in self.generator.parameters() if p.requires_grad]
         # Two Adam instances for G, as in the authors' generator.py (MLE and policy gradient).
         self.g_mle_opt = torch.optim.Adam(trainable, lr=cfg.pretrain.g_lr)
-        self.g_pg_opt = torch.optim.Adam(trainable, lr=cfg.adversarial.g_lr)
+        pg_optimizer = torch.optim.SGD if cfg.adversarial.g_optimizer == "sgd" else torch.optim.Adam
+        self.g_pg_opt = pg_optimizer(trainable, lr=cfg.adversarial.g_lr)
         self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=d.lr)
 
     # ------------------------------------------------------------ checkpoint
@@ -340,7 +347,7 @@ class SeqGANTrainer:
         return {
             "config": self.cfg.to_dict(),
             "state": {"phase": self.phase, "epoch": self.epoch, "metrics_bytes": self.log.size(), "best": self.best,
-                      "diversity_ref": self.diversity_ref},  # fmt: skip
+                      "diversity_ref": self.diversity_ref, "mle_best": self.mle_best},  # fmt: skip
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "rollout_policy": None if self.rollout_policy is None else self.rollout_policy.state_dict(),
@@ -375,6 +382,7 @@ class SeqGANTrainer:
         state = ckpt["state"]
         self.phase, self.epoch, self.best = state["phase"], state["epoch"], state.get("best")
         self.diversity_ref = state.get("diversity_ref")
+        self.mle_best = state.get("mle_best")
         if self.log is not None:
             self.log.truncate(state["metrics_bytes"])
 
@@ -484,13 +492,41 @@ class SeqGANTrainer:
             epoch = self.epoch + 1
             self._log_checked({"phase": "mle", "epoch": epoch, "g/mle_loss": loss,
                                "time/epoch_s": time.perf_counter() - t0})  # fmt: skip
+            end = total
             if epoch % self.cfg.eval.every == 0 or epoch == total:
-                self.evaluate("mle", epoch)
-            self._advance(total, "d_pretrain")
+                if self._early_stop(epoch, self.evaluate("mle", epoch)):
+                    end = epoch
+            if epoch == end and cfg.patience > 0:
+                self._restore_mle_best(epoch, stopped=epoch < total)
+            self._advance(end, "d_pretrain")
             bar.update(1)
         bar.close()
         if total == 0 and self.phase == "mle":
             self.phase = "d_pretrain"
+
+    def _early_stop(self, epoch: int, metrics: dict[str, float]) -> bool:
+        """Track the best validation NLL of MLE pre-training (``pretrain.patience`` > 0); True when the last
+        ``patience`` evaluations brought no better value."""
+        patience = self.cfg.pretrain.patience
+        value = metrics.get("eval/nll_valid")
+        if patience <= 0 or value is None:
+            return False
+        if self.mle_best is None or value < self.mle_best["value"]:
+            weights = {k: v.detach().clone() for k, v in self.generator.state_dict().items()}
+            self.mle_best = {"epoch": epoch, "value": value, "bad": 0, "generator": weights}
+            return False
+        self.mle_best["bad"] += 1
+        return self.mle_best["bad"] >= patience
+
+    def _restore_mle_best(self, epoch: int, stopped: bool) -> None:
+        """End of MLE with early stopping: G goes back to its best-validation weights (D pre-training and every
+        later phase start from them); the event says where it stopped and which epoch it kept."""
+        best = self.mle_best
+        if best is None:
+            return
+        self.generator.load_state_dict(best["generator"])
+        self._log_checked({"phase": "mle", "epoch": epoch, "mle/stopped_early": int(stopped),
+                           "mle/best_epoch": best["epoch"], "mle/best_nll_valid": best["value"]})  # fmt: skip
 
     def _mle_epoch(self, true_prob: float = 1.0) -> float:
         """One epoch of maximum likelihood over the training set; returns the mean batch loss.
@@ -645,6 +681,8 @@ class SeqGANTrainer:
             rewards = bleu_rollout_rewards(policy, self._bleu_reference, tokens, cfg.rollout_num, states, rng=self.rng)
         else:  # constant Q = 1: no roll-outs, the gradient only sharpens G on its own samples
             rewards = torch.ones(tokens.shape, device=self.device, dtype=self.generator.out.weight.dtype)
+        if cfg.reward_shuffle:  # control: the same Q values, cut from the sequences that earned them
+            rewards = shuffle_rewards(rewards, sequence_mask(tokens, self.generator.eos_token), self.rng)
         return self._pg_update(tokens, rewards)
 
     def _pg_update(self, tokens: Tensor, rewards: Tensor) -> dict[str, Any]:
@@ -758,8 +796,9 @@ class SeqGANTrainer:
         return distributed.all_gather_rows(mine)
 
     def evaluate(self, phase: str, epoch: int) -> dict[str, float]:
-        """Metrics of fresh generator samples: NLL_oracle (oracle task), NLL_test on the held-out
-        set, and for real data BLEU against the held-out set, Self-BLEU, distinct-n, mean length."""
+        """Metrics of fresh generator samples: NLL_oracle (oracle task), NLL and entropy, and for real data BLEU,
+        Self-BLEU, distinct-n, mean length; against the validation split, the only one training reads (runs made
+        before validation splits existed: the test split, as they always did)."""
         cfg = self.cfg.eval
         metrics: dict[str, float] = {}
         if self.is_main:  # rank 0 evaluates; the others take its numbers, so that every rank decides alike
@@ -768,8 +807,9 @@ class SeqGANTrainer:
             text = self.cfg.data.path is not None
             vocab_file = self.out / "vocab.json"  # music runs (pitch vocabulary) add eval/mse
             pitch = Vocab.load(vocab_file).pitch if vocab_file.exists() else None
-            metrics = evaluate_samples(self.generator, samples, self.test_data, self.oracle, cfg.bleu_orders, text,
-                                       cfg.batch_size, pitch=pitch)  # fmt: skip
+            split, refs = ("valid", self.valid_data) if len(self.valid_data) else ("test", self.test_data)
+            metrics = evaluate_samples(self.generator, samples, refs, self.oracle, cfg.bleu_orders, text,
+                                       cfg.batch_size, pitch=pitch, split=split)  # fmt: skip
         metrics = distributed.broadcast_object(metrics)
         self._log_checked({"phase": phase, "epoch": epoch, **metrics})
         self._track_best(metrics, first=phase == "mle" and epoch == 0)
@@ -779,8 +819,10 @@ class SeqGANTrainer:
         return metrics
 
     def best_metric(self) -> str:
-        default = "eval/nll_oracle" if self.oracle is not None else "eval/nll_test"
-        return self.cfg.eval.best_metric or default
+        if len(self.valid_data):
+            return self.cfg.eval.best_metric or "eval/nll_valid"
+        legacy = "eval/nll_oracle" if self.oracle is not None else "eval/nll_test"  # runs without a validation split
+        return self.cfg.eval.best_metric or legacy
 
     def _track_best(self, metrics: dict[str, float], first: bool) -> None:
         """Mark the current state as the best so far; it is saved as best.pt at the end of the epoch."""
@@ -788,7 +830,7 @@ class SeqGANTrainer:
         if first or key not in metrics:
             return
         value = metrics[key]
-        higher_is_better = key.startswith("eval/bleu") or key.startswith("eval/distinct")
+        higher_is_better = best_metric_higher_is_better(key)
         if self.best is None or (value > self.best if higher_is_better else value < self.best):
             self.best, self._best_pending = value, True
 

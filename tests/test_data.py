@@ -31,6 +31,7 @@ def _file(tmp_path: Path, content: str | bytes, name: str = "in.txt") -> Path:
 
 def _prep(tmp_path: Path, content: str | bytes, out: str = "out", **kw) -> tuple[dict, data.PreparedData]:
     kw.setdefault("test_frac", 0.0)
+    kw.setdefault("valid_frac", 0.0)  # every line in train unless a test asks for held-out splits
     report = prepare(_file(tmp_path, content), tmp_path / out, **kw)
     return report, load_prepared(tmp_path / out)
 
@@ -197,8 +198,10 @@ def test_split_follows_seeded_shuffle(tmp_path: Path) -> None:
 
 def test_test_frac_zero_and_too_few_lines(tmp_path: Path) -> None:
     assert _prep(tmp_path, "a b\n", test_frac=0.0)[0]["test_size"] == 0
-    with pytest.raises(UserError, match="too few for a train/test split"):
-        prepare(_file(tmp_path, "a b\n\n"), tmp_path / "o2", test_frac=0.1)
+    with pytest.raises(UserError, match="too few to hold out 1 test and 0 validation line"):
+        prepare(_file(tmp_path, "a b\n\n"), tmp_path / "o2", test_frac=0.1, valid_frac=0.0)
+    with pytest.raises(UserError, match="too few to hold out 0 test and 1 validation line"):
+        prepare(_file(tmp_path, "a b\n\n"), tmp_path / "o3", test_frac=0.0)
 
 
 # ---------------------------------------------------------------- id format
@@ -246,16 +249,16 @@ def test_failed_force_leaves_old_dir_intact(tmp_path: Path, monkeypatch: pytest.
 def test_force_replaces_and_refuses_foreign_dirs(tmp_path: Path) -> None:
     _prep(tmp_path, CORPUS)
     with pytest.raises(UserError, match="already exists: pass --force"):
-        prepare(_file(tmp_path, "x y\n"), tmp_path / "out", test_frac=0.0)
-    prepare(_file(tmp_path, "x y\n"), tmp_path / "out", test_frac=0.0, force=True)
+        prepare(_file(tmp_path, "x y\n"), tmp_path / "out", test_frac=0.0, valid_frac=0.0)
+    prepare(_file(tmp_path, "x y\n"), tmp_path / "out", test_frac=0.0, valid_frac=0.0, force=True)
     assert load_prepared(tmp_path / "out").vocab.tokens[4:] == ["x", "y"] and _leftovers(tmp_path) == []
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     with pytest.raises(UserError, match="not a prepared data directory"):
-        prepare(_file(tmp_path, "x y\n"), tmp_path / "mine", test_frac=0.0, force=True)
+        prepare(_file(tmp_path, "x y\n"), tmp_path / "mine", test_frac=0.0, valid_frac=0.0, force=True)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
     (tmp_path / "empty").mkdir()
-    prepare(_file(tmp_path, "x y\n"), tmp_path / "empty", test_frac=0.0, force=True)
+    prepare(_file(tmp_path, "x y\n"), tmp_path / "empty", test_frac=0.0, valid_frac=0.0, force=True)
     assert (tmp_path / "empty" / "train.pt").exists()
 
 
@@ -266,10 +269,11 @@ def test_manifest(tmp_path: Path) -> None:
     assert m["source"] == str((tmp_path / "in.txt").resolve())
     assert m["source_sha256"] == hashlib.sha256(CORPUS.encode()).hexdigest()
     assert m["options"] == {"level": "word", "lowercase": True, "max_len": None, "vocab_size": None,
-                            "min_freq": None, "test_frac": 0.0, "seed": 4, "ids": False, "test_file": None}  # fmt: skip
+                            "min_freq": None, "test_frac": 0.0, "seed": 4, "ids": False, "test_file": None,
+                            "valid_frac": 0.0, "valid_file": None}  # fmt: skip
     assert m["report"] == report and report["out"] == str(tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json", "test.pt", "train.pt",
-                                                                      "vocab.json"]  # fmt: skip
+                                                                      "valid.pt", "vocab.json"]  # fmt: skip
     saved = torch.load(tmp_path / "out" / "train.pt", weights_only=True)
     assert set(saved) == {"tokens", "lengths"} and saved["lengths"].dtype == torch.long
 
@@ -407,10 +411,48 @@ def test_test_file_is_the_test_split_with_train_vocabulary(tmp_path):
     train, test = tmp_path / "train.txt", tmp_path / "test.txt"
     train.write_text("a b c\na b\n", encoding="utf-8")
     test.write_text("a z b c d\n\nb\n", encoding="utf-8")
-    report = prepare(train, tmp_path / "out", test_file=test)
+    report = prepare(train, tmp_path / "out", test_file=test, valid_frac=0.0)
     data = load_prepared(tmp_path / "out")
     assert report["train_size"] == 2 and report["test_size"] == 2 and report["test_dropped"]["blank"] == 1
     assert data.seq_len == 6  # the longest test line (5 tokens) + EOS
     assert data.vocab.tokens[4:] == ["a", "b", "c"]  # frequency order, from the training file only
     assert data.test[0].tolist() == [4, 3, 5, 6, 3, 2] and data.test_lengths.tolist() == [6, 2]
     assert report["test_unk_rate"] == pytest.approx(2 / 6)
+
+
+# -------------------------------------------------------------- validation split
+def test_valid_split_comes_from_the_lines_left_after_the_test_split(tmp_path: Path) -> None:
+    """The test split does not depend on the validation options; validation takes the n_valid shuffled lines
+    before the test lines, train the rest; the three are disjoint and cover every line."""
+    import random
+
+    text = "".join(f"t{i}\n" for i in range(20))
+    r0, d0 = _prep(tmp_path, text, out="none", test_frac=0.2, seed=7)
+    r1, d1 = _prep(tmp_path, text, out="some", test_frac=0.2, valid_frac=0.25, seed=7)
+    assert torch.equal(d0.test, d1.test) and (r1["train_size"], r1["valid_size"], r1["test_size"]) == (12, 4, 4)
+    order = list(range(20))
+    random.Random(7).shuffle(order)
+    decode = lambda rows: [d1.vocab.decode(r) for r in rows]  # noqa: E731
+    assert decode(d1.valid) == [f"t{i}" for i in sorted(order[12:16])]
+    assert decode(d1.train) == [f"t{i}" for i in sorted(order[:12])]
+    assert sorted(decode(d1.train) + decode(d1.valid) + decode(d1.test)) == sorted(f"t{i}" for i in range(20))
+    assert d1.manifest["options"]["valid_frac"] == 0.25 and d0.valid.shape == (0, d0.seq_len)
+
+
+def test_valid_file_and_valid_frac_errors(tmp_path: Path) -> None:
+    valid = _file(tmp_path, "a q\n\n", name="valid.txt")
+    report, d = _prep(tmp_path, CORPUS, valid_file=valid)
+    assert report["valid_size"] == 1 and report["train_size"] == 3
+    assert d.valid[0].tolist() == [4, UNK, EOS, PAD]  # "q" is not in the training vocabulary
+    for bad in (-0.1, 1.0):
+        with pytest.raises(UserError, match="--valid-frac"):
+            prepare(_file(tmp_path, CORPUS), tmp_path / f"bad{bad}", valid_frac=bad)
+    with pytest.raises(UserError, match="validation file .* holds no usable lines"):
+        prepare(_file(tmp_path, CORPUS), tmp_path / "blank", valid_file=_file(tmp_path, "\n \n", name="b.txt"))
+
+
+def test_directory_without_valid_pt_loads_with_an_empty_validation_split(tmp_path: Path) -> None:
+    _prep(tmp_path, CORPUS * 3, test_frac=0.25, valid_frac=0.25)
+    (tmp_path / "out" / "valid.pt").unlink()  # a directory prepared before validation splits existed
+    d = load_prepared(tmp_path / "out")
+    assert d.valid.shape == (0, d.seq_len) and d.valid_lengths.shape == (0,) and len(d.test) == 3

@@ -191,14 +191,16 @@ def test_prepare_midi_writes_a_prepared_directory_split_by_tune(tmp_path: Path) 
     folder = _folder(tmp_path)
     report = prepare_midi([folder], tmp_path / "data", seq_len=16, test_frac=0.2, seed=3)
     d = load_prepared(tmp_path / "data")
-    # 70 samples per tune -> 4 windows of 16 (6 samples dropped); 2 of 10 tunes for the test set
-    assert (report["files_read"], report["train_tunes"], report["test_tunes"]) == (10, 8, 2)
-    assert (report["windows"], len(d.train), len(d.test), report["samples_dropped"]) == (40, 32, 8, 60)
+    # 70 samples per tune -> 4 windows of 16 (6 samples dropped); 2 of 10 tunes for the test set, 1 of the
+    # other 8 for validation (the default --valid-frac 0.1)
+    assert (report["files_read"], report["train_tunes"], report["valid_tunes"], report["test_tunes"]) == (10, 7, 1, 2)
+    assert (report["windows"], len(d.train), len(d.valid), len(d.test), report["samples_dropped"]) == (40, 28, 4, 8, 60)
     assert (d.seq_len, d.vocab.level, d.vocab_size, d.vocab.pitch) == (16, "pitch", 88, PitchInfo(0.4, "hold"))
     assert (d.start_token, d.eos_token, d.pad_token) == (0, None, None)
-    assert torch.equal(d.train_lengths, torch.full((32,), 16))
+    assert torch.equal(d.train_lengths, torch.full((28,), 16))
     tunes = d.manifest["tunes"]
     assert not set(tunes["train"]) & set(tunes["test"]) and len(tunes["test"]) == 2
+    assert not set(tunes["valid"]) & (set(tunes["train"]) | set(tunes["test"])) and len(tunes["valid"]) == 1
     expected = torch.cat([windows(melody_tokens(torch.tensor(_melody(Path(f).read_bytes(), 0.4)), "hold")[0], 16)
                           for f in tunes["test"]])  # fmt: skip
     assert torch.equal(d.test, expected)  # the test windows are exactly those of the test tunes
@@ -266,8 +268,9 @@ def test_existing_out_and_one_tune(tmp_path: Path, capsys: pytest.CaptureFixture
     one = tmp_path / "one"
     _write(one / "a.mid", _tune(0, 40))
     err = _user_error(capsys, ["prepare-midi", str(one), "--out", str(tmp_path / "d")])
-    assert "too few for a train/test split" in err
-    assert cli.main(["prepare-midi", str(one), "--out", str(tmp_path / "d"), "--test-frac", "0"]) == 0
+    assert "too few to hold out 1 test and 1 validation tune" in err
+    args = ["prepare-midi", str(one), "--out", str(tmp_path / "d"), "--test-frac", "0", "--valid-frac", "0"]
+    assert cli.main(args) == 0
     assert len(load_prepared(tmp_path / "d").test) == 0
 
 
@@ -291,7 +294,7 @@ def test_help_names_the_melody_rule(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["prepare-midi", "--help"])
     out = capsys.readouterr().out
     assert exc.value.code == 0 and out.startswith("usage: seqgan prepare-midi") and "\nexample:\n  seqgan " in out
-    assert "highest note sounding" in out and "non-overlapping windows" in out and "split is by tune" in out
+    assert "highest note sounding" in out and "non-overlapping windows" in out and "splits are by tune" in out
     with pytest.raises(SystemExit):
         cli.main(["eval", "--help"])
     assert "nearest test window" in capsys.readouterr().out

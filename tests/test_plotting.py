@@ -132,7 +132,7 @@ def test_d_round_series_hand_computed() -> None:
 def test_global_epoch_series_on_real_run(tiny_run: Path) -> None:
     from seqgan.utils import read_metrics
 
-    x, y, boundary = global_epoch_series(read_metrics(tiny_run / "metrics.jsonl"), "eval/nll_test")
+    x, y, boundary = global_epoch_series(read_metrics(tiny_run / "metrics.jsonl"), "eval/nll_valid")
     # tiny: 4 MLE epochs, eval every 2 and at the end of each phase; 3 adversarial epochs.
     assert x == [0.0, 2.0, 4.0, 6.0, 7.0] and boundary == 4.0 and len(y) == 5
 

@@ -75,7 +75,7 @@ def test_round_trip_through_prepare(lines, level):
             return
     with tempfile.TemporaryDirectory() as d:
         src = _write(Path(d) / "in.txt", lines)
-        prepare(src, Path(d) / "out", level=level, test_frac=0.0)
+        prepare(src, Path(d) / "out", level=level, test_frac=0.0, valid_frac=0.0)
         data = load_prepared(Path(d) / "out")
         kept = [ln for ln in lines if tokenize(ln, level)]
         assert len(data.train) == len(kept)
@@ -101,8 +101,8 @@ def test_prepare_is_deterministic_and_order_free(lines, rnd, level):
         src = _write(d / "in.txt", lines)
         src2 = _write(d / "in2.txt", shuffled)
         for out in ("a", "b"):
-            prepare(src, d / out, level=level, test_frac=0.0)
-        prepare(src2, d / "c", level=level, test_frac=0.0)
+            prepare(src, d / out, level=level, test_frac=0.0, valid_frac=0.0)
+        prepare(src2, d / "c", level=level, test_frac=0.0, valid_frac=0.0)
         for name in ("vocab.json", "train.pt", "test.pt"):
             assert (d / "a" / name).read_bytes() == (d / "b" / name).read_bytes(), name
         assert Vocab.load(d / "a" / "vocab.json").tokens == Vocab.load(d / "c" / "vocab.json").tokens
