@@ -55,7 +55,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
              "the remainder dropped; a tune shorter than one window is skipped (too short). The train, test\n"
              "and validation splits are by tune, so no test window comes from a training tune.\n"
              "A file that cannot be read or gives no tune is skipped with one warning line and counted.\n"
-             "DIR gets vocab.json, train.pt, valid.pt, test.pt and manifest.json, all at once or not at all.")  # fmt: skip
+             "DIR gets vocab.json, train.pt, valid.pt, test.pt and manifest.json, all at once or not at\n"
+             "all.")  # fmt: skip
     p.add_argument("inputs", nargs="+", metavar="DIR_OR_FILE", help="folders (searched recursively for .mid and "
                    ".midi files) and/or MIDI files")  # fmt: skip
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (its parent must exist)")
