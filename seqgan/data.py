@@ -1,8 +1,9 @@
 """Real data: text (or id lines) -> vocabulary + padded id tensors, written by ``seqgan prepare``.
 
 A prepared directory holds ``vocab.json``, ``train.pt`` / ``valid.pt`` / ``test.pt`` (``{"tokens": LongTensor
-(N, T), "lengths": LongTensor (N,)}``, for ``torch.load(weights_only=True)``) and ``manifest.json``. Text rows are ``ids, <eos>, <pad>...``
-(lengths count the EOS); the authors' id format (``--ids``) keeps ids as they are: no specials, one length per file.
+(N, T), "lengths": LongTensor (N,)}``, for ``torch.load(weights_only=True)``) and ``manifest.json``. Text rows
+are ``ids, <eos>, <pad>...`` (lengths count the EOS); the authors' id format (``--ids``) keeps ids as they are:
+no specials, one length per file.
 Music (``seqgan prepare-midi``, :mod:`seqgan.midi`) writes the same layout with a ``pitch`` vocabulary: id k is
 MIDI pitch 21 + k (the 88 piano keys), plus a rest token with ``--rest token``.
 """
