@@ -150,13 +150,14 @@ def temperature_sweep(generator: Generator, oracle: Generator, test: Tensor, alp
                       seed: int = 0, batch_size: int = 1024) -> list[dict[str, float]]:  # fmt: skip
     """The quality-diversity curve of Caccia et al. (2020) on the oracle task: for each inverse
     temperature alpha (logits x alpha), NLL_oracle of ``num_samples`` samples drawn at temperature
-    1 / alpha (quality) and NLL_test of the held-out ``test`` (N, T) under the same softmax (diversity).
-    The same seed for every alpha, so the curve is smooth in alpha."""
+    1 / alpha (quality), NLL_test of the held-out ``test`` (N, T) under the same softmax (diversity) and the
+    entropy of that softmax along the samples. The same seed for every alpha, so the curve is smooth in alpha."""
     points = []
     for alpha in alphas:
         temperature = 1.0 / alpha
         rng = torch.Generator(generator.out.weight.device).manual_seed(seed)
         samples = generator.generate(num_samples, test.shape[1], rng, batch_size, temperature=temperature)
         points.append({"alpha": alpha, "nll_oracle": mean_nll(oracle, samples, batch_size),
-                       "nll_test": mean_nll(generator, test, batch_size, temperature)})  # fmt: skip
+                       "nll_test": mean_nll(generator, test, batch_size, temperature),
+                       "entropy": mean_entropy(generator, samples, batch_size, temperature)})  # fmt: skip
     return points

@@ -112,7 +112,7 @@ class SeqGANTrainer:
         self.cfg = setup["config"]
         self._build(setup["data"], setup["oracle"])
         if setup["fork"] is not None:
-            self._load_state(setup["fork"])
+            self._load_state(setup["fork"], fork=True)
             self.best = None  # best.pt is chosen among this run's own evaluations
             self.save()  # a fork killed at once resumes from here, not from scratch
         if resume:
@@ -363,14 +363,19 @@ class SeqGANTrainer:
         if state is not None:
             save_checkpoint(self.out / "checkpoints", state)
 
-    def _load_state(self, ckpt: dict[str, Any]) -> None:
+    def _load_state(self, ckpt: dict[str, Any], fork: bool = False) -> None:
+        """Restore a checkpoint. ``fork``: one taken at the end of another run's pre-training, whose policy-gradient
+        optimiser has never stepped: this run's own (its kind and learning rate from this config) starts fresh."""
         self.generator.load_state_dict(ckpt["generator"])
         self.discriminator.load_state_dict(ckpt["discriminator"])
         if self.rollout_policy is not None and ckpt["rollout_policy"] is not None:
             self.rollout_policy.load_state_dict(ckpt["rollout_policy"])
         self.g_mle_opt.load_state_dict(ckpt["g_mle_opt"])
-        self.g_pg_opt.load_state_dict(ckpt["g_pg_opt"])
+        if not fork:
+            self.g_pg_opt.load_state_dict(ckpt["g_pg_opt"])
         self.d_opt.load_state_dict(ckpt["d_opt"])
+        for group in self.d_opt.param_groups:  # a state dict carries its learning rate; the config decides it
+            group["lr"] = self.cfg.discriminator.lr
         rng = ckpt["rng"]
         if self.world > 1:  # this rank's own streams (the process count was checked when the run was opened)
             self.shared_rng.set_state(rng["shared"])
@@ -525,8 +530,9 @@ class SeqGANTrainer:
         if best is None:
             return
         self.generator.load_state_dict(best["generator"])
-        self._log_checked({"phase": "mle", "epoch": epoch, "mle/stopped_early": int(stopped),
-                           "mle/best_epoch": best["epoch"], "mle/best_nll_valid": best["value"]})  # fmt: skip
+        # Evaluated again, so that the curves show the generator every later phase starts from.
+        self.evaluate("mle", epoch, {"mle/stopped_early": int(stopped), "mle/best_epoch": best["epoch"],
+                                     "mle/best_nll_valid": best["value"]})  # fmt: skip
 
     def _mle_epoch(self, true_prob: float = 1.0) -> float:
         """One epoch of maximum likelihood over the training set; returns the mean batch loss.
@@ -795,7 +801,7 @@ class SeqGANTrainer:
                 else torch.empty(0, self.cfg.data.seq_len, dtype=torch.long, device=self.device))  # fmt: skip
         return distributed.all_gather_rows(mine)
 
-    def evaluate(self, phase: str, epoch: int) -> dict[str, float]:
+    def evaluate(self, phase: str, epoch: int, extra: dict[str, Any] | None = None) -> dict[str, float]:
         """Metrics of fresh generator samples: NLL_oracle (oracle task), NLL and entropy, and for real data BLEU,
         Self-BLEU, distinct-n, mean length; against the validation split, the only one training reads (runs made
         before validation splits existed: the test split, as they always did)."""
@@ -811,7 +817,7 @@ class SeqGANTrainer:
             metrics = evaluate_samples(self.generator, samples, refs, self.oracle, cfg.bleu_orders, text,
                                        cfg.batch_size, pitch=pitch, split=split)  # fmt: skip
         metrics = distributed.broadcast_object(metrics)
-        self._log_checked({"phase": phase, "epoch": epoch, **metrics})
+        self._log_checked({"phase": phase, "epoch": epoch, **(extra or {}), **metrics})
         self._track_best(metrics, first=phase == "mle" and epoch == 0)
         if self.is_main:
             write_atomic(self.out / "samples" / f"{phase}-{epoch:04d}.txt",

@@ -71,6 +71,19 @@ def test_sgd_control_takes_plain_gradient_steps(tmp_path: Path) -> None:
         _cfg("adversarial.g_optimizer=rmsprop")
 
 
+def test_fork_takes_its_optimiser_and_learning_rates_from_its_own_config(tmp_path: Path) -> None:
+    """A fork loads the source's pre-training, but the policy-gradient optimiser (kind and rate) and D's rate
+    are this run's (a checkpoint's optimiser state used to override them)."""
+    src = tmp_path / "src"
+    SeqGANTrainer(_cfg("adversarial.epochs=0"), src).fit()
+    sets = ("adversarial.g_optimizer=sgd", "adversarial.g_lr=0.5", "discriminator.lr=0.003", "adversarial.epochs=1")
+    fork = SeqGANTrainer.fork(src, _cfg(*sets), tmp_path / "fork")
+    assert type(fork.g_pg_opt) is torch.optim.SGD and fork.g_pg_opt.param_groups[0]["lr"] == 0.5
+    assert fork.d_opt.param_groups[0]["lr"] == 0.003 and fork.d_opt.state  # D's Adam moments carried over
+    fork.fit()
+    assert next(e for e in _events(tmp_path / "fork") if "g/pg_loss" in e)
+
+
 # ------------------------------------------------------------------ entropy
 def test_mean_entropy_by_hand() -> None:
     torch.manual_seed(0)
@@ -166,7 +179,8 @@ def early_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_mle_stops_after_patience_evaluations_without_improvement(early_run: Path) -> None:
     events = _events(early_run)
-    mle = [e for e in events if e.get("phase") == "mle" and "eval/nll_valid" in e and e["epoch"] > 0]
+    mle = [e for e in events if e.get("phase") == "mle" and "eval/nll_valid" in e and e["epoch"] > 0
+           and "mle/best_epoch" not in e]  # fmt: skip
     values = [e["eval/nll_valid"] for e in mle]
     best = min(range(len(values)), key=values.__getitem__)
     stop = next(e for e in events if "mle/best_epoch" in e)
@@ -174,6 +188,7 @@ def test_mle_stops_after_patience_evaluations_without_improvement(early_run: Pat
     assert stop["mle/best_epoch"] == mle[best]["epoch"] and stop["mle/best_nll_valid"] == values[best]
     assert len(values) == best + 1 + 2  # two evaluations after the best, then the stop
     assert all(v >= values[best] for v in values[best + 1 :])
+    assert stop["epoch"] == mle[-1]["epoch"] and stop["eval/nll_valid"] == pytest.approx(values[best], abs=1e-6)
 
 
 def test_pre_training_ends_with_the_best_validation_generator(early_run: Path) -> None:

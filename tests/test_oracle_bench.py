@@ -1,5 +1,5 @@
-"""benchmarks/oracle: run.py trains every Table 1 column, a rerun resumes without retraining, and
-report.py's table holds the numbers of the runs' own evaluation files."""
+"""benchmarks/oracle: run.py trains every Table 1 column and control, a rerun resumes without retraining, and
+report.py's tables hold the numbers of the runs' own evaluation files."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ["mle", "ss", "pg_bleu", "seqgan"]
+CONTROLS = ["shuffled_reward", "constant_reward", "baseline_mean", "sgd"]
+ARGS = ["--preset", "tiny", "--seeds", "1", "2", "--parts", "table", "controls", "sweep", "--sgd-lr", "0.1"]
 
 
 def _run(*args: str) -> str:
@@ -24,16 +26,17 @@ def _run(*args: str) -> str:
 
 def test_oracle_benchmark_runs_resumes_and_reports(tmp_path: Path) -> None:
     runs, out = tmp_path / "runs", tmp_path / "report"
-    first = _run("benchmarks/oracle/run.py", "--out", str(runs), "--preset", "tiny", "--seeds", "1", "2",
-                 "--parts", "table")  # fmt: skip
-    assert first.count("seqgan train") == 2 * len(COLUMNS)
+    first = _run("benchmarks/oracle/run.py", "--out", str(runs), *ARGS)
+    assert first.count("seqgan train") == 2 * (len(COLUMNS) + len(CONTROLS))
     manifest = json.loads((runs / "manifest.json").read_text())
-    assert set(manifest["wall_s"]) == {str(runs / f"seed{s}" / c) for s in (1, 2) for c in COLUMNS}
+    assert set(manifest["wall_s"]) == {str(runs / f"seed{s}" / c) for s in (1, 2) for c in COLUMNS + CONTROLS}
+    for s in (1, 2):  # the early-stopped MLE is the seed's pre-trained checkpoint, evaluated on the test split
+        mle_es = json.loads((runs / f"seed{s}" / "mle_es" / "final_eval.json").read_text())
+        assert mle_es["checkpoint"].endswith("pretrained.pt") and len(mle_es["sweep"]) == 11
     elapsed = manifest["elapsed_s"]
     assert elapsed >= max(manifest["wall_s"].values())
 
-    again = _run("benchmarks/oracle/run.py", "--out", str(runs), "--preset", "tiny", "--seeds", "1", "2",
-                 "--parts", "table")  # fmt: skip
+    again = _run("benchmarks/oracle/run.py", "--out", str(runs), *ARGS)
     assert "seqgan train" not in again  # every run finished: nothing retrained
     manifest2 = json.loads((runs / "manifest.json").read_text())
     assert manifest2["wall_s"] == manifest["wall_s"] and manifest2["elapsed_s"] > elapsed
@@ -43,11 +46,24 @@ def test_oracle_benchmark_runs_resumes_and_reports(tmp_path: Path) -> None:
     assert (out / "fig2_nll_oracle.png").stat().st_size > 0
     row = next(line for line in text.splitlines() if line.startswith("| NLL_oracle, ours"))
     cells = re.findall(r"(\d+\.\d+) ± (\d+\.\d+)", row)
-    assert len(cells) == 6  # Random, Uniform, MLE, SS, PG-BLEU, SeqGAN
-    for (mean, std), column in zip(cells[2:], COLUMNS, strict=True):
+    assert len(cells) == 7  # Random, Uniform, MLE early-stopped, MLE, SS, PG-BLEU, SeqGAN
+    for (mean, std), column in zip(cells[2:], ["mle_es", *COLUMNS], strict=True):
         values = [
             json.loads((runs / f"seed{s}" / column / "final_eval.json").read_text())["nll_oracle"] for s in (1, 2)
         ]
         assert float(mean) == round(statistics.mean(values), 3)
         assert abs(float(std) - statistics.stdev(values)) <= 6e-4
-    assert "--preset tiny" in text and "8 runs trained" in text
+    assert "--preset tiny" in text and "16 runs trained" in text
+    # Every verdict row's per-seed gaps are those of the runs' own sweeps.
+    from seqgan.frontier import matched_gap
+
+    def sweep(seed: int, name: str) -> list[tuple[float, float, float]]:
+        final = json.loads((runs / f"seed{seed}" / name / "final_eval.json").read_text())
+        return [(p["alpha"], p["nll_test"], p["nll_oracle"]) for p in final["sweep"]]
+
+    row = next(line for line in text.splitlines() if line.startswith("| SeqGAN | MLE, early-stopped |"))
+    gaps = [matched_gap(sweep(s, "seqgan"), sweep(s, "mle_es")) for s in (1, 2)]
+    assert row.split(" | ")[4] == ", ".join(f"{g:+.3f}" for g in gaps)
+    assert re.search(r"\*\*(better|worse|indistinguishable)\*\*", row)
+    assert "| SeqGAN | shuffled reward |" in text and (out / "quality_diversity.png").stat().st_size > 0
+    assert (out / "entropy.png").stat().st_size > 0 and "## Entropy" in text

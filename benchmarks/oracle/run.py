@@ -1,16 +1,20 @@
-"""Table 1 of the paper on the synthetic oracle, measured: every column for several seeds, the
-ablations, the g-steps / d-steps / k settings of Fig. 3 and the quality-diversity sweep.
+"""Table 1 of the paper on the synthetic oracle, measured: every column for several seeds, the controls that
+separate D's information from the sharpening of the policy, the ablations, the g-steps / d-steps / k settings of
+Fig. 3 and every system's quality-diversity frontier.
 
     python benchmarks/oracle/run.py --out runs/oracle [--preset demo] [--seeds 1 2 3]
-        [--oracle-params target_params_py3.pkl] [--parts table ablations sweep fig3]
+        [--oracle-params target_params_py3.pkl] [--parts table controls ablations sweep fig3]
     python benchmarks/oracle/report.py --runs runs/oracle     # -> benchmarks/oracle/results.md + PNGs
 
-Every column is an option of the one trainer. Per seed, the SeqGAN run is trained from scratch;
-MLE, scheduled sampling, PG-BLEU and every ablation start from its pre-training
-(``seqgan train --init-from``, tested equal to training from scratch), so all columns of a seed share
-one pre-trained G and D and differ only in what follows. Random is the untrained generator (and
-uniform tokens). Runs are resumable: run the same command again after an interruption and finished
-runs are skipped, unfinished ones resumed. Each run directory holds its exact command (command.txt).
+Every column is an option of the one trainer. Per seed, the SeqGAN run is trained from scratch; its MLE
+pre-training stops early on the validation NLL (the preset's ``pretrain.patience``) and keeps the best-validation
+generator, which is the **early-stopped MLE** baseline (``mle_es``: its ``checkpoints/pretrained.pt``, evaluated,
+not trained further). MLE on the paper's fixed schedule, scheduled sampling, PG-BLEU, the controls and every
+ablation start from that pre-training (``seqgan train --init-from``, tested equal to training from scratch), so all
+columns of a seed share one pre-trained G and D and differ only in what follows. Random is the untrained generator
+(and uniform tokens). Model selection reads the validation split only; the test split is read here, once per
+system, for the reported numbers (``final_eval.json``). Runs are resumable: run the same command again after an
+interruption and finished runs are skipped, unfinished ones resumed. Each run directory holds its exact command.
 
 ``--workers K`` trains K runs at once (each in its own process with one torch thread, its output in
 ``OUT/logs/``): the seeds' SeqGAN runs are queued first, and a fork waits for the run it forks from.
@@ -38,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from seqgan import presets  # noqa: E402
 from seqgan.checkpoint import latest_checkpoint  # noqa: E402
-from seqgan.metrics import mean_nll, sequence_nll, temperature_sweep  # noqa: E402
+from seqgan.metrics import mean_entropy, mean_nll, sequence_nll, temperature_sweep  # noqa: E402
 from seqgan.models import Generator  # noqa: E402
 from seqgan.run import load_run  # noqa: E402
 from seqgan.utils import env_snapshot, write_json  # noqa: E402
@@ -52,13 +56,25 @@ COLUMNS = {
     "ss": ["adversarial.mode=ss", "adversarial.ss_decay={ss_decay}"],
     "pg_bleu": ["adversarial.reward=bleu"],
 }
-ABLATIONS = {
+# Controls (Caccia et al. 2020; evaluation-protocol.md section 4): each keeps SeqGAN's training and changes one
+# thing. Shuffled and constant rewards carry no information about the sequence; the mean baseline removes the
+# all-positive push; plain SGD removes Adam's per-parameter normalisation (its learning rate: SGD_LR).
+CONTROLS = {
+    "shuffled_reward": ["adversarial.reward_shuffle=true"],
     "constant_reward": ["adversarial.reward=constant"],
+    "baseline_mean": ["adversarial.reward_baseline=mean"],
+    "sgd": ["adversarial.g_optimizer=sgd", "adversarial.g_lr={sgd_lr}"],
+}
+# Plain SGD's step size (--sgd-lr): the clip (5.0) is always active in the policy-gradient step (g/grad_norm
+# 85-140), so an SGD step has norm lr x 5. The default makes the generator move as far from its pre-trained weights
+# over 5 adversarial epochs of the demo preset as Adam at 0.01 does (L2 distance 18.0; SGD at 0.1 and 1.0 moved it
+# 1.12 and 10.5, docs/LOG.md 2026-12-03).
+SGD_LR = 1.7
+ABLATIONS = {
     "rollout_n1": ["adversarial.rollout_num=1"],
     "rollout_n4": ["adversarial.rollout_num=4"],
     "rollout_n32": ["adversarial.rollout_num=32"],
     "delayed_policy": ["adversarial.rollout_policy=delayed"],
-    "baseline_mean": ["adversarial.reward_baseline=mean"],
     "reward_dropout": ["adversarial.reward_dropout=true"],
 }
 # Fig. 3 of the paper: (g-steps, d-steps, k); (d) is the authors' default.
@@ -102,21 +118,24 @@ def train(run: Path, argv: list[str], log: dict, log_file: Path | None = None) -
     print(f"[{time.strftime('%H:%M:%S')}] finished {run} ({walls[str(run)]:.0f} s in all)", flush=True)
 
 
-def final_eval(run: Path, num_samples: int, seed: int, sweep: bool) -> None:
-    """Per-sequence NLL_oracle of fresh samples of the last checkpoint (the t-test's unit) and,
-    with ``sweep``, the temperature sweep; stored beside the run."""
+def final_eval(run: Path, num_samples: int, seed: int, sweep: bool, source: Path | None = None,
+               checkpoint: str = "last") -> None:  # fmt: skip
+    """The reported numbers of a system, on the test split: per-sequence NLL_oracle of fresh samples (the t-test's
+    unit), NLL_test, entropy and, with ``sweep``, the temperature sweep; stored in ``run``/final_eval.json.
+    ``source``/``checkpoint``: evaluate another run's checkpoint (the early-stopped MLE: pretrained.pt)."""
     out = run / "final_eval.json"
     if out.exists() and (not sweep or "sweep" in json.loads(out.read_text())):
         return
-    r = load_run(run, "last")
+    r = load_run(source or run, checkpoint)
     rng = torch.Generator().manual_seed(seed)
     samples = r.generator.generate(num_samples, r.config.data.seq_len, rng)
     per_seq = sequence_nll(r.oracle, samples)
     result = {"nll_oracle": float(per_seq.double().mean()), "nll_test": mean_nll(r.generator, r.test),
-              "per_sequence": [round(v, 5) for v in per_seq.tolist()], "num_samples": num_samples,
-              "seed": seed}  # fmt: skip
+              "entropy": mean_entropy(r.generator, samples), "per_sequence": [round(v, 5) for v in per_seq.tolist()],
+              "num_samples": num_samples, "seed": seed, "checkpoint": checkpoint}  # fmt: skip
     if sweep:
         result["sweep"] = temperature_sweep(r.generator, r.oracle, r.test, ALPHAS, num_samples, seed)
+    run.mkdir(parents=True, exist_ok=True)
     write_json(out, result)
 
 
@@ -150,11 +169,14 @@ def main() -> None:
     ap.add_argument("--ablation-seeds", type=int, nargs="+", default=[1], help="seeds of the ablations and Fig. 3")
     ap.add_argument("--oracle-params", help="oracle file (the authors' target_params_py3.pkl); default: a fresh "
                     "N(0, 1) oracle of the preset (data.oracle_seed)")  # fmt: skip
-    ap.add_argument("--parts", nargs="+", default=["table", "ablations", "sweep"],
-                    choices=["table", "ablations", "sweep", "fig3"], help="what to run (default table ablations sweep)")
+    ap.add_argument("--parts", nargs="+", default=["table", "controls", "sweep"],
+                    choices=["table", "controls", "ablations", "sweep", "fig3"],
+                    help="what to run (default table controls sweep)")  # fmt: skip
     ap.add_argument("--fig3-epochs", type=int, help="adversarial epochs of the Fig. 3 runs (default: the preset's)")
     ap.add_argument("--fig3-max-g-steps", type=int, help="cut each Fig. 3 run to at most this many G steps in all "
                     "(default: no cut); the runs are evaluated every epoch")  # fmt: skip
+    ap.add_argument("--sgd-lr", type=float, default=SGD_LR, help=f"learning rate of the plain-SGD control (default "
+                    f"{SGD_LR}: as far a move as Adam's on the demo preset)")  # fmt: skip
     ap.add_argument("--workers", type=int, default=1, help="runs trained at once, one torch thread each (default 1)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     args = ap.parse_args()
@@ -169,6 +191,7 @@ def main() -> None:
     manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
     manifest.update({"preset": args.preset, "seeds": args.seeds, "ablation_seeds": args.ablation_seeds,
                      "oracle_params": args.oracle_params, "ss_decay": ss_decay, "alphas": ALPHAS,
+                     "controls": CONTROLS, "sgd_lr": args.sgd_lr, "parts": args.parts,
                      "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
                      "env": env_snapshot(torch.device("cpu")), "columns": COLUMNS, "ablations": ABLATIONS,
                      "fig3": {k: list(v) for k, v in FIG3.items()}, "fig3_epochs": args.fig3_epochs,
@@ -176,13 +199,15 @@ def main() -> None:
     write_json(manifest_file, manifest)
 
     def fork_argv(source: Path, overrides: list[str]) -> list[str]:
-        sets = [x for o in overrides for x in ("--set", o.format(ss_decay=ss_decay))]
+        sets = [x for o in overrides for x in ("--set", o.format(ss_decay=ss_decay, sgd_lr=args.sgd_lr))]
         return [*common, "--init-from", str(source), *sets]
 
     n = cfg.eval.num_samples
     jobs: list[tuple[int, str, list[str]]] = []  # (seed, run name, overrides); Table 1 of every seed first
     if "table" in args.parts:
         jobs += [(seed, name, o) for seed in args.seeds for name, o in COLUMNS.items()]
+    if "controls" in args.parts:
+        jobs += [(seed, name, o) for seed in args.seeds for name, o in [("seqgan", []), *CONTROLS.items()]]
     if "ablations" in args.parts:
         jobs += [(seed, name, o) for seed in args.ablation_seeds for name, o in [("seqgan", []), *ABLATIONS.items()]]
     if "fig3" in args.parts:
@@ -204,10 +229,13 @@ def main() -> None:
             first = ["--seed", str(seed)] + (["--oracle-params", args.oracle_params] if args.oracle_params else [])
             train(source, [*common, *first], manifest, log_file)
             random_eval(source, n, seed)
+            # The early-stopped MLE baseline: the generator pre-training ended with, before any adversarial step.
+            final_eval(out / f"seed{seed}" / "mle_es", n, seed, "sweep" in args.parts and seed in args.seeds,
+                       source=source, checkpoint=str(source / "checkpoints" / "pretrained.pt"))  # fmt: skip
         else:
             futures[source].result()  # queued before every fork, so this never waits on a run not started
             train(run, fork_argv(source, overrides), manifest, log_file)
-        sweep = "sweep" in args.parts and name in ("seqgan", "mle") and seed in args.seeds
+        sweep = "sweep" in args.parts and name in ("seqgan", *COLUMNS, *CONTROLS) and seed in args.seeds
         final_eval(run, n, seed, sweep)
         with lock:
             write_json(manifest_file, manifest)

@@ -1,0 +1,97 @@
+"""Quality-diversity frontiers (Caccia et al. 2020) and the verdict of comparing two systems on them.
+
+A system's frontier is its quality against its diversity over a sweep of sampling temperatures. Here both axes are
+"lower is better" (oracle: x = NLL_test, y = NLL_oracle; text: x = Self-BLEU, y = -BLEU, or x = reverse LM score,
+y = LM score), so a curve further down at the same x is better. Two systems are compared at matched diversity:
+the mean vertical gap between their curves over the x-range they share. With several seeds, the per-seed gaps are
+tested against zero (two-sided one-sample t-test; the seeds of two systems are paired when they share a
+pre-training) and the verdict says better, worse or indistinguishable.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+Point = tuple[float, float, float]  # (alpha, x, y): inverse temperature, diversity, quality (both lower-better)
+
+
+def tradeoff_branch(points: Sequence[Point]) -> list[tuple[float, float]]:
+    """The trade-off part of a sweep as (x, y) sorted by x: the points from the alpha of least x upward.
+
+    Below that alpha (flatter than the model) diversity and quality both get worse, so those points are dominated
+    and left out; above it, sharpening trades diversity for quality."""
+    if not points:
+        return []
+    ordered = sorted(points)
+    start = min(range(len(ordered)), key=lambda i: ordered[i][1])
+    return sorted((x, y) for _, x, y in ordered[start:])
+
+
+def interpolate(curve: Sequence[tuple[float, float]], x: float) -> float | None:
+    """y of the piecewise-linear ``curve`` (sorted by x) at ``x``; None outside its x-range."""
+    for (x0, y0), (x1, y1) in zip(curve, curve[1:], strict=False):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    if len(curve) == 1 and curve[0][0] == x:
+        return curve[0][1]
+    return None
+
+
+def matched_gap(a: Sequence[Point], b: Sequence[Point], grid: int = 50) -> float | None:
+    """Mean of y_a(x) - y_b(x) over ``grid`` evenly spaced x where both trade-off branches exist; None when their
+    x-ranges do not overlap. Negative: ``a`` has the better quality at matched diversity."""
+    ca, cb = tradeoff_branch(a), tradeoff_branch(b)
+    if not ca or not cb:
+        return None
+    lo, hi = max(ca[0][0], cb[0][0]), min(ca[-1][0], cb[-1][0])
+    if lo > hi:
+        return None
+    xs = [lo] if hi == lo else [lo + (hi - lo) * i / (grid - 1) for i in range(grid)]
+    gaps = [interpolate(ca, x) - interpolate(cb, x) for x in xs]  # type: ignore[operator]
+    return statistics.fmean(gaps)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    gaps: tuple[float, ...]  # per seed with overlapping curves: mean y_a - y_b at matched x
+    mean: float
+    std: float
+    p: float  # two-sided one-sample t-test of the gaps against 0 (nan with fewer than 2 seeds or no spread)
+    verdict: str  # "better", "worse", "indistinguishable" (a against b), or "undetermined" (< 2 seeds)
+    seeds_without_overlap: int
+
+
+def compare(per_seed_a: Sequence[Sequence[Point]], per_seed_b: Sequence[Sequence[Point]],
+            alpha: float = 0.05) -> Verdict:  # fmt: skip
+    """Frontier of system a against b, seed by seed (paired), and the verdict of a t-test at level ``alpha``."""
+    gaps, missing = [], 0
+    for a, b in zip(per_seed_a, per_seed_b, strict=True):
+        gap = matched_gap(a, b)
+        if gap is None:
+            missing += 1
+        else:
+            gaps.append(gap)
+    if not gaps:
+        return Verdict((), math.nan, math.nan, math.nan, "undetermined", missing)
+    mean = statistics.fmean(gaps)
+    std = statistics.stdev(gaps) if len(gaps) > 1 else math.nan
+    p = one_sample_t_p(gaps)
+    if math.isnan(p):
+        verdict = "undetermined"
+    elif p < alpha:
+        verdict = "better" if mean < 0 else "worse"
+    else:
+        verdict = "indistinguishable"
+    return Verdict(tuple(gaps), mean, std, p, verdict, missing)
+
+
+def one_sample_t_p(values: Sequence[float]) -> float:
+    """Two-sided p of Student's one-sample t-test of mean 0 (scipy); nan for < 2 values or no spread."""
+    if len(values) < 2 or statistics.stdev(values) == 0:
+        return math.nan
+    from scipy import stats
+
+    return float(stats.ttest_1samp(list(values), 0.0).pvalue)
