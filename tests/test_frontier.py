@@ -59,3 +59,14 @@ def test_compare_verdicts() -> None:
     v = compare(apart, base)
     assert v.verdict == "undetermined" and v.seeds_without_overlap == 3 and math.isnan(v.mean)
     assert compare(better[:1], base[:1]).verdict == "undetermined"  # one seed: no test
+
+
+def test_t_test_equals_scipy_without_needing_it() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    import random
+
+    rng = random.Random(0)
+    for _ in range(300):
+        n = rng.randint(2, 12)
+        values = [rng.gauss(rng.uniform(-2, 2), rng.uniform(0.01, 3)) for _ in range(n)]
+        assert one_sample_t_p(values) == pytest.approx(float(stats.ttest_1samp(values, 0.0).pvalue), rel=1e-9)
