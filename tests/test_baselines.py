@@ -12,15 +12,15 @@ import pytest
 import torch
 
 from seqgan import cli, presets
-from seqgan.bleu import BleuReference
-from seqgan.checkpoint import load_file
 from seqgan.config import apply_overrides
 from seqgan.errors import UserError
+from seqgan.eval.bleu import BleuReference
 from seqgan.models import Discriminator, Generator
 from seqgan.models.generator import sample_from_logits
-from seqgan.rollout import bleu_rollout_rewards, rollout_completions, rollout_rewards, rollout_uniforms
-from seqgan.trainer import SeqGANTrainer
-from seqgan.utils import read_metrics
+from seqgan.train.checkpoint import load_file
+from seqgan.train.logbook import read_metrics
+from seqgan.train.rollout import bleu_rollout_rewards, rollout_completions, rollout_rewards, rollout_uniforms
+from seqgan.train.trainer import SeqGANTrainer
 
 
 def _events(run: Path) -> list[dict]:
@@ -218,7 +218,7 @@ def test_reward_by_position_matches_the_summary_keys(source: Path) -> None:
 
 def test_delayed_policy_starts_from_the_pretrained_generator(forks: dict[str, Path]) -> None:
     """Rate 1.0 never moves beta, so at the end it must still be G at the end of pre-training."""
-    from seqgan.checkpoint import latest_checkpoint, load_file
+    from seqgan.train.checkpoint import latest_checkpoint, load_file
 
     pre = load_file(forks["delayed"] / "checkpoints" / "pretrained.pt")
     last = latest_checkpoint(forks["delayed"] / "checkpoints")
@@ -230,7 +230,7 @@ def test_delayed_policy_starts_from_the_pretrained_generator(forks: dict[str, Pa
 
 
 def test_nll_at_a_temperature_and_the_sweep() -> None:
-    from seqgan.metrics import mean_nll, temperature_sweep
+    from seqgan.eval.metrics import mean_nll, temperature_sweep
 
     torch.manual_seed(3)
     g, oracle = Generator(12, 6, 6).double(), Generator(12, 6, 6).double()

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from seqgan import cli, cli_bleu
-from seqgan.bleu import bleu, self_bleu, sentence_bleus, sentence_self_bleus
+from seqgan import cli
+from seqgan.cli import bleu as cli_bleu
 from seqgan.errors import UserError
+from seqgan.eval.bleu import bleu, self_bleu, sentence_bleus, sentence_self_bleus
 
 ORDERS = (1, 2, 3, 4, 5, 6)
 

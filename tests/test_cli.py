@@ -18,7 +18,7 @@ from clihelpers import ok as _ok
 from clihelpers import user_error as _user_error
 
 from seqgan import __version__, cli
-from seqgan.oracle_io import random_oracle_params
+from seqgan.models.oracle_file import random_oracle_params
 
 ROOT = Path(__file__).resolve().parents[1]
 V, T = 30, 10
@@ -123,7 +123,7 @@ def test_oracle_sample_is_seeded(oracle_files: tuple[Path, Path], tmp_path: Path
 
 def test_oracle_new_is_seeded(oracle_files: tuple[Path, Path], tmp_path: Path,
                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    from seqgan.oracle_io import load_oracle_params
+    from seqgan.models.oracle_file import load_oracle_params
 
     out = _ok(capsys, ["oracle", "new", "--seed", "1", "--out", str(tmp_path / "o.npz"), "--vocab-size", str(V),
                        "--emb-dim", "8", "--hidden-dim", "8", "--json"])  # fmt: skip
@@ -133,9 +133,9 @@ def test_oracle_new_is_seeded(oracle_files: tuple[Path, Path], tmp_path: Path,
 
 
 def test_oracle_score_matches_library(oracle_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    from seqgan.metrics import mean_nll
+    from seqgan.eval.metrics import mean_nll
     from seqgan.models import build_oracle
-    from seqgan.oracle_io import load_oracle_params
+    from seqgan.models.oracle_file import load_oracle_params
 
     o, s = oracle_files
     result = json.loads(
@@ -347,7 +347,7 @@ def test_full_disk_is_one_line_and_keeps_existing_files(tmp_path: Path, capsys: 
     import errno
     import os
 
-    import seqgan.utils
+    import seqgan.files
 
     out = tmp_path / "samples.txt"
     out.write_text("old\n")
@@ -358,7 +358,7 @@ def test_full_disk_is_one_line_and_keeps_existing_files(tmp_path: Path, capsys: 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out))
 
-    monkeypatch.setattr(seqgan.utils.os, "fsync", full)
+    monkeypatch.setattr(seqgan.files.os, "fsync", full)
     code = cli.main(["oracle", "sample", "--params", str(tmp_path / "o.npz"), "--num-samples", "5", "--seq-len", "3",
                      "--out", str(out)])  # fmt: skip
     err = capsys.readouterr().err

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import seqgan.data as data
+import seqgan.data.text as data
 from seqgan.cli import _Parser
-from seqgan.cli_data import add_parsers
-from seqgan.data import BOS, EOS, PAD, UNK, Vocab, load_prepared, prepare, tokenize
+from seqgan.cli.prepare import add_parsers
+from seqgan.data.prepared import load_prepared
+from seqgan.data.text import prepare
+from seqgan.data.vocab import BOS, EOS, PAD, UNK, Vocab, tokenize
 from seqgan.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +95,7 @@ def test_vocab_is_deterministic_across_processes(tmp_path: Path) -> None:
     outs = []
     for seed in ("1", "2"):
         out = tmp_path / f"out{seed}"
-        code = f"from seqgan.data import prepare; prepare({str(src)!r}, {str(out)!r})"
+        code = f"from seqgan.data.text import prepare; prepare({str(src)!r}, {str(out)!r})"
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
         subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
         outs.append(out)
@@ -406,7 +408,8 @@ def test_vocab_load_errors(tmp_path: Path) -> None:
 
 def test_test_file_is_the_test_split_with_train_vocabulary(tmp_path):
     """--test-file: the test split is that file, unknown test words become <unk>, T covers both files."""
-    from seqgan.data import load_prepared, prepare
+    from seqgan.data.prepared import load_prepared
+    from seqgan.data.text import prepare
 
     train, test = tmp_path / "train.txt", tmp_path / "test.txt"
     train.write_text("a b c\na b\n", encoding="utf-8")

@@ -22,8 +22,8 @@ from seqgan import presets
 from seqgan.config import SeqGANConfig, apply_overrides
 from seqgan.errors import Interrupted, UserError
 from seqgan.models.generator import sequence_mask
-from seqgan.trainer import SeqGANTrainer, check_split
-from seqgan.utils import read_metrics
+from seqgan.train.logbook import read_metrics
+from seqgan.train.trainer import SeqGANTrainer, check_split
 
 ROOT = Path(__file__).resolve().parents[1]
 WORLD = 2
@@ -53,7 +53,7 @@ def _worker(rank: int, port: int, job: str, args: tuple) -> None:
     os.environ.update(_loopback_env(port))
     os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(WORLD)})
     torch.set_num_threads(1)
-    from seqgan import distributed
+    from seqgan.train import distributed
 
     try:
         JOBS[job](rank, *args)
@@ -132,7 +132,7 @@ def test_two_process_run_finishes_with_identical_models_and_one_writer(two_proce
     env = json.loads((root / "run" / "env.json").read_text())
     assert env["distributed"]["world_size"] == WORLD
     ckpt = torch.load(root / "run" / "checkpoints" / "pretrained.pt", weights_only=True)
-    from seqgan.checkpoint import load_file
+    from seqgan.train.checkpoint import load_file
 
     rng = load_file(root / "run" / "checkpoints" / "last.pt")["rng"]
     assert ckpt and rng["world_size"] == WORLD and len(rng["ranks"]) == WORLD
@@ -226,7 +226,7 @@ def test_one_step_gradients_equal_the_single_process_gradients(tmp_path: Path) -
         assert got[0]["pg_stats"][key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
     stops = [json.loads((tmp_path / "results" / f"stop{r}.json").read_text()) for r in range(WORLD)]
     assert stops == [True, True]
-    from seqgan.checkpoint import load_file
+    from seqgan.train.checkpoint import load_file
 
     rng = load_file(tmp_path / "ddp" / "checkpoints" / "last.pt")["rng"]
     assert rng["world_size"] == WORLD and len(rng["ranks"]) == WORLD

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from seqgan.frontier import compare, interpolate, matched_gap, one_sample_t_p, tradeoff_branch
+from seqgan.eval.frontier import compare, interpolate, matched_gap, one_sample_t_p, tradeoff_branch
 
 
 def _line(intercept: float, xs: list[float], alphas: list[float] | None = None) -> list[tuple[float, float, float]]:

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from seqgan.metrics import sequence_nll
+from seqgan.eval.metrics import sequence_nll
 from seqgan.models.generator import Generator, sample_from_logits
 
 

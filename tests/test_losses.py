@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from seqgan.losses import discriminator_loss, mle_loss, policy_gradient_loss
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
+from seqgan.train.losses import discriminator_loss, mle_loss, policy_gradient_loss
 
 LN3, LN4 = math.log(3.0), math.log(4.0)
 

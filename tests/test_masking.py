@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 
 from seqgan.config import paper_filters
-from seqgan.losses import mle_loss, policy_gradient_loss
-from seqgan.metrics import mean_nll, sequence_nll
+from seqgan.eval.metrics import mean_nll, sequence_nll
 from seqgan.models import Discriminator, Generator
 from seqgan.models.generator import sequence_mask
-from seqgan.rollout import naive_rollout_rewards, rollout_completions, rollout_rewards, rollout_uniforms
+from seqgan.train.losses import mle_loss, policy_gradient_loss
+from seqgan.train.rollout import naive_rollout_rewards, rollout_completions, rollout_rewards, rollout_uniforms
 
 PAD, BOS, EOS = 0, 1, 2
 

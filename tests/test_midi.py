@@ -18,12 +18,13 @@ from clihelpers import user_error as _user_error
 
 from seqgan import cli, presets
 from seqgan.config import paper_filters
-from seqgan.data import NUM_KEYS, PitchInfo, Vocab, load_prepared, note_name, pitch_tokens
+from seqgan.data.midi import Skip, melody, melody_tokens, midi_bytes, prepare_midi, read_notes, tokens_to_midi, windows
+from seqgan.data.prepared import load_prepared
+from seqgan.data.vocab import NUM_KEYS, PitchInfo, Vocab, note_name, pitch_tokens
 from seqgan.errors import UserError
-from seqgan.metrics import evaluate_samples, hold_rests, pitch_mse
-from seqgan.midi import Skip, melody, melody_tokens, midi_bytes, prepare_midi, read_notes, tokens_to_midi, windows
+from seqgan.eval.metrics import evaluate_samples, hold_rests, pitch_mse
 from seqgan.models import Generator
-from seqgan.utils import read_metrics
+from seqgan.train.logbook import read_metrics
 
 TPB = 480  # ticks per beat of the files the tests write; at the default tempo one beat is 0.5 s
 Note = tuple[int, int, int]  # (start tick, end tick, MIDI pitch)

@@ -55,7 +55,7 @@ def test_oracle_benchmark_runs_resumes_and_reports(tmp_path: Path) -> None:
         assert abs(float(std) - statistics.stdev(values)) <= 6e-4
     assert "--preset tiny" in text and "16 runs trained" in text
     # Every verdict row's per-seed gaps are those of the runs' own sweeps.
-    from seqgan.frontier import matched_gap
+    from seqgan.eval.frontier import matched_gap
 
     def sweep(seed: int, name: str) -> list[tuple[float, float, float]]:
         final = json.loads((runs / f"seed{seed}" / name / "final_eval.json").read_text())

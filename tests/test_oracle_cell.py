@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from seqgan.metrics import mean_nll
+from seqgan.eval.metrics import mean_nll
 from seqgan.models.generator import Generator
 from seqgan.models.oracle import build_oracle, oracle_params
-from seqgan.oracle_io import PARAM_KEYS, random_oracle_params
+from seqgan.models.oracle_file import PARAM_KEYS, random_oracle_params
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

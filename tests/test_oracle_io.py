@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from seqgan.errors import UserError
-from seqgan.oracle_io import (
+from seqgan.models.oracle_file import (
     PARAM_KEYS,
     expected_shapes,
     load_oracle_params,

@@ -10,7 +10,7 @@ import pytest
 
 from seqgan import cli
 from seqgan.errors import UserError
-from seqgan.plotting import d_round_series, global_epoch_series, plot_run
+from seqgan.tools.plotting import d_round_series, global_epoch_series, plot_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -70,7 +70,7 @@ def test_plot_does_not_import_pyplot_at_import_time() -> None:
     import subprocess
     import sys
 
-    code = "import sys, seqgan.plotting; sys.exit('matplotlib.pyplot' in sys.modules)"
+    code = "import sys, seqgan.tools.plotting; sys.exit('matplotlib.pyplot' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -130,7 +130,7 @@ def test_d_round_series_hand_computed() -> None:
 
 
 def test_global_epoch_series_on_real_run(tiny_run: Path) -> None:
-    from seqgan.utils import read_metrics
+    from seqgan.train.logbook import read_metrics
 
     x, y, boundary = global_epoch_series(read_metrics(tiny_run / "metrics.jsonl"), "eval/nll_valid")
     # tiny: 4 MLE epochs, eval every 2 and at the end of each phase; 3 adversarial epochs.

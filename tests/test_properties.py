@@ -11,11 +11,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqgan.bleu import bleu, self_bleu, sentence_bleus, sentence_self_bleus
-from seqgan.data import EOS, SPECIAL_TOKENS, SPECIALS, Vocab, load_prepared, prepare, tokenize
+from seqgan.data.prepared import load_prepared
+from seqgan.data.text import prepare
+from seqgan.data.vocab import EOS, SPECIAL_TOKENS, SPECIALS, Vocab, tokenize
 from seqgan.errors import UserError
-from seqgan.losses import mle_loss, policy_gradient_loss
+from seqgan.eval.bleu import bleu, self_bleu, sentence_bleus, sentence_self_bleus
 from seqgan.models.generator import Generator, sequence_mask, trim_padding
+from seqgan.train.losses import mle_loss, policy_gradient_loss
 
 FAST = settings(max_examples=60, deadline=None, database=None)
 IO = settings(max_examples=30, deadline=None, database=None)  # each example writes a prepared directory

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from seqgan import presets
-from seqgan.checkpoint import load_file
 from seqgan.config import apply_overrides
 from seqgan.errors import UserError
-from seqgan.trainer import SeqGANTrainer
-from seqgan.utils import read_metrics
+from seqgan.train.checkpoint import load_file
+from seqgan.train.logbook import read_metrics
+from seqgan.train.trainer import SeqGANTrainer
 
 # Longer than the plain tiny preset so that kills land inside each phase.
 LONGER = ["pretrain.g_epochs=12", "pretrain.d_steps=6", "adversarial.epochs=10", "eval.every=1",
@@ -160,7 +160,7 @@ def test_signal_finishes_the_epoch_saves_and_resumes_to_the_same_result(sig, tmp
 
 
 def test_nan_loss_stops_with_phase_and_epoch_and_keeps_the_checkpoint(tmp_path, monkeypatch):
-    import seqgan.trainer as trainer_module
+    import seqgan.train.trainer as trainer_module
 
     out = tmp_path / "run"
     trainer = SeqGANTrainer(_config(), out)
@@ -203,7 +203,7 @@ def test_flipped_byte_is_caught_by_the_checksum(tmp_path, caplog):
 @pytest.mark.filterwarnings("ignore:Error detected in")  # anomaly mode's own report of the forward trace
 @pytest.mark.filterwarnings("ignore:Anomaly Detection has been enabled")
 def test_anomaly_detection_names_the_operation(tmp_path, monkeypatch):
-    import seqgan.trainer as trainer_module
+    import seqgan.train.trainer as trainer_module
 
     out = tmp_path / "run"
     trainer = SeqGANTrainer(_config(["run.detect_anomaly=true"]), out)

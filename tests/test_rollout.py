@@ -11,7 +11,7 @@ import torch
 
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
-from seqgan.rollout import (
+from seqgan.train.rollout import (
     naive_rollout_rewards,
     policy_states,
     rollout_completions,
@@ -216,7 +216,7 @@ def test_prefix_shared_scoring_equals_plain_scoring():
     """score_completions reuses the prefix windows of Y; it must give exactly what scoring every
     completion from scratch gives (float64), also with chunks that split the roll-outs."""
     from seqgan.config import paper_filters as filters
-    from seqgan.rollout import score, score_completions
+    from seqgan.train.rollout import score, score_completions
 
     torch.manual_seed(5)
     g = Generator(30, 8, 8, init_std=0.5).double()

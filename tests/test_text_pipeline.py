@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from seqgan import cli, presets
-from seqgan.bleu import bleu, self_bleu
-from seqgan.checkpoint import load_file
 from seqgan.config import apply_overrides
-from seqgan.metrics import distinct_n, evaluate_samples, strip_special
-from seqgan.trainer import SeqGANTrainer
-from seqgan.utils import read_metrics
+from seqgan.data.decode import strip_special
+from seqgan.eval.bleu import bleu, self_bleu
+from seqgan.eval.metrics import distinct_n, evaluate_samples
+from seqgan.train.checkpoint import load_file
+from seqgan.train.logbook import read_metrics
+from seqgan.train.trainer import SeqGANTrainer
 
 WORDS = """a man rides a horse on the beach
 a woman holds an umbrella in the rain

@@ -18,7 +18,8 @@ import pytest
 from clihelpers import ok as _ok
 from clihelpers import user_error as _user_error
 
-from seqgan import cli, turing
+from seqgan import cli
+from seqgan.tools import turing
 
 ID_RE = re.compile(r"^[0-9a-f]{8}$")
 REAL_LINES = ["the cat sat on the mat", "a dog runs in the park", "two birds sing at dawn", "rain falls on the roof"]
@@ -83,7 +84,7 @@ def test_help_has_usage_and_example(command: list[str], capsys: pytest.CaptureFi
 # ------------------------------------------------------------------ build
 def test_build_mixes_runs_test_sets_and_text(tiny_run: Path, texts: tuple[Path, Path], tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    from seqgan.run import load_run
+    from seqgan.train.rundir import load_run
 
     real, _ = texts
     out = tmp_path / "sheet"

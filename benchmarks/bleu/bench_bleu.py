@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from seqgan.bleu import sentence_bleus, sentence_self_bleus  # noqa: E402
+from seqgan.eval.bleu import sentence_bleus, sentence_self_bleus  # noqa: E402
 
 ORDERS = (2, 3, 4, 5)
 

@@ -107,7 +107,7 @@ def _table_rows(name: str, e: dict) -> str:
 
 
 def write_report(out: Path, midi: Path, results: Path, command: str, preset: str) -> None:
-    from seqgan.utils import read_metrics
+    from seqgan.train.logbook import read_metrics
 
     data = json.loads((out / "data" / "manifest.json").read_text())
     rep = data["report"]

@@ -22,9 +22,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from seqgan.frontier import compare  # noqa: E402
-from seqgan.plotting import global_epoch_series  # noqa: E402
-from seqgan.utils import read_metrics, write_atomic  # noqa: E402
+from seqgan.eval.frontier import compare  # noqa: E402
+from seqgan.files import write_atomic
+from seqgan.tools.plotting import global_epoch_series  # noqa: E402
+from seqgan.train.logbook import read_metrics  # noqa: E402
 
 PAPER = {"random": 10.310, "mle": 9.038, "ss": 8.985, "pg_bleu": 8.946, "seqgan": 8.736}
 PAPER_FIG3 = {"g100_d1_k10": 8.94, "g30_d1_k30": 8.89, "g1_d1_k10": 8.81, "g1_d5_k3": 8.73}  # read off Fig. 3

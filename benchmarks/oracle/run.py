@@ -41,11 +41,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from seqgan import presets  # noqa: E402
-from seqgan.checkpoint import latest_checkpoint  # noqa: E402
-from seqgan.metrics import mean_entropy, mean_nll, sequence_nll, temperature_sweep  # noqa: E402
+from seqgan.env import env_snapshot
+from seqgan.eval.metrics import mean_entropy, mean_nll, sequence_nll, temperature_sweep  # noqa: E402
+from seqgan.files import write_json  # noqa: E402
 from seqgan.models import Generator  # noqa: E402
-from seqgan.run import load_run  # noqa: E402
-from seqgan.utils import env_snapshot, write_json  # noqa: E402
+from seqgan.train.checkpoint import latest_checkpoint  # noqa: E402
+from seqgan.train.rundir import load_run  # noqa: E402
 
 # Table 1 columns after pre-training: the --set overrides of each (SeqGAN itself: the preset).
 # Scheduled sampling: P(true token) falls by ss_decay per epoch (paper: 0.002 over 200 epochs, i.e. to 0.6);

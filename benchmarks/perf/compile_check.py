@@ -26,12 +26,12 @@ from pathlib import Path
 import torch
 
 from seqgan import presets
-from seqgan.bench import median_time
 from seqgan.config import paper_filters
-from seqgan.losses import discriminator_loss, mle_loss
+from seqgan.env import git_sha, resolve_device
 from seqgan.models import Discriminator, Generator
-from seqgan.rollout import score
-from seqgan.utils import git_sha, resolve_device
+from seqgan.tools.bench import median_time
+from seqgan.train.losses import discriminator_loss, mle_loss
+from seqgan.train.rollout import score
 
 HERE = Path(__file__).resolve().parent
 # A fresh kernel cache: the compilation times are those of a first run, not of kernels cached by an earlier one.

@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from seqgan.bench import run_bench
-from seqgan.utils import git_sha
+from seqgan.env import git_sha
+from seqgan.tools.bench import run_bench
 
 HERE = Path(__file__).resolve().parent
 ROWS = [

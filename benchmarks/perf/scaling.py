@@ -24,11 +24,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from seqgan.bench import median_time  # noqa: E402
 from seqgan.config import paper_filters  # noqa: E402
+from seqgan.env import git_sha, resolve_device
+from seqgan.files import write_atomic  # noqa: E402
 from seqgan.models import Discriminator, Generator  # noqa: E402
-from seqgan.rollout import rollout_rewards, score  # noqa: E402
-from seqgan.utils import git_sha, resolve_device, write_atomic  # noqa: E402
+from seqgan.tools.bench import median_time  # noqa: E402
+from seqgan.train.rollout import rollout_rewards, score  # noqa: E402
 
 BASE = {"B": 64, "N": 16, "T": 20, "V": 5000}
 SWEEP = {"T": [10, 20, 32, 40], "N": [4, 8, 16, 32], "B": [16, 32, 64, 128], "V": [1000, 5000, 20000]}

@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from seqgan.utils import read_metrics
+from seqgan.train.logbook import read_metrics
 
 HERE = Path(__file__).resolve().parent
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from seqgan.errors import UserError
-from seqgan.utils import write_atomic
+from seqgan.files import write_atomic
 
 PARAM_KEYS: tuple[str, ...] = (
     "embedding",

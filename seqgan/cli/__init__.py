@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 from seqgan.errors import Interrupted, TrainingError, UserError
 
 if TYPE_CHECKING:
-    from seqgan.trainer import SeqGANTrainer as SeqGANTrainerType
+    from seqgan.train.trainer import SeqGANTrainer as SeqGANTrainerType
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,7 +54,7 @@ def _ensure_writable(path: str) -> Path:
 
 # ------------------------------------------------------------------ train
 def cmd_train(args: argparse.Namespace) -> None:
-    from seqgan import distributed
+    from seqgan.train import distributed
 
     try:
         trainer = _make_trainer(args)
@@ -64,7 +64,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         distributed.shutdown()  # several processes (torchrun): leave the group; nothing in one process
     if trainer.rank != 0:  # rank 0 reports for all
         return
-    from seqgan.utils import read_metrics
+    from seqgan.train.logbook import read_metrics
 
     evals = [e for e in read_metrics(trainer.out / "metrics.jsonl") if any(k.startswith("eval/") for k in e)]
     result = {"run_dir": str(trainer.out), "wall_s": round(time.perf_counter() - t0, 1)}
@@ -75,9 +75,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def _make_trainer(args: argparse.Namespace) -> SeqGANTrainerType:
     """The trainer of a new, forked or resumed run (under torchrun, on every rank alike)."""
-    from seqgan import distributed, presets
+    from seqgan import presets
     from seqgan.config import apply_overrides
-    from seqgan.trainer import SeqGANTrainer
+    from seqgan.train import distributed
+    from seqgan.train.trainer import SeqGANTrainer
 
     if args.resume:
         if (args.preset or args.set or args.oracle_params or args.data or args.seed is not None or args.out_dir
@@ -133,7 +134,7 @@ def cmd_presets(args: argparse.Namespace) -> None:
 
 # ----------------------------------------------------------------- oracle
 def cmd_oracle_new(args: argparse.Namespace) -> None:
-    from seqgan.oracle_io import random_oracle_params, save_oracle_params
+    from seqgan.models.oracle_file import random_oracle_params, save_oracle_params
 
     for flag in ("vocab_size", "emb_dim", "hidden_dim"):
         if getattr(args, flag) <= 0:
@@ -148,9 +149,9 @@ def cmd_oracle_new(args: argparse.Namespace) -> None:
 def cmd_oracle_sample(args: argparse.Namespace) -> None:
     import torch
 
+    from seqgan.files import write_atomic
     from seqgan.models import build_oracle
-    from seqgan.oracle_io import load_oracle_params
-    from seqgan.utils import write_atomic
+    from seqgan.models.oracle_file import load_oracle_params
 
     if args.num_samples <= 0 or args.seq_len <= 0:
         raise UserError("--num-samples and --seq-len must be > 0")
@@ -193,9 +194,9 @@ def read_id_lines(path: str, vocab_size: int) -> list[list[int]]:
 def cmd_oracle_score(args: argparse.Namespace) -> None:
     import torch
 
-    from seqgan.metrics import sequence_nll
+    from seqgan.eval.metrics import sequence_nll
     from seqgan.models import build_oracle
-    from seqgan.oracle_io import load_oracle_params
+    from seqgan.models.oracle_file import load_oracle_params
 
     oracle = build_oracle(load_oracle_params(args.params))
     rows = torch.tensor(read_id_lines(args.input, oracle.vocab_size))
@@ -208,8 +209,8 @@ def cmd_oracle_score(args: argparse.Namespace) -> None:
 def cmd_sample(args: argparse.Namespace) -> None:
     import torch
 
-    from seqgan.run import load_run
-    from seqgan.utils import write_atomic
+    from seqgan.files import write_atomic
+    from seqgan.train.rundir import load_run
 
     if args.num_samples <= 0:
         raise UserError("--num-samples must be > 0")
@@ -221,7 +222,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
         raise UserError("--top-p must be in (0, 1]")
     run = load_run(args.run, args.checkpoint)
     if args.midi_out:
-        from seqgan.midi import check_midi_out, write_midi_samples
+        from seqgan.data.midi import check_midi_out, write_midi_samples
 
         if run.vocab is None or run.vocab.pitch is None:
             kind = "the oracle task" if run.vocab is None else f"{run.vocab.level}-level text"
@@ -264,8 +265,8 @@ def _int_ids(text: str, vocab_size: int) -> list[int]:
 def cmd_eval(args: argparse.Namespace) -> None:
     import torch
 
-    from seqgan.metrics import evaluate_samples
-    from seqgan.run import load_run
+    from seqgan.eval.metrics import evaluate_samples
+    from seqgan.train.rundir import load_run
 
     if args.num_samples is not None and args.num_samples < 2:
         raise UserError("--num-samples must be >= 2 (Self-BLEU compares samples with each other)")
@@ -285,14 +286,14 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
-    from seqgan.plotting import plot_run
+    from seqgan.tools.plotting import plot_run
 
     out = plot_run(args.run, args.out)
     _emit({"out": str(out)}, args.json)
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from seqgan.bench import run_bench
+    from seqgan.tools.bench import run_bench
 
     result = run_bench(device=args.device, quick=args.quick)
     _emit(result, args.json)
@@ -300,7 +301,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 # ------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
-    from seqgan import __version__
+    from seqgan.version import __version__
 
     parser = _Parser(prog="seqgan", description="SeqGAN (Yu et al., AAAI 2017): train, sample, evaluate.")
     parser.add_argument("--version", action="version", version=f"seqgan {__version__}")
@@ -411,7 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=cmd_bench)
 
-    from seqgan import cli_bleu, cli_data, cli_midi, cli_turing
+    from seqgan.cli import bleu as cli_bleu
+    from seqgan.cli import midi as cli_midi
+    from seqgan.cli import prepare as cli_data
+    from seqgan.cli import turing as cli_turing
 
     cli_data.add_parsers(sub)
     cli_midi.add_parsers(sub)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from seqgan.errors import UserError
-from seqgan.utils import fsync_dir, write_atomic
+from seqgan.files import fsync_dir, write_atomic
 
 KEY_FORMAT = "seqgan-turing-key"
 KEY_VERSION = 1
@@ -94,7 +94,7 @@ def _system_items(index: int, label: str, source: str, per_system: int, seed: in
     if path.is_dir():
         import torch
 
-        from seqgan.run import load_run
+        from seqgan.train.rundir import load_run
 
         run = load_run(path, checkpoint)
         info: dict[str, Any] = {"checkpoint": checkpoint, "phase": run.phase, "epoch": run.epoch}
@@ -238,7 +238,7 @@ def build(systems: list[tuple[str, str]], per_system: int, seed: int, out_dir: s
             ids.append(candidate)
     build_id = hashlib.sha256(json.dumps([content, ids]).encode()).hexdigest()[:16]
 
-    from seqgan import __version__
+    from seqgan.version import __version__
 
     sheet_csv = _csv_bytes([SHEET_COLUMNS, *((i, item.text, "") for i, item in zip(ids, items, strict=True))])
     by_system = sorted(zip(ids, items, strict=True), key=lambda pair: (labels.index(pair[1].system), pair[0]))

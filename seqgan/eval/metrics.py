@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from seqgan.data import PitchInfo
+from seqgan.data.decode import strip_special
+from seqgan.data.vocab import PitchInfo
 from seqgan.models.generator import Generator, sequence_mask, trim_padding
 
 
@@ -61,14 +62,6 @@ def mean_entropy(model: Generator, tokens: Tensor, batch_size: int = 1024, tempe
     return total / max(count, 1.0)
 
 
-def strip_special(tokens: Tensor, eos_token: int | None) -> list[list[int]]:
-    """Sequences as lists of real token ids: cut at the first EOS (EOS itself left out)."""
-    rows = tokens.tolist()
-    if eos_token is None:
-        return rows
-    return [row[: row.index(eos_token)] if eos_token in row else row for row in rows]
-
-
 def distinct_n(sequences: list[list[int]], n: int) -> float:
     """Distinct n-grams / all n-grams over a corpus (Li et al. 2016); 0 when there are none."""
     grams = [tuple(s[i : i + n]) for s in sequences for i in range(len(s) - n + 1)]
@@ -122,7 +115,7 @@ def evaluate_samples(generator: Generator, samples: Tensor, test: Tensor, oracle
     ``eval/entropy``: the generator's mean next-token entropy along its own samples.
     ``temperature``: the one the samples were drawn at; NLL and entropy use it too (Caccia et al. 2020).
     """
-    from seqgan.bleu import bleu, self_bleu
+    from seqgan.eval.bleu import bleu, self_bleu
 
     out: dict[str, float] = {}
     if oracle is not None:

@@ -34,10 +34,10 @@ import mido
 import torch
 from torch import Tensor
 
-from seqgan import data
-from seqgan.data import LOWEST_PITCH, NUM_KEYS, PitchInfo, Vocab, note_name, pitch_tokens
+from seqgan.data.prepared import DATA_FORMAT, VERSION, check_out, held_out_count, write_prepared
+from seqgan.data.vocab import LOWEST_PITCH, MAX_STEP, NUM_KEYS, PitchInfo, Vocab, note_name, pitch_tokens
 from seqgan.errors import UserError
-from seqgan.utils import write_atomic
+from seqgan.files import write_atomic
 
 HIGHEST_PITCH = LOWEST_PITCH + NUM_KEYS - 1  # 108 = C8
 DRUM_CHANNEL = 9  # MIDI channel 10 (0-based 9) is percussion: its note numbers are drums, not pitches
@@ -252,7 +252,7 @@ def find_midi_files(inputs: Sequence[str | Path]) -> list[Path]:
 def _check_options(step: float, seq_len: int, track: int | None, rest: str, test_frac: float,
                    valid_frac: float = 0.0) -> None:  # fmt: skip
     problems = [
-        (not 0 < step <= data.MAX_STEP, f"--step {step} must be in (0, {data.MAX_STEP:g}] seconds, e.g. 0.4"),
+        (not 0 < step <= MAX_STEP, f"--step {step} must be in (0, {MAX_STEP:g}] seconds, e.g. 0.4"),
         (seq_len < 1, f"--seq-len {seq_len} must be >= 1, e.g. 32 (the paper)"),
         (track is not None and track < 0, f"--track {track} must be melody or a track number >= 0"),
         (rest not in ("hold", "token"), f"--rest {rest!r} is unknown: use hold or token"),
@@ -280,7 +280,7 @@ def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: flo
     if not files:
         raise UserError(f"no .mid or .midi file under {where}: give a folder of MIDI files or the files themselves")
     out = Path(os.path.abspath(out_dir))
-    data._check_out(out, force)
+    check_out(out, force)
     digest = hashlib.sha256()
     tunes: list[tuple[Path, Tensor]] = []
     skipped: list[dict[str, str]] = []
@@ -313,8 +313,8 @@ def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: flo
     for s in skipped:  # after the loop, so that a run with no usable file prints its one error line only
         warn(f"skipped {s['file']}: {s['reason'].replace('_', ' ')} ({s['detail']})")
     n = len(tunes)
-    n_test = data.held_out_count(n, test_frac)
-    n_valid = data.held_out_count(n - n_test, valid_frac)
+    n_test = held_out_count(n, test_frac)
+    n_valid = held_out_count(n - n_test, valid_frac)
     if n - n_test - n_valid < 1:
         raise UserError(f"only {n} usable tune(s), too few to hold out {n_test} test and {n_valid} validation tune(s) "
                         "and keep one to train on: give more MIDI files, or lower --test-frac / --valid-frac (0 holds "
@@ -340,10 +340,10 @@ def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: flo
               "out": str(out)}  # fmt: skip
     options = {"step": step, "seq_len": seq_len, "track": "melody" if track is None else track, "rest": rest,
                "test_frac": test_frac, "valid_frac": valid_frac, "seed": seed}  # fmt: skip
-    manifest = {"format": data.DATA_FORMAT, "version": data.VERSION, "kind": "midi",
+    manifest = {"format": DATA_FORMAT, "version": VERSION, "kind": "midi",
                 "source": [str(Path(p).resolve()) for p in inputs], "source_sha256": digest.hexdigest(),
                 "options": options, "seq_len": seq_len, "vocab_size": vocab.vocab_size, "start_token": 0,
                 "eos_token": None, "pad_token": None, "report": report,
                 "tunes": {name: [str(tunes[i][0]) for i in idx] for name, idx in split.items()}}  # fmt: skip
-    data.write_prepared(out, vocab, {name: r.tolist() for name, r in rows.items()}, seq_len, 0, manifest)
+    write_prepared(out, vocab, {name: r.tolist() for name, r in rows.items()}, seq_len, 0, manifest)
     return report

@@ -22,8 +22,8 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor, nn
 
-from seqgan.bleu import BleuReference
-from seqgan.metrics import strip_special
+from seqgan.data.decode import strip_special
+from seqgan.eval.bleu import BleuReference
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator, State, finish_after_eos, sample_from_logits
 

@@ -63,7 +63,7 @@ def _load_events(run: Path) -> list[Event]:
     path = run / "metrics.jsonl"
     if not path.is_file():
         raise UserError(f"{run} has no metrics.jsonl: give a directory written by `seqgan train`")
-    from seqgan.utils import read_metrics
+    from seqgan.train.logbook import read_metrics
 
     try:
         events = [e for e in read_metrics(path) if isinstance(e, dict)]

@@ -10,7 +10,7 @@ import argparse
 
 def cmd_prepare(args: argparse.Namespace) -> None:
     from seqgan.cli import _emit
-    from seqgan.data import prepare
+    from seqgan.data.text import prepare
 
     report = prepare(args.input, args.out, level=args.level or "word", lowercase=args.lowercase,
                      max_len=args.max_len, vocab_size=args.vocab_size, min_freq=args.min_freq,

@@ -13,12 +13,12 @@ from collections.abc import Callable
 
 import torch
 
-from seqgan.bleu import bleu, self_bleu
 from seqgan.config import paper_filters
-from seqgan.losses import discriminator_loss, mle_loss
+from seqgan.env import resolve_device
+from seqgan.eval.bleu import bleu, self_bleu
 from seqgan.models import Discriminator, Generator
-from seqgan.rollout import naive_rollout_rewards, rollout_completions, rollout_rewards, score, score_completions
-from seqgan.utils import resolve_device
+from seqgan.train.losses import discriminator_loss, mle_loss
+from seqgan.train.rollout import naive_rollout_rewards, rollout_completions, rollout_rewards, score, score_completions
 
 
 def median_time(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 1) -> float:

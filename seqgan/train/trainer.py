@@ -41,19 +41,23 @@ from torch import Tensor
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from seqgan import distributed
-from seqgan.bleu import BleuReference
-from seqgan.checkpoint import latest_checkpoint, load_file, save_checkpoint
 from seqgan.config import SeqGANConfig, best_metric_higher_is_better, get_value, read_run_config
-from seqgan.data import Vocab, load_prepared
+from seqgan.data.decode import strip_special
+from seqgan.data.prepared import load_prepared
+from seqgan.data.vocab import Vocab
+from seqgan.env import env_snapshot, resolve_device
 from seqgan.errors import Interrupted, TrainingError, UserError
-from seqgan.losses import discriminator_loss, mle_loss, policy_gradient_loss
-from seqgan.metrics import distinct_n, evaluate_samples, strip_special
+from seqgan.eval.bleu import BleuReference
+from seqgan.eval.metrics import distinct_n, evaluate_samples
+from seqgan.files import write_atomic, write_json
 from seqgan.models import Discriminator, Generator, build_oracle
 from seqgan.models.generator import sequence_mask, trim_padding
-from seqgan.oracle_io import load_oracle_params, random_oracle_params, save_oracle_params
-from seqgan.rollout import bleu_rollout_rewards, rollout_rewards, shuffle_rewards, update_delayed_policy
-from seqgan.utils import MetricsLog, env_snapshot, resolve_device, write_atomic, write_json
+from seqgan.models.oracle_file import load_oracle_params, random_oracle_params, save_oracle_params
+from seqgan.train import distributed
+from seqgan.train.checkpoint import latest_checkpoint, load_file, save_checkpoint
+from seqgan.train.logbook import MetricsLog
+from seqgan.train.losses import discriminator_loss, mle_loss, policy_gradient_loss
+from seqgan.train.rollout import bleu_rollout_rewards, rollout_rewards, shuffle_rewards, update_delayed_policy
 
 PHASES = ("mle", "d_pretrain", "adversarial", "done")
 

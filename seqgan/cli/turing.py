@@ -26,7 +26,7 @@ def _system(value: str) -> tuple[str, str]:
 
 def cmd_build(args: argparse.Namespace) -> None:
     from seqgan.cli import _emit
-    from seqgan.turing import build
+    from seqgan.tools.turing import build
 
     systems = [_system(v) for v in args.system or []]
     result = build(systems, args.per_system, args.seed, args.out, checkpoint=args.checkpoint)
@@ -41,7 +41,7 @@ def cmd_build(args: argparse.Namespace) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
-    from seqgan.turing import format_report, score
+    from seqgan.tools.turing import format_report, score
 
     result = score(args.key, args.sheets, real=args.real, allow_blank=args.allow_blank)
     sys.stdout.write(json.dumps(result) + "\n" if args.json else format_report(result))

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from seqgan.errors import UserError
-from seqgan.utils import write_atomic
+from seqgan.files import write_atomic
 
 FORMAT_VERSION = 2
 log = logging.getLogger("seqgan")

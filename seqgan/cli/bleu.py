@@ -59,8 +59,8 @@ def _orders(values: list[int]) -> list[int]:
 
 
 def cmd_bleu(args: argparse.Namespace) -> None:
-    from seqgan.bleu import bleu
     from seqgan.cli import _emit
+    from seqgan.eval.bleu import bleu
 
     orders = _orders(args.n)
     hyps, hyp_blank = read_token_lines(args.hyps, "--hyps")
@@ -73,8 +73,8 @@ def cmd_bleu(args: argparse.Namespace) -> None:
 
 
 def cmd_self_bleu(args: argparse.Namespace) -> None:
-    from seqgan.bleu import self_bleu
     from seqgan.cli import _emit
+    from seqgan.eval.bleu import self_bleu
 
     orders = _orders(args.n)
     hyps, hyp_blank = read_token_lines(args.hyps, "--hyps")

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import torch
 
-from seqgan.checkpoint import latest_checkpoint, load_file
 from seqgan.config import SeqGANConfig, read_run_config
-from seqgan.data import Vocab
+from seqgan.data.vocab import Vocab
 from seqgan.errors import UserError
 from seqgan.models import Discriminator, Generator, build_oracle
-from seqgan.oracle_io import load_oracle_params
+from seqgan.models.oracle_file import load_oracle_params
+from seqgan.train.checkpoint import latest_checkpoint, load_file
 
 
 @dataclass

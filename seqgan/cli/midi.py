@@ -22,7 +22,7 @@ def _track(value: str) -> int | None:
 
 def cmd_prepare_midi(args: argparse.Namespace) -> None:
     from seqgan.cli import _emit
-    from seqgan.midi import prepare_midi
+    from seqgan.data.midi import prepare_midi
 
     def warn(message: str) -> None:
         sys.stderr.write(f"warning: {message}\n")

@@ -1,0 +1,129 @@
+"""A prepared data directory: the contract between ``seqgan prepare`` / ``prepare-midi`` and ``seqgan train``.
+
+It holds ``vocab.json``, ``train.pt`` / ``valid.pt`` / ``test.pt`` (``{"tokens": LongTensor (N, T), "lengths":
+LongTensor (N,)}``, read with ``torch.load(weights_only=True)``) and ``manifest.json`` (format, options, report).
+Text rows are ``ids, <eos>, <pad>...`` (lengths count the EOS); the authors' id format keeps ids as they are.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqgan.data.vocab import EOS, PAD, Vocab
+from seqgan.errors import UserError
+from seqgan.files import fsync_dir, read_json, write_atomic
+
+DATA_FORMAT, VERSION = "seqgan-data", 1
+_HINT = "create it with `seqgan prepare INPUT --out DIR`"
+
+
+def held_out_count(n: int, frac: float) -> int:
+    """Items held out of ``n`` for a fraction ``frac``: at least one when ``frac`` > 0, none when it is 0."""
+    return max(1, math.ceil(round(frac * n, 9))) if frac > 0 else 0
+
+
+def check_out(out: Path, force: bool) -> None:
+    if not out.parent.is_dir():
+        raise UserError(f"the folder of --out {out} does not exist: create {out.parent} first")
+    if os.path.lexists(out) and not force:
+        raise UserError(f"--out {out} already exists: pass --force to replace it, or choose another --out")
+    if os.path.lexists(out) and (out.is_symlink() or not out.is_dir()):
+        raise UserError(f"--out {out} exists and is not a directory: remove it or choose another --out")
+    try:
+        is_data = read_json(out / "manifest.json", "manifest", _HINT).get("format") == DATA_FORMAT
+    except (UserError, AttributeError):
+        is_data = False
+    if out.is_dir() and not is_data and any(out.iterdir()):
+        raise UserError(f"--out {out} is not a prepared data directory: refusing to replace it even with --force")
+
+
+def _pack(rows: list[list[int]], seq_len: int, eos: int) -> bytes:
+    tokens = torch.full((len(rows), seq_len), PAD, dtype=torch.long)
+    for r, row in enumerate(rows):
+        tokens[r, : len(row) + eos] = torch.tensor(row + [EOS] * eos, dtype=torch.long)
+    buf = io.BytesIO()
+    torch.save({"tokens": tokens, "lengths": torch.tensor([len(r) + eos for r in rows], dtype=torch.long)}, buf)
+    return buf.getvalue()
+
+
+def write_prepared(out: Path, vocab: Vocab, splits: dict[str, list[list[int]]], seq_len: int, eos: int,
+                   manifest: dict[str, Any]) -> None:  # fmt: skip
+    """Write a prepared directory (vocab.json, NAME.pt for each split's rows, padded to ``seq_len`` after ``eos``
+    EOS tokens, manifest.json) all at once or not at all: built in a temporary sibling, then swapped in; with
+    --force the old directory goes only after the new one is in place."""
+    tmp, old = (out.with_name(f"{out.name}.{kind}-{os.getpid()}") for kind in ("tmp", "old"))
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        vocab.save(tmp / "vocab.json")
+        for name, rows in splits.items():
+            write_atomic(tmp / f"{name}.pt", _pack(rows, seq_len, eos))
+        write_atomic(tmp / "manifest.json", (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
+        if os.path.lexists(out):  # --force: move the old directory aside, the new one in, then delete the old
+            os.replace(out, old)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            if os.path.lexists(old):
+                os.replace(old, out)
+            raise
+        fsync_dir(out.parent)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass
+class PreparedData:
+    vocab: Vocab
+    train: torch.Tensor  # (N, T) long
+    train_lengths: torch.Tensor  # (N,) real tokens including EOS (T for ids)
+    test: torch.Tensor
+    test_lengths: torch.Tensor
+    valid: torch.Tensor  # (N_valid, T); empty for a directory prepared before validation splits existed
+    valid_lengths: torch.Tensor
+    manifest: dict[str, Any]
+
+    # Read-only views of the manifest; start_token is BOS (1) for text, 0 for ids as in the authors' code.
+    seq_len = property(lambda self: int(self.manifest["seq_len"]))
+    vocab_size = property(lambda self: self.vocab.vocab_size)
+    start_token = property(lambda self: int(self.manifest["start_token"]))
+    eos_token = property(lambda self: self.manifest["eos_token"])  # None for ids
+    pad_token = property(lambda self: self.manifest["pad_token"])  # None for ids
+
+
+def load_prepared(data_dir: str | Path) -> PreparedData:
+    """Read a directory written by :func:`prepare` (CPU tensors); a missing test.pt or valid.pt gives an empty split."""
+    d = Path(data_dir)
+    hint = f"create it with `seqgan prepare INPUT --out {d}`"
+    missing = next((name for name in ("vocab.json", "manifest.json", "train.pt") if not (d / name).is_file()), "")
+    if not d.is_dir() or missing:
+        why = f"missing {missing}" if d.is_dir() else "no such directory"
+        raise UserError(f"{d} is not a prepared data directory ({why}): {hint}")
+    manifest = read_json(d / "manifest.json", "manifest", hint)
+    if not isinstance(manifest, dict) or (manifest.get("format"), manifest.get("version")) != (DATA_FORMAT, VERSION):
+        raise UserError(f"{d} is not a prepared data directory (manifest.json is not {DATA_FORMAT} v{VERSION}): {hint}")
+    vocab, tensors = Vocab.load(d / "vocab.json"), []
+    for name in ("train.pt", "test.pt", "valid.pt"):
+        if name != "train.pt" and not (d / name).is_file():  # no test / validation split (or an older directory)
+            tensors += [tensors[0][:0], tensors[1][:0]]
+            continue
+        try:
+            obj = torch.load(d / name, map_location="cpu", weights_only=True)
+            tokens, lengths = obj["tokens"], obj["lengths"]
+            if not (tokens.dtype == lengths.dtype == torch.long and tokens.dim() == 2
+                    and tokens.shape[1] == manifest.get("seq_len") and lengths.shape == tokens.shape[:1]):  # fmt: skip
+                raise ValueError("unexpected tensor shapes")
+        except Exception as e:  # noqa: BLE001 - any damage to the file is the same user-facing problem
+            raise UserError(f"{d / name} is damaged ({type(e).__name__}): re{hint}") from None
+        tensors += [tokens, lengths]
+    return PreparedData(vocab, *tensors, manifest)

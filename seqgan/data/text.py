@@ -1,0 +1,152 @@
+"""``seqgan prepare``: text (or the authors' id lines) -> a prepared data directory.
+
+One sequence per line, tokenised at the word, punct or char level; the vocabulary comes from the training lines
+(specials first, then tokens by frequency, ties in string order). The test split is drawn first (``test_frac`` or
+``test_file``), the validation split from the lines left (``valid_frac`` or ``valid_file``), so the test split does
+not depend on the validation options.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from seqgan.data.lines import TEXT_HINT, read_lines
+from seqgan.data.prepared import DATA_FORMAT, VERSION, check_out, held_out_count, write_prepared
+from seqgan.data.vocab import BOS, EOS, PAD, SPECIAL_TOKENS, SPECIALS, UNK, Vocab, parse_id, tokenize
+from seqgan.errors import UserError
+
+
+def _check_options(level: str, ids: bool, max_len: int | None, vocab_size: int | None, min_freq: int | None,
+                   test_frac: float, lowercase: bool) -> None:  # fmt: skip
+    problems = [
+        (level not in ("word", "punct", "char"), f"--level {level!r} is unknown: use word, punct or char"),
+        (ids and (vocab_size is None or vocab_size < 1), "--ids needs --vocab-size V >= 1 (ids lie in 0..V-1)"),
+        (ids and (level != "word" or lowercase or min_freq is not None or max_len is not None),
+         "--ids reads the ids as they are: drop --level, --lowercase, --min-freq and --max-len"),
+        (not ids and vocab_size is not None and vocab_size <= 4,
+         f"--vocab-size {vocab_size} leaves no room beside the 4 special tokens: give at least 5"),
+        (vocab_size is not None and min_freq is not None,
+         "--vocab-size and --min-freq both cap the vocabulary: give only one of them"),
+        (min_freq is not None and min_freq < 1, f"--min-freq {min_freq} must be >= 1 (1 keeps every token)"),
+        (max_len is not None and max_len < 1, f"--max-len {max_len} must be >= 1 (tokens per line, without EOS)"),
+        (not 0 <= test_frac < 1, f"--test-frac {test_frac} must be in [0, 1), e.g. 0.1 (0: no test set)"),
+    ]  # fmt: skip
+    for bad, message in problems:
+        if bad:
+            raise UserError(message)
+
+
+def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word", lowercase: bool = False,
+            max_len: int | None = None, vocab_size: int | None = None, min_freq: int | None = None,
+            test_frac: float = 0.1, seed: int = 0, ids: bool = False, force: bool = False,
+            test_file: str | Path | None = None, valid_frac: float = 0.1,
+            valid_file: str | Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """Text file (or id lines, ``ids=True``) -> prepared directory, complete or not at all; returns the report.
+
+    With ``test_file`` the test split is that file (e.g. a benchmark's reference set) instead of a random
+    ``test_frac`` of the input; the vocabulary then comes from the input alone, so unknown test tokens
+    become ``<unk>`` (``test_unk_rate`` in the report). The validation split (model selection: best.pt, early
+    stopping) is ``valid_file`` or a random ``valid_frac`` of the lines left after the test split; the test split
+    is drawn first, so it does not depend on the validation options."""
+    _check_options(level, ids, max_len, vocab_size, min_freq, test_frac, lowercase)
+    if not 0 <= valid_frac < 1:
+        raise UserError(f"--valid-frac {valid_frac} must be in [0, 1), e.g. 0.1 (0: no validation set)")
+    path, out = Path(input_path), Path(os.path.abspath(out_dir))
+    lines, raw = read_lines(path)
+    check_out(out, force)
+
+    def keep(lines: list[str], dropped: dict[str, int]) -> list[tuple[int, list[str]]]:
+        kept = []
+        for n, line in enumerate(lines, 1):
+            toks = line.split() if ids else tokenize(line, level, lowercase)
+            if not toks:
+                dropped["blank"] += 1
+            elif max_len is not None and len(toks) > max_len:
+                dropped["too_long"] += 1
+            else:
+                kept.append((n, toks))
+        return kept
+
+    dropped, test_dropped = {"blank": 0, "too_long": 0}, {"blank": 0, "too_long": 0}
+    kept = keep(lines, dropped)
+    test_kept = keep(read_lines(Path(test_file))[0], test_dropped) if test_file is not None else []
+    if test_file is not None and not test_kept:
+        raise UserError(f"test file {test_file} holds no usable lines: {TEXT_HINT}")
+    valid_dropped = {"blank": 0, "too_long": 0}
+    valid_kept = keep(read_lines(Path(valid_file))[0], valid_dropped) if valid_file is not None else []
+    if valid_file is not None and not valid_kept:
+        raise UserError(f"validation file {valid_file} holds no usable lines: {TEXT_HINT}")
+    if not kept and dropped["too_long"]:
+        raise UserError(f"all {dropped['too_long']} non-blank lines of {path} exceed --max-len {max_len}: raise it")
+    if not kept:
+        raise UserError(f"input file {path} holds only blank lines: {TEXT_HINT}")
+    if ids:
+        vocab, (first_n, first) = Vocab("ids", None, vocab_size), kept[0]
+        if ragged := next(((n, toks) for n, toks in kept if len(toks) != len(first)), None):
+            raise UserError(f"{path} line {ragged[0]} has {len(ragged[1])} ids but line {first_n} has {len(first)}: "
+                            "--ids needs every line of one length")  # fmt: skip
+        for other, other_kept in ((test_file, test_kept), (valid_file, valid_kept)):
+            if ragged := next(((n, toks) for n, toks in other_kept if len(toks) != len(first)), None):
+                raise UserError(f"{other} line {ragged[0]} has {len(ragged[1])} ids but {path} has {len(first)}: "
+                                "--ids needs every line of one length")  # fmt: skip
+        rows = [[parse_id(t, vocab_size, f"{path} line {n}") for t in toks] for n, toks in kept]
+        test_rows = [[parse_id(t, vocab_size, f"{test_file} line {n}") for t in toks] for n, toks in test_kept]
+        valid_rows = [[parse_id(t, vocab_size, f"{valid_file} line {n}") for t in toks] for n, toks in valid_kept]
+        seq_len, unk_rate, test_unk_rate = len(first), 0.0, 0.0
+    else:
+        for src, lines_kept in ((path, kept), (test_file, test_kept), (valid_file, valid_kept)):
+            for n, toks in lines_kept:
+                if bad := next((t for t in toks if t in SPECIAL_TOKENS[:3]), None):
+                    raise UserError(f"{src} line {n} holds the reserved token {bad}: remove it (a line ends the "
+                                    "sequence)")
+        counts = Counter(t for _, toks in kept for t in toks if t != "<unk>")
+        order = sorted(counts, key=lambda t: (-counts[t], t))
+        order = [t for t in order if counts[t] >= (min_freq or 1)][: None if vocab_size is None else vocab_size - 4]
+        vocab = Vocab(level, SPECIAL_TOKENS + order, len(SPECIAL_TOKENS) + len(order), dict(SPECIALS), lowercase)
+        rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in kept]
+        test_rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in test_kept]
+        valid_rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in valid_kept]
+        unk_rate = sum(r.count(UNK) for r in rows) / sum(len(r) for r in rows)
+        test_unk_rate = sum(r.count(UNK) for r in test_rows) / max(sum(len(r) for r in test_rows), 1)
+        seq_len = (max_len if max_len is not None else max(len(r) for r in rows + test_rows + valid_rows)) + 1
+    n = len(rows)
+    n_test = 0 if test_file is not None else held_out_count(n, test_frac)
+    n_valid = 0 if valid_file is not None else held_out_count(n - n_test, valid_frac)
+    if n - n_test - n_valid < 1:
+        raise UserError(f"{path} has {n} usable line(s), too few to hold out {n_test} test and {n_valid} validation "
+                        "line(s) and keep one to train on: give more lines, or lower --test-frac / --valid-frac "
+                        "(0 holds out none)")  # fmt: skip
+    # One shuffle: the test lines are its last n_test, the validation lines the n_valid before them, so the
+    # test split is the same whatever the validation options.
+    shuffled = list(range(n))
+    random.Random(seed).shuffle(shuffled)
+    cut_valid, cut_test = n - n_test - n_valid, n - n_test
+    splits = {"train": [rows[i] for i in sorted(shuffled[:cut_valid])],
+              "valid": [rows[i] for i in sorted(shuffled[cut_valid:cut_test])] if valid_file is None else valid_rows,
+              "test": [rows[i] for i in sorted(shuffled[cut_test:])] if test_file is None else test_rows}  # fmt: skip
+    lens = sorted(len(r) for r in rows)
+    pct = {f"p{p}": lens[max(0, math.ceil(p / 100 * n) - 1)] for p in (50, 95, 99)}
+    report = {"lines_read": len(lines), "lines_kept": n, "dropped": dropped, "vocab_size": vocab.vocab_size,
+              "unk_rate": round(unk_rate, 6), "length": {"min": lens[0], "max": lens[-1],
+              "mean": round(sum(lens) / n, 4), **pct}, "seq_len": seq_len,
+              "train_size": len(splits["train"]), "valid_size": len(splits["valid"]), "test_size": len(splits["test"]),
+              "out": str(out)}  # fmt: skip
+    if test_file is not None:
+        report.update({"test_file": str(Path(test_file).resolve()), "test_dropped": test_dropped,
+                       "test_unk_rate": round(test_unk_rate, 6)})  # fmt: skip
+    options = {"level": vocab.level, "lowercase": lowercase, "max_len": max_len, "vocab_size": vocab_size,
+               "min_freq": min_freq, "test_frac": test_frac, "seed": seed, "ids": ids,
+               "test_file": None if test_file is None else str(Path(test_file).resolve()), "valid_frac": valid_frac,
+               "valid_file": None if valid_file is None else str(Path(valid_file).resolve())}  # fmt: skip
+    manifest = {"format": DATA_FORMAT, "version": VERSION, "source": str(path.resolve()),
+                "source_sha256": hashlib.sha256(raw).hexdigest(), "options": options, "seq_len": seq_len,
+                "vocab_size": vocab.vocab_size, "start_token": 0 if ids else BOS, "eos_token": None if ids else EOS,
+                "pad_token": None if ids else PAD, "report": report}  # fmt: skip
+    write_prepared(out, vocab, splits, seq_len, int(not ids), manifest)
+    return report

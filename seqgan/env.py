@@ -1,0 +1,56 @@
+"""Where a run computes and what it ran on: the device choice and the environment snapshot of env.json."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqgan.errors import UserError
+from seqgan.version import __version__
+
+
+def resolve_device(name: str) -> torch.device:
+    """"cpu", "cuda" or "auto" (cuda when available) -> torch.device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but PyTorch sees no CUDA GPU: use --device cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise UserError(f"unknown device {name!r}: use cpu, cuda or auto")
+    return torch.device(name)
+
+
+def git_sha() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def env_snapshot(device: torch.device) -> dict[str, Any]:
+    """Versions and hardware, written to env.json so a run describes itself."""
+    import numpy
+
+    info: dict[str, Any] = {
+        "seqgan": __version__,
+        "git_sha": git_sha(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info

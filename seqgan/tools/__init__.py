@@ -1,0 +1,1 @@
+"""Tools around training: human evaluation (Turing test), plots, speed benchmarks."""
