@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from seqgan.errors import UserError
@@ -345,14 +343,3 @@ def apply_overrides(cfg: SeqGANConfig, overrides: list[str]) -> SeqGANConfig:
         set_value(cfg, key.strip(), value.strip())
     cfg.validate()
     return cfg
-
-
-def read_run_config(run_dir: str | Path) -> SeqGANConfig:
-    """The resolved config a run directory was trained with (its config.json)."""
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise UserError(f"{run_dir} holds no run (no config.json): give a directory written by `seqgan train`")
-    try:
-        return SeqGANConfig.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, AttributeError, TypeError):
-        raise UserError(f"{path} is damaged: it is not the JSON config that `seqgan train` writes") from None

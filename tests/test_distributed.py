@@ -21,7 +21,6 @@ import torch.multiprocessing as mp
 from seqgan import presets
 from seqgan.config import SeqGANConfig, apply_overrides
 from seqgan.errors import Interrupted, UserError
-from seqgan.models.generator import sequence_mask
 from seqgan.train.logbook import read_metrics
 from seqgan.train.trainer import SeqGANTrainer, check_split
 
@@ -169,25 +168,26 @@ def _fixed_batches() -> dict[str, torch.Tensor]:
 
 
 def _steps(trainer: SeqGANTrainer, batches: dict[str, torch.Tensor], world: int, rank: int) -> dict[str, Any]:
-    """The three updates on this rank's part of each global batch, from the same start; the gradients
-    (reduced and clipped, as the optimiser saw them) and the parameters after each."""
+    """The three updates from the same start: MLE and D steps on each global batch (the trainer takes this rank's
+    rows), the policy-gradient update on this rank's sequences; the gradients (reduced and clipped, as the optimiser
+    saw them) and the parameters after each."""
     g, d = trainer.generator.double(), trainer.discriminator.double()  # the optimisers keep the same tensors
     start = {k: v.clone() for k, v in g.state_dict().items()}
     mine = {k: v.tensor_split(world)[rank] for k, v in batches.items()}
     out: dict[str, Any] = {}
     rows = batches["mle"]
-    loss = trainer._mle_step(mine["mle"], sequence_mask(rows, 2).sum() if world > 1 else None)
+    loss = trainer.mle_step(rows)
     out["mle_grad"], out["mle_params"] = _flat([p.grad for p in g.parameters() if p.requires_grad]), _flat(
         list(g.parameters()))
     out["mle_loss"] = loss
     g.load_state_dict(start)
     one = rows[:1]  # fewer rows than ranks: rank 1 holds none
-    trainer._mle_step(one.tensor_split(world)[rank], sequence_mask(one, 2).sum() if world > 1 else None)
+    trainer.mle_step(one)
     out["mle1_grad"] = _flat([p.grad for p in g.parameters() if p.requires_grad])
     g.load_state_dict(start)
-    trainer._d_step(mine["d_x"], mine["d_y"], len(batches["d_x"]))
+    trainer.discriminator_step(batches["d_x"], batches["d_y"])
     out["d_grad"], out["d_params"] = _flat([p.grad for p in d.parameters()]), _flat(list(d.parameters()))
-    stats = trainer._pg_update(mine["pg_tokens"], mine["pg_rewards"])
+    stats = trainer.policy_gradient_update(mine["pg_tokens"], mine["pg_rewards"])
     out["pg_grad"], out["pg_params"] = _flat([p.grad for p in g.parameters() if p.requires_grad]), _flat(
         list(g.parameters()))
     out["pg_stats"] = {k: v for k, v in stats.items() if not isinstance(v, list)}
@@ -200,9 +200,9 @@ def _grad_job(rank: int, out: str, batches_file: str, results: str) -> None:
                Path(results) / f"grads{rank}.pt")  # fmt: skip
     # A signal that reaches one rank stops both after the epoch, with a checkpoint of both ranks' streams.
     if rank == 1:
-        trainer._stop_signal = signal.SIGTERM
+        trainer.signals.received = signal.SIGTERM
     try:
-        trainer._advance(100, "d_pretrain")
+        trainer.fit()
         stopped = False
     except Interrupted as e:
         stopped = "torchrun --nproc-per-node 2 -m seqgan train --resume" in str(e)

@@ -11,13 +11,14 @@ import pytest
 import torch
 
 from seqgan import presets
-from seqgan.config import SeqGANConfig, apply_overrides, read_run_config
+from seqgan.config import SeqGANConfig, apply_overrides
 from seqgan.errors import UserError
 from seqgan.eval.metrics import mean_entropy, mean_nll
 from seqgan.models import Generator
 from seqgan.train.checkpoint import load_file
 from seqgan.train.logbook import read_metrics
 from seqgan.train.rollout import shuffle_rewards
+from seqgan.train.rundir import read_run_config
 from seqgan.train.trainer import SeqGANTrainer
 
 

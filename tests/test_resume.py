@@ -16,7 +16,7 @@ from seqgan import presets
 from seqgan.config import apply_overrides
 from seqgan.errors import UserError
 from seqgan.train.checkpoint import load_file
-from seqgan.train.logbook import read_metrics
+from seqgan.train.logbook import CollapseMonitor, read_metrics
 from seqgan.train.trainer import SeqGANTrainer
 
 # Longer than the plain tiny preset so that kills land inside each phase.
@@ -209,7 +209,7 @@ def test_anomaly_detection_names_the_operation(tmp_path, monkeypatch):
     trainer = SeqGANTrainer(_config(["run.detect_anomaly=true"]), out)
     real_loss = trainer_module.mle_loss
     # inf * 0 makes NaN logits inside the graph; anomaly mode names the operation in backward
-    monkeypatch.setattr(trainer_module, "mle_loss", lambda lg, tg, m=None: real_loss(lg / 0.0 * 0.0, tg, m))
+    monkeypatch.setattr(trainer_module, "mle_loss", lambda lg, *rest: real_loss(lg / 0.0 * 0.0, *rest))
     with pytest.raises(trainer_module.TrainingError, match=r"anomaly in phase mle, epoch 1: .*nan"):
         trainer.fit()
     trainer.close()
@@ -244,14 +244,13 @@ def test_mle_baseline_mode_spends_the_adversarial_epochs_on_mle(tmp_path):
 
 def test_mode_collapse_warning(tmp_path, caplog):
     """A policy whose entropy halves after the first adversarial epoch is flagged in metrics.jsonl."""
-    trainer = SeqGANTrainer(_config(), tmp_path / "run")
+    monitor = CollapseMonitor()
     first = {"phase": "adversarial", "epoch": 1, "g/entropy": 3.0, "g/distinct2": 0.9}
     later = {"phase": "adversarial", "epoch": 2, "g/entropy": 1.4, "g/distinct2": 0.8}
     steady = {"phase": "adversarial", "epoch": 3, "g/entropy": 2.9, "g/distinct2": 0.85}
     with caplog.at_level("WARNING", logger="seqgan"):
         for event in (first, later, steady):
-            trainer._check_diversity(event)
+            monitor.check(event)
     assert "warn/mode_collapse" not in first and later["warn/mode_collapse"] == 1.0
-    assert "warn/mode_collapse" not in steady
+    assert "warn/mode_collapse" not in steady and monitor.reference == {"g/entropy": 3.0, "g/distinct2": 0.9}
     assert "possible mode collapse at adversarial epoch 2: g/entropy" in caplog.text
-    trainer.close()

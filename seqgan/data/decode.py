@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from seqgan.data.vocab import Vocab
+
 
 def strip_special(tokens: Tensor, eos_token: int | None) -> list[list[int]]:
     """Sequences as lists of real token ids: cut at the first EOS (EOS itself left out)."""
@@ -11,3 +13,11 @@ def strip_special(tokens: Tensor, eos_token: int | None) -> list[list[int]]:
     if eos_token is None:
         return rows
     return [row[: row.index(eos_token)] if eos_token in row else row for row in rows]
+
+
+def render_rows(rows: Tensor | list[list[int]], vocab: Vocab | None) -> list[str]:
+    """One line of text per sequence: decoded with the run's vocabulary, or space-separated ids (oracle task)."""
+    rows = rows.tolist() if isinstance(rows, Tensor) else rows
+    if vocab is not None:
+        return [vocab.decode(r) for r in rows]
+    return [" ".join(map(str, r)) for r in rows]

@@ -21,7 +21,8 @@ def build_oracle(params: dict[str, np.ndarray], device: str | torch.device = "cp
     """Generator holding the oracle parameters, in eval mode with gradients off."""
     vocab_size, emb_dim = params["embedding"].shape
     hidden_dim = params["U_i"].shape[0]
-    g = Generator(vocab_size, emb_dim, hidden_dim, start_token=0)
+    with torch.random.fork_rng(devices=[]):  # its random initialisation is overwritten: leave torch's stream as it was
+        g = Generator(vocab_size, emb_dim, hidden_dim, start_token=0)
     t = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in params.items()}
     with torch.no_grad():
         g.embedding.weight.copy_(t["embedding"])

@@ -1,10 +1,18 @@
-"""The metrics log of a run: ``metrics.jsonl``, one JSON object per event."""
+"""The metrics log of a run (``metrics.jsonl``, one JSON object per event) and what watches it: the NaN guard,
+the stop signals and the mode-collapse monitor."""
 
 from __future__ import annotations
 
 import json
+import logging
+import math
+import signal
+import threading
 from pathlib import Path
 from typing import Any
+
+from seqgan.errors import TrainingError
+from seqgan.train import distributed
 
 
 class MetricsLog:
@@ -41,3 +49,65 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError:
                 continue
     return events
+
+
+def check_finite(event: dict[str, Any], checkpoints: Path) -> None:
+    """The NaN guard: a NaN or infinite number in ``event`` stops the run (TrainingError) before it is logged or
+    anything of its epoch is saved, so the last checkpoint in ``checkpoints`` is the last good state. Events hold
+    global numbers, the same on every rank, so all ranks stop here together."""
+    bad = [k for k, v in event.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise distributed.mirrored(TrainingError(
+            f"{bad[0]} is {event[bad[0]]} in phase {event['phase']}, epoch {event['epoch']}: training stopped and "
+            f"the last good checkpoint in {checkpoints} is kept; lower the learning rate "
+            "(--set pretrain.g_lr=... / adversarial.g_lr=...) and resume"))  # fmt: skip
+
+
+class StopSignals:
+    """While entered, SIGINT and SIGTERM only record themselves (``received``): the trainer finishes its epoch,
+    saves a checkpoint and stops. Outside the main thread (where handlers cannot be installed) it does nothing."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._record) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+
+    def _record(self, signum: int, frame: object) -> None:
+        self.received = signum
+
+
+class CollapseMonitor:
+    """Flags mode collapse: policy entropy or distinct bigrams below half their value at the first adversarial
+    epoch. Adds ``warn/mode_collapse`` = 1 to the event (metrics.jsonl, plot) and warns once per process."""
+
+    KEYS = ("g/entropy", "g/distinct2")
+
+    def __init__(self, reference: dict[str, float] | None = None, speak: bool = True) -> None:
+        self.reference = reference  # the first adversarial epoch's values (kept in checkpoints)
+        self.speak = speak  # several processes see the same numbers: one of them warns
+        self._warned = False
+
+    def check(self, event: dict[str, Any]) -> None:
+        if not all(k in event for k in self.KEYS):
+            return
+        if self.reference is None:
+            self.reference = {k: event[k] for k in self.KEYS}
+        fallen = [k for k in self.KEYS if event[k] < 0.5 * self.reference[k]]
+        if not fallen:
+            return
+        event["warn/mode_collapse"] = 1.0
+        if self.speak and not self._warned:
+            self._warned = True
+            logging.getLogger("seqgan").warning(
+                "possible mode collapse at adversarial epoch %d: %s fell below half of its first value (%s); "
+                "consider fewer adversarial epochs, a weaker D or reward_baseline=mean", event["epoch"], fallen[0],
+                f"{self.reference[fallen[0]]:.3f} -> {event[fallen[0]]:.3f}")  # fmt: skip

@@ -1,58 +1,305 @@
-"""Reopen a finished (or interrupted) run: config, oracle, generator and discriminator."""
+"""A run directory: the contract between ``seqgan train`` and everything that reads a run (sample, eval, plot,
+turing-test, the benchmarks). This module alone knows its file names.
+
+    RUN/
+      config.json  command.txt  env.json   resolved config, the command, versions and hardware
+      data.pt                              the exact train / valid / test sequences ({"train", "valid", "test"})
+      oracle.npz | vocab.json              the oracle (synthetic task) or the vocabulary (prepared data)
+      metrics.jsonl                        one JSON event per line (train/logbook.py)
+      samples/PHASE-EPOCH.txt              a few sequences at every evaluation
+      checkpoints/last.pt prev.pt best.pt pretrained.pt   (train/checkpoint.py)
+      fork.json                            runs started with --init-from: where from
+      .lock                                held while a process trains the run
+
+A run is of one kind: ``oracle`` (no data.path), ``text`` or ``music`` (a pitch vocabulary).
+"""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
+import numpy as np
 import torch
+from torch import Tensor
 
-from seqgan.config import SeqGANConfig, read_run_config
+from seqgan.config import SeqGANConfig, get_value
+from seqgan.data.decode import render_rows
+from seqgan.data.prepared import load_prepared
 from seqgan.data.vocab import Vocab
 from seqgan.errors import UserError
-from seqgan.models import Discriminator, Generator, build_oracle
-from seqgan.models.oracle_file import load_oracle_params
+from seqgan.files import write_atomic, write_json
+from seqgan.models.build import build_models
+from seqgan.models.discriminator import Discriminator
+from seqgan.models.generator import Generator
+from seqgan.models.oracle import build_oracle
+from seqgan.models.oracle_file import load_oracle_params, random_oracle_params, save_oracle_params
 from seqgan.train.checkpoint import latest_checkpoint, load_file
+from seqgan.train.logbook import MetricsLog
+
+CONFIG, COMMAND, ENV, DATA = "config.json", "command.txt", "env.json", "data.pt"
+ORACLE, VOCAB = "oracle.npz", "vocab.json"
+METRICS, FORK, LOCK, SAMPLES, CHECKPOINTS = "metrics.jsonl", "fork.json", ".lock", "samples", "checkpoints"
+LAST, PREV, BEST, PRETRAINED = "last.pt", "prev.pt", "best.pt", "pretrained.pt"
+# What a fork copies from its source: the data and what decodes it.
+_SHARED = (DATA, ORACLE, VOCAB)
+
+
+def derived_seed(*parts: int) -> int:
+    """A seed from several integers (run seed, purpose, ...), stable across processes and versions."""
+    seed = 0
+    for p in parts:
+        seed = (seed * 1_000_003 + p) % (2**63 - 1)
+    return seed
+
+
+def read_run_config(run_dir: str | Path) -> SeqGANConfig:
+    """The resolved config a run directory was trained with (its config.json)."""
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        raise UserError(f"{run_dir} holds no run (no {CONFIG}): give a directory written by `seqgan train`")
+    try:
+        return SeqGANConfig.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, AttributeError, TypeError):
+        raise UserError(f"{path} is damaged: it is not the JSON config that `seqgan train` writes") from None
+
+
+def new_run_data(cfg: SeqGANConfig, device: torch.device
+                 ) -> tuple[dict[str, Tensor], dict[str, np.ndarray] | None, Vocab | None]:  # fmt: skip
+    """The data of a new run, and ``cfg`` completed from it: prepared data fixes the vocabulary, the length, the
+    special tokens and the split sizes; the oracle task samples train / test / valid from the oracle once (so that
+    resume and later evaluation use exactly these). Returns (data, oracle parameters, vocabulary)."""
+    if cfg.data.path is not None:
+        prepared = load_prepared(cfg.data.path)
+        d = cfg.data
+        d.vocab_size, d.seq_len = prepared.vocab_size, prepared.seq_len
+        d.start_token, d.eos_token = prepared.start_token, prepared.eos_token
+        d.pad_token = prepared.pad_token if prepared.pad_token is not None else 0
+        d.num_train, d.num_test, d.num_valid = len(prepared.train), len(prepared.test), len(prepared.valid)
+        cfg.validate()
+        if len(prepared.train) == 0:
+            raise UserError(f"{cfg.data.path} has no training sequences: prepare a larger file")
+        return {"train": prepared.train, "valid": prepared.valid, "test": prepared.test}, None, prepared.vocab
+    if cfg.data.oracle_params is not None:
+        params = load_oracle_params(cfg.data.oracle_params)
+        cfg.data.vocab_size = int(params["embedding"].shape[0])  # the oracle fixes the vocabulary
+    else:
+        params = random_oracle_params(cfg.data.vocab_size, cfg.data.oracle_emb_dim, cfg.data.oracle_hidden_dim,
+                                      seed=cfg.data.oracle_seed)  # fmt: skip
+    oracle = build_oracle(params, device)
+    rng = torch.Generator(device).manual_seed(derived_seed(cfg.run.seed, 1))
+    n_train, n_test, n_valid = cfg.data.num_train, cfg.data.num_test, cfg.data.num_valid
+    rows = oracle.generate(n_train + n_test + n_valid, cfg.data.seq_len, rng, cfg.eval.batch_size).cpu()
+    # validation drawn last, so train and test are those of runs made before validation splits existed
+    data = {"train": rows[:n_train].clone(), "valid": rows[n_train + n_test :].clone(),
+            "test": rows[n_train : n_train + n_test].clone()}  # fmt: skip
+    return data, params, None
+
+
+class RunDir:
+    """The files of one run. Writers: :meth:`create`, :meth:`fork_from`, :meth:`open` (all lock the run for
+    this process until :meth:`close`); readers need no lock."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock_file: IO[str] | None = None
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / METRICS
+
+    # -------------------------------------------------------------- writers
+    def create(self, cfg: SeqGANConfig, command: str, env: dict[str, Any], data: dict[str, Tensor],
+               oracle_params: dict[str, np.ndarray] | None, vocab: Vocab | None) -> MetricsLog:  # fmt: skip
+        """A new run: refuses a directory that holds one; returns its (empty) metrics log."""
+        self._make()
+        if vocab is not None:
+            vocab.save(self.path / VOCAB)
+        if oracle_params is not None:
+            save_oracle_params(oracle_params, self.path / ORACLE)
+        buf = io.BytesIO()
+        torch.save(data, buf)
+        write_atomic(self.path / DATA, buf.getvalue())
+        self._describe(cfg, command, env)
+        log = MetricsLog(self.metrics_file)
+        log.truncate(0)
+        return log
+
+    def fork_from(self, source: RunDir, cfg: SeqGANConfig, command: str, env: dict[str, Any],
+                  ckpt: dict[str, Any]) -> MetricsLog:  # fmt: skip
+        """A new run that starts from ``source``'s checkpoint ``ckpt``: its data, pre-training samples and the
+        events up to that checkpoint are copied, so the curves start at MLE epoch 0."""
+        self._make()
+        for name in _SHARED:
+            if (source.path / name).exists():
+                write_atomic(self.path / name, (source.path / name).read_bytes())
+        for sample_file in sorted((source.path / SAMPLES).glob("mle-*.txt")):  # the pre-training evaluations
+            write_atomic(self.path / SAMPLES / sample_file.name, sample_file.read_bytes())
+        write_atomic(self.metrics_file, source.metrics_file.read_bytes()[: ckpt["state"]["metrics_bytes"]])
+        self._describe(cfg, command, env)
+        write_json(self.path / FORK, {"source": str(source.path.resolve()), "phase": ckpt["state"]["phase"],
+                                      "epoch": ckpt["state"]["epoch"]})  # fmt: skip
+        return MetricsLog(self.metrics_file)
+
+    def open(self, cfg: SeqGANConfig) -> MetricsLog:
+        """An existing run, to continue it: locked, its own files checked."""
+        self.lock()
+        for name in (DATA, VOCAB if cfg.data.path else ORACLE):
+            if not (self.path / name).is_file():
+                raise UserError(f"{self.path} is missing {name}: it was not written by `seqgan train`; start a new run")
+        return MetricsLog(self.metrics_file)
+
+    def _make(self) -> None:
+        if (self.path / CONFIG).exists() or self.checkpoints.exists():
+            raise UserError(f"{self.path} already holds a run: continue it with --resume {self.path} or pick a new "
+                            "--out-dir")  # fmt: skip
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create run directory {self.path} ({e.strerror}): pick a writable "
+                            "--out-dir") from None  # fmt: skip
+        self.lock()
+        (self.path / SAMPLES).mkdir(exist_ok=True)
+
+    def _describe(self, cfg: SeqGANConfig, command: str, env: dict[str, Any]) -> None:
+        write_json(self.path / CONFIG, cfg.to_dict())
+        write_atomic(self.path / COMMAND, (command + "\n").encode())
+        write_json(self.path / ENV, env)
+
+    def lock(self) -> None:
+        """Hold RUN/.lock for this object's lifetime, so that two processes never write one run. Where the
+        platform has no ``fcntl`` (Windows) the run is not locked."""
+        try:
+            import fcntl
+        except ImportError:
+            return
+        self._lock_file = open(self.path / LOCK, "a+")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock_file.close()
+            self._lock_file = None
+            raise UserError(f"{self.path} is in use by another seqgan process: wait for it to finish, or stop it "
+                            "(Ctrl-C saves a checkpoint) and resume") from None  # fmt: skip
+
+    def close(self) -> None:
+        """Release the lock (also released when the process ends)."""
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def write_samples(self, phase: str, epoch: int, rows: Tensor) -> None:
+        """The sequences of one evaluation, as text (or ids), for people to read."""
+        text = "".join(line + "\n" for line in render_rows(rows, self.vocab()))
+        write_atomic(self.path / SAMPLES / f"{phase}-{epoch:04d}.txt", text.encode())
+
+    def keep_checkpoint(self, name: str) -> None:
+        """Copy the newest checkpoint to ``name`` (best.pt, pretrained.pt)."""
+        write_atomic(self.checkpoints / name, (self.checkpoints / LAST).read_bytes())
+
+    # -------------------------------------------------------------- readers
+    def data(self) -> dict[str, Tensor]:
+        try:
+            data = torch.load(self.path / DATA, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - any damage is the same problem for the user
+            raise UserError(f"{self.path}/{DATA} is missing or damaged: the run cannot be used") from None
+        # Runs made before validation splits existed have none: they keep evaluating on the test split.
+        data.setdefault("valid", data["test"][:0])
+        return data
+
+    def oracle_params(self) -> dict[str, np.ndarray] | None:
+        return load_oracle_params(self.path / ORACLE) if (self.path / ORACLE).exists() else None
+
+    def vocab(self) -> Vocab | None:
+        return Vocab.load(self.path / VOCAB) if (self.path / VOCAB).exists() else None
+
+    def checkpoint(self, which: str = "last") -> dict[str, Any] | None:
+        """``last`` (falling back to prev.pt if the newest is damaged), ``prev``, ``best``, ``pretrained``, or a
+        checkpoint file's path; None when the run has no checkpoint yet."""
+        if which == "last":
+            return latest_checkpoint(self.checkpoints)
+        if which in ("prev", "best", "pretrained"):
+            return load_file(self.checkpoints / f"{which}.pt")
+        return load_file(which)
+
+    def pretrained_checkpoint(self) -> dict[str, Any]:
+        """The state at the end of pre-training, which forks start from: pretrained.pt, or the newest checkpoint
+        of a run that stands at adversarial epoch 0 (made before pretrained.pt existed)."""
+        if (self.checkpoints / PRETRAINED).exists():
+            return load_file(self.checkpoints / PRETRAINED)
+        ckpt = latest_checkpoint(self.checkpoints)
+        at = (ckpt["state"]["phase"], ckpt["state"]["epoch"]) if ckpt else None
+        if at != ("adversarial", 0):
+            where = "it has no checkpoint" if at is None else f"it is at phase {at[0]}, epoch {at[1]}"
+            raise UserError(f"--init-from {self.path} has not finished pre-training ({where}): resume it "
+                            "(`seqgan train --resume`) until it reaches the adversarial phase")
+        return ckpt
+
+    def kind(self) -> str:
+        """"oracle", "text" or "music"."""
+        vocab = self.vocab()
+        return "oracle" if vocab is None else ("music" if vocab.pitch is not None else "text")
+
+
+def fork_config(source: SeqGANConfig, cfg: SeqGANConfig, source_dir: Path) -> SeqGANConfig:
+    """``cfg`` for a fork of a run trained with ``source``: the data and seed are the source's; the models and
+    pre-training must be the same (a fork equals a run trained from scratch with ``cfg``)."""
+    fixed = ([f"generator.{f.name}" for f in dataclasses.fields(cfg.generator)]
+             + ["discriminator.emb_dim", "discriminator.filter_sizes", "discriminator.num_filters"]
+             + [f"pretrain.{f.name}" for f in dataclasses.fields(cfg.pretrain)])  # fmt: skip
+    for key in fixed:
+        mine, theirs = get_value(cfg, key), get_value(source, key)
+        if mine != theirs:
+            raise UserError(f"--init-from {source_dir}: {key} is {mine!r} here but {theirs!r} in the source run; a "
+                            "fork keeps the source's models and pre-training: drop that --set or pick another source "
+                            "run")  # fmt: skip
+    cfg.data = copy.deepcopy(source.data)
+    cfg.run.seed = source.run.seed
+    cfg.validate()
+    return cfg
 
 
 @dataclass
 class Run:
+    """A trained run, reopened: its config, models (CPU, eval mode), data and where its checkpoint stands."""
+
     config: SeqGANConfig
     generator: Generator
     discriminator: Discriminator
     oracle: Generator | None
     vocab: Vocab | None
-    test: torch.Tensor
+    test: Tensor
+    valid: Tensor
     phase: str
     epoch: int
+    kind: str
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:
-    """Models of ``run_dir`` on the CPU, in eval mode. ``checkpoint``: last, prev, best or a file path."""
-    run_dir = Path(run_dir)
-    cfg = read_run_config(run_dir)
-    if checkpoint == "last":
-        ckpt = latest_checkpoint(run_dir / "checkpoints")
-    elif checkpoint in ("prev", "best"):
-        ckpt = load_file(run_dir / "checkpoints" / f"{checkpoint}.pt")
-    else:
-        ckpt = load_file(checkpoint)
+    """Reopen ``run_dir`` at ``checkpoint`` (last, prev, best, pretrained or a checkpoint file's path)."""
+    rundir = RunDir(run_dir)
+    cfg = read_run_config(rundir.path)
+    ckpt = rundir.checkpoint(checkpoint)
     if ckpt is None:
         raise UserError(f"{run_dir} has no checkpoint yet: train longer, or resume it with `seqgan train --resume`")
-    V, T = cfg.data.vocab_size, cfg.data.seq_len
-    g = Generator(V, cfg.generator.emb_dim, cfg.generator.hidden_dim, start_token=cfg.data.start_token,
-                  eos_token=cfg.data.eos_token, pad_token=cfg.data.pad_token)  # fmt: skip
-    d = Discriminator(V, cfg.discriminator.filters(T), cfg.discriminator.emb_dim, cfg.discriminator.dropout_keep)
+    models = build_models(cfg, rundir.oracle_params())
     try:
-        g.load_state_dict(ckpt["generator"])
-        d.load_state_dict(ckpt["discriminator"])
+        models.generator.load_state_dict(ckpt["generator"])
+        models.discriminator.load_state_dict(ckpt["discriminator"])
     except (KeyError, RuntimeError):
         raise UserError(f"the checkpoint does not match the config in {run_dir}: it comes from another run") from None
-    oracle_file, vocab_file = run_dir / "oracle.npz", run_dir / "vocab.json"
-    oracle = build_oracle(load_oracle_params(oracle_file)) if oracle_file.exists() else None
-    vocab = Vocab.load(vocab_file) if vocab_file.exists() else None
-    try:
-        test = torch.load(run_dir / "data.pt", map_location="cpu", weights_only=True)["test"]
-    except Exception:  # noqa: BLE001 - any damage is the same problem for the user
-        raise UserError(f"{run_dir}/data.pt is missing or damaged: the run cannot be evaluated") from None
-    return Run(cfg, g.eval(), d.eval(), oracle, vocab, test, ckpt["state"]["phase"], ckpt["state"]["epoch"])
+    data = rundir.data()
+    return Run(cfg, models.generator.eval(), models.discriminator.eval(), models.oracle, rundir.vocab(), data["test"],
+               data["valid"], ckpt["state"]["phase"], ckpt["state"]["epoch"], rundir.kind())  # fmt: skip
