@@ -149,10 +149,14 @@ class Generator(nn.Module):
         start = torch.full_like(tokens[:, :1], self.start_token)
         return torch.cat([start, tokens[:, :-1]], dim=1)
 
+    def hidden(self, tokens: Tensor) -> Tensor:
+        """Teacher-forced LSTM outputs. tokens (B, T) -> (B, T, H); row t is the state that predicts tokens[:, t]."""
+        hidden, _ = self.lstm(self.embedding(self._inputs(tokens)))
+        return hidden
+
     def forward(self, tokens: Tensor) -> Tensor:
         """Teacher-forced logits. tokens (B, T) -> logits (B, T, V); row t predicts tokens[:, t]."""
-        hidden, _ = self.lstm(self.embedding(self._inputs(tokens)))  # (B, T, H)
-        return self.out(hidden)
+        return self.out(self.hidden(tokens))
 
     def log_probs(self, tokens: Tensor, temperature: float = 1.0) -> Tensor:
         """log G(y_t | y_<t) of each token. tokens (B, T) -> (B, T); positions after EOS are 0.
