@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from seqgan import cli
-from seqgan.cli import bleu as cli_bleu
+from seqgan.cli import tools as cli_tools
+from seqgan.cli.common import Parser
 from seqgan.errors import UserError
 from seqgan.eval.bleu import bleu, self_bleu, sentence_bleus, sentence_self_bleus
 
@@ -162,9 +163,9 @@ def test_errors(call, message: str) -> None:
 
 # ------------------------------------------------------------------ command line
 def _own_main(argv: list[str]) -> int:
-    parser = cli._Parser(prog="seqgan")
-    sub = parser.add_subparsers(dest="command", parser_class=cli._Parser)
-    cli_bleu.add_parsers(sub)
+    parser = Parser(prog="seqgan")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    cli_tools.register(sub)
     try:
         args = parser.parse_args(argv)
         args.func(args)

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 import seqgan.data.text as data
-from seqgan.cli import _Parser
-from seqgan.cli.prepare import add_parsers
+from seqgan.cli.common import Parser
+from seqgan.cli.prepare import register
 from seqgan.data.prepared import load_prepared
 from seqgan.data.text import prepare
 from seqgan.data.vocab import BOS, EOS, PAD, UNK, Vocab, tokenize
@@ -320,9 +320,9 @@ def test_bad_input_is_a_user_error(tmp_path: Path, case: str) -> None:
 
 
 def _parser_run(argv: list[str]) -> None:
-    p = _Parser(prog="seqgan")
-    sub = p.add_subparsers(parser_class=_Parser)
-    add_parsers(sub)
+    p = Parser(prog="seqgan")
+    sub = p.add_subparsers(parser_class=Parser)
+    register(sub)
     args = p.parse_args(argv)
     args.func(args)
 

@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from seqgan.data.lines import TEXT_HINT, read_lines
+from seqgan.data.lines import TEXT_HINT, read_text
 from seqgan.data.prepared import DATA_FORMAT, VERSION, check_out, held_out_count, write_prepared
 from seqgan.data.vocab import BOS, EOS, PAD, SPECIAL_TOKENS, SPECIALS, UNK, Vocab, parse_id, tokenize
 from seqgan.errors import UserError
@@ -58,7 +58,9 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
     if not 0 <= valid_frac < 1:
         raise UserError(f"--valid-frac {valid_frac} must be in [0, 1), e.g. 0.1 (0: no validation set)")
     path, out = Path(input_path), Path(os.path.abspath(out_dir))
-    lines, raw = read_lines(path)
+    lines, raw = read_text(path)
+    if not raw:
+        raise UserError(f"input file {path} is empty: {TEXT_HINT}")
     check_out(out, force)
 
     def keep(lines: list[str], dropped: dict[str, int]) -> list[tuple[int, list[str]]]:
@@ -75,11 +77,11 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
 
     dropped, test_dropped = {"blank": 0, "too_long": 0}, {"blank": 0, "too_long": 0}
     kept = keep(lines, dropped)
-    test_kept = keep(read_lines(Path(test_file))[0], test_dropped) if test_file is not None else []
+    test_kept = keep(read_text(test_file, "test file")[0], test_dropped) if test_file is not None else []
     if test_file is not None and not test_kept:
         raise UserError(f"test file {test_file} holds no usable lines: {TEXT_HINT}")
     valid_dropped = {"blank": 0, "too_long": 0}
-    valid_kept = keep(read_lines(Path(valid_file))[0], valid_dropped) if valid_file is not None else []
+    valid_kept = keep(read_text(valid_file, "validation file")[0], valid_dropped) if valid_file is not None else []
     if valid_file is not None and not valid_kept:
         raise UserError(f"validation file {valid_file} holds no usable lines: {TEXT_HINT}")
     if not kept and dropped["too_long"]:

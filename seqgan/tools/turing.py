@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seqgan.data.decode import render_rows
+from seqgan.data.lines import read_text
 from seqgan.errors import UserError
 from seqgan.files import fsync_dir, write_atomic
 
@@ -63,26 +65,8 @@ def _derive(*parts: object) -> int:
 
 def read_text_lines(path: Path, what: str) -> list[tuple[int, str]]:
     """(line number, text) of the non-blank lines of a UTF-8 file; surrounding whitespace is dropped."""
-    if not path.is_file():
-        raise UserError(f"{what}: {path} {'is a directory' if path.is_dir() else 'does not exist'}: "
-                        "give a run directory, RUN_DIR:test, or a text file with one sample per line")  # fmt: skip
-    data = path.read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if b"\x00" in data:
-        raise UserError(f"{what}: {path} holds NUL bytes (binary or UTF-16): convert it to UTF-8 text, one sample "
-                        "per line")  # fmt: skip
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{what}: {path} is not UTF-8: convert it (e.g. `iconv -f GBK -t UTF-8`)") from None
-    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-
-
-def _decode_rows(rows: list[list[int]], vocab: Any) -> list[str]:
-    if vocab is not None:
-        return [vocab.decode(r) for r in rows]
-    return [" ".join(map(str, r)) for r in rows]
+    hint = "give a run directory, RUN_DIR:test, or a text file with one sample per line"
+    return [(n, line.strip()) for n, line in enumerate(read_text(path, what, hint)[0], 1) if line.strip()]
 
 
 def _system_items(index: int, label: str, source: str, per_system: int, seed: int, checkpoint: str
@@ -104,12 +88,12 @@ def _system_items(index: int, label: str, source: str, per_system: int, seed: in
                 raise UserError(f"{what}: the run's test set holds {n} sequences, fewer than --per-system "
                                 f"{per_system}: lower --per-system")  # fmt: skip
             picked = sorted(random.Random(_derive(seed, "test", index)).sample(range(n), per_system))
-            texts = _decode_rows([run.test[i].tolist() for i in picked], run.vocab)
+            texts = render_rows([run.test[i].tolist() for i in picked], run.vocab)
             info.update(kind="run-test-set", test_rows=picked, test_size=n)
         else:
             rng = torch.Generator().manual_seed(_derive(seed, "generate", index))
             rows = run.generator.generate(per_system, run.config.data.seq_len, rng)
-            texts = _decode_rows(rows.tolist(), run.vocab)
+            texts = render_rows(rows, run.vocab)
             info.update(kind="run-samples", sampling_seed=_derive(seed, "generate", index), temperature=1.0)
         return texts, info
     lines = read_text_lines(path, what)

@@ -1,0 +1,122 @@
+"""``seqgan sample`` and ``seqgan eval``: sequences and metrics of a trained run (argument parsing only)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seqgan.cli.common import add_json, emit, output_file, subcommand
+from seqgan.errors import UserError
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    import torch
+
+    from seqgan.data.decode import render_rows
+    from seqgan.files import write_atomic
+    from seqgan.train.rundir import load_run
+
+    if args.num_samples <= 0:
+        raise UserError("--num-samples must be > 0")
+    if args.temperature <= 0:
+        raise UserError("--temperature must be > 0 (1.0 samples the model as trained)")
+    if args.top_k is not None and args.top_k < 1:
+        raise UserError("--top-k must be >= 1")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise UserError("--top-p must be in (0, 1]")
+    run = load_run(args.run, args.checkpoint)
+    if args.midi_out:
+        from seqgan.data.midi import check_midi_out, write_midi_samples
+
+        if run.vocab is None or run.vocab.pitch is None:
+            kind = "the oracle task" if run.vocab is None else f"{run.vocab.level}-level text"
+            raise UserError(f"--midi-out needs a music run (trained on `seqgan prepare-midi` data); {args.run} is "
+                            f"{kind}: drop --midi-out")  # fmt: skip
+        check_midi_out(args.midi_out)
+    rng = torch.Generator().manual_seed(args.seed)
+    g, T = run.generator, run.config.data.seq_len
+    prefix = None
+    if args.prefix:
+        ids = run.vocab.encode(args.prefix) if run.vocab is not None else _int_ids(args.prefix, g.vocab_size)
+        if len(ids) >= T:
+            raise UserError(f"--prefix has {len(ids)} tokens but sequences hold {T}: give a shorter prefix")
+        prefix = torch.tensor(ids, dtype=torch.long)
+    rows = g.generate(args.num_samples, T, rng, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                      prefix=prefix)  # fmt: skip
+    text = "".join(line + "\n" for line in render_rows(rows, run.vocab))
+    if args.out:
+        write_atomic(output_file(args.out), text.encode())
+    else:
+        sys.stdout.write(text)
+    if args.midi_out:  # the checks above ran before sampling
+        write_midi_samples(rows, run.vocab.pitch, args.midi_out)
+        write_atomic(Path(args.midi_out) / "samples.txt", text.encode())
+
+
+def _int_ids(text: str, vocab_size: int) -> list[int]:
+    try:
+        ids = [int(tok) for tok in text.split()]
+    except ValueError:
+        raise UserError("this run has no vocabulary (oracle task): give --prefix as space-separated ids") from None
+    if any(not 0 <= i < vocab_size for i in ids):
+        raise UserError(f"--prefix ids must be in 0..{vocab_size - 1}")
+    return ids
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    import torch
+
+    from seqgan.eval.metrics import evaluate_samples
+    from seqgan.train.rundir import load_run
+
+    if args.num_samples is not None and args.num_samples < 2:
+        raise UserError("--num-samples must be >= 2 (Self-BLEU compares samples with each other)")
+    run = load_run(args.run, args.checkpoint)
+    cfg = run.config
+    num = args.num_samples or cfg.eval.num_samples
+    rng = torch.Generator().manual_seed(args.seed)
+    g = run.generator
+    if args.temperature <= 0:
+        raise UserError("--temperature must be > 0 (1.0 evaluates the model as trained)")
+    samples = g.generate(num, cfg.data.seq_len, rng, temperature=args.temperature)
+    pitch = run.vocab.pitch if run.vocab is not None else None  # music runs add eval/mse
+    metrics = evaluate_samples(g, samples, run.test, run.oracle, cfg.eval.bleu_orders, run.vocab is not None,
+                               pitch=pitch, temperature=args.temperature)  # fmt: skip
+    emit({"run": args.run, "checkpoint": args.checkpoint, "phase": run.phase, "epoch": run.epoch,
+           "num_samples": num, "seed": args.seed, "temperature": args.temperature, **metrics}, args.json)  # fmt: skip
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = subcommand(sub, "sample", "generate sequences from a trained run: text for prepared data, ids for the oracle "
+                   "task", "seqgan sample runs/demo --num-samples 100 --seed 1 --out samples.txt")  # fmt: skip
+    p.add_argument("run", help="run directory written by `seqgan train`")
+    p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
+    p.add_argument("--top-k", type=int, help="sample only among the k most likely tokens at each step")
+    p.add_argument("--top-p", type=float, help="nucleus sampling: the smallest set of tokens with probability >= p")
+    p.add_argument("--prefix", help="text (or ids, oracle task) every sample starts with")
+    p.add_argument("--num-samples", type=int, default=20, help="how many sequences (default 20)")
+    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0); same seed, same output")
+    p.add_argument("--out", help="output file (default: stdout)")
+    p.add_argument("--midi-out", metavar="DIR", help="music runs (`seqgan prepare-midi`): also write one MIDI file "
+                   "per sample, DIR/sample-0000.mid ... (one token lasts the data's --step seconds, steady tempo), and "
+                   "DIR/samples.txt")  # fmt: skip
+    p.set_defaults(func=cmd_sample)
+
+    p = subcommand(sub, "eval", "all metrics of a run's checkpoint on fresh samples, as JSON",
+             "seqgan eval runs/demo --checkpoint best --json\n\n"
+             "Prepared data: BLEU-n of each sample against the whole test set, averaged; Self-BLEU; distinct-n.\n"
+             "Music runs (seqgan prepare-midi) add eval/mse: for each generated melody, the mean over its T\n"
+             "positions of the squared pitch difference (semitones^2) to the nearest test window (the one\n"
+             "that minimises it), averaged over the generated melodies; a rest token counts as the note\n"
+             "last heard. BLEU there is over the pitch-token sequences.")  # fmt: skip
+    p.add_argument("run", help="run directory written by `seqgan train`")
+    p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
+    p.add_argument("--num-samples", type=int, help="generated samples (default: the run's eval.num_samples)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sample at this softmax temperature and score "
+                   "NLL_test under the same softmax: one point of the quality-diversity curve of Caccia et al. "
+                   "(2020) (default 1.0)")  # fmt: skip
+    add_json(p)
+    p.set_defaults(func=cmd_eval)
