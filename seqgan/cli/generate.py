@@ -27,6 +27,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
         raise UserError("--top-p must be in (0, 1]")
     run = load_run(args.run, args.checkpoint)
     if args.midi_out:
+        from seqgan.extras import require
+
+        require("mido", "seqgan sample --midi-out")
         from seqgan.data.midi import check_midi_out, write_midi_samples
 
         if run.vocab is None or run.vocab.pitch is None:

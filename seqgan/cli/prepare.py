@@ -36,6 +36,9 @@ def _track(value: str) -> int | None:
 
 
 def cmd_prepare_midi(args: argparse.Namespace) -> None:
+    from seqgan.extras import require
+
+    require("mido", "seqgan prepare-midi")
     from seqgan.data.midi import prepare_midi
 
     def warn(message: str) -> None:

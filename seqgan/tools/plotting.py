@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from seqgan.errors import UserError
+from seqgan.extras import require
 
 Event = dict[str, Any]
 Series = tuple[list[float], list[float], float | None]
@@ -108,8 +109,7 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
     if not target.parent.is_dir():
         raise UserError(f"the folder of {target} does not exist: create it first")
 
-    import matplotlib
-
+    matplotlib = require("matplotlib", "seqgan plot")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

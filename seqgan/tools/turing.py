@@ -36,6 +36,7 @@ from typing import Any
 from seqgan.data.decode import render_rows
 from seqgan.data.lines import read_text
 from seqgan.errors import UserError
+from seqgan.extras import require
 from seqgan.files import fsync_dir, write_atomic
 
 KEY_FORMAT = "seqgan-turing-key"
@@ -407,8 +408,7 @@ def compare(a: list[int], b: list[int]) -> dict[str, Any]:
     the 2x2 table (system x judged real/machine) has neither problem, so both are given: when they
     disagree, trust Fisher. The p-values are not corrected for the number of pairs compared.
     """
-    from scipy import stats
-
+    stats = require("scipy.stats", "seqgan turing-test score")
     a_sum, b_sum = summarize(a), summarize(b)
     result: dict[str, Any] = {"difference": None, "welch_t": None, "welch_df": None, "welch_p": None,
                               "fisher_p": None}  # fmt: skip

@@ -23,6 +23,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from seqgan.config import SeqGANConfig, get_value
 from seqgan.errors import Interrupted, TrainingError, UserError
 
 T = TypeVar("T")
@@ -215,3 +216,47 @@ def broadcast_module(module: nn.Module) -> None:
 def split_sizes(total: int, parts: int) -> list[int]:
     """``total`` items over ``parts`` ranks as evenly as possible, the first ranks taking one more."""
     return [total // parts + (1 if r < total % parts else 0) for r in range(parts)]
+
+
+def check_split(config: SeqGANConfig, world: int) -> None:
+    """Refuse batch sizes that ``world`` processes cannot share equally (one line naming the key and the fix)."""
+    if world <= 1:
+        return
+    for key in ("pretrain.batch_size", "adversarial.batch_size", "discriminator.batch_size"):
+        size = get_value(config, key)
+        if size % world:
+            fit = max(world, size - size % world)
+            raise UserError(f"{key} is {size}, which {world} processes cannot split equally: use a multiple of "
+                            f"{world} (--set {key}={fit}) or a process count that divides it")  # fmt: skip
+
+
+def rng_states(rng: torch.Generator, shared: torch.Generator, device: torch.device) -> dict[str, Any]:
+    """Every random state a checkpoint needs: torch's global stream (dropout, initialisation), the sampler and,
+    with several processes, every rank's (gathered in rank order) and the shared shuffle stream."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "sampler": rng.get_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    if world_size() > 1:
+        state = {"world_size": world_size(), "shared": shared.get_state(), "ranks": all_gather_object(state)}
+    return state
+
+
+def set_rng_states(saved: dict[str, Any], rng: torch.Generator, shared: torch.Generator, device: torch.device) -> None:
+    """Restore :func:`rng_states` on this rank (the process count was checked when the run was opened)."""
+    if world_size() > 1:
+        shared.set_state(saved["shared"])
+        saved = saved["ranks"][rank()]
+    torch.set_rng_state(saved["torch"])
+    rng.set_state(saved["sampler"])
+    if "cuda" in saved and device.type == "cuda":
+        torch.cuda.set_rng_state(saved["cuda"], device)
+
+
+def check_world(ckpt: dict[str, Any], source: Any) -> None:
+    """A checkpoint continues only with the process count it was written with: the split of the batches and the
+    random streams depend on it."""
+    saved, world = ckpt["rng"].get("world_size", 1), world_size()
+    if saved != world:
+        how = f"torchrun --nproc-per-node {saved} -m seqgan train ..." if saved > 1 else "plain `seqgan train`"
+        raise UserError(f"{source} was trained with {saved} process(es) but this launch has {world}: continue it "
+                        f"with the same number ({how})")  # fmt: skip

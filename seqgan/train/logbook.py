@@ -11,7 +11,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from torch import Tensor
+
+from seqgan.data.decode import strip_special
 from seqgan.errors import TrainingError
+from seqgan.eval.metrics import distinct_n
 from seqgan.train import distributed
 
 
@@ -49,6 +53,27 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError:
                 continue
     return events
+
+
+def policy_gradient_stats(tokens: Tensor, rewards: Tensor, entropy: Tensor, mask: Tensor,
+                          eos_token: int | None) -> dict[str, Any]:  # fmt: skip
+    """What a policy-gradient step logs about its batch: tokens (B, T), rewards Q (B, T), the policy's entropy at
+    each step (B, T) and the real positions (B, T): Q by position (mean and spread over the sequences still running
+    there), its overall mean, spread, first and last column, the entropy per real token and distinct bigrams."""
+    real = mask.to(rewards.dtype)
+    count = real.sum(dim=0).clamp(min=1.0)
+    pos_mean = (rewards * real).sum(dim=0) / count  # (T,)
+    pos_std = (((rewards - pos_mean) ** 2 * real).sum(dim=0) / count).sqrt()
+    return {
+        "g/reward_by_pos": [round(v, 6) for v in pos_mean.tolist()],
+        "g/reward_std_by_pos": [round(v, 6) for v in pos_std.tolist()],
+        "g/entropy": float((entropy * mask).sum() / mask.sum()),
+        "g/distinct2": distinct_n(strip_special(tokens.cpu(), eos_token), 2),
+        "g/reward_mean": float(rewards.mean()),
+        "g/reward_std": float(rewards.std()),
+        "g/reward_first": float(rewards[:, 0].mean()),
+        "g/reward_last": float(rewards[:, -1].mean()),
+    }
 
 
 def check_finite(event: dict[str, Any], checkpoints: Path) -> None:

@@ -32,6 +32,7 @@ from seqgan.config import SeqGANConfig, get_value
 from seqgan.data.decode import render_rows
 from seqgan.data.prepared import load_prepared
 from seqgan.data.vocab import Vocab
+from seqgan.env import env_snapshot
 from seqgan.errors import UserError
 from seqgan.files import write_atomic, write_json
 from seqgan.models.build import build_models
@@ -39,6 +40,7 @@ from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
 from seqgan.models.oracle import build_oracle
 from seqgan.models.oracle_file import load_oracle_params, random_oracle_params, save_oracle_params
+from seqgan.train import distributed
 from seqgan.train.checkpoint import latest_checkpoint, load_file
 from seqgan.train.logbook import MetricsLog
 
@@ -269,6 +271,34 @@ def fork_config(source: SeqGANConfig, cfg: SeqGANConfig, source_dir: Path) -> Se
     cfg.run.seed = source.run.seed
     cfg.validate()
     return cfg
+
+
+def open_for_training(run: RunDir, cfg: SeqGANConfig, command: str, resume: bool, init_from: str | Path | None,
+                      device: torch.device) -> dict[str, Any]:  # fmt: skip
+    """Create, fork or reopen ``run`` for training (rank 0 of several processes): returns what every rank builds
+    from (the config, the data, the oracle's parameters, the checkpoint to resume or fork from) and the metrics log
+    (rank 0's only: it does not travel to the other ranks)."""
+    checkpoint, fork_state = None, None
+    env = env_snapshot(device)
+    if distributed.world_size() > 1:
+        env["distributed"] = {"world_size": distributed.world_size(), "backend": str(torch.distributed.get_backend())}
+    if resume:
+        log = run.open(cfg)
+        checkpoint = run.checkpoint("last")
+        if checkpoint is not None:
+            distributed.check_world(checkpoint, run.path)
+    elif init_from is not None:
+        source = RunDir(init_from)
+        cfg = fork_config(read_run_config(source.path), cfg, source.path)
+        fork_state = source.pretrained_checkpoint()
+        distributed.check_world(fork_state, source.path)
+        log = run.fork_from(source, cfg, command, env, fork_state)
+    else:
+        data, oracle, vocab = new_run_data(cfg, device)
+        log = run.create(cfg, command, env, data, oracle, vocab)
+    # Read back what was written, so that a new run builds from exactly what a resumed one will read.
+    return {"config": cfg, "data": run.data(), "oracle": run.oracle_params(), "checkpoint": checkpoint,
+            "fork": fork_state, "log": log}  # fmt: skip
 
 
 @dataclass

@@ -34,35 +34,23 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from seqgan.config import SeqGANConfig, best_metric_higher_is_better, get_value
+from seqgan.config import SeqGANConfig, best_metric_higher_is_better
 from seqgan.data.decode import strip_special
-from seqgan.env import env_snapshot, resolve_device
-from seqgan.errors import Interrupted, TrainingError, UserError
+from seqgan.env import resolve_device
+from seqgan.errors import Interrupted, TrainingError
 from seqgan.eval.bleu import BleuReference
-from seqgan.eval.metrics import distinct_n, evaluate_samples
+from seqgan.eval.metrics import evaluate_samples
 from seqgan.models import Generator
 from seqgan.models.build import build_models
 from seqgan.models.generator import sequence_mask, trim_padding
 from seqgan.train import distributed
 from seqgan.train.checkpoint import save_checkpoint
-from seqgan.train.logbook import CollapseMonitor, MetricsLog, StopSignals, check_finite
+from seqgan.train.logbook import CollapseMonitor, MetricsLog, StopSignals, check_finite, policy_gradient_stats
 from seqgan.train.losses import discriminator_loss, mean_reward, mle_loss, policy_gradient_loss
 from seqgan.train.rollout import bleu_rollout_rewards, rollout_rewards, shuffle_rewards, update_delayed_policy
-from seqgan.train.rundir import BEST, PRETRAINED, RunDir, derived_seed, fork_config, new_run_data, read_run_config
+from seqgan.train.rundir import BEST, PRETRAINED, RunDir, derived_seed, open_for_training, read_run_config
 
 PHASES = ("mle", "d_pretrain", "adversarial", "done")
-
-
-def check_split(config: SeqGANConfig, world: int) -> None:
-    """Refuse batch sizes that ``world`` processes cannot share equally (one line naming the key and the fix)."""
-    if world <= 1:
-        return
-    for key in ("pretrain.batch_size", "adversarial.batch_size", "discriminator.batch_size"):
-        size = get_value(config, key)
-        if size % world:
-            fit = max(world, size - size % world)
-            raise UserError(f"{key} is {size}, which {world} processes cannot split equally: use a multiple of "
-                            f"{world} (--set {key}={fit}) or a process count that divides it")  # fmt: skip
 
 
 class SeqGANTrainer:
@@ -79,7 +67,7 @@ class SeqGANTrainer:
         self.is_main = self.rank == 0
         with distributed.same_on_all_ranks():  # every rank holds the same config
             config.validate()
-            check_split(config, self.world)
+            distributed.check_split(config, self.world)
             device = resolve_device(config.run.device)
         self.cfg = config
         self.run = RunDir(out_dir)
@@ -92,11 +80,12 @@ class SeqGANTrainer:
         self.collapse = CollapseMonitor(speak=self.is_main)
         self.signals = StopSignals()
         self._bleu_reference: BleuReference | None = None
-        self.log: MetricsLog | None = None  # rank 0 only
         command = command or shlex.join(sys.argv)
         # Rank 0 creates or opens the run and hands the config, data and checkpoint to the other ranks.
-        setup = distributed.run_on_main(lambda: self._setup_run(command, resume, init_from))
+        setup = distributed.run_on_main(lambda: open_for_training(self.run, config, command, resume, init_from,
+                                                                  self.device))  # fmt: skip
         self.cfg = setup["config"]
+        self.log: MetricsLog | None = setup["log"] if self.is_main else None  # the other ranks never write the run
         self._build(setup["data"], setup["oracle"])
         if setup["fork"] is not None:
             self._load_state(setup["fork"], fork=True)
@@ -129,39 +118,6 @@ class SeqGANTrainer:
         return cls(cfg, out_dir, resume=True)
 
     # ----------------------------------------------------------------- setup
-    def _setup_run(self, command: str, resume: bool, init_from: str | Path | None) -> dict[str, Any]:
-        """Create, fork or reopen the run directory (rank 0); returns what every rank builds from."""
-        checkpoint, fork_state = None, None
-        env = env_snapshot(self.device)
-        if self.world > 1:
-            env["distributed"] = {"world_size": self.world, "backend": str(torch.distributed.get_backend())}
-        if resume:
-            self.log = self.run.open(self.cfg)
-            checkpoint = self.run.checkpoint("last")
-        elif init_from is not None:
-            source = RunDir(init_from)
-            self.cfg = fork_config(read_run_config(source.path), self.cfg, source.path)
-            fork_state = source.pretrained_checkpoint()
-            self._check_world(fork_state, source.path)
-            self.log = self.run.fork_from(source, self.cfg, command, env, fork_state)
-        else:
-            data, oracle, vocab = new_run_data(self.cfg, self.device)
-            self.log = self.run.create(self.cfg, command, env, data, oracle, vocab)
-        if checkpoint is not None:
-            self._check_world(checkpoint, self.out)
-        # Read back what was written, so that a new run builds from exactly what a resumed one will read.
-        return {"config": self.cfg, "data": self.run.data(), "oracle": self.run.oracle_params(),
-                "checkpoint": checkpoint, "fork": fork_state}  # fmt: skip
-
-    def _check_world(self, ckpt: dict[str, Any], source: Path) -> None:
-        """A checkpoint continues only with the process count it was written with: the split of the
-        batches and the random streams depend on it."""
-        saved = ckpt["rng"].get("world_size", 1)
-        if saved != self.world:
-            how = f"torchrun --nproc-per-node {saved} -m seqgan train ..." if saved > 1 else "plain `seqgan train`"
-            raise UserError(f"{source} was trained with {saved} process(es) but this launch has {self.world}: "
-                            f"continue it with the same number ({how})")  # fmt: skip
-
     def close(self) -> None:
         """Release the run directory's lock (also released when the process ends)."""
         self.run.close()
@@ -195,26 +151,18 @@ class SeqGANTrainer:
     # ------------------------------------------------------------ checkpoint
     def _state(self) -> dict[str, Any] | None:
         """The checkpoint's contents (on rank 0; None on the others, which only send their random states)."""
-        rng: dict[str, Any] = {"torch": torch.get_rng_state(), "sampler": self.rng.get_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        if self.world > 1:  # every rank's own streams, in rank order, and the shared shuffle stream
-            rng = {"world_size": self.world, "shared": self.shared_rng.get_state(),
-                   "ranks": distributed.all_gather_object(rng)}  # fmt: skip
+        rng = distributed.rng_states(self.rng, self.shared_rng, self.device)
         if not self.is_main:
             return None
-        return {
-            "config": self.cfg.to_dict(),
-            "state": {"phase": self.phase, "epoch": self.epoch, "metrics_bytes": self.log.size(), "best": self.best,
-                      "diversity_ref": self.collapse.reference, "mle_best": self.mle_best},  # fmt: skip
-            "generator": self.generator.state_dict(),
-            "discriminator": self.discriminator.state_dict(),
-            "rollout_policy": None if self.rollout_policy is None else self.rollout_policy.state_dict(),
-            "g_mle_opt": self.g_mle_opt.state_dict(),
-            "g_pg_opt": self.g_pg_opt.state_dict(),
-            "d_opt": self.d_opt.state_dict(),
-            "rng": rng,
-        }
+        state = {"phase": self.phase, "epoch": self.epoch, "metrics_bytes": self.log.size(), "best": self.best,
+                 "diversity_ref": self.collapse.reference, "mle_best": self.mle_best}  # fmt: skip
+        return {"config": self.cfg.to_dict(), "state": state, "rng": rng,
+                **{k: None if v is None else v.state_dict() for k, v in self._parts().items()}}  # fmt: skip
+
+    def _parts(self) -> dict[str, Any]:
+        """What a checkpoint holds the state dict of, by its key there."""
+        return {"generator": self.generator, "discriminator": self.discriminator, "rollout_policy": self.rollout_policy,
+                "g_mle_opt": self.g_mle_opt, "g_pg_opt": self.g_pg_opt, "d_opt": self.d_opt}  # fmt: skip
 
     def save(self) -> None:
         """Write a checkpoint (rank 0; every rank must call it, since it gathers their random states)."""
@@ -225,24 +173,12 @@ class SeqGANTrainer:
     def _load_state(self, ckpt: dict[str, Any], fork: bool = False) -> None:
         """Restore a checkpoint. ``fork``: one taken at the end of another run's pre-training, whose policy-gradient
         optimiser has never stepped: this run's own (its kind and learning rate from this config) starts fresh."""
-        self.generator.load_state_dict(ckpt["generator"])
-        self.discriminator.load_state_dict(ckpt["discriminator"])
-        if self.rollout_policy is not None and ckpt["rollout_policy"] is not None:
-            self.rollout_policy.load_state_dict(ckpt["rollout_policy"])
-        self.g_mle_opt.load_state_dict(ckpt["g_mle_opt"])
-        if not fork:
-            self.g_pg_opt.load_state_dict(ckpt["g_pg_opt"])
-        self.d_opt.load_state_dict(ckpt["d_opt"])
+        for key, part in self._parts().items():
+            if part is not None and ckpt[key] is not None and not (fork and key == "g_pg_opt"):
+                part.load_state_dict(ckpt[key])
         for group in self.d_opt.param_groups:  # a state dict carries its learning rate; the config decides it
             group["lr"] = self.cfg.discriminator.lr
-        rng = ckpt["rng"]
-        if self.world > 1:  # this rank's own streams (the process count was checked when the run was opened)
-            self.shared_rng.set_state(rng["shared"])
-            rng = rng["ranks"][self.rank]
-        torch.set_rng_state(rng["torch"])
-        self.rng.set_state(rng["sampler"])
-        if "cuda" in rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
+        distributed.set_rng_states(ckpt["rng"], self.rng, self.shared_rng, self.device)
         state = ckpt["state"]
         self.phase, self.epoch, self.best = state["phase"], state["epoch"], state.get("best")
         self.collapse.reference = state.get("diversity_ref")
@@ -519,22 +455,8 @@ class SeqGANTrainer:
         loss = policy_gradient_loss(log_probs, local_rewards, baseline, mask)
         norm = self._clip_step(self.g_pg_opt, loss, cfg.grad_clip)
         loss = distributed.all_reduce_sum(loss.detach().clone())
-        real = all_mask.to(rewards.dtype)
-        count = real.sum(dim=0).clamp(min=1.0)
-        pos_mean = (rewards * real).sum(dim=0) / count  # (T,) mean Q over the sequences still running at t
-        pos_std = (((rewards - pos_mean) ** 2 * real).sum(dim=0) / count).sqrt()
-        return {
-            "g/reward_by_pos": [round(v, 6) for v in pos_mean.tolist()],
-            "g/reward_std_by_pos": [round(v, 6) for v in pos_std.tolist()],
-            "g/entropy": float((entropy * all_mask).sum() / all_mask.sum()),
-            "g/distinct2": distinct_n(strip_special(tokens.cpu(), self.generator.eos_token), 2),
-            "g/pg_loss": float(loss),
-            "g/reward_mean": float(rewards.mean()),
-            "g/reward_std": float(rewards.std()),
-            "g/reward_first": float(rewards[:, 0].mean()),
-            "g/reward_last": float(rewards[:, -1].mean()),
-            "g/grad_norm": float(norm),
-        }
+        return {**policy_gradient_stats(tokens, rewards, entropy, all_mask, self.generator.eos_token),
+                "g/pg_loss": float(loss), "g/grad_norm": float(norm)}  # fmt: skip
 
     def _train_discriminator(self, d_steps: int, k_epochs: int) -> dict[str, float]:
         """d_steps rounds: sample as many negatives as there are positives, shuffle once, train

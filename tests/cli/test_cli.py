@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from clihelpers import ok as _ok
-from clihelpers import user_error as _user_error
+from helpers import ok as _ok
+from helpers import user_error as _user_error
 
 from seqgan import __version__, cli
 from seqgan.models.oracle_file import random_oracle_params
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 V, T = 30, 10
 
 
@@ -35,13 +35,6 @@ def _python_m(*args: str) -> subprocess.CompletedProcess[str]:
 def _snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
     return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
             for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = tmp_path_factory.mktemp("cli") / "tiny"
-    assert cli.main(["train", "--preset", "tiny", "--out-dir", str(run), "--no-progress"]) == 0
-    return run
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,6 @@ from seqgan.tools.plotting import d_round_series, global_epoch_series, plot_run
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = tmp_path_factory.mktemp("plot") / "tiny"
-    assert cli.main(["train", "--preset", "tiny", "--out-dir", str(run), "--no-progress"]) == 0
-    return run
-
-
 def _copy_run(src: Path, dst: Path) -> Path:
     """A private copy (metrics and config only), so a test can change it freely."""
     dst.mkdir()

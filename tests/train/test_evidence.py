@@ -9,25 +9,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import events, kill_when, tiny_config
 
 from seqgan import presets
-from seqgan.config import SeqGANConfig, apply_overrides
+from seqgan.config import apply_overrides
 from seqgan.errors import UserError
 from seqgan.eval.metrics import mean_entropy, mean_nll
 from seqgan.models import Generator
 from seqgan.train.checkpoint import load_file
-from seqgan.train.logbook import read_metrics
 from seqgan.train.rollout import shuffle_rewards
 from seqgan.train.rundir import read_run_config
 from seqgan.train.trainer import SeqGANTrainer
-
-
-def _cfg(*sets: str) -> SeqGANConfig:
-    return apply_overrides(presets.get("tiny"), ["run.progress=false", "data.num_valid=64", *sets])
-
-
-def _events(run: Path) -> list[dict]:
-    return [{k: v for k, v in e.items() if not k.startswith("time/")} for e in read_metrics(run / "metrics.jsonl")]
 
 
 # ------------------------------------------------------------------ shuffled reward
@@ -51,12 +43,12 @@ def test_shuffled_reward_run_sees_the_same_rewards_but_learns_differently(tmp_pa
     """Forks of one pre-training, with and without the shuffle: the first epoch's rewards have the same mean at
     every position (the same values, permuted), but G ends up elsewhere."""
     src = tmp_path / "src"
-    SeqGANTrainer(_cfg("adversarial.epochs=1"), src).fit()
+    SeqGANTrainer(tiny_config("adversarial.epochs=1"), src).fit()
     runs = {}
     for name, sets in {"plain": [], "shuffled": ["adversarial.reward_shuffle=true"]}.items():
         runs[name] = tmp_path / name
-        SeqGANTrainer.fork(src, _cfg("adversarial.epochs=1", *sets), runs[name]).fit()
-    first = {n: next(e for e in _events(r) if "g/reward_by_pos" in e) for n, r in runs.items()}
+        SeqGANTrainer.fork(src, tiny_config("adversarial.epochs=1", *sets), runs[name]).fit()
+    first = {n: next(e for e in events(r) if "g/reward_by_pos" in e) for n, r in runs.items()}
     assert first["plain"]["g/reward_by_pos"] == pytest.approx(first["shuffled"]["g/reward_by_pos"], abs=1e-6)
     weights = {n: load_file(r / "checkpoints" / "last.pt")["generator"] for n, r in runs.items()}
     assert not torch.equal(weights["plain"]["lstm.weight_hh_l0"], weights["shuffled"]["lstm.weight_hh_l0"])
@@ -64,25 +56,25 @@ def test_shuffled_reward_run_sees_the_same_rewards_but_learns_differently(tmp_pa
 
 # ------------------------------------------------------------------ optimiser control
 def test_sgd_control_takes_plain_gradient_steps(tmp_path: Path) -> None:
-    trainer = SeqGANTrainer(_cfg("adversarial.g_optimizer=sgd", "adversarial.g_lr=0.5"), tmp_path / "run")
+    trainer = SeqGANTrainer(tiny_config("adversarial.g_optimizer=sgd", "adversarial.g_lr=0.5"), tmp_path / "run")
     opt = trainer.g_pg_opt
     assert type(opt) is torch.optim.SGD and opt.param_groups[0]["momentum"] == 0 and opt.param_groups[0]["lr"] == 0.5
     assert type(trainer.g_mle_opt) is torch.optim.Adam  # pre-training stays the authors' Adam
     with pytest.raises(UserError, match="adversarial.g_optimizer must be one of adam, sgd"):
-        _cfg("adversarial.g_optimizer=rmsprop")
+        tiny_config("adversarial.g_optimizer=rmsprop")
 
 
 def test_fork_takes_its_optimiser_and_learning_rates_from_its_own_config(tmp_path: Path) -> None:
     """A fork loads the source's pre-training, but the policy-gradient optimiser (kind and rate) and D's rate
     are this run's (a checkpoint's optimiser state used to override them)."""
     src = tmp_path / "src"
-    SeqGANTrainer(_cfg("adversarial.epochs=0"), src).fit()
+    SeqGANTrainer(tiny_config("adversarial.epochs=0"), src).fit()
     sets = ("adversarial.g_optimizer=sgd", "adversarial.g_lr=0.5", "discriminator.lr=0.003", "adversarial.epochs=1")
-    fork = SeqGANTrainer.fork(src, _cfg(*sets), tmp_path / "fork")
+    fork = SeqGANTrainer.fork(src, tiny_config(*sets), tmp_path / "fork")
     assert type(fork.g_pg_opt) is torch.optim.SGD and fork.g_pg_opt.param_groups[0]["lr"] == 0.5
     assert fork.d_opt.param_groups[0]["lr"] == 0.003 and fork.d_opt.state  # D's Adam moments carried over
     fork.fit()
-    assert next(e for e in _events(tmp_path / "fork") if "g/pg_loss" in e)
+    assert next(e for e in events(tmp_path / "fork") if "g/pg_loss" in e)
 
 
 # ------------------------------------------------------------------ entropy
@@ -109,12 +101,12 @@ def test_mean_entropy_by_hand() -> None:
 # ------------------------------------------------------------------ validation split, model selection
 def test_oracle_run_holds_out_a_validation_split_and_selects_on_it(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    SeqGANTrainer(_cfg(), run).fit()
+    SeqGANTrainer(tiny_config(), run).fit()
     data = torch.load(run / "data.pt", weights_only=True)
-    assert {k: len(v) for k, v in data.items()} == {"train": 256, "valid": 64, "test": 128}
+    assert {k: len(v) for k, v in data.items()} == {"train": 256, "valid": 128, "test": 128}
     rows = {tuple(r) for r in data["valid"].tolist()}
     assert rows.isdisjoint(tuple(r) for r in data["test"].tolist())  # distinct draws (none repeat at V 50, T 8)
-    evals = [e for e in _events(run) if any(k.startswith("eval/") for k in e)]
+    evals = [e for e in events(run) if any(k.startswith("eval/") for k in e)]
     assert evals and all("eval/nll_valid" in e and "eval/nll_test" not in e for e in evals)
     best_value = min(e["eval/nll_valid"] for e in evals[1:])  # the untrained G (MLE epoch 0) is never kept
     best = load_file(run / "checkpoints" / "best.pt")
@@ -126,7 +118,7 @@ def test_training_never_reads_the_test_split(tmp_path: Path) -> None:
     runs = {}
     for name in ("original", "swapped"):
         runs[name] = run = tmp_path / name
-        trainer = SeqGANTrainer(_cfg(), run)
+        trainer = SeqGANTrainer(tiny_config(), run)
         trainer.close()
         if name == "swapped":
             data = torch.load(run / "data.pt", weights_only=True)
@@ -135,7 +127,7 @@ def test_training_never_reads_the_test_split(tmp_path: Path) -> None:
             torch.save(data, buf)
             (run / "data.pt").write_bytes(buf.getvalue())
         SeqGANTrainer.resume(run).fit()
-    assert _events(runs["original"]) == _events(runs["swapped"])
+    assert events(runs["original"]) == events(runs["swapped"])
     a, b = (load_file(r / "checkpoints" / "last.pt") for r in runs.values())
     assert all(torch.equal(a["generator"][k], b["generator"][k]) for k in a["generator"])
 
@@ -143,13 +135,13 @@ def test_training_never_reads_the_test_split(tmp_path: Path) -> None:
 def test_unknown_or_test_split_best_metric_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     for metric, match in (("eval/bleu9x", "unknown eval.best_metric"), ("eval/nll_test", "validation split")):
         with pytest.raises(UserError, match=match):
-            SeqGANTrainer(_cfg(f"eval.best_metric={metric}"), tmp_path / "run")
+            SeqGANTrainer(tiny_config(f"eval.best_metric={metric}"), tmp_path / "run")
         assert not (tmp_path / "run").exists()
 
 
 def test_a_run_made_before_validation_splits_keeps_evaluating_on_test(tmp_path: Path) -> None:
     run = tmp_path / "old"
-    cfg = _cfg("pretrain.g_epochs=2", "adversarial.epochs=0")
+    cfg = tiny_config("pretrain.g_epochs=2", "adversarial.epochs=0")
     trainer = SeqGANTrainer(cfg, run)
     trainer.close()
     # What an older version wrote: no data.num_valid in config.json, no valid split in data.pt.
@@ -162,7 +154,7 @@ def test_a_run_made_before_validation_splits_keeps_evaluating_on_test(tmp_path: 
     (run / "data.pt").write_bytes(buf.getvalue())
     assert read_run_config(run).data.num_valid == 0
     SeqGANTrainer.resume(run).fit()
-    evals = [e for e in _events(run) if "eval/nll_oracle" in e]
+    evals = [e for e in events(run) if "eval/nll_oracle" in e]
     assert evals and all("eval/nll_test" in e and "eval/nll_valid" not in e for e in evals)
     assert (run / "checkpoints" / "best.pt").exists()  # kept on NLL_oracle, as such runs always were
 
@@ -174,17 +166,17 @@ EARLY = ["pretrain.g_epochs=40", "pretrain.g_lr=0.05", "pretrain.patience=2", "e
 @pytest.fixture(scope="module")
 def early_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("early") / "run"
-    SeqGANTrainer(_cfg(*EARLY), run).fit()
+    SeqGANTrainer(tiny_config(*EARLY), run).fit()
     return run
 
 
 def test_mle_stops_after_patience_evaluations_without_improvement(early_run: Path) -> None:
-    events = _events(early_run)
-    mle = [e for e in events if e.get("phase") == "mle" and "eval/nll_valid" in e and e["epoch"] > 0
+    evs = events(early_run)
+    mle = [e for e in evs if e.get("phase") == "mle" and "eval/nll_valid" in e and e["epoch"] > 0
            and "mle/best_epoch" not in e]  # fmt: skip
     values = [e["eval/nll_valid"] for e in mle]
     best = min(range(len(values)), key=values.__getitem__)
-    stop = next(e for e in events if "mle/best_epoch" in e)
+    stop = next(e for e in evs if "mle/best_epoch" in e)
     assert stop["mle/stopped_early"] == 1 and stop["epoch"] < 40
     assert stop["mle/best_epoch"] == mle[best]["epoch"] and stop["mle/best_nll_valid"] == values[best]
     assert len(values) == best + 1 + 2  # two evaluations after the best, then the stop
@@ -198,7 +190,7 @@ def test_pre_training_ends_with_the_best_validation_generator(early_run: Path) -
     g = Generator(cfg.data.vocab_size, cfg.generator.emb_dim, cfg.generator.hidden_dim)
     g.load_state_dict(pretrained["generator"])
     valid = torch.load(early_run / "data.pt", weights_only=True)["valid"]
-    stop = next(e for e in _events(early_run) if "mle/best_epoch" in e)
+    stop = next(e for e in events(early_run) if "mle/best_epoch" in e)
     assert mean_nll(g, valid) == pytest.approx(stop["mle/best_nll_valid"], rel=1e-6)
 
 
@@ -215,13 +207,11 @@ def test_early_stopped_run_killed_in_mle_resumes_to_the_uninterrupted_result(ear
     import subprocess
     import sys
 
-    from test_resume import _kill_when
-
     run = tmp_path / "run"
-    sets = [x for s in ["run.progress=false", "data.num_valid=64", *EARLY] for x in ("--set", s)]
+    sets = [x for s in ["run.progress=false", *EARLY] for x in ("--set", s)]
     cmd = [sys.executable, "-m", "seqgan", "train", "--preset", "tiny", "--out-dir", str(run), *sets]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert _kill_when(proc, run / "metrics.jsonl", kill_after_lines)
+    assert kill_when(proc, run / "metrics.jsonl", kill_after_lines)
     assert read_run_config(run).pretrain.patience == 2
     subprocess.run([sys.executable, "-m", "seqgan", "train", "--resume", str(run)], check=True, capture_output=True)
-    assert _events(run) == _events(early_run)
+    assert events(run) == events(early_run)

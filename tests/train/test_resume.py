@@ -7,16 +7,14 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
+from helpers import events, kill_when, tiny_config
 
-from seqgan import presets
-from seqgan.config import apply_overrides
 from seqgan.errors import UserError
 from seqgan.train.checkpoint import load_file
-from seqgan.train.logbook import CollapseMonitor, read_metrics
+from seqgan.train.logbook import CollapseMonitor
 from seqgan.train.trainer import SeqGANTrainer
 
 # Longer than the plain tiny preset so that kills land inside each phase.
@@ -25,12 +23,7 @@ LONGER = ["pretrain.g_epochs=12", "pretrain.d_steps=6", "adversarial.epochs=10",
 
 
 def _config(extra: list[str] = ()):
-    return apply_overrides(presets.get("tiny"), [*LONGER, *extra])
-
-
-def _metrics(run_dir: Path) -> list[dict]:
-    """Events without wall-clock fields, which legitimately differ between runs."""
-    return [{k: v for k, v in e.items() if not k.startswith("time/")} for e in read_metrics(run_dir / "metrics.jsonl")]
+    return tiny_config(*LONGER, *extra)
 
 
 def _cli(*args: str) -> list[str]:
@@ -42,22 +35,7 @@ def uninterrupted(tmp_path_factory) -> list[dict]:
     out = tmp_path_factory.mktemp("full") / "run"
     subprocess.run(_cli("train", "--preset", "tiny", "--out-dir", str(out), *sum((["--set", s] for s in LONGER), [])),
                    check=True, capture_output=True)  # fmt: skip
-    return _metrics(out)
-
-
-def _kill_when(proc: subprocess.Popen, metrics: Path, lines: int, timeout: float = 60.0) -> bool:
-    """SIGKILL ``proc`` as soon as metrics.jsonl has ``lines`` lines; False if it finished first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        if metrics.exists() and metrics.read_bytes().count(b"\n") >= lines:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return True
-        time.sleep(0.002)
-    proc.kill()
-    raise AssertionError("the run neither finished nor reached the kill point")
+    return events(out)
 
 
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path, uninterrupted):
@@ -72,14 +50,14 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, uninterrupted):
     assert kill_points[-1] < n
     proc = subprocess.Popen(_cli("train", "--preset", "tiny", "--out-dir", str(out), *sets),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    killed = [_kill_when(proc, out / "metrics.jsonl", kill_points[0])]
+    killed = [kill_when(proc, out / "metrics.jsonl", kill_points[0])]
     for point in kill_points[1:]:
         proc = subprocess.Popen(_cli("train", "--resume", str(out)), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)  # fmt: skip
-        killed.append(_kill_when(proc, out / "metrics.jsonl", point))
+        killed.append(kill_when(proc, out / "metrics.jsonl", point))
     assert any(killed), "no kill landed: the test did not test resuming"
     subprocess.run(_cli("train", "--resume", str(out)), check=True, capture_output=True)
-    assert _metrics(out) == uninterrupted
+    assert events(out) == uninterrupted
 
 
 def test_resume_in_process_matches_and_restores_everything(tmp_path, uninterrupted):
@@ -102,7 +80,7 @@ def test_resume_in_process_matches_and_restores_everything(tmp_path, uninterrupt
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k]["exp_avg"], sb[k]["exp_avg"]) for k in sa)
     assert torch.equal(trainer.rng.get_state(), reopened.rng.get_state())
     reopened.fit()
-    assert _metrics(out) == uninterrupted
+    assert events(out) == uninterrupted
 
 
 def test_delayed_rollout_policy_is_checkpointed(tmp_path):
@@ -156,7 +134,7 @@ def test_signal_finishes_the_epoch_saves_and_resumes_to_the_same_result(sig, tmp
     assert sig.name in err and f"seqgan train --resume {out}" in err and "Traceback" not in err
     assert (out / "checkpoints" / "last.pt").exists()
     subprocess.run(_cli("train", "--resume", str(out)), check=True, capture_output=True)
-    assert _metrics(out) == uninterrupted
+    assert events(out) == uninterrupted
 
 
 def test_nan_loss_stops_with_phase_and_epoch_and_keeps_the_checkpoint(tmp_path, monkeypatch):
@@ -231,15 +209,15 @@ def test_mle_baseline_mode_spends_the_adversarial_epochs_on_mle(tmp_path):
     base = SeqGANTrainer(_config(["adversarial.mode=mle"]), tmp_path / "mle")
     base.fit()
     base.close()
-    events = _metrics(tmp_path / "mle")
-    assert not any(e["phase"] == "d_pretrain" or "d/loss" in e for e in events)
-    losses = [e["g/mle_loss"] for e in events if "g/mle_loss" in e]
+    evs = events(tmp_path / "mle")
+    assert not any(e["phase"] == "d_pretrain" or "d/loss" in e for e in evs)
+    losses = [e["g/mle_loss"] for e in evs if "g/mle_loss" in e]
     assert len(losses) == 12 + 10
     longer = SeqGANTrainer(_config(["pretrain.g_epochs=22", "pretrain.d_steps=0", "adversarial.epochs=0"]),
                            tmp_path / "longer")  # fmt: skip
     longer.fit()
     longer.close()
-    assert losses == [e["g/mle_loss"] for e in _metrics(tmp_path / "longer") if "g/mle_loss" in e]
+    assert losses == [e["g/mle_loss"] for e in events(tmp_path / "longer") if "g/mle_loss" in e]
 
 
 def test_mode_collapse_warning(tmp_path, caplog):

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = ["mle", "ss", "pg_bleu", "seqgan"]
 CONTROLS = ["shuffled_reward", "constant_reward", "baseline_mean", "sgd"]
 ARGS = ["--preset", "tiny", "--seeds", "1", "2", "--parts", "table", "controls", "sweep", "--sgd-lr", "0.1"]

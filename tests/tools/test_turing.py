@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 
 import pytest
-from clihelpers import ok as _ok
-from clihelpers import user_error as _user_error
+from helpers import ok as _ok
+from helpers import user_error as _user_error
 
 from seqgan import cli
 from seqgan.tools import turing
@@ -46,13 +46,6 @@ def _fill(sheet: Path, out: Path, judge: dict[str, str], delimiter: str = ",") -
         w.writerow(rows[0])
         w.writerows([item_id, text, judge[text]] for item_id, text, _ in rows[1:])
     return out
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = tmp_path_factory.mktemp("turing") / "tiny"
-    assert cli.main(["train", "--preset", "tiny", "--out-dir", str(run), "--no-progress"]) == 0
-    return run
 
 
 @pytest.fixture

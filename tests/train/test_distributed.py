@@ -17,24 +17,14 @@ from typing import Any
 import pytest
 import torch
 import torch.multiprocessing as mp
+from helpers import events, tiny_config
 
-from seqgan import presets
-from seqgan.config import SeqGANConfig, apply_overrides
 from seqgan.errors import Interrupted, UserError
-from seqgan.train.logbook import read_metrics
-from seqgan.train.trainer import SeqGANTrainer, check_split
+from seqgan.train.distributed import check_split
+from seqgan.train.trainer import SeqGANTrainer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WORLD = 2
-
-
-def _tiny(*overrides: str) -> SeqGANConfig:
-    return apply_overrides(presets.get("tiny"), ["run.progress=false", *overrides])
-
-
-def _events(run: Path) -> list[dict]:
-    """metrics.jsonl without the timings (the only part that may differ between equal runs)."""
-    return [{k: v for k, v in e.items() if not k.startswith("time/")} for e in read_metrics(run / "metrics.jsonl")]
 
 
 def _free_port() -> int:
@@ -70,7 +60,7 @@ def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 # -------------------------------------------------------------- a full run
 def _fit_job(rank: int, out: str, results: str) -> None:
-    trainer = SeqGANTrainer(_tiny(), out)
+    trainer = SeqGANTrainer(tiny_config(), out)
     trainer.fit()
     torch.save({
         "generator": trainer.generator.state_dict(),
@@ -97,10 +87,10 @@ def one_process_events(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     torch.set_num_threads(1)  # as each rank runs
     try:
         out = tmp_path_factory.mktemp("single") / "run"
-        SeqGANTrainer(_tiny(), out).fit()
+        SeqGANTrainer(tiny_config(), out).fit()
     finally:
         torch.set_num_threads(threads)
-    return _events(out)
+    return events(out)
 
 
 def test_two_process_run_finishes_with_identical_models_and_one_writer(two_process_run: Path,
@@ -114,19 +104,19 @@ def test_two_process_run_finishes_with_identical_models_and_one_writer(two_proce
     assert len(r0["adam"]) == len(r1["adam"]) > 0
     assert all(torch.equal(a, b) for a, b in zip(r0["adam"], r1["adam"], strict=True))
     assert r0["has_log"] and not r1["has_log"]
-    events = _events(root / "run")
+    evs = events(root / "run")
     # Rank 0 alone logs: the same events, in the same order and with the same keys, as one process.
-    assert [(e["phase"], e["epoch"], sorted(e)) for e in events] == [
+    assert [(e["phase"], e["epoch"], sorted(e)) for e in evs] == [
         (e["phase"], e["epoch"], sorted(e)) for e in one_process_events]
     # The MLE phase draws no random numbers (no shuffle in tiny): two processes compute the same
     # global-batch gradients, so the losses and evaluations agree with one process up to rounding.
-    mle = [(a, b) for a, b in zip(events, one_process_events, strict=True) if a["phase"] == "mle"]
+    mle = [(a, b) for a, b in zip(evs, one_process_events, strict=True) if a["phase"] == "mle"]
     for a, b in mle:
         for key in a:
             if key.startswith(("g/", "eval/")):
                 assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), (a["epoch"], key)
     # Afterwards each rank samples its own stream: the adversarial numbers are not the one-process ones.
-    adv = [(a, b) for a, b in zip(events, one_process_events, strict=True) if a["phase"] == "adversarial"]
+    adv = [(a, b) for a, b in zip(evs, one_process_events, strict=True) if a["phase"] == "adversarial"]
     assert any(a.get("g/reward_mean") != b.get("g/reward_mean") for a, b in adv)
     env = json.loads((root / "run" / "env.json").read_text())
     assert env["distributed"]["world_size"] == WORLD
@@ -149,7 +139,7 @@ GRAD_CFG = ("data.eos_token=2", "discriminator.dropout_keep=1.0", "adversarial.r
 
 def _fixed_batches() -> dict[str, torch.Tensor]:
     """Global batches with unequal real lengths in the two halves, so that a wrong weighting shows."""
-    cfg = _tiny(*GRAD_CFG)
+    cfg = tiny_config(*GRAD_CFG)
     B, T, V = cfg.pretrain.batch_size, cfg.data.seq_len, cfg.data.vocab_size
     gen = torch.Generator().manual_seed(11)
     rows = torch.randint(3, V, (B, T), generator=gen)
@@ -195,7 +185,7 @@ def _steps(trainer: SeqGANTrainer, batches: dict[str, torch.Tensor], world: int,
 
 
 def _grad_job(rank: int, out: str, batches_file: str, results: str) -> None:
-    trainer = SeqGANTrainer(_tiny(*GRAD_CFG), out)
+    trainer = SeqGANTrainer(tiny_config(*GRAD_CFG), out)
     torch.save(_steps(trainer, torch.load(batches_file, weights_only=True), WORLD, rank),
                Path(results) / f"grads{rank}.pt")  # fmt: skip
     # A signal that reaches one rank stops both after the epoch, with a checkpoint of both ranks' streams.
@@ -214,7 +204,7 @@ def test_one_step_gradients_equal_the_single_process_gradients(tmp_path: Path) -
     torch.save(batches, tmp_path / "batches.pt")
     (tmp_path / "results").mkdir()
     _spawn("grads", str(tmp_path / "ddp"), str(tmp_path / "batches.pt"), str(tmp_path / "results"))
-    single = SeqGANTrainer(_tiny(*GRAD_CFG), tmp_path / "single")
+    single = SeqGANTrainer(tiny_config(*GRAD_CFG), tmp_path / "single")
     want = _steps(single, batches, 1, 0)
     got = [torch.load(tmp_path / "results" / f"grads{r}.pt", weights_only=True) for r in range(WORLD)]
     for key in ("mle_grad", "mle1_grad", "d_grad", "pg_grad", "mle_params", "d_params", "pg_params"):
@@ -267,7 +257,7 @@ def test_torchrun_killed_after_a_checkpoint_resumes_to_the_uninterrupted_run(two
     """SIGKILL the whole torchrun job during adversarial training, resume it with torchrun: the metrics
     equal those of the uninterrupted two-process run (the spawned one, same config)."""
     out = tmp_path / "run"
-    want = _events(two_process_run / "run")
+    want = events(two_process_run / "run")
     first_adv = next(i for i, e in enumerate(want) if e["phase"] == "adversarial")
     proc = subprocess.Popen(_torchrun("train", "--preset", "tiny", "--out-dir", str(out), "--no-progress"),
                             env=_torchrun_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -289,19 +279,19 @@ def test_torchrun_killed_after_a_checkpoint_resumes_to_the_uninterrupted_run(two
     while not all(_gone(pid) for pid in ranks):
         assert time.monotonic() < deadline, "a rank survived SIGKILL"
         time.sleep(0.01)
-    assert len(_events(out)) < len(want)
+    assert len(events(out)) < len(want)
     done = subprocess.run(_torchrun("train", "--resume", str(out), "--no-progress"), env=_torchrun_env(), cwd=ROOT,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("run_dir:") == 1  # rank 0 reports
-    assert _events(out) == want
+    assert events(out) == want
 
 
 def test_a_batch_the_ranks_cannot_split_is_one_error_line(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"adversarial.batch_size is 15, which 2 processes cannot split equally: use a "
                        r"multiple of 2 \(--set adversarial.batch_size=14\)"):  # fmt: skip
-        check_split(_tiny("adversarial.batch_size=15"), 2)
-    check_split(_tiny("adversarial.batch_size=15"), 1)  # one process splits nothing
+        check_split(tiny_config("adversarial.batch_size=15"), 2)
+    check_split(tiny_config("adversarial.batch_size=15"), 1)  # one process splits nothing
     out = tmp_path / "run"
     proc = subprocess.run(_torchrun("train", "--preset", "tiny", "--set", "pretrain.batch_size=33", "--out-dir",
                                     str(out)), env=_torchrun_env(), cwd=ROOT, capture_output=True, text=True,

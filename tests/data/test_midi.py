@@ -14,7 +14,7 @@ from pathlib import Path
 import mido
 import pytest
 import torch
-from clihelpers import user_error as _user_error
+from helpers import user_error as _user_error
 
 from seqgan import cli, presets
 from seqgan.config import paper_filters
@@ -416,7 +416,7 @@ def test_benchmark_script_on_a_demo_folder(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "music" / "run.py"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "music" / "run.py"
     demo, out = tmp_path / "demo", tmp_path / "out"
     subprocess.run([sys.executable, str(script), "--make-demo-folder", str(demo), "--demo-tunes", "12"], check=True)
     assert len(list(demo.glob("*.mid"))) == 12 and (demo / "SYNTHETIC.txt").exists()

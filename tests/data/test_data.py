@@ -21,7 +21,7 @@ from seqgan.data.text import prepare
 from seqgan.data.vocab import BOS, EOS, PAD, UNK, Vocab, tokenize
 from seqgan.errors import UserError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = "b a c\na b\nd a\n"  # counts: a 3, b 2, c 1, d 1 -> a=4, b=5, c=6, d=7 (c before d: tie, string order)
 
 

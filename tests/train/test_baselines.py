@@ -10,34 +10,22 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import events, tiny_config
 
-from seqgan import cli, presets
-from seqgan.config import apply_overrides
+from seqgan import cli
 from seqgan.errors import UserError
 from seqgan.eval.bleu import BleuReference
 from seqgan.models import Discriminator, Generator
 from seqgan.models.generator import sample_from_logits
 from seqgan.train.checkpoint import load_file
-from seqgan.train.logbook import read_metrics
 from seqgan.train.rollout import bleu_rollout_rewards, rollout_completions, rollout_rewards, rollout_uniforms
 from seqgan.train.trainer import SeqGANTrainer
-
-
-def _events(run: Path) -> list[dict]:
-    """metrics.jsonl without the timings (the only part that may differ between equal runs)."""
-    return [{k: v for k, v in e.items() if not k.startswith("time/")} for e in read_metrics(run / "metrics.jsonl")]
-
-
-def _tiny(*overrides: str):
-    cfg = presets.get("tiny")
-    cfg.run.progress = False
-    return apply_overrides(cfg, list(overrides))
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("baselines") / "source"
-    SeqGANTrainer(_tiny(), run).fit()
+    SeqGANTrainer(tiny_config(), run).fit()
     return run
 
 
@@ -50,11 +38,11 @@ def test_fork_equals_training_from_scratch(source: Path, tmp_path: Path, overrid
     """A fork of a run's pre-training, continued with another adversarial config, is the run that
     config gives from scratch: same metrics, same final weights."""
     scratch, fork = tmp_path / "scratch", tmp_path / "fork"
-    a = SeqGANTrainer(_tiny(*overrides), scratch)
+    a = SeqGANTrainer(tiny_config(*overrides), scratch)
     a.fit()
-    b = SeqGANTrainer.fork(source, _tiny(*overrides), fork)
+    b = SeqGANTrainer.fork(source, tiny_config(*overrides), fork)
     b.fit()
-    assert _events(fork) == _events(scratch)
+    assert events(fork) == events(scratch)
     for (name, x), y in zip(a.generator.state_dict().items(), b.generator.state_dict().values(), strict=True):
         assert torch.equal(x, y), name
     for x, y in zip(a.discriminator.state_dict().values(), b.discriminator.state_dict().values(), strict=True):
@@ -68,13 +56,13 @@ def test_fork_equals_training_from_scratch(source: Path, tmp_path: Path, overrid
 def test_fork_refuses_other_models_or_pretraining(source: Path, tmp_path: Path) -> None:
     for override in ("generator.hidden_dim=8", "pretrain.g_epochs=5", "discriminator.num_filters=4,4,4,4,4,4"):
         with pytest.raises(UserError, match=override.split("=")[0]):
-            SeqGANTrainer.fork(source, _tiny(override), tmp_path / override)
+            SeqGANTrainer.fork(source, tiny_config(override), tmp_path / override)
         assert not (tmp_path / override).exists()
 
 
 def test_fork_of_unfinished_pretraining_is_a_user_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     half = tmp_path / "half"
-    trainer = SeqGANTrainer(_tiny(), half)
+    trainer = SeqGANTrainer(tiny_config(), half)
     trainer.pretrain_generator()  # stops after MLE: phase d_pretrain, no pretrained.pt yet
     trainer.close()
     rc = cli.main(["train", "--preset", "tiny", "--init-from", str(half), "--out-dir", str(tmp_path / "f")])
@@ -88,11 +76,11 @@ def test_fork_of_unfinished_pretraining_is_a_user_error(tmp_path: Path, capsys: 
 
 def test_fork_killed_before_its_first_epoch_resumes_from_the_fork(source: Path, tmp_path: Path) -> None:
     fork = tmp_path / "fork"
-    SeqGANTrainer.fork(source, _tiny("adversarial.mode=mle"), fork).close()  # created, never trained
+    SeqGANTrainer.fork(source, tiny_config("adversarial.mode=mle"), fork).close()  # created, never trained
     resumed = SeqGANTrainer.resume(fork)
     assert (resumed.phase, resumed.epoch) == ("adversarial", 0)
     resumed.fit()
-    assert [e["phase"] for e in _events(fork)].count("mle") == len([e for e in _events(source) if e["phase"] == "mle"])
+    assert [e["phase"] for e in events(fork)].count("mle") == len([e for e in events(source) if e["phase"] == "mle"])
 
 
 def _reference_ss(g: Generator, tokens: torch.Tensor, p: float, seed: int) -> torch.Tensor:
@@ -185,7 +173,7 @@ def forks(source: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
         "bf16": ("adversarial.reward_bf16=true",),
     }
     for name, overrides in variants.items():
-        SeqGANTrainer.fork(source, _tiny(*overrides), root / name).fit()
+        SeqGANTrainer.fork(source, tiny_config(*overrides), root / name).fit()
     return {name: root / name for name in variants}
 
 
@@ -196,18 +184,18 @@ def test_baselines_without_d_never_train_it(forks: dict[str, Path], source: Path
         assert d1.keys() == d0.keys()
         for key in d0:  # bit for bit: no D step was taken
             assert torch.equal(d1[key], d0[key]), (name, key)
-        adv = [e for e in _events(forks[name]) if e["phase"] == "adversarial" and "eval/nll_oracle" not in e]
+        adv = [e for e in events(forks[name]) if e["phase"] == "adversarial" and "eval/nll_oracle" not in e]
         assert len(adv) == 3 and not any(k.startswith("d/") for e in adv for k in e), name
-    ss = [e["g/ss_true_prob"] for e in _events(forks["ss"]) if "g/ss_true_prob" in e]
+    ss = [e["g/ss_true_prob"] for e in events(forks["ss"]) if "g/ss_true_prob" in e]
     assert ss == [0.75, 0.5, 0.25]
-    const = [e for e in _events(forks["constant"]) if "g/reward_mean" in e]
+    const = [e for e in events(forks["constant"]) if "g/reward_mean" in e]
     assert all(e["g/reward_mean"] == 1.0 and e["g/reward_std"] == 0.0 for e in const)
-    bleu = [e for e in _events(forks["bleu"]) if "g/reward_mean" in e]
+    bleu = [e for e in events(forks["bleu"]) if "g/reward_mean" in e]
     assert all(0.0 < e["g/reward_mean"] < 1.0 for e in bleu)
 
 
 def test_reward_by_position_matches_the_summary_keys(source: Path) -> None:
-    adv = [e for e in _events(source) if "g/reward_by_pos" in e]
+    adv = [e for e in events(source) if "g/reward_by_pos" in e]
     assert adv
     for e in adv:
         assert len(e["g/reward_by_pos"]) == len(e["g/reward_std_by_pos"]) == 8
@@ -249,8 +237,8 @@ def test_nll_at_a_temperature_and_the_sweep() -> None:
 
 
 def test_reward_bf16_reaches_the_rewards(forks: dict[str, Path]) -> None:
-    fp32 = [e["g/reward_mean"] for e in _events(forks["fp32"]) if "g/reward_mean" in e]
-    bf16 = [e["g/reward_mean"] for e in _events(forks["bf16"]) if "g/reward_mean" in e]
+    fp32 = [e["g/reward_mean"] for e in events(forks["fp32"]) if "g/reward_mean" in e]
+    bf16 = [e["g/reward_mean"] for e in events(forks["bf16"]) if "g/reward_mean" in e]
     assert len(fp32) == len(bf16) == 3
     # the same samples (sampling is fp32 in both) scored by D in bf16: close, but not the same numbers
     assert abs(fp32[0] - bf16[0]) < 0.02 and fp32[0] != bf16[0]
