@@ -11,20 +11,12 @@ from seqgan.errors import UserError
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    import torch
-
     from seqgan.data.decode import render_rows
     from seqgan.files import write_atomic
+    from seqgan.models.generator import check_sampling
     from seqgan.train.rundir import load_run
 
-    if args.num_samples <= 0:
-        raise UserError("--num-samples must be > 0")
-    if args.temperature <= 0:
-        raise UserError("--temperature must be > 0 (1.0 samples the model as trained)")
-    if args.top_k is not None and args.top_k < 1:
-        raise UserError("--top-k must be >= 1")
-    if args.top_p is not None and not 0 < args.top_p <= 1:
-        raise UserError("--top-p must be in (0, 1]")
+    check_sampling(args.num_samples, args.temperature, args.top_k, args.top_p)
     run = load_run(args.run, args.checkpoint)
     if args.midi_out:
         from seqgan.extras import require
@@ -32,21 +24,12 @@ def cmd_sample(args: argparse.Namespace) -> None:
         require("mido", "seqgan sample --midi-out")
         from seqgan.data.midi import check_midi_out, write_midi_samples
 
-        if run.vocab is None or run.vocab.pitch is None:
-            kind = "the oracle task" if run.vocab is None else f"{run.vocab.level}-level text"
+        if run.kind != "music":
+            kind = "the oracle task" if run.kind == "oracle" else "a text run"
             raise UserError(f"--midi-out needs a music run (trained on `seqgan prepare-midi` data); {args.run} is "
                             f"{kind}: drop --midi-out")  # fmt: skip
         check_midi_out(args.midi_out)
-    rng = torch.Generator().manual_seed(args.seed)
-    g, T = run.generator, run.config.data.seq_len
-    prefix = None
-    if args.prefix:
-        ids = run.vocab.encode(args.prefix) if run.vocab is not None else _int_ids(args.prefix, g.vocab_size)
-        if len(ids) >= T:
-            raise UserError(f"--prefix has {len(ids)} tokens but sequences hold {T}: give a shorter prefix")
-        prefix = torch.tensor(ids, dtype=torch.long)
-    rows = g.generate(args.num_samples, T, rng, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                      prefix=prefix)  # fmt: skip
+    rows = run.sample_ids(args.num_samples, args.temperature, args.top_k, args.top_p, args.prefix, args.seed)
     text = "".join(line + "\n" for line in render_rows(rows, run.vocab))
     if args.out:
         write_atomic(output_file(args.out), text.encode())
@@ -57,20 +40,11 @@ def cmd_sample(args: argparse.Namespace) -> None:
         write_atomic(Path(args.midi_out) / "samples.txt", text.encode())
 
 
-def _int_ids(text: str, vocab_size: int) -> list[int]:
-    try:
-        ids = [int(tok) for tok in text.split()]
-    except ValueError:
-        raise UserError("this run has no vocabulary (oracle task): give --prefix as space-separated ids") from None
-    if any(not 0 <= i < vocab_size for i in ids):
-        raise UserError(f"--prefix ids must be in 0..{vocab_size - 1}")
-    return ids
-
-
 def cmd_eval(args: argparse.Namespace) -> None:
     import torch
 
     from seqgan.eval.metrics import evaluate_samples
+    from seqgan.models.generator import check_sampling
     from seqgan.train.rundir import load_run
 
     if args.num_samples is not None and args.num_samples < 2:
@@ -78,10 +52,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
     run = load_run(args.run, args.checkpoint)
     cfg = run.config
     num = args.num_samples or cfg.eval.num_samples
+    check_sampling(temperature=args.temperature)
     rng = torch.Generator().manual_seed(args.seed)
     g = run.generator
-    if args.temperature <= 0:
-        raise UserError("--temperature must be > 0 (1.0 evaluates the model as trained)")
     samples = g.generate(num, cfg.data.seq_len, rng, temperature=args.temperature)
     pitch = run.vocab.pitch if run.vocab is not None else None  # music runs add eval/mse
     metrics = evaluate_samples(g, samples, run.test, run.oracle, cfg.eval.bleu_orders, run.vocab is not None,

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from seqgan.errors import UserError
+
 State = tuple[Tensor, Tensor]  # (h, c), each (B, H)
 
 
@@ -41,6 +43,21 @@ def finish_after_eos(tokens: Tensor, done: Tensor, eos_token: int | None, pad_to
 
 
 _BLOCK = 128  # tokens per block of the two-level inverse CDF
+MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-2, 1e2  # beyond them the softmax under- or overflows to one token or noise
+
+
+def check_sampling(num: int | None = None, temperature: float = 1.0, top_k: int | None = None,
+                   top_p: float | None = None) -> None:  # fmt: skip
+    """Refuse sampling options that would silently give wrong output (one line naming the option and the fix)."""
+    if num is not None and num <= 0:
+        raise UserError(f"the number of samples (--num-samples) must be > 0, got {num}")
+    if not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:  # also refuses NaN
+        raise UserError(f"the temperature (--temperature) must be in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}], "
+                        f"got {temperature}: 1.0 samples the model as trained")  # fmt: skip
+    if top_k is not None and top_k < 1:
+        raise UserError(f"top_k (--top-k) must be >= 1, got {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:  # also refuses NaN
+        raise UserError(f"top_p (--top-p) must be in (0, 1], got {top_p}")
 
 
 def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:

@@ -37,7 +37,7 @@ from seqgan.errors import UserError
 from seqgan.files import write_atomic, write_json
 from seqgan.models.build import build_models
 from seqgan.models.discriminator import Discriminator
-from seqgan.models.generator import Generator
+from seqgan.models.generator import Generator, check_sampling
 from seqgan.models.oracle import build_oracle
 from seqgan.models.oracle_file import load_oracle_params, random_oracle_params, save_oracle_params
 from seqgan.train import distributed
@@ -315,6 +315,38 @@ class Run:
     phase: str
     epoch: int
     kind: str
+
+    def prefix_ids(self, text: str) -> Tensor:
+        """``text`` every sample starts with, as ids: words (or note names) through the vocabulary, or space-
+        separated ids for the oracle task; it must leave room for at least one sampled token. -> (P,)"""
+        if self.vocab is not None:
+            ids = self.vocab.encode(text)
+        else:
+            try:
+                ids = [int(tok) for tok in text.split()]
+            except ValueError:
+                raise UserError("this run has no vocabulary (oracle task): give the prefix as space-separated "
+                                "ids") from None  # fmt: skip
+            if any(not 0 <= i < self.config.data.vocab_size for i in ids):
+                raise UserError(f"prefix ids must be in 0..{self.config.data.vocab_size - 1}")
+        T = self.config.data.seq_len
+        if len(ids) >= T:
+            raise UserError(f"the prefix has {len(ids)} tokens but sequences hold {T}: give a shorter prefix")
+        return torch.tensor(ids, dtype=torch.long)
+
+    def sample_ids(self, num: int, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                   prefix: str | None = None, seed: int = 0) -> Tensor:  # fmt: skip
+        """``num`` sequences of the generator (the same seed, the same sequences). -> (num, T) ids."""
+        check_sampling(num, temperature, top_k, top_p)
+        start = self.prefix_ids(prefix) if prefix else None
+        rng = torch.Generator().manual_seed(seed)
+        return self.generator.generate(num, self.config.data.seq_len, rng, temperature=temperature, top_k=top_k,
+                                       top_p=top_p, prefix=start)  # fmt: skip
+
+    def sample(self, num: int, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+               prefix: str | None = None, seed: int = 0) -> list[str]:  # fmt: skip
+        """``num`` sequences as text (ids for the oracle task); see :meth:`sample_ids`."""
+        return render_rows(self.sample_ids(num, temperature, top_k, top_p, prefix, seed), self.vocab)
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:
