@@ -44,7 +44,7 @@ from seqgan import presets  # noqa: E402
 from seqgan.env import env_snapshot
 from seqgan.eval.metrics import mean_entropy, mean_nll, sequence_nll, temperature_sweep  # noqa: E402
 from seqgan.files import write_json  # noqa: E402
-from seqgan.models import Generator  # noqa: E402
+from seqgan.models.build import build_models
 from seqgan.train.checkpoint import latest_checkpoint  # noqa: E402
 from seqgan.train.rundir import load_run  # noqa: E402
 
@@ -147,9 +147,8 @@ def random_eval(source: Path, num_samples: int, seed: int) -> None:
         return
     r = load_run(source, "last")
     cfg = r.config
-    torch.manual_seed(cfg.run.seed)  # the trainer builds G first after this seed: the same initial weights
-    g = Generator(cfg.data.vocab_size, cfg.generator.emb_dim, cfg.generator.hidden_dim, cfg.data.start_token,
-                  cfg.generator.init_std)  # fmt: skip
+    torch.manual_seed(cfg.run.seed)  # the trainer builds the models after this seed: the same initial weights
+    g = build_models(cfg).generator
     rng = torch.Generator().manual_seed(seed)
     untrained = sequence_nll(r.oracle, g.generate(num_samples, cfg.data.seq_len, rng))
     tokens = torch.randint(0, cfg.data.vocab_size, (num_samples, cfg.data.seq_len), generator=rng)

@@ -88,6 +88,9 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
         raise UserError(f"all {dropped['too_long']} non-blank lines of {path} exceed --max-len {max_len}: raise it")
     if not kept:
         raise UserError(f"input file {path} holds only blank lines: {TEXT_HINT}")
+    def split() -> tuple[list[int], list[int], list[int]]:  # after every line was checked
+        return _split(len(kept), test_frac, valid_frac, seed, test_file, valid_file, path)
+
     if ids:
         vocab, (first_n, first) = Vocab("ids", None, vocab_size), kept[0]
         if ragged := next(((n, toks) for n, toks in kept if len(toks) != len(first)), None):
@@ -100,38 +103,29 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
         rows = [[parse_id(t, vocab_size, f"{path} line {n}") for t in toks] for n, toks in kept]
         test_rows = [[parse_id(t, vocab_size, f"{test_file} line {n}") for t in toks] for n, toks in test_kept]
         valid_rows = [[parse_id(t, vocab_size, f"{valid_file} line {n}") for t in toks] for n, toks in valid_kept]
-        seq_len, unk_rate, test_unk_rate = len(first), 0.0, 0.0
+        train_lines, valid_lines, test_lines = split()
+        seq_len, unk_rate = len(first), 0.0
     else:
         for src, lines_kept in ((path, kept), (test_file, test_kept), (valid_file, valid_kept)):
             for n, toks in lines_kept:
                 if bad := next((t for t in toks if t in SPECIAL_TOKENS[:3]), None):
                     raise UserError(f"{src} line {n} holds the reserved token {bad}: remove it (a line ends the "
                                     "sequence)")
-        counts = Counter(t for _, toks in kept for t in toks if t != "<unk>")
+        train_lines, valid_lines, test_lines = split()
+        # The vocabulary comes from the training lines alone: held-out lines are read only to be encoded.
+        counts = Counter(t for i in train_lines for t in kept[i][1] if t != "<unk>")
         order = sorted(counts, key=lambda t: (-counts[t], t))
         order = [t for t in order if counts[t] >= (min_freq or 1)][: None if vocab_size is None else vocab_size - 4]
         vocab = Vocab(level, SPECIAL_TOKENS + order, len(SPECIAL_TOKENS) + len(order), dict(SPECIALS), lowercase)
         rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in kept]
         test_rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in test_kept]
         valid_rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in valid_kept]
-        unk_rate = sum(r.count(UNK) for r in rows) / sum(len(r) for r in rows)
-        test_unk_rate = sum(r.count(UNK) for r in test_rows) / max(sum(len(r) for r in test_rows), 1)
+        unk_rate = sum(rows[i].count(UNK) for i in train_lines) / sum(len(rows[i]) for i in train_lines)
         seq_len = (max_len if max_len is not None else max(len(r) for r in rows + test_rows + valid_rows)) + 1
     n = len(rows)
-    n_test = 0 if test_file is not None else held_out_count(n, test_frac)
-    n_valid = 0 if valid_file is not None else held_out_count(n - n_test, valid_frac)
-    if n - n_test - n_valid < 1:
-        raise UserError(f"{path} has {n} usable line(s), too few to hold out {n_test} test and {n_valid} validation "
-                        "line(s) and keep one to train on: give more lines, or lower --test-frac / --valid-frac "
-                        "(0 holds out none)")  # fmt: skip
-    # One shuffle: the test lines are its last n_test, the validation lines the n_valid before them, so the
-    # test split is the same whatever the validation options.
-    shuffled = list(range(n))
-    random.Random(seed).shuffle(shuffled)
-    cut_valid, cut_test = n - n_test - n_valid, n - n_test
-    splits = {"train": [rows[i] for i in sorted(shuffled[:cut_valid])],
-              "valid": [rows[i] for i in sorted(shuffled[cut_valid:cut_test])] if valid_file is None else valid_rows,
-              "test": [rows[i] for i in sorted(shuffled[cut_test:])] if test_file is None else test_rows}  # fmt: skip
+    splits = {"train": [rows[i] for i in train_lines],
+              "valid": [rows[i] for i in valid_lines] if valid_file is None else valid_rows,
+              "test": [rows[i] for i in test_lines] if test_file is None else test_rows}  # fmt: skip
     lens = sorted(len(r) for r in rows)
     pct = {f"p{p}": lens[max(0, math.ceil(p / 100 * n) - 1)] for p in (50, 95, 99)}
     report = {"lines_read": len(lines), "lines_kept": n, "dropped": dropped, "vocab_size": vocab.vocab_size,
@@ -139,9 +133,11 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
               "mean": round(sum(lens) / n, 4), **pct}, "seq_len": seq_len,
               "train_size": len(splits["train"]), "valid_size": len(splits["valid"]), "test_size": len(splits["test"]),
               "out": str(out)}  # fmt: skip
+    for name in ("valid", "test"):  # tokens the training lines never showed, as <unk>
+        held = splits[name]
+        report[f"{name}_unk_rate"] = round(sum(r.count(UNK) for r in held) / max(sum(map(len, held)), 1), 6)
     if test_file is not None:
-        report.update({"test_file": str(Path(test_file).resolve()), "test_dropped": test_dropped,
-                       "test_unk_rate": round(test_unk_rate, 6)})  # fmt: skip
+        report.update({"test_file": str(Path(test_file).resolve()), "test_dropped": test_dropped})
     options = {"level": vocab.level, "lowercase": lowercase, "max_len": max_len, "vocab_size": vocab_size,
                "min_freq": min_freq, "test_frac": test_frac, "seed": seed, "ids": ids,
                "test_file": None if test_file is None else str(Path(test_file).resolve()), "valid_frac": valid_frac,
@@ -152,3 +148,19 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
                 "pad_token": None if ids else PAD, "report": report}  # fmt: skip
     write_prepared(out, vocab, splits, seq_len, int(not ids), manifest)
     return report
+
+
+def _split(n: int, test_frac: float, valid_frac: float, seed: int, test_file: object, valid_file: object,
+           path: Path) -> tuple[list[int], list[int], list[int]]:  # fmt: skip
+    """Line indices of train, validation and test: one seeded shuffle; the test lines are its last n_test, the
+    validation lines the n_valid before them, so the test split is the same whatever the validation options."""
+    n_test = 0 if test_file is not None else held_out_count(n, test_frac)
+    n_valid = 0 if valid_file is not None else held_out_count(n - n_test, valid_frac)
+    if n - n_test - n_valid < 1:
+        raise UserError(f"{path} has {n} usable line(s), too few to hold out {n_test} test and {n_valid} validation "
+                        "line(s) and keep one to train on: give more lines, or lower --test-frac / --valid-frac "
+                        "(0 holds out none)")  # fmt: skip
+    shuffled = list(range(n))
+    random.Random(seed).shuffle(shuffled)
+    cut_valid, cut_test = n - n_test - n_valid, n - n_test
+    return sorted(shuffled[:cut_valid]), sorted(shuffled[cut_valid:cut_test]), sorted(shuffled[cut_test:])

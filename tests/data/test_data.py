@@ -38,6 +38,13 @@ def _prep(tmp_path: Path, content: str | bytes, out: str = "out", **kw) -> tuple
     return report, load_prepared(tmp_path / out)
 
 
+def _distinct_lines(n: int) -> list[str]:
+    """n different lines made of the same few words ("one zero one x", ...): whatever lines are held out, their
+    words were seen in training, so they decode back exactly (held-out-only words would become <unk>)."""
+    return [" ".join("one" if i >> b & 1 else "zero" for b in range(max(1, (n - 1).bit_length()))) + " x"
+            for i in range(n)]  # fmt: skip
+
+
 def _leftovers(tmp_path: Path) -> list[str]:
     return sorted(p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name)
 
@@ -172,13 +179,14 @@ def test_char_level_chinese_file(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------- splits
 def test_split_sizes_and_determinism(tmp_path: Path) -> None:
-    text = "".join(f"w{i} x\n" for i in range(10))
+    lines = _distinct_lines(10)
+    text = "".join(line + "\n" for line in lines)
     r, d = _prep(tmp_path, text, test_frac=0.25, seed=3)
     assert (r["train_size"], r["test_size"]) == (7, 3)  # ceil(2.5)
     r2, d2 = _prep(tmp_path, text, out="again", test_frac=0.25, seed=3)
     assert torch.equal(d.train, d2.train) and torch.equal(d.test, d2.test)
     rows = sorted(d.vocab.decode(x) for x in torch.cat([d.train, d.test]))
-    assert rows == sorted(f"w{i} x" for i in range(10))  # a partition of the lines
+    assert rows == sorted(lines)  # a partition of the lines
     seen = {tuple(sorted(d.vocab.decode(x) for x in load_prepared(d_).test)) for d_ in
             [tmp_path / "out"] + [tmp_path / f"s{s}" for s in range(5) if prepare(
                 _file(tmp_path, text), tmp_path / f"s{s}", seed=s, test_frac=0.25)]}  # fmt: skip
@@ -190,12 +198,24 @@ def test_split_sizes_and_determinism(tmp_path: Path) -> None:
 def test_split_follows_seeded_shuffle(tmp_path: Path) -> None:
     import random
 
-    text = "".join(f"t{i}\n" for i in range(8))
-    _, d = _prep(tmp_path, text, test_frac=0.25, seed=5)
+    lines = _distinct_lines(8)
+    _, d = _prep(tmp_path, "".join(line + "\n" for line in lines), test_frac=0.25, seed=5)
     order = list(range(8))
     random.Random(5).shuffle(order)
-    assert [d.vocab.decode(r) for r in d.test] == [f"t{i}" for i in sorted(order[-2:])]
-    assert [d.vocab.decode(r) for r in d.train] == [f"t{i}" for i in sorted(order[:-2])]
+    assert [d.vocab.decode(r) for r in d.test] == [lines[i] for i in sorted(order[-2:])]
+    assert [d.vocab.decode(r) for r in d.train] == [lines[i] for i in sorted(order[:-2])]
+
+
+def test_vocabulary_comes_from_the_training_lines_only(tmp_path: Path) -> None:
+    """Held-out lines are only encoded: a word seen only there is <unk>, and their share of <unk> is reported."""
+    text = "a b\na c\nb c\nq r\n"  # q and r occur in one line only
+    for seed in range(20):
+        report, d = _prep(tmp_path, text, out=f"s{seed}", test_frac=0.25, seed=seed)
+        held_out = d.vocab.decode(d.test[0])
+        if held_out == "<unk> <unk>":  # the line with q and r went to the test split
+            assert "q" not in d.vocab.tokens and report["test_unk_rate"] == 1.0 and report["unk_rate"] == 0.0
+            return
+    raise AssertionError("no seed put the q r line in the test split")
 
 
 def test_test_frac_zero_and_too_few_lines(tmp_path: Path) -> None:
@@ -332,7 +352,8 @@ def test_parser_runs_prepare(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     _parser_run(["prepare", str(src), "--out", str(tmp_path / "o"), "--test-frac", "0", "--json"])
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["vocab_size"] == 8 and report["dropped"] == {"blank": 0, "too_long": 0}
-    _parser_run(["prepare", str(src), "--out", str(tmp_path / "o"), "--force", "--level", "char"])
+    _parser_run(["prepare", str(src), "--out", str(tmp_path / "o"), "--force", "--level", "char", "--test-frac", "0",
+                 "--valid-frac", "0"])  # fmt: skip
     out = capsys.readouterr().out
     assert "dropped: blank=0 too_long=0" in out and "vocab_size: 9" in out  # a b c d and the space
 
@@ -429,16 +450,17 @@ def test_valid_split_comes_from_the_lines_left_after_the_test_split(tmp_path: Pa
     before the test lines, train the rest; the three are disjoint and cover every line."""
     import random
 
-    text = "".join(f"t{i}\n" for i in range(20))
+    lines = _distinct_lines(20)
+    text = "".join(line + "\n" for line in lines)
     r0, d0 = _prep(tmp_path, text, out="none", test_frac=0.2, seed=7)
     r1, d1 = _prep(tmp_path, text, out="some", test_frac=0.2, valid_frac=0.25, seed=7)
     assert torch.equal(d0.test, d1.test) and (r1["train_size"], r1["valid_size"], r1["test_size"]) == (12, 4, 4)
     order = list(range(20))
     random.Random(7).shuffle(order)
     decode = lambda rows: [d1.vocab.decode(r) for r in rows]  # noqa: E731
-    assert decode(d1.valid) == [f"t{i}" for i in sorted(order[12:16])]
-    assert decode(d1.train) == [f"t{i}" for i in sorted(order[:12])]
-    assert sorted(decode(d1.train) + decode(d1.valid) + decode(d1.test)) == sorted(f"t{i}" for i in range(20))
+    assert decode(d1.valid) == [lines[i] for i in sorted(order[12:16])]
+    assert decode(d1.train) == [lines[i] for i in sorted(order[:12])]
+    assert sorted(decode(d1.train) + decode(d1.valid) + decode(d1.test)) == sorted(lines)
     assert d1.manifest["options"]["valid_frac"] == 0.25 and d0.valid.shape == (0, d0.seq_len)
 
 
