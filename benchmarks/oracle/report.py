@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from seqgan.eval.frontier import compare  # noqa: E402
+from harness import ROOT, fmt, fmt_p, mean_std, verdict_sentences, verdict_table  # noqa: E402
+
 from seqgan.files import write_atomic
 from seqgan.tools.plotting import global_epoch_series  # noqa: E402
 from seqgan.train.logbook import read_metrics  # noqa: E402
@@ -53,16 +53,6 @@ def welch(a: list[float], b: list[float]) -> tuple[float, float]:
         return math.nan, math.nan
     t, p = stats.ttest_ind(a, b, equal_var=False)
     return float(t), float(p)
-
-
-def fmt(x: float, spec: str = ".3f") -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
-
-
-def fmt_p(p: float) -> str:
-    if p is None or math.isnan(p):
-        return "n/a"
-    return "< 1e-6" if p < 1e-6 else f"{p:.2g}"
 
 
 def load(runs: Path) -> dict[str, Any]:
@@ -102,14 +92,6 @@ def column_values(data: dict[str, Any], name: str, key: str = "nll_oracle") -> t
     return means, pooled
 
 
-def mean_std(values: list[float]) -> str:
-    if not values:
-        return "not run"
-    if len(values) == 1:
-        return f"{values[0]:.3f} (1 seed)"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
-
-
 def sweep_points(data: dict[str, Any], name: str) -> dict[int, list[tuple[float, float, float]]]:
     """Per seed: the temperature sweep of a system as (alpha, NLL_test, NLL_oracle), both lower-better."""
     out = {}
@@ -117,57 +99,6 @@ def sweep_points(data: dict[str, Any], name: str) -> dict[int, list[tuple[float,
         run = data["seeds"].get(seed, {}).get(name)
         if run and "sweep" in run["final"]:
             out[seed] = [(p["alpha"], p["nll_test"], p["nll_oracle"]) for p in run["final"]["sweep"]]
-    return out
-
-
-def verdict_table(data: dict[str, Any]) -> tuple[list[str], dict[tuple[str, str], Any]]:
-    """Each comparison on the frontier: the per-seed matched-diversity gaps, their t-test and the verdict."""
-    lines = ["| system | against | seeds | NLL_oracle gap at matched NLL_test (mean ± std over seeds) | per seed | "
-             "p (t-test of the gaps, two-sided) | verdict |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-    verdicts = {}
-    for a, b in COMPARISONS:
-        pa, pb = sweep_points(data, a), sweep_points(data, b)
-        seeds = sorted(set(pa) & set(pb))
-        if not seeds:
-            continue
-        v = compare([pa[s] for s in seeds], [pb[s] for s in seeds])
-        verdicts[(a, b)] = v
-        per_seed = ", ".join(f"{g:+.3f}" for g in v.gaps) + (f" ({v.seeds_without_overlap} without overlap)"
-                                                            if v.seeds_without_overlap else "")  # fmt: skip
-        spread = "" if math.isnan(v.std) else f" ± {v.std:.3f}"
-        lines.append(f"| {ALL_NAMES[a]} | {ALL_NAMES[b]} | {len(seeds)} | {fmt(v.mean, '+.3f')}{spread} | {per_seed} | "
-                     f"{fmt_p(v.p)} | **{v.verdict}** |")  # fmt: skip
-    return lines, verdicts
-
-
-def verdict_sentences(verdicts: dict[tuple[str, str], Any]) -> list[str]:
-    """The answers, in words, generated from the verdicts (negative ones included)."""
-    out = []
-
-    def says(a: str, b: str) -> str | None:
-        v = verdicts.get((a, b))
-        return None if v is None else v.verdict
-
-    main = says("seqgan", "mle_es")
-    if main:
-        word = {"better": "better than", "worse": "worse than", "indistinguishable": "indistinguishable from",
-                "undetermined": "not separable (too few seeds) from"}[main]  # fmt: skip
-        out.append(f"- **SeqGAN is {word} early-stopped, temperature-tuned MLE** on the quality-diversity frontier.")
-    uninformative = [c for c in ("shuffled_reward", "constant_reward") if says("seqgan", c)]
-    if uninformative:
-        beaten = [CONTROL_NAMES[c] for c in uninformative if says("seqgan", c) == "better"]
-        if len(beaten) == len(uninformative):
-            out.append(f"- SeqGAN beats the {' and the '.join(beaten)} controls: D's reward carries information "
-                       "that helps beyond the sharpening of the policy.")
-        else:
-            rest = [f"{CONTROL_NAMES[c]}: {says('seqgan', c)}" for c in uninformative]
-            out.append("- SeqGAN does not beat every reward that carries no information about the sequence ("
-                       f"{'; '.join(rest)}): whatever SeqGAN gains or loses against MLE is not D's information at "
-                       "work.")  # fmt: skip
-    for c in ("baseline_mean", "sgd"):
-        if says("seqgan", c):
-            out.append(f"- SeqGAN against the {CONTROL_NAMES[c]} control: {says('seqgan', c)}; the {CONTROL_NAMES[c]} "
-                       f"control against early-stopped MLE: {says(c, 'mle_es') or 'not run'}.")
     return out
 
 
@@ -391,7 +322,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     data = load(runs)
     m = data["manifest"]
-    verdicts_md, verdicts = verdict_table(data)
+    verdicts_md, verdicts = verdict_table(lambda name: sweep_points(data, name), COMPARISONS, ALL_NAMES,
+                                          "NLL_oracle gap at matched NLL_test")  # fmt: skip
     figures = plot_all(data, out, Path(args.caccia_csv))
     env = m["env"]
     wall = sum(m.get("wall_s", {}).values())
@@ -426,7 +358,8 @@ def main() -> None:
         "",
         "## Verdicts on the quality-diversity frontier",
         "",
-        *(verdict_sentences(verdicts) or ["- no comparison yet (run `--parts sweep`)."]),
+        *(verdict_sentences(verdicts, ALL_NAMES, "quality-diversity")
+          or ["- no comparison yet (run `--parts sweep`)."]),
         "",
         *verdicts_md,
         "",

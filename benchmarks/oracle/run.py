@@ -27,25 +27,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness import load_manifest, run_jobs, train  # noqa: E402
 
 from seqgan import presets  # noqa: E402
 from seqgan.env import env_snapshot
 from seqgan.eval.metrics import mean_entropy, mean_nll, sequence_nll, temperature_sweep  # noqa: E402
 from seqgan.files import write_json  # noqa: E402
 from seqgan.models.build import build_models
-from seqgan.train.checkpoint import latest_checkpoint  # noqa: E402
 from seqgan.train.rundir import load_run  # noqa: E402
 
 # Table 1 columns after pre-training: the --set overrides of each (SeqGAN itself: the preset).
@@ -87,36 +83,6 @@ def fig3_epochs(g_steps: int, epochs: int, max_g_steps: int | None) -> int:
     (g-steps 100 for 40 epochs is 100x the roll-outs of the default run)."""
     return epochs if max_g_steps is None else max(1, min(epochs, math.ceil(max_g_steps / g_steps)))
 ALPHAS = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0]  # inverse temperatures (Caccia et al. 2020)
-
-
-def _phase(run: Path) -> str | None:
-    if not (run / "config.json").exists():
-        return None
-    ckpt = latest_checkpoint(run / "checkpoints")
-    return "new" if ckpt is None else ckpt["state"]["phase"]
-
-
-def train(run: Path, argv: list[str], log: dict, log_file: Path | None = None) -> None:
-    """Train ``run`` with ``seqgan train argv``; skip it when done, resume it when interrupted.
-    With ``log_file`` the run's output goes there and it runs on one torch thread (parallel workers)."""
-    phase = _phase(run)
-    if phase == "done":
-        return
-    cmd = [sys.executable, "-m", "seqgan", "train", "--no-progress"]
-    cmd += ["--resume", str(run)] if phase is not None else [*argv, "--out-dir", str(run)]
-    print(f"[{time.strftime('%H:%M:%S')}] {' '.join(cmd[2:])}", flush=True)
-    t0 = time.perf_counter()
-    if log_file is None:
-        subprocess.run(cmd, check=True, cwd=ROOT)
-    else:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-        with open(log_file, "a") as f:
-            subprocess.run(cmd, check=True, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env)
-    # Summed over resumes: a run interrupted and resumed took both stretches.
-    walls = log.setdefault("wall_s", {})
-    walls[str(run)] = round(walls.get(str(run), 0.0) + time.perf_counter() - t0, 1)
-    print(f"[{time.strftime('%H:%M:%S')}] finished {run} ({walls[str(run)]:.0f} s in all)", flush=True)
 
 
 def final_eval(run: Path, num_samples: int, seed: int, sweep: bool, source: Path | None = None,
@@ -187,43 +153,35 @@ def main() -> None:
     cfg = presets.get(args.preset)
     ss_decay = round(0.4 / max(cfg.adversarial.epochs, 1), 6)
     common = ["--preset", args.preset, "--device", args.device]
-    manifest_file = out / "manifest.json"
-    manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
-    manifest.update({"preset": args.preset, "seeds": args.seeds, "ablation_seeds": args.ablation_seeds,
-                     "oracle_params": args.oracle_params, "ss_decay": ss_decay, "alphas": ALPHAS,
-                     "controls": CONTROLS, "sgd_lr": args.sgd_lr, "parts": args.parts,
-                     "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-                     "env": env_snapshot(torch.device("cpu")), "columns": COLUMNS, "ablations": ABLATIONS,
-                     "fig3": {k: list(v) for k, v in FIG3.items()}, "fig3_epochs": args.fig3_epochs,
-                     "fig3_max_g_steps": args.fig3_max_g_steps, "workers": args.workers})  # fmt: skip
-    write_json(manifest_file, manifest)
+    manifest = load_manifest(out, {
+        "preset": args.preset, "seeds": args.seeds, "ablation_seeds": args.ablation_seeds,
+        "oracle_params": args.oracle_params, "ss_decay": ss_decay, "alphas": ALPHAS, "controls": CONTROLS,
+        "sgd_lr": args.sgd_lr, "parts": args.parts, "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "env": env_snapshot(torch.device("cpu")), "columns": COLUMNS, "ablations": ABLATIONS,
+        "fig3": {k: list(v) for k, v in FIG3.items()}, "fig3_epochs": args.fig3_epochs,
+        "fig3_max_g_steps": args.fig3_max_g_steps, "workers": args.workers})  # fmt: skip
 
-    def fork_argv(source: Path, overrides: list[str]) -> list[str]:
-        sets = [x for o in overrides for x in ("--set", o.format(ss_decay=ss_decay, sgd_lr=args.sgd_lr))]
-        return [*common, "--init-from", str(source), *sets]
-
-    n = cfg.eval.num_samples
-    jobs: list[tuple[int, str, list[str]]] = []  # (seed, run name, overrides); Table 1 of every seed first
+    overrides: dict[str, list[str]] = {**COLUMNS, **CONTROLS, **ABLATIONS}
+    jobs: list[tuple[int, str]] = []  # (seed, run name); Table 1 of every seed first
     if "table" in args.parts:
-        jobs += [(seed, name, o) for seed in args.seeds for name, o in COLUMNS.items()]
+        jobs += [(seed, name) for seed in args.seeds for name in COLUMNS]
     if "controls" in args.parts:
-        jobs += [(seed, name, o) for seed in args.seeds for name, o in [("seqgan", []), *CONTROLS.items()]]
+        jobs += [(seed, name) for seed in args.seeds for name in ["seqgan", *CONTROLS]]
     if "ablations" in args.parts:
-        jobs += [(seed, name, o) for seed in args.ablation_seeds for name, o in [("seqgan", []), *ABLATIONS.items()]]
+        jobs += [(seed, name) for seed in args.ablation_seeds for name in ["seqgan", *ABLATIONS]]
     if "fig3" in args.parts:
-        jobs += [(seed, "seqgan", []) for seed in args.ablation_seeds]
+        jobs += [(seed, "seqgan") for seed in args.ablation_seeds]
         for name, (g, d, k) in FIG3.items():
             e = fig3_epochs(g, args.fig3_epochs or cfg.adversarial.epochs, args.fig3_max_g_steps)
             manifest.setdefault("fig3_run_epochs", {})[name] = e
-            sets = [f"adversarial.g_steps={g}", f"adversarial.d_steps={d}", f"adversarial.k_epochs={k}",
-                    f"adversarial.epochs={e}"] + (["eval.every=1"] if args.fig3_max_g_steps else [])  # fmt: skip
-            jobs += [(seed, f"fig3_{name}", sets) for seed in args.ablation_seeds]
-    lock = threading.Lock()
-    futures: dict[Path, Future] = {}
+            overrides[f"fig3_{name}"] = [f"adversarial.g_steps={g}", f"adversarial.d_steps={d}",
+                                         f"adversarial.k_epochs={k}", f"adversarial.epochs={e}"] + (
+                ["eval.every=1"] if args.fig3_max_g_steps else [])  # fmt: skip
+            jobs += [(seed, f"fig3_{name}") for seed in args.ablation_seeds]
+    n = cfg.eval.num_samples
 
-    def job(seed: int, name: str, overrides: list[str]) -> None:
-        source = out / f"seed{seed}" / "seqgan"
-        run = out / f"seed{seed}" / name
+    def job(seed: int, name: str) -> None:
+        source, run = out / f"seed{seed}" / "seqgan", out / f"seed{seed}" / name
         log_file = out / "logs" / f"seed{seed}_{name}.log" if args.workers > 1 else None
         if name == "seqgan":  # the seed's SeqGAN run, trained from scratch; every other run forks from it
             first = ["--seed", str(seed)] + (["--oracle-params", args.oracle_params] if args.oracle_params else [])
@@ -233,33 +191,14 @@ def main() -> None:
             final_eval(out / f"seed{seed}" / "mle_es", n, seed, "sweep" in args.parts and seed in args.seeds,
                        source=source, checkpoint=str(source / "checkpoints" / "pretrained.pt"))  # fmt: skip
         else:
-            futures[source].result()  # queued before every fork, so this never waits on a run not started
-            train(run, fork_argv(source, overrides), manifest, log_file)
+            sets = [x for o in overrides[name] for x in ("--set", o.format(ss_decay=ss_decay, sgd_lr=args.sgd_lr))]
+            train(run, [*common, "--init-from", str(source), *sets], manifest, log_file)
         sweep = "sweep" in args.parts and name in ("seqgan", *COLUMNS, *CONTROLS) and seed in args.seeds
         final_eval(run, n, seed, sweep)
-        with lock:
-            write_json(manifest_file, manifest)
 
     if args.workers > 1:
         torch.set_num_threads(1)  # the evaluations run in this process beside the workers
-    # Every seed's own run first (each once), then the forks in order: no fork can hold a worker while
-    # the run it waits for is still queued behind it.
-    unique = list(dict.fromkeys((s_, n_, tuple(o)) for s_, n_, o in jobs))
-    ordered = [j for j in unique if j[1] == "seqgan"] + [j for j in unique if j[1] != "seqgan"]
-    with ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        submitted = []
-        for seed, name, overrides in ordered:
-            f = pool.submit(job, seed, name, list(overrides))
-            submitted.append((out / f"seed{seed}" / name, f))
-            if name == "seqgan":
-                futures[out / f"seed{seed}" / "seqgan"] = f
-    # Elapsed time of the benchmark, summed over the invocations that resumed it.
-    manifest["elapsed_s"] = round(manifest.get("elapsed_s", 0.0) + time.perf_counter() - t_start, 1)
-    write_json(manifest_file, manifest)
-    failed = [f"{run} ({f.exception()})" for run, f in submitted if f.exception() is not None]
-    if failed:
-        sys.exit(f"error: {len(failed)} run(s) failed: {'; '.join(failed)}; see {out}/logs/ and rerun the same "
-                 "command to resume")  # fmt: skip
+    run_jobs(out, jobs, job, args.workers, manifest, t_start)
     print(f"done: python benchmarks/oracle/report.py --runs {out}")
 
 

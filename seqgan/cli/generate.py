@@ -41,26 +41,16 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    import torch
-
-    from seqgan.eval.metrics import evaluate_samples
-    from seqgan.models.generator import check_sampling
     from seqgan.train.rundir import load_run
 
     if args.num_samples is not None and args.num_samples < 2:
         raise UserError("--num-samples must be >= 2 (Self-BLEU compares samples with each other)")
     run = load_run(args.run, args.checkpoint)
-    cfg = run.config
-    num = args.num_samples or cfg.eval.num_samples
-    check_sampling(temperature=args.temperature)
-    rng = torch.Generator().manual_seed(args.seed)
-    g = run.generator
-    samples = g.generate(num, cfg.data.seq_len, rng, temperature=args.temperature)
-    pitch = run.vocab.pitch if run.vocab is not None else None  # music runs add eval/mse
-    metrics = evaluate_samples(g, samples, run.test, run.oracle, cfg.eval.bleu_orders, run.vocab is not None,
-                               pitch=pitch, temperature=args.temperature)  # fmt: skip
-    emit({"run": args.run, "checkpoint": args.checkpoint, "phase": run.phase, "epoch": run.epoch,
-           "num_samples": num, "seed": args.seed, "temperature": args.temperature, **metrics}, args.json)  # fmt: skip
+    num = args.num_samples or run.config.eval.num_samples
+    metrics = run.evaluate(num, args.seed, args.temperature, args.split, lm=args.lm,
+                           lm_cache=None if args.lm_cache is None else Path(args.lm_cache))  # fmt: skip
+    emit({"run": args.run, "checkpoint": args.checkpoint, "phase": run.phase, "epoch": run.epoch, "split": args.split,
+          "num_samples": num, "seed": args.seed, "temperature": args.temperature, **metrics}, args.json)  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,5 +84,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="sample at this softmax temperature and score "
                    "NLL_test under the same softmax: one point of the quality-diversity curve of Caccia et al. "
                    "(2020) (default 1.0)")  # fmt: skip
+    p.add_argument("--split", choices=["test", "valid"], default="test", help="the held-out split scored against: "
+                   "test (default; the reported numbers) or valid (what model selection reads)")  # fmt: skip
+    p.add_argument("--lm", action="store_true", help="text runs: also eval/lm_score (NLL of the samples under an "
+                   "LSTM LM of the real training split) and eval/reverse_lm_score (NLL of the split under an LSTM LM "
+                   "trained on the samples); trains the LMs here (minutes on a CPU)")  # fmt: skip
+    p.add_argument("--lm-cache", metavar="DIR", help="where the real-text LM is kept and reused (default RUN/lm)")
     add_json(p)
     p.set_defaults(func=cmd_eval)

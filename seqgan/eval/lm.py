@@ -63,7 +63,7 @@ def train_lm(train: Tensor, held_out: Tensor, vocab_size: int, start_token: int,
         torch.nn.init.zeros_(lm.out.bias)
     opt = torch.optim.Adam([p for p in lm.parameters() if p.requires_grad], lr=settings.lr)
     best, best_state, bad, history = math.inf, None, 0, []
-    for epoch in range(1, settings.max_epochs + 1):
+    for _ in range(settings.max_epochs):
         lm.train()
         for idx in torch.randperm(len(train), generator=gen).split(settings.batch_size):
             rows = trim_padding(train[idx], eos_token)

@@ -34,6 +34,8 @@ from seqgan.data.prepared import load_prepared
 from seqgan.data.vocab import Vocab
 from seqgan.env import env_snapshot
 from seqgan.errors import UserError
+from seqgan.eval.lm import forward_lm, lm_scores
+from seqgan.eval.metrics import evaluate_samples
 from seqgan.files import write_atomic, write_json
 from seqgan.models.build import build_models
 from seqgan.models.discriminator import Discriminator
@@ -315,6 +317,10 @@ class Run:
     phase: str
     epoch: int
     kind: str
+    path: Path
+
+    def data(self) -> dict[str, Tensor]:
+        return RunDir(self.path).data()
 
     def prefix_ids(self, text: str) -> Tensor:
         """``text`` every sample starts with, as ids: words (or note names) through the vocabulary, or space-
@@ -348,6 +354,37 @@ class Run:
         """``num`` sequences as text (ids for the oracle task); see :meth:`sample_ids`."""
         return render_rows(self.sample_ids(num, temperature, top_k, top_p, prefix, seed), self.vocab)
 
+    def evaluate(self, num: int | None = None, seed: int = 0, temperature: float = 1.0, split: str = "test",
+                 lm: bool = False, reverse_lm: bool = True,
+                 lm_cache: Path | None = None) -> dict[str, Any]:  # fmt: skip
+        """Every metric of ``num`` fresh samples (default: the run's eval.num_samples) at ``temperature``, against
+        the ``split`` ("test": the reported numbers; "valid"). ``lm``: text runs also get the LM score and the
+        reverse LM score (:mod:`seqgan.eval.lm`; the real-text LM is kept in ``lm_cache``, by default RUN/lm/)."""
+        if split not in ("test", "valid"):
+            raise UserError(f"split must be test or valid, got {split!r}")
+        refs = self.test if split == "test" else self.valid
+        if len(refs) == 0:
+            raise UserError(f"{self.path} has no {split} split: evaluate on the other one (--split)")
+        check_sampling(num, temperature)
+        num = num or self.config.eval.num_samples
+        samples = self.generator.generate(num, self.config.data.seq_len, torch.Generator().manual_seed(seed),
+                                          temperature=temperature)  # fmt: skip
+        pitch = self.vocab.pitch if self.vocab is not None else None  # music runs add eval/mse
+        metrics: dict[str, Any] = evaluate_samples(self.generator, samples, refs, self.oracle,
+                                                   self.config.eval.bleu_orders, self.kind != "oracle", pitch=pitch,
+                                                   temperature=temperature, split=split)  # fmt: skip
+        if lm:
+            if self.kind == "oracle":
+                raise UserError("LM scores are for text runs: the oracle task has NLL_oracle instead")
+            data = self.data()
+            forward, record = forward_lm(data["train"], data["valid"] if len(data["valid"]) else data["train"],
+                                         self.config.data.vocab_size, self.config.data.start_token,
+                                         self.config.data.eos_token, self.config.data.pad_token,
+                                         lm_cache or self.path / "lm")  # fmt: skip
+            metrics.update(lm_scores(samples, forward, refs, reverse=reverse_lm))
+            metrics["lm"] = {"settings": record["settings"], "best_epoch": record["best_epoch"]}
+        return metrics
+
 
 def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:
     """Reopen ``run_dir`` at ``checkpoint`` (last, prev, best, pretrained or a checkpoint file's path)."""
@@ -364,4 +401,4 @@ def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:
         raise UserError(f"the checkpoint does not match the config in {run_dir}: it comes from another run") from None
     data = rundir.data()
     return Run(cfg, models.generator.eval(), models.discriminator.eval(), models.oracle, rundir.vocab(), data["test"],
-               data["valid"], ckpt["state"]["phase"], ckpt["state"]["epoch"], rundir.kind())  # fmt: skip
+               data["valid"], ckpt["state"]["phase"], ckpt["state"]["epoch"], rundir.kind(), rundir.path)  # fmt: skip
