@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import ok, user_error
 
 from seqgan import cli, presets
 from seqgan.config import apply_overrides
@@ -95,6 +96,21 @@ def test_eval_reports_all_metrics(word_run: Path, capsys):
     assert cli.main(["eval", str(word_run), "--num-samples", "50", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert {"eval/nll_test", "eval/bleu2", "eval/self_bleu4", "eval/distinct2"} <= result.keys()
+
+
+def test_eval_lm_scores_and_splits(word_run: Path, tiny_run: Path, capsys):
+    """--lm adds the LM and reverse LM scores (the real-text LM kept in RUN/lm and reused); --split valid scores
+    against the validation split; the oracle task has no LM score."""
+    argv = ["eval", str(word_run), "--num-samples", "60", "--lm", "--json"]
+    first = json.loads(ok(capsys, argv).strip().splitlines()[-1])
+    assert first["split"] == "test" and first["eval/lm_score"] > 0 and first["eval/reverse_lm_score"] > 0
+    assert first["lm"]["settings"]["hidden_dim"] == 128 and len(list((word_run / "lm").glob("lm-*.pt"))) == 1
+    again = json.loads(ok(capsys, argv).strip().splitlines()[-1])
+    assert again["eval/lm_score"] == first["eval/lm_score"] and len(list((word_run / "lm").glob("*.pt"))) == 1
+    valid = json.loads(ok(capsys, ["eval", str(word_run), "--num-samples", "60", "--split", "valid", "--json"])
+                       .strip().splitlines()[-1])  # fmt: skip
+    assert "eval/nll_valid" in valid and "eval/nll_test" not in valid and "eval/nll_test" in first
+    assert "oracle task" in user_error(capsys, ["eval", str(tiny_run), "--lm"])
 
 
 def test_char_level_chinese_round_trip(tmp_path: Path):
