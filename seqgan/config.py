@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -177,8 +178,18 @@ class SeqGANConfig:
 
     def validate(self) -> None:
         """Check ranges; every message names the key and what is allowed."""
+        for key in all_keys(self):
+            value = get_value(self, key)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UserError(f"{key} must be a finite number, got {value}")
+        for key in ("run.seed", "data.oracle_seed"):
+            if get_value(self, key) > MAX_SEED:
+                raise UserError(f"{key} must be at most 2^63 - 1 = {MAX_SEED}, got {get_value(self, key)}")
+        orders = self.eval.bleu_orders
+        if not orders or any(not 1 <= n <= MAX_BLEU_ORDER for n in orders):
+            raise UserError(f"eval.bleu_orders must be one or more orders in 1..{MAX_BLEU_ORDER}, got {orders}")
         positive = [
-            "data.vocab_size", "data.seq_len", "data.num_train", "data.num_test",
+            "data.vocab_size", "data.seq_len", "data.num_train",
             "data.oracle_emb_dim", "data.oracle_hidden_dim", "generator.emb_dim", "generator.hidden_dim",
             "discriminator.emb_dim", "discriminator.batch_size", "pretrain.batch_size",
             "adversarial.batch_size", "adversarial.rollout_num", "adversarial.d_score_batch",
@@ -192,7 +203,7 @@ class SeqGANConfig:
             "pretrain.g_epochs", "pretrain.d_steps", "pretrain.k_epochs", "adversarial.epochs",
             "adversarial.g_steps", "adversarial.d_steps", "adversarial.k_epochs", "discriminator.l2_reg",
             "pretrain.grad_clip", "adversarial.grad_clip", "eval.num_saved_samples", "run.seed",
-            "data.oracle_seed", "adversarial.ss_decay", "data.num_valid", "pretrain.patience",
+            "data.oracle_seed", "adversarial.ss_decay", "data.num_valid", "pretrain.patience", "data.num_test",
         ]  # fmt: skip
         for key in non_negative:
             if get_value(self, key) < 0:
@@ -266,6 +277,9 @@ def check_best_metric(cfg: SeqGANConfig) -> None:
         raise UserError(f"eval.best_metric {key}: order {key[len(pattern) - 3 :]} is not in eval.bleu_orders "
                         f"{cfg.eval.bleu_orders}: add it there or pick a listed order")
 
+
+MAX_SEED = 2**63 - 1  # torch and numpy seeds
+MAX_BLEU_ORDER = 32  # longer n-grams than any sentence the benchmarks hold; a typo (1000000000) would hang
 
 # Keys added after runs were already written: the value an older config.json (without the key) meant.
 LEGACY_VALUES: dict[str, Any] = {"data.num_valid": 0}

@@ -13,7 +13,7 @@ import os
 import sys
 
 from seqgan.cli import generate, oracle, prepare, tools, train
-from seqgan.cli.common import Parser
+from seqgan.cli.common import Parser, check_text_arguments
 from seqgan.errors import Interrupted, TrainingError, UserError
 
 
@@ -36,6 +36,9 @@ def _report(kind: str, message: str, err: BaseException) -> None:
     if rank != 0 and getattr(err, "mirrored", False):
         return
     sys.stdout.flush()
+    # Undecodable bytes of a file name, and control characters of a user's file, must not reach the terminal raw.
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    message = "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in message)
     print(f"{kind}: [rank {rank}] {message}" if rank else f"{kind}: {message}", file=sys.stderr)
 
 
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        check_text_arguments(args)
         args.func(args)
     except UserError as e:
         _report("error", str(e), e)

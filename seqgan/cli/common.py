@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -47,14 +48,52 @@ def emit(result: dict[str, Any], as_json: bool) -> None:
             print(f"{key}: {value}")
 
 
-def output_file(path: str) -> Path:
-    """A file to write: its folder must exist and it must not be a directory."""
+def output_file(path: str, force: bool = False, flag: str = "--out") -> Path:
+    """A file about to be written: its folder must exist; an existing file is replaced only with ``force``, never if
+    it is not a regular file, and never if it is one of a run directory's own files (config.json, data.pt, a
+    checkpoint, ...), whose loss would break every command on that run."""
+    from seqgan.train.rundir import run_file_of
+
     out = Path(path)
     if out.is_dir():
-        raise UserError(f"--out {path} is a directory: give a file name")
-    if not out.parent.exists():
-        raise UserError(f"the folder of --out {path} does not exist: create it first")
+        raise UserError(f"{flag} {path} is a directory: give a file name")
+    if not out.parent.is_dir():
+        raise UserError(f"the folder of {flag} {path} does not exist: create it first")
+    if (run := run_file_of(out)) is not None:
+        raise UserError(f"{flag} {path} is one of the files of the run {run}: writing it would break the run; choose "
+                        "another file")  # fmt: skip
+    if os.path.lexists(out):
+        if not out.is_file():
+            raise UserError(f"{flag} {path} exists and is not a regular file: choose another file")
+        if not force:
+            raise UserError(f"{flag} {path} already exists: pass --force to replace it, or choose another file")
     return out
+
+
+def seed_type(text: str) -> int:
+    """argparse type of every --seed: an integer in 0..2^63 - 1 (what torch and numpy accept)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: give an integer") from None
+    if not 0 <= value <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"seed {value} is outside 0..2^63 - 1")
+    return value
+
+
+def check_text_arguments(args: argparse.Namespace) -> None:
+    """Refuse an argument (a file name, most often) that is not valid UTF-8: such names cannot be printed or written
+    to JSON, and would fail only after work was done."""
+    for name, value in vars(args).items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and any("\udc80" <= ch <= "\udcff" for ch in item):
+                shown = item.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                raise UserError(f"--{name.replace('_', '-')} {shown!r} is not valid UTF-8 (a file name with "
+                                "undecodable bytes): rename the file or pass another path")  # fmt: skip
+
+
+def add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true", help="replace the output if it exists (never a run's own file)")
 
 
 def add_json(p: argparse.ArgumentParser, what: str = "the result") -> None:

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
-from seqgan.cli.common import add_json, emit, output_file, subcommand
+from seqgan.cli.common import add_force, add_json, emit, output_file, seed_type, subcommand
 from seqgan.errors import UserError
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
+    import torch
+    from tqdm import tqdm
+
     from seqgan.data.decode import render_rows
-    from seqgan.files import write_atomic
+    from seqgan.files import atomic_writer, write_atomic
     from seqgan.models.generator import check_sampling
     from seqgan.train.rundir import load_run
 
-    check_sampling(args.num_samples, args.temperature, args.top_k, args.top_p)
+    check_sampling(args.num_samples, args.temperature, args.top_k, args.top_p, max_num=10**8 if not args.midi_out
+                   else 10_000)  # fmt: skip
+    out = output_file(args.out, args.force) if args.out else None
     run = load_run(args.run, args.checkpoint)
     if args.midi_out:
         from seqgan.extras import require
@@ -28,15 +34,22 @@ def cmd_sample(args: argparse.Namespace) -> None:
             kind = "the oracle task" if run.kind == "oracle" else "a text run"
             raise UserError(f"--midi-out needs a music run (trained on `seqgan prepare-midi` data); {args.run} is "
                             f"{kind}: drop --midi-out")  # fmt: skip
-        check_midi_out(args.midi_out)
-    rows = run.sample_ids(args.num_samples, args.temperature, args.top_k, args.top_p, args.prefix, args.seed)
-    text = "".join(line + "\n" for line in render_rows(rows, run.vocab))
-    if args.out:
-        write_atomic(output_file(args.out), text.encode())
-    else:
-        sys.stdout.write(text)
+        check_midi_out(args.midi_out, args.num_samples, args.force)
+    chunks = run.iter_sample_ids(args.num_samples, args.temperature, args.top_k, args.top_p, args.prefix, args.seed)
+    next_chunk = next(chunks)  # the prefix and the options are checked before anything is written
+    kept, bar = [], tqdm(total=args.num_samples, unit="seq", file=sys.stderr, disable=None, leave=False)
+    with atomic_writer(out) if out is not None else contextlib.nullcontext(sys.stdout.buffer) as sink:
+        while next_chunk is not None:
+            sink.write("".join(line + "\n" for line in render_rows(next_chunk, run.vocab)).encode())
+            bar.update(len(next_chunk))
+            if args.midi_out:
+                kept.append(next_chunk)
+            next_chunk = next(chunks, None)
+    bar.close()
     if args.midi_out:  # the checks above ran before sampling
+        rows = torch.cat(kept)
         write_midi_samples(rows, run.vocab.pitch, args.midi_out)
+        text = "".join(line + "\n" for line in render_rows(rows, run.vocab))
         write_atomic(Path(args.midi_out) / "samples.txt", text.encode())
 
 
@@ -63,8 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prefix", help="text (or ids, oracle task) every sample starts with")
     p.add_argument("--num-samples", type=int, default=20, help="how many sequences (default 20)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0); same seed, same output")
-    p.add_argument("--out", help="output file (default: stdout)")
+    p.add_argument("--seed", type=seed_type, default=0, help="sampling seed (default 0); same seed, same output")
+    p.add_argument("--out", help="output file (default: stdout); written as the samples come, complete or not at all")
+    add_force(p)
     p.add_argument("--midi-out", metavar="DIR", help="music runs (`seqgan prepare-midi`): also write one MIDI file "
                    "per sample, DIR/sample-0000.mid ... (one token lasts the data's --step seconds, steady tempo), and "
                    "DIR/samples.txt")  # fmt: skip
@@ -80,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", help="run directory written by `seqgan train`")
     p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
     p.add_argument("--num-samples", type=int, help="generated samples (default: the run's eval.num_samples)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--seed", type=seed_type, default=0, help="sampling seed (default 0)")
     p.add_argument("--temperature", type=float, default=1.0, help="sample at this softmax temperature and score "
                    "NLL_test under the same softmax: one point of the quality-diversity curve of Caccia et al. "
                    "(2020) (default 1.0)")  # fmt: skip

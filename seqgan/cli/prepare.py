@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seqgan.cli.common import emit, subcommand
+from seqgan.cli.common import emit, seed_type, subcommand
 from seqgan.errors import UserError
 
 
@@ -87,7 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "the test split held out for validation (model selection), in [0, 1) (default 0.1; 0 = none)")
     p.add_argument("--valid-file", metavar="F", help="use the lines of F as the validation set instead of "
                    "--valid-frac")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test shuffle (default 0)")
+    p.add_argument("--seed", type=seed_type, default=0, help="seed of the train/valid/test shuffle (default 0)")
     p.add_argument("--ids", action="store_true", help="INPUT holds space-separated integer ids, all lines of one "
                    "length (the authors' real_data.txt format); ids are kept as is, no special tokens")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace DIR if it exists (only a directory written by "
@@ -127,7 +127,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--valid-frac", type=float, default=0.1, metavar="X", help="fraction of the tunes left after the "
                    "test split held out for validation (model selection), in [0, 1) (default 0.1; at least one tune; "
                    "0 = none)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/valid/test draw of tunes (default 0)")
+    p.add_argument("--seed", type=seed_type, default=0, help="seed of the train/valid/test draw of tunes (default 0)")
     p.add_argument("--force", action="store_true", help="replace DIR if it exists (only a prepared data "
                    "directory, or an empty one)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the report as one JSON object (files_read, "

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from seqgan.cli.common import Parser, add_json, emit, subcommand
+from seqgan.cli.common import Parser, add_force, add_json, emit, output_file, seed_type, subcommand
 from seqgan.errors import UserError
 
 PROTOCOL_HELP = ("full (the only one): every reference line is a reference for every hypothesis, NLTK "
@@ -26,7 +26,7 @@ SYSTEM_HELP = ("LABEL=SOURCE (repeat, at least 2): SOURCE is a run directory (fr
 def cmd_plot(args: argparse.Namespace) -> None:
     from seqgan.tools.plotting import plot_run
 
-    out = plot_run(args.run, args.out)
+    out = plot_run(args.run, None if args.out is None else output_file(args.out, args.force))
     emit({"out": str(out)}, args.json)
 
 
@@ -114,7 +114,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = subcommand(sub, "plot", "draw a run's curves (NLL_oracle, NLL_test, rewards, D accuracy) to a PNG",
              "seqgan plot runs/demo")  # fmt: skip
     p.add_argument("run", help="run directory written by `seqgan train`")
-    p.add_argument("--out", help="PNG path (default RUN/curves.png)")
+    p.add_argument("--out", help="PNG path (default RUN/curves.png, which a new plot replaces)")
+    add_force(p)
     add_json(p)
     p.set_defaults(func=cmd_plot)
 
@@ -162,7 +163,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--checkpoint", default="last", choices=["last", "best", "prev"],
                    help="checkpoint the runs are sampled from (default last)")  # fmt: skip
     q.add_argument("--per-system", type=int, default=20, help="items per system (default 20, as in the paper)")
-    q.add_argument("--seed", type=int, default=0, help="seed of every draw and the shuffle (default 0); same "
+    q.add_argument("--seed", type=seed_type, default=0, help="seed of every draw and the shuffle (default 0); same "
                    "arguments, same sheet")  # fmt: skip
     q.add_argument("--out", required=True, metavar="DIR", help="new or empty output directory (its parent must exist)")
     add_json(q)

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from seqgan.cli.common import add_json, emit, subcommand
+from seqgan.cli.common import add_json, emit, seed_type, subcommand
 from seqgan.errors import UserError
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "--set adversarial.mode=mle")  # fmt: skip
     p.add_argument("--oracle-params", metavar="FILE", help="oracle parameters: .npz or the authors' "
                    "target_params(_py3).pkl (default: a fresh N(0,1) oracle)")  # fmt: skip
-    p.add_argument("--seed", type=int, help="run seed (default 88, the authors' seed)")
+    p.add_argument("--seed", type=seed_type, help="run seed (default 88, the authors' seed)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="where to train (default cpu)")
     p.add_argument("--out-dir", help="run directory (default runs/PRESET-seedS-TIME)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",

@@ -212,13 +212,18 @@ def midi_bytes(mid: mido.MidiFile) -> bytes:
     return buf.getvalue()
 
 
-def check_midi_out(out_dir: str | Path) -> Path:
-    """The --midi-out folder, checked before any sampling: it may exist (as a folder), its parent must."""
+def check_midi_out(out_dir: str | Path, num: int = 0, force: bool = False) -> Path:
+    """The --midi-out folder, checked before any sampling: it may exist (as a folder), its parent must, and the
+    ``num`` files about to be written (sample-0000.mid ..., samples.txt) replace existing ones only with ``force``."""
     out = Path(out_dir)
     if os.path.lexists(out) and not out.is_dir():
         raise UserError(f"--midi-out {out} exists and is not a folder: choose another --midi-out")
     if not out.parent.is_dir():
         raise UserError(f"the folder of --midi-out {out} does not exist: create {out.parent} first")
+    names = [f"sample-{i:04d}.mid" for i in range(num)] + (["samples.txt"] if num else [])
+    if not force and (taken := next((n for n in names if os.path.lexists(out / n)), None)):
+        raise UserError(f"--midi-out {out} already holds {taken}: pass --force to replace the samples, or choose "
+                        "another folder")  # fmt: skip
     return out
 
 
@@ -280,7 +285,7 @@ def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: flo
     if not files:
         raise UserError(f"no .mid or .midi file under {where}: give a folder of MIDI files or the files themselves")
     out = Path(os.path.abspath(out_dir))
-    check_out(out, force)
+    check_out(out, force, inputs)
     digest = hashlib.sha256()
     tunes: list[tuple[Path, Tensor]] = []
     skipped: list[dict[str, str]] = []

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from seqgan.files import fsync_dir, read_json, write_atomic
 
 DATA_FORMAT, VERSION = "seqgan-data", 1
 _HINT = "create it with `seqgan prepare INPUT --out DIR`"
+PREPARED_FILES = frozenset({"vocab.json", "train.pt", "valid.pt", "test.pt", "manifest.json"})
 
 
 def held_out_count(n: int, frac: float) -> int:
@@ -31,18 +33,33 @@ def held_out_count(n: int, frac: float) -> int:
     return max(1, math.ceil(round(frac * n, 9))) if frac > 0 else 0
 
 
-def check_out(out: Path, force: bool) -> None:
+def check_out(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> None:
+    """The --out directory of prepare / prepare-midi, checked before anything is read or written. It may not hold
+    an input; an existing one is replaced only with ``force``, and only if it holds nothing but the files a
+    prepare writes (a directory the user keeps other files in is never emptied)."""
     if not out.parent.is_dir():
         raise UserError(f"the folder of --out {out} does not exist: create {out.parent} first")
-    if os.path.lexists(out) and not force:
+    resolved = out.resolve()
+    for item in inputs:
+        source = Path(item).resolve()
+        if source == resolved or resolved in source.parents:
+            raise UserError(f"the input {item} lies inside --out {out}, which a rerun with --force would replace: "
+                            "choose an --out elsewhere")  # fmt: skip
+    if not os.path.lexists(out):
+        return
+    if not force:
         raise UserError(f"--out {out} already exists: pass --force to replace it, or choose another --out")
-    if os.path.lexists(out) and (out.is_symlink() or not out.is_dir()):
+    if out.is_symlink() or not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory: remove it or choose another --out")
+    foreign = sorted(e.name for e in out.iterdir() if e.name not in PREPARED_FILES or not e.is_file())
+    if foreign:
+        raise UserError(f"--out {out} holds {foreign[0]!r}, which seqgan prepare did not write: refusing to replace "
+                        "the directory even with --force; move that file or choose another --out")  # fmt: skip
     try:
         is_data = read_json(out / "manifest.json", "manifest", _HINT).get("format") == DATA_FORMAT
     except (UserError, AttributeError):
         is_data = False
-    if out.is_dir() and not is_data and any(out.iterdir()):
+    if any(out.iterdir()) and not is_data:
         raise UserError(f"--out {out} is not a prepared data directory: refusing to replace it even with --force")
 
 

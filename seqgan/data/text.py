@@ -61,7 +61,7 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
     lines, raw = read_text(path)
     if not raw:
         raise UserError(f"input file {path} is empty: {TEXT_HINT}")
-    check_out(out, force)
+    check_out(out, force, [path] + [f for f in (test_file, valid_file) if f is not None])
 
     def keep(lines: list[str], dropped: dict[str, int]) -> list[tuple[int, list[str]]]:
         kept = []

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from seqgan.config import SeqGANConfig
+from seqgan.errors import UserError
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
 from seqgan.models.oracle import build_oracle
@@ -32,3 +33,47 @@ def build_models(cfg: SeqGANConfig, oracle_params: dict[str, np.ndarray] | None 
     oracle = build_oracle(oracle_params, device) if oracle_params is not None else None
     return Models(generator, discriminator, oracle)
 
+
+
+def estimated_bytes(cfg: SeqGANConfig) -> dict[str, int]:
+    """The largest memory a run of ``cfg`` needs at once, in bytes, by part: the models with their gradients and
+    optimiser moments (parameters counted exactly, built on the ``meta`` device, which allocates nothing), the
+    stored sequences, and the biggest transient tensors (an MLE batch's logits, one G step's roll-outs)."""
+    with torch.device("meta"):
+        g, d, _ = build_models(cfg, device="meta")
+    g_params = sum(p.numel() for p in g.parameters())
+    d_params = sum(p.numel() for p in d.parameters())
+    data, adv, ev = cfg.data, cfg.adversarial, cfg.eval
+    V, T, H = data.vocab_size, data.seq_len, cfg.generator.hidden_dim
+    rows = data.num_train + data.num_test + data.num_valid
+    filters = sum(n for _, n in cfg.discriminator.filters(T))
+    return {
+        # G: weights, gradient, two Adam optimisers' moments, the delayed roll-out copy; D: weights, gradient, moments
+        "models": 4 * (7 * g_params + 4 * d_params),
+        "oracle": 0 if data.path is not None else 4 * (V * (data.oracle_emb_dim + data.oracle_hidden_dim + 1)),
+        "data": 8 * rows * T,
+        # logits, their log-softmax and gradients of one MLE or policy-gradient batch
+        "mle_batch": 4 * 4 * max(cfg.pretrain.batch_size, adv.batch_size) * T * V,
+        # one G step: every completion (T-1) x N x B x T ids, the LSTM states, a D-scoring chunk's activations
+        "rollouts": (T - 1) * adv.rollout_num * adv.batch_size * (8 * T + 2 * 4 * H)
+        + 4 * adv.d_score_batch * T * (cfg.discriminator.emb_dim + filters),
+        "sampling": 4 * ev.batch_size * (T + H) + 4 * 256 * V,
+    }
+
+
+def check_fits(cfg: SeqGANConfig, available: int | None) -> None:
+    """Refuse, before anything is written, a config whose run needs more memory than ``available`` bytes."""
+    if available is None:
+        return
+    parts = estimated_bytes(cfg)
+    need = sum(parts.values())
+    if need > 0.9 * available:
+        biggest = max(parts, key=parts.__getitem__)
+        hints = {"models": "generator.hidden_dim / emb_dim, the vocabulary or the discriminator's filters",
+                 "oracle": "the oracle's vocabulary", "data": "data.num_train / num_test / num_valid",
+                 "mle_batch": "pretrain.batch_size / adversarial.batch_size or the vocabulary",
+                 "rollouts": "adversarial.rollout_num / batch_size or adversarial.d_score_batch",
+                 "sampling": "eval.batch_size"}  # fmt: skip
+        raise UserError(f"this config needs about {need / 2**30:.1f} GiB of memory ({biggest}: "
+                        f"{parts[biggest] / 2**30:.1f} GiB) but {available / 2**30:.1f} GiB are available: lower "
+                        f"{hints[biggest]}")  # fmt: skip

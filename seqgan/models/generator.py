@@ -47,10 +47,11 @@ MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-2, 1e2  # beyond them the softmax under- o
 
 
 def check_sampling(num: int | None = None, temperature: float = 1.0, top_k: int | None = None,
-                   top_p: float | None = None) -> None:  # fmt: skip
-    """Refuse sampling options that would silently give wrong output (one line naming the option and the fix)."""
-    if num is not None and num <= 0:
-        raise UserError(f"the number of samples (--num-samples) must be > 0, got {num}")
+                   top_p: float | None = None, max_num: int = 10**8) -> None:  # fmt: skip
+    """Refuse sampling options that would silently give wrong output or run for days (one line naming the option
+    and the fix)."""
+    if num is not None and not 0 < num <= max_num:
+        raise UserError(f"the number of samples (--num-samples) must be in 1..{max_num:,}, got {num}")
     if not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:  # also refuses NaN
         raise UserError(f"the temperature (--temperature) must be in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}], "
                         f"got {temperature}: 1.0 samples the model as trained")  # fmt: skip

@@ -20,6 +20,8 @@ import copy
 import dataclasses
 import io
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -32,12 +34,12 @@ from seqgan.config import SeqGANConfig, get_value
 from seqgan.data.decode import render_rows
 from seqgan.data.prepared import load_prepared
 from seqgan.data.vocab import Vocab
-from seqgan.env import env_snapshot
+from seqgan.env import available_memory, env_snapshot
 from seqgan.errors import UserError
 from seqgan.eval.lm import forward_lm, lm_scores
 from seqgan.eval.metrics import evaluate_samples
 from seqgan.files import write_atomic, write_json
-from seqgan.models.build import build_models
+from seqgan.models.build import build_models, check_fits
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator, check_sampling
 from seqgan.models.oracle import build_oracle
@@ -60,6 +62,23 @@ def derived_seed(*parts: int) -> int:
     for p in parts:
         seed = (seed * 1_000_003 + p) % (2**63 - 1)
     return seed
+
+
+def is_run(path: Path) -> bool:
+    """Whether ``path`` is a run directory (written by ``seqgan train``)."""
+    return (path / CONFIG).is_file() and ((path / METRICS).exists() or (path / CHECKPOINTS).is_dir())
+
+
+def run_file_of(path: str | Path) -> Path | None:
+    """The run directory that ``path`` is one of the own files of (config, data, checkpoints, samples, the log,
+    the LM cache, ...), or None: commands that write files never write there."""
+    p = Path(os.path.abspath(path))
+    own = {CONFIG, COMMAND, ENV, DATA, ORACLE, VOCAB, METRICS, FORK, LOCK}
+    if p.name in own and is_run(p.parent):
+        return p.parent
+    if p.parent.name in (CHECKPOINTS, SAMPLES, "lm") and is_run(p.parent.parent):
+        return p.parent.parent
+    return None
 
 
 def read_run_config(run_dir: str | Path) -> SeqGANConfig:
@@ -88,11 +107,14 @@ def new_run_data(cfg: SeqGANConfig, device: torch.device
         cfg.validate()
         if len(prepared.train) == 0:
             raise UserError(f"{cfg.data.path} has no training sequences: prepare a larger file")
+        check_fits(cfg, available_memory())
         return {"train": prepared.train, "valid": prepared.valid, "test": prepared.test}, None, prepared.vocab
     if cfg.data.oracle_params is not None:
         params = load_oracle_params(cfg.data.oracle_params)
         cfg.data.vocab_size = int(params["embedding"].shape[0])  # the oracle fixes the vocabulary
+        check_fits(cfg, available_memory())
     else:
+        check_fits(cfg, available_memory())  # before the oracle is drawn: its size is the config's
         params = random_oracle_params(cfg.data.vocab_size, cfg.data.oracle_emb_dim, cfg.data.oracle_hidden_dim,
                                       seed=cfg.data.oracle_seed)  # fmt: skip
     oracle = build_oracle(params, device)
@@ -292,6 +314,7 @@ def open_for_training(run: RunDir, cfg: SeqGANConfig, command: str, resume: bool
     elif init_from is not None:
         source = RunDir(init_from)
         cfg = fork_config(read_run_config(source.path), cfg, source.path)
+        check_fits(cfg, available_memory())
         fork_state = source.pretrained_checkpoint()
         distributed.check_world(fork_state, source.path)
         log = run.fork_from(source, cfg, command, env, fork_state)
@@ -340,14 +363,23 @@ class Run:
             raise UserError(f"the prefix has {len(ids)} tokens but sequences hold {T}: give a shorter prefix")
         return torch.tensor(ids, dtype=torch.long)
 
-    def sample_ids(self, num: int, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                   prefix: str | None = None, seed: int = 0) -> Tensor:  # fmt: skip
-        """``num`` sequences of the generator (the same seed, the same sequences). -> (num, T) ids."""
+    def iter_sample_ids(self, num: int, temperature: float = 1.0, top_k: int | None = None,
+                        top_p: float | None = None, prefix: str | None = None, seed: int = 0,
+                        chunk: int = 16 * 1024) -> Iterator[Tensor]:  # fmt: skip
+        """``num`` sequences of the generator in pieces of ``chunk`` rows (memory stays flat however many are asked
+        for); the same seed gives the same sequences, however they are cut. -> (<= chunk, T) ids each."""
         check_sampling(num, temperature, top_k, top_p)
         start = self.prefix_ids(prefix) if prefix else None
         rng = torch.Generator().manual_seed(seed)
-        return self.generator.generate(num, self.config.data.seq_len, rng, temperature=temperature, top_k=top_k,
-                                       top_p=top_p, prefix=start)  # fmt: skip
+        chunk = max(1024, chunk // 1024 * 1024)  # whole sampling batches: the random stream does not see the cut
+        for lo in range(0, num, chunk):
+            yield self.generator.generate(min(chunk, num - lo), self.config.data.seq_len, rng, 1024,
+                                          temperature=temperature, top_k=top_k, top_p=top_p, prefix=start)  # fmt: skip
+
+    def sample_ids(self, num: int, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                   prefix: str | None = None, seed: int = 0) -> Tensor:  # fmt: skip
+        """``num`` sequences of the generator (the same seed, the same sequences). -> (num, T) ids."""
+        return torch.cat(list(self.iter_sample_ids(num, temperature, top_k, top_p, prefix, seed)))
 
     def sample(self, num: int, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                prefix: str | None = None, seed: int = 0) -> list[str]:  # fmt: skip

@@ -353,7 +353,7 @@ def test_full_disk_is_one_line_and_keeps_existing_files(tmp_path: Path, capsys: 
 
     monkeypatch.setattr(seqgan.files.os, "fsync", full)
     code = cli.main(["oracle", "sample", "--params", str(tmp_path / "o.npz"), "--num-samples", "5", "--seq-len", "3",
-                     "--out", str(out)])  # fmt: skip
+                     "--out", str(out), "--force"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
     assert out.read_text() == "old\n"

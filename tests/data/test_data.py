@@ -276,7 +276,7 @@ def test_force_replaces_and_refuses_foreign_dirs(tmp_path: Path) -> None:
     assert load_prepared(tmp_path / "out").vocab.tokens[4:] == ["x", "y"] and _leftovers(tmp_path) == []
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    with pytest.raises(UserError, match="not a prepared data directory"):
+    with pytest.raises(UserError, match="holds 'notes.txt', which seqgan prepare did not write"):
         prepare(_file(tmp_path, "x y\n"), tmp_path / "mine", test_frac=0.0, valid_frac=0.0, force=True)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
     (tmp_path / "empty").mkdir()
@@ -320,7 +320,8 @@ BAD_CASES = {
     "all too long": (CORPUS, {"max_len": 1}, "all 3 non-blank lines .* exceed --max-len 1"),
     "too few lines": ("a b\n", {"test_frac": 0.5}, "1 usable line"),
     "out parent missing": (CORPUS, {"out": "no/such/dir"}, "the folder of --out .* does not exist"),
-    "out is a file": (CORPUS, {"out": "in.txt", "force": True}, "exists and is not a directory"),
+    "out is a file": (CORPUS, {"out": "other.txt", "force": True}, "exists and is not a directory"),
+    "out is the input": (CORPUS, {"out": "in.txt", "force": True}, "the input .* lies inside --out"),
 }
 
 
@@ -333,6 +334,8 @@ def test_bad_input_is_a_user_error(tmp_path: Path, case: str) -> None:
     elif content is not None:
         _file(tmp_path, content)
     out = tmp_path / kw.pop("out", "out")
+    if out.name == "other.txt":
+        out.write_text("keep")
     with pytest.raises(UserError, match=pattern) as exc:
         prepare(src, out, **kw)
     assert "\n" not in str(exc.value)

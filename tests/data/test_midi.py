@@ -265,7 +265,7 @@ def test_existing_out_and_one_tune(tmp_path: Path, capsys: pytest.CaptureFixture
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "keep.txt").write_text("keep")
     err = _user_error(capsys, ["prepare-midi", str(folder), "--out", str(tmp_path / "mine"), "--force"])
-    assert "not a prepared data directory" in err and (tmp_path / "mine" / "keep.txt").read_text() == "keep"
+    assert "which seqgan prepare did not write" in err and (tmp_path / "mine" / "keep.txt").read_text() == "keep"
     one = tmp_path / "one"
     _write(one / "a.mid", _tune(0, 40))
     err = _user_error(capsys, ["prepare-midi", str(one), "--out", str(tmp_path / "d")])
