@@ -48,9 +48,11 @@ def _sentences(path: str, flag: str) -> tuple[list[list[str]], int]:
 
 
 def _orders(values: list[int]) -> list[int]:
-    bad = [v for v in values if v < 1]
+    from seqgan.config import MAX_BLEU_ORDER
+
+    bad = [v for v in values if not 1 <= v <= MAX_BLEU_ORDER]
     if bad:
-        raise UserError(f"--n {bad[0]} is invalid: BLEU orders are integers >= 1 (e.g. --n 2 3 4 5)")
+        raise UserError(f"--n {bad[0]} is invalid: BLEU orders are integers in 1..{MAX_BLEU_ORDER} (e.g. --n 2 3 4 5)")
     return sorted(set(values))
 
 

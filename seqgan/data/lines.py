@@ -12,9 +12,13 @@ import os
 import stat
 from pathlib import Path
 
+from seqgan.env import available_memory
 from seqgan.errors import UserError
 
 TEXT_HINT = "give a UTF-8 text file, one sequence per line"
+# Bytes of memory per byte of a text file once read as Python lines, tokens and n-gram counts (measured order of
+# magnitude: a 10 MB corpus takes a few hundred MB as token lists).
+MEMORY_PER_BYTE = 40
 
 
 def check_regular_file(path: Path, what: str, hint: str) -> None:
@@ -38,6 +42,11 @@ def read_text(path: str | Path, what: str = "input file", hint: str = TEXT_HINT)
     """
     path = Path(path)
     check_regular_file(path, what, hint)
+    size, available = path.stat().st_size, available_memory()
+    if available is not None and size * MEMORY_PER_BYTE > available:
+        raise UserError(f"{what} {path} is {size / 2**30:.1f} GiB: reading it (as lines, tokens and n-grams) needs "
+                        f"about {size * MEMORY_PER_BYTE / 2**30:.0f} GiB, but {available / 2**30:.1f} GiB are "
+                        "available: give a smaller file")  # fmt: skip
     try:
         raw = path.read_bytes()
     except OSError as e:

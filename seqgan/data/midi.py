@@ -44,7 +44,8 @@ DRUM_CHANNEL = 9  # MIDI channel 10 (0-based 9) is percussion: its note numbers 
 TICKS_PER_BEAT = 480  # written files: one token = one beat of 480 ticks
 DEFAULT_TEMPO = 500_000  # microseconds per beat until the first set_tempo (the MIDI standard's 120 BPM)
 EPS = 1e-6  # seconds: time comparisons are made to a microsecond
-SKIP_REASONS = ("unreadable", "no_notes", "too_short")
+SKIP_REASONS = ("unreadable", "no_notes", "too_short", "too_long")
+MAX_TUNE_SECONDS = 4 * 3600  # a melody sampled every 0.4 s over 4 hours is 36,000 tokens
 _SUFFIXES = (".mid", ".midi")
 
 
@@ -135,8 +136,13 @@ def read_notes(raw: bytes, track: int | None = None) -> Notes:
 
 
 def melody(notes: Notes, step: float) -> Tensor:
-    """The highest pitch sounding at t_k = k * step for every t_k before the last note ends: (K,) long, -1 = rest."""
-    K = max(0, math.ceil((float(notes.end.max()) - EPS) / step))
+    """The highest pitch sounding at t_k = k * step for every t_k before the last note ends: (K,) long, -1 = rest.
+    A tune longer than MAX_TUNE_SECONDS raises :class:`Skip` (a damaged or hostile file can hold one note of days)."""
+    end = float(notes.end.max())
+    if end > MAX_TUNE_SECONDS:
+        raise Skip("too_long", f"it lasts {end / 3600:.1f} hours; tunes longer than {MAX_TUNE_SECONDS // 3600} hours "
+                   "are skipped")  # fmt: skip
+    K = max(0, math.ceil((end - EPS) / step))
     times = torch.arange(K, dtype=torch.float64) * step + EPS
     out, rows = [], max(1, 2**22 // max(len(notes.pitch), 1))  # bounds the (rows, M) masks
     for t in times.split(rows):
@@ -311,7 +317,8 @@ def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: flo
     by_reason = {r: sum(s["reason"] == r for s in skipped) for r in SKIP_REASONS}
     if not tunes:  # one line, not one per file: the first file's reason stands for them
         why = (f"{by_reason['unreadable']} unreadable, {by_reason['no_notes']} without notes, "
-               f"{by_reason['too_short']} shorter than --seq-len {seq_len} x --step {step:g} s; "
+               f"{by_reason['too_short']} shorter than --seq-len {seq_len} x --step {step:g} s, "
+               f"{by_reason['too_long']} longer than {MAX_TUNE_SECONDS // 3600} hours; "
                f"{Path(skipped[0]['file']).name}: {skipped[0]['detail']}")  # fmt: skip
         raise UserError(f"none of the {len(files)} MIDI file(s) under {where} is usable ({why}): give melody MIDI "
                         "files or lower --seq-len")  # fmt: skip
@@ -321,9 +328,10 @@ def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: flo
     n_test = held_out_count(n, test_frac)
     n_valid = held_out_count(n - n_test, valid_frac)
     if n - n_test - n_valid < 1:
-        raise UserError(f"only {n} usable tune(s), too few to hold out {n_test} test and {n_valid} validation tune(s) "
-                        "and keep one to train on: give more MIDI files, or lower --test-frac / --valid-frac (0 holds "
-                        "out none)")  # fmt: skip
+        fix = ("lower --test-frac / --valid-frac (0 holds out none)" if n >= 3 else
+               "give more MIDI files, or --test-frac 0 --valid-frac 0")  # fmt: skip
+        raise UserError(f"only {n} usable tune(s): holding out {n_test} test and {n_valid} validation tune(s) leaves "
+                        f"none to train on; {fix}")  # fmt: skip
     order = list(range(n))
     random.Random(seed).shuffle(order)  # test: the last n_test tunes, validation: the n_valid before them
     cut_valid, cut_test = n - n_test - n_valid, n - n_test

@@ -140,6 +140,8 @@ def load_prepared(data_dir: str | Path) -> PreparedData:
             if not (tokens.dtype == lengths.dtype == torch.long and tokens.dim() == 2
                     and tokens.shape[1] == manifest.get("seq_len") and lengths.shape == tokens.shape[:1]):  # fmt: skip
                 raise ValueError("unexpected tensor shapes")
+            if tokens.numel() and not (0 <= int(tokens.min()) and int(tokens.max()) < vocab.vocab_size):
+                raise ValueError("ids outside the vocabulary")
         except Exception as e:  # noqa: BLE001 - any damage to the file is the same user-facing problem
             raise UserError(f"{d / name} is damaged ({type(e).__name__}): re{hint}") from None
         tensors += [tokens, lengths]

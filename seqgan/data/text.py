@@ -157,9 +157,10 @@ def _split(n: int, test_frac: float, valid_frac: float, seed: int, test_file: ob
     n_test = 0 if test_file is not None else held_out_count(n, test_frac)
     n_valid = 0 if valid_file is not None else held_out_count(n - n_test, valid_frac)
     if n - n_test - n_valid < 1:
-        raise UserError(f"{path} has {n} usable line(s), too few to hold out {n_test} test and {n_valid} validation "
-                        "line(s) and keep one to train on: give more lines, or lower --test-frac / --valid-frac "
-                        "(0 holds out none)")  # fmt: skip
+        fix = ("lower --test-frac / --valid-frac (0 holds out none)" if n >= 3 else
+               "give more lines, or --test-frac 0 --valid-frac 0")  # fmt: skip
+        raise UserError(f"{path} has {n} usable line(s): holding out {n_test} test and {n_valid} validation line(s) "
+                        f"leaves none to train on; {fix}")  # fmt: skip
     shuffled = list(range(n))
     random.Random(seed).shuffle(shuffled)
     cut_valid, cut_test = n - n_test - n_valid, n - n_test

@@ -140,6 +140,10 @@ class Vocab:
         ok |= pitch is not None and tokens == pitch_tokens(pitch.rest, pitch.lowest) and size == len(tokens)
         if not ok or (level != "pitch" and "pitch" in obj):
             raise UserError(f"{where} is damaged (bad level, tokens, vocab_size or pitch): {_HINT}")
+        if tokens is not None and len(set(tokens)) != len(tokens):  # two ids for one token: encoding is ambiguous
+            seen: set[str] = set()
+            twice = next(t for t in tokens if t in seen or seen.add(t))
+            raise UserError(f"{where} is damaged: the token {twice[:20]!r} appears twice: {_HINT}")
         specials = {} if level in ("ids", "pitch") else dict(SPECIALS)
         return cls(level, tokens, size, specials, bool(obj.get("lowercase")), pitch)
 

@@ -7,6 +7,7 @@ then adversarial epochs offset by the number of pre-training rounds.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,13 @@ def _load_events(run: Path) -> list[Event]:
         raise UserError(f"{run} has no metrics.jsonl: give a directory written by `seqgan train`")
     from seqgan.train.logbook import read_metrics
 
+    def well_formed(e: object) -> bool:  # an edited or foreign line is left out, like a torn last line
+        epoch = e.get("epoch", 0) if isinstance(e, dict) else None
+        return isinstance(e, dict) and isinstance(e.get("phase", ""), str) and type(epoch) in (int, float) \
+            and math.isfinite(epoch)
+
     try:
-        events = [e for e in read_metrics(path) if isinstance(e, dict)]
+        events = [e for e in read_metrics(path) if well_formed(e)]
     except UnicodeDecodeError:
         raise UserError(f"{path} is not UTF-8 text: it is not the log that `seqgan train` writes") from None
     except OSError as exc:

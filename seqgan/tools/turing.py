@@ -27,6 +27,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from seqgan.data.decode import render_rows
-from seqgan.data.lines import read_text
+from seqgan.data.lines import check_regular_file, read_text
 from seqgan.errors import UserError
 from seqgan.extras import require
 from seqgan.files import fsync_dir, write_atomic
@@ -114,9 +115,24 @@ def _check_out_dir(out_dir: Path) -> None:
         raise UserError(f"the folder of --out {out_dir} does not exist: create it first")
 
 
+# A cell that starts with one of these is a formula to a spreadsheet program (CSV injection, OWASP).
+_FORMULA_START = re.compile(r"^'*[=+\-@\t\r]")
+
+
+def neutralise_cell(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs: a leading ' before a formula start (OWASP). Cells that
+    already start with quotes before one get one more, so :func:`restore_cell` undoes it exactly."""
+    return "'" + cell if _FORMULA_START.match(cell) else cell
+
+
+def restore_cell(cell: str) -> str:
+    """The cell as it was before :func:`neutralise_cell`."""
+    return cell[1:] if cell.startswith("'") and _FORMULA_START.match(cell[1:]) else cell
+
+
 def _csv_bytes(rows: list[tuple[str, ...]]) -> bytes:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    csv.writer(buf, lineterminator="\r\n").writerows([[neutralise_cell(c) for c in row] for row in rows])
     # The byte-order mark makes spreadsheet programs open the file as UTF-8 (Chinese poems, accents).
     return buf.getvalue().encode("utf-8-sig")
 
@@ -264,8 +280,7 @@ def _read_csv(path: Path, what: str, fix: str) -> tuple[list[str], list[tuple[in
     Accepts a UTF-8 byte-order mark and ``;`` or tab as the separator (spreadsheet programs in many
     locales save CSV that way).
     """
-    if not path.is_file():
-        raise UserError(f"{what} {path} {'is a directory' if path.is_dir() else 'does not exist'}: {fix}")
+    check_regular_file(path, what, fix)
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -288,7 +303,7 @@ def _read_csv(path: Path, what: str, fix: str) -> tuple[list[str], list[tuple[in
 def _numbered(reader: Any) -> Any:
     for cells in reader:
         if any(c.strip() for c in cells):
-            yield reader.line_num, cells
+            yield reader.line_num, [restore_cell(c) for c in cells]
 
 
 def read_key(key_file: str | Path) -> dict[str, str]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from seqgan.data.lines import check_regular_file
 from seqgan.errors import UserError
 from seqgan.files import write_atomic
 
@@ -43,20 +44,39 @@ def save_checkpoint(ckpt_dir: str | Path, payload: dict[str, Any]) -> Path:
     return last
 
 
+# What every checkpoint holds (a file without one of them is damaged, whatever its checksum says).
+PAYLOAD_KEYS = ("config", "state", "generator", "discriminator", "rollout_policy", "g_mle_opt", "g_pg_opt", "d_opt",
+                "rng")  # fmt: skip
+STATE_KEYS = ("phase", "epoch", "metrics_bytes")
+
+
 def load_file(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's contents, checked: the file is a regular file, its outer record and checksum are intact, and
+    the state holds every part. Any damage is a UserError (so :func:`latest_checkpoint` can fall back)."""
     path = Path(path)
+    check_regular_file(path, "checkpoint", "give a run directory written by `seqgan train` or one of its checkpoints")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise UserError(f"checkpoint {path} does not exist: give a run directory written by `seqgan train`") from None
     except Exception as e:  # noqa: BLE001 - any damage to the file is the same user-facing problem
         raise UserError(f"checkpoint {path} is damaged or not a seqgan checkpoint ({type(e).__name__})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format_version") != FORMAT_VERSION:
         raise UserError(f"checkpoint {path} is not a seqgan checkpoint of format {FORMAT_VERSION}")
-    data = ckpt["payload"].numpy().tobytes()
-    if hashlib.sha256(data).hexdigest() != ckpt["sha256"]:
+    payload, digest = ckpt.get("payload"), ckpt.get("sha256")
+    if not isinstance(payload, torch.Tensor) or payload.dtype != torch.uint8 or not isinstance(digest, str):
+        raise UserError(f"checkpoint {path} is damaged (its outer record lacks the payload or the checksum)")
+    data = payload.numpy().tobytes()
+    if hashlib.sha256(data).hexdigest() != digest:
         raise UserError(f"checkpoint {path} is damaged (checksum mismatch)")
-    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - a payload that matches its checksum but does not load
+        raise UserError(f"checkpoint {path} is damaged (its state does not load: {type(e).__name__})") from None
+    missing = [k for k in PAYLOAD_KEYS if not isinstance(state, dict) or k not in state]
+    missing += [f"state.{k}" for k in STATE_KEYS if not missing and (not isinstance(state["state"], dict)
+                                                                     or k not in state["state"])]  # fmt: skip
+    if missing:
+        raise UserError(f"checkpoint {path} is damaged (it lacks {missing[0]})")
+    return state
 
 
 def latest_checkpoint(ckpt_dir: str | Path) -> dict[str, Any] | None:

@@ -20,6 +20,7 @@ import copy
 import dataclasses
 import io
 import json
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ CONFIG, COMMAND, ENV, DATA = "config.json", "command.txt", "env.json", "data.pt"
 ORACLE, VOCAB = "oracle.npz", "vocab.json"
 METRICS, FORK, LOCK, SAMPLES, CHECKPOINTS = "metrics.jsonl", "fork.json", ".lock", "samples", "checkpoints"
 LAST, PREV, BEST, PRETRAINED = "last.pt", "prev.pt", "best.pt", "pretrained.pt"
+MAX_EVAL_SAMPLES = 100_000  # Self-BLEU compares every sample with every other: more would run for hours
 # What a fork copies from its source: the data and what decodes it.
 _SHARED = (DATA, ORACLE, VOCAB)
 
@@ -87,8 +89,8 @@ def read_run_config(run_dir: str | Path) -> SeqGANConfig:
     if not path.is_file():
         raise UserError(f"{run_dir} holds no run (no {CONFIG}): give a directory written by `seqgan train`")
     try:
-        return SeqGANConfig.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, AttributeError, TypeError):
+        return SeqGANConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, AttributeError, TypeError):  # not UTF-8, not JSON, not a config
         raise UserError(f"{path} is damaged: it is not the JSON config that `seqgan train` writes") from None
 
 
@@ -236,13 +238,26 @@ class RunDir:
         write_atomic(self.checkpoints / name, (self.checkpoints / LAST).read_bytes())
 
     # -------------------------------------------------------------- readers
-    def data(self) -> dict[str, Tensor]:
+    def data(self, cfg: SeqGANConfig | None = None) -> dict[str, Tensor]:
+        """The run's sequences {"train", "valid", "test"}: (N, T) ids each; checked against ``cfg`` (the length and
+        the vocabulary) when given, so a replaced or edited data.pt is one line, not a crash mid-training."""
+        damaged = UserError(f"{self.path}/{DATA} is missing or damaged: the run cannot be used; start a new run")
         try:
             data = torch.load(self.path / DATA, map_location="cpu", weights_only=True)
         except Exception:  # noqa: BLE001 - any damage is the same problem for the user
-            raise UserError(f"{self.path}/{DATA} is missing or damaged: the run cannot be used") from None
+            raise damaged from None
+        if not isinstance(data, dict) or not {"train", "test"} <= data.keys():
+            raise damaged
         # Runs made before validation splits existed have none: they keep evaluating on the test split.
         data.setdefault("valid", data["test"][:0])
+        for name, rows in data.items():
+            ok = isinstance(rows, Tensor) and rows.dtype == torch.long and rows.dim() == 2
+            if ok and cfg is not None and rows.numel():
+                V, T = cfg.data.vocab_size, cfg.data.seq_len
+                ok = rows.shape[1] == T and 0 <= int(rows.min()) and int(rows.max()) < V
+            if not ok:
+                raise UserError(f"{self.path}/{DATA} is damaged: its {name} split is not a matrix of ids of the run's "
+                                "length and vocabulary; start a new run")  # fmt: skip
         return data
 
     def oracle_params(self) -> dict[str, np.ndarray] | None:
@@ -259,6 +274,33 @@ class RunDir:
         if which in ("prev", "best", "pretrained"):
             return load_file(self.checkpoints / f"{which}.pt")
         return load_file(which)
+
+    def resumable_checkpoint(self, cfg: SeqGANConfig) -> dict[str, Any] | None:
+        """The newest checkpoint whose models fit ``cfg`` (last.pt, else prev.pt with a warning): one damaged inside
+        (tensors of other shapes, an edited config.json) is passed over like one that does not load. None when the
+        run has none yet; a UserError when none fits."""
+        with torch.random.fork_rng(devices=[]):  # a trial build: leave torch's random stream as it was
+            models, errors = build_models(cfg), []
+        for name in (LAST, PREV):
+            path = self.checkpoints / name
+            if not os.path.lexists(path):
+                continue
+            try:
+                ckpt = load_file(path)
+                models.generator.load_state_dict(ckpt["generator"])
+                models.discriminator.load_state_dict(ckpt["discriminator"])
+            except UserError as e:
+                errors.append(str(e))
+                continue
+            except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as e:
+                errors.append(f"checkpoint {path} does not fit the run's config.json ({type(e).__name__})")
+                continue
+            if errors:
+                logging.getLogger("seqgan").warning("%s; using the previous checkpoint %s", errors[0], path)
+            return ckpt
+        if errors:
+            raise UserError("; ".join(errors) + ": the run cannot continue; start a new one")
+        return None
 
     def pretrained_checkpoint(self) -> dict[str, Any]:
         """The state at the end of pre-training, which forks start from: pretrained.pt, or the newest checkpoint
@@ -308,7 +350,7 @@ def open_for_training(run: RunDir, cfg: SeqGANConfig, command: str, resume: bool
         env["distributed"] = {"world_size": distributed.world_size(), "backend": str(torch.distributed.get_backend())}
     if resume:
         log = run.open(cfg)
-        checkpoint = run.checkpoint("last")
+        checkpoint = run.resumable_checkpoint(cfg)
         if checkpoint is not None:
             distributed.check_world(checkpoint, run.path)
     elif init_from is not None:
@@ -320,9 +362,14 @@ def open_for_training(run: RunDir, cfg: SeqGANConfig, command: str, resume: bool
         log = run.fork_from(source, cfg, command, env, fork_state)
     else:
         data, oracle, vocab = new_run_data(cfg, device)
+        if len(data["train"]) < cfg.pretrain.batch_size:
+            logging.getLogger("seqgan").warning(
+                "only %d training sequences, fewer than one batch (pretrain.batch_size %d): the generator can only "
+                "memorise them and the metrics will say little; prepare more data for a real run",
+                len(data["train"]), cfg.pretrain.batch_size)  # fmt: skip
         log = run.create(cfg, command, env, data, oracle, vocab)
     # Read back what was written, so that a new run builds from exactly what a resumed one will read.
-    return {"config": cfg, "data": run.data(), "oracle": run.oracle_params(), "checkpoint": checkpoint,
+    return {"config": cfg, "data": run.data(cfg), "oracle": run.oracle_params(), "checkpoint": checkpoint,
             "fork": fork_state, "log": log}  # fmt: skip
 
 
@@ -397,8 +444,8 @@ class Run:
         refs = self.test if split == "test" else self.valid
         if len(refs) == 0:
             raise UserError(f"{self.path} has no {split} split: evaluate on the other one (--split)")
-        check_sampling(num, temperature)
         num = num or self.config.eval.num_samples
+        check_sampling(num, temperature, max_num=MAX_EVAL_SAMPLES)
         samples = self.generator.generate(num, self.config.data.seq_len, torch.Generator().manual_seed(seed),
                                           temperature=temperature)  # fmt: skip
         pitch = self.vocab.pitch if self.vocab is not None else None  # music runs add eval/mse
@@ -431,6 +478,6 @@ def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:
         models.discriminator.load_state_dict(ckpt["discriminator"])
     except (KeyError, RuntimeError):
         raise UserError(f"the checkpoint does not match the config in {run_dir}: it comes from another run") from None
-    data = rundir.data()
+    data = rundir.data(cfg)
     return Run(cfg, models.generator.eval(), models.discriminator.eval(), models.oracle, rundir.vocab(), data["test"],
                data["valid"], ckpt["state"]["phase"], ckpt["state"]["epoch"], rundir.kind(), rundir.path)  # fmt: skip

@@ -220,9 +220,9 @@ def test_vocabulary_comes_from_the_training_lines_only(tmp_path: Path) -> None:
 
 def test_test_frac_zero_and_too_few_lines(tmp_path: Path) -> None:
     assert _prep(tmp_path, "a b\n", test_frac=0.0)[0]["test_size"] == 0
-    with pytest.raises(UserError, match="too few to hold out 1 test and 0 validation line"):
+    with pytest.raises(UserError, match=r"holding out 1 test and 0 validation line\(s\) leaves none"):
         prepare(_file(tmp_path, "a b\n\n"), tmp_path / "o2", test_frac=0.1, valid_frac=0.0)
-    with pytest.raises(UserError, match="too few to hold out 0 test and 1 validation line"):
+    with pytest.raises(UserError, match=r"holding out 0 test and 1 validation line\(s\) leaves none"):
         prepare(_file(tmp_path, "a b\n\n"), tmp_path / "o3", test_frac=0.0)
 
 

@@ -228,7 +228,7 @@ def test_bad_files_are_skipped_with_one_warning_each(tmp_path: Path, capsys: pyt
     out, err = capsys.readouterr()
     report = json.loads(out.splitlines()[-1])
     assert report["files_found"] == 9 and report["files_read"] == 3
-    assert report["files_skipped"] == {"unreadable": 3, "no_notes": 2, "too_short": 1}
+    assert report["files_skipped"] == {"unreadable": 3, "no_notes": 2, "too_short": 1, "too_long": 0}
     warnings = err.splitlines()
     assert len(warnings) == 6 and all(w.startswith("warning: skipped ") for w in warnings)
     assert sum("unreadable" in w for w in warnings) == 3 and any("short.mid: too short" in w for w in warnings)
@@ -269,7 +269,7 @@ def test_existing_out_and_one_tune(tmp_path: Path, capsys: pytest.CaptureFixture
     one = tmp_path / "one"
     _write(one / "a.mid", _tune(0, 40))
     err = _user_error(capsys, ["prepare-midi", str(one), "--out", str(tmp_path / "d")])
-    assert "too few to hold out 1 test and 1 validation tune" in err
+    assert "holding out 1 test and 1 validation tune(s) leaves none to train on" in err
     args = ["prepare-midi", str(one), "--out", str(tmp_path / "d"), "--test-frac", "0", "--valid-frac", "0"]
     assert cli.main(args) == 0
     assert len(load_prepared(tmp_path / "d").test) == 0
