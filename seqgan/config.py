@@ -185,6 +185,9 @@ class SeqGANConfig:
         for key in ("run.seed", "data.oracle_seed"):
             if get_value(self, key) > MAX_SEED:
                 raise UserError(f"{key} must be at most 2^63 - 1 = {MAX_SEED}, got {get_value(self, key)}")
+        for key, limit in LIMITS.items():
+            if get_value(self, key) > limit:
+                raise UserError(f"{key} must be at most {limit:,}, got {get_value(self, key)}")
         orders = self.eval.bleu_orders
         if not orders or any(not 1 <= n <= MAX_BLEU_ORDER for n in orders):
             raise UserError(f"eval.bleu_orders must be one or more orders in 1..{MAX_BLEU_ORDER}, got {orders}")
@@ -280,6 +283,9 @@ def check_best_metric(cfg: SeqGANConfig) -> None:
 
 MAX_SEED = 2**63 - 1  # torch and numpy seeds
 MAX_BLEU_ORDER = 32  # longer n-grams than any sentence the benchmarks hold; a typo (1000000000) would hang
+# Upper bounds that keep a typo from running for days: evaluation compares every sample with every other
+# (Self-BLEU), and sampling takes one step per position.
+LIMITS = {"eval.num_samples": 100_000, "data.seq_len": 10_000}
 
 # Keys added after runs were already written: the value an older config.json (without the key) meant.
 LEGACY_VALUES: dict[str, Any] = {"data.num_valid": 0}

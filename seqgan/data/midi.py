@@ -322,8 +322,6 @@ def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: flo
                f"{Path(skipped[0]['file']).name}: {skipped[0]['detail']}")  # fmt: skip
         raise UserError(f"none of the {len(files)} MIDI file(s) under {where} is usable ({why}): give melody MIDI "
                         "files or lower --seq-len")  # fmt: skip
-    for s in skipped:  # after the loop, so that a run with no usable file prints its one error line only
-        warn(f"skipped {s['file']}: {s['reason'].replace('_', ' ')} ({s['detail']})")
     n = len(tunes)
     n_test = held_out_count(n, test_frac)
     n_valid = held_out_count(n - n_test, valid_frac)
@@ -332,6 +330,8 @@ def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: flo
                "give more MIDI files, or --test-frac 0 --valid-frac 0")  # fmt: skip
         raise UserError(f"only {n} usable tune(s): holding out {n_test} test and {n_valid} validation tune(s) leaves "
                         f"none to train on; {fix}")  # fmt: skip
+    for s in skipped:  # after every check, so that a run that fails prints its one error line only
+        warn(f"skipped {s['file']}: {s['reason'].replace('_', ' ')} ({s['detail']})")
     order = list(range(n))
     random.Random(seed).shuffle(order)  # test: the last n_test tunes, validation: the n_valid before them
     cut_valid, cut_test = n - n_test - n_valid, n - n_test
