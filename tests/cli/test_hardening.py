@@ -272,3 +272,13 @@ def test_control_characters_in_a_sheet_header_are_escaped(tmp_path: Path, capsys
     key.write_text("id,sys\x1b[31mtem\n1,a\n", encoding="utf-8")
     err = user_error(capsys, ["turing-test", "score", "--key", str(key), str(key)])
     assert "\x1b" not in err and "\\x1b" in err
+
+
+def test_a_text_file_too_large_for_memory_is_refused_before_reading(tmp_path: Path, capsys, monkeypatch) -> None:
+    import seqgan.data.lines
+
+    refs = tmp_path / "refs.txt"
+    refs.write_text("a b c\n" * 1000)  # 6 KB, and the machine pretends to have 100 KB free
+    monkeypatch.setattr(seqgan.data.lines, "available_memory", lambda: 100_000)
+    assert "give a smaller file" in user_error(capsys, ["bleu", "--hyps", str(refs), "--refs", str(refs)])
+    assert "give a smaller file" in user_error(capsys, ["prepare", str(refs), "--out", str(tmp_path / "d")])
