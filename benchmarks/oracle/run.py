@@ -143,6 +143,8 @@ def main() -> None:
                     "(default: no cut); the runs are evaluated every epoch")  # fmt: skip
     ap.add_argument("--sgd-lr", type=float, default=SGD_LR, help=f"learning rate of the plain-SGD control (default "
                     f"{SGD_LR}: as far a move as Adam's on the demo preset)")  # fmt: skip
+    ap.add_argument("--only", nargs="+", metavar="NAME", help="train only these systems of the chosen parts (e.g. "
+                    "seqgan shuffled_reward: SeqGAN, its early-stopped MLE and one control); default: all")  # fmt: skip
     ap.add_argument("--workers", type=int, default=1, help="runs trained at once, one torch thread each (default 1)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     args = ap.parse_args()
@@ -178,6 +180,8 @@ def main() -> None:
                                          f"adversarial.k_epochs={k}", f"adversarial.epochs={e}"] + (
                 ["eval.every=1"] if args.fig3_max_g_steps else [])  # fmt: skip
             jobs += [(seed, f"fig3_{name}") for seed in args.ablation_seeds]
+    if args.only:
+        jobs = [(seed, name) for seed, name in jobs if name in args.only or name == "seqgan"]
     n = cfg.eval.num_samples
 
     def job(seed: int, name: str) -> None:
