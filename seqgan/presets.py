@@ -160,8 +160,8 @@ def music_cpu() -> SeqGANConfig:
 
 
 PRESETS: dict[str, Callable[[], SeqGANConfig]] = {
-    "paper": paper, "paper-cpu": paper_cpu, "demo": demo, "tiny": tiny, "text": text, "coco-cpu": coco_cpu, "coco-gpu": coco_gpu,
-    "music": music, "music-cpu": music_cpu,
+    "paper": paper, "paper-cpu": paper_cpu, "demo": demo, "tiny": tiny, "text": text, "coco-cpu": coco_cpu,
+    "coco-gpu": coco_gpu, "music": music, "music-cpu": music_cpu,
 }  # fmt: skip
 
 
