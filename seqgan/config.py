@@ -60,9 +60,15 @@ class DataConfig:
 
 @dataclass
 class GeneratorConfig:
-    emb_dim: int = 32  # authors' code (EMB_DIM)
-    hidden_dim: int = 32  # authors' code (HIDDEN_DIM)
-    init_std: float = 0.1  # authors' code: every parameter N(0, 0.1^2)
+    kind: str = "lstm"  # "lstm" (paper, authors' code) or "transformer" (ours: decoder-only, KV-cached roll-outs)
+    emb_dim: int = 32  # authors' code (EMB_DIM); the Transformer's width
+    hidden_dim: int = 32  # authors' code (HIDDEN_DIM); LSTM only
+    init_std: float = 0.1  # authors' code: every parameter N(0, 0.1^2) (the Transformer: GPT-2's 0.02 is better)
+    layers: int = 2  # Transformer only (ours): blocks of attention and feed-forward
+    heads: int = 2  # Transformer only (ours): attention heads; emb_dim must be a multiple
+    ff_dim: int = 64  # Transformer only (ours): feed-forward width (2 x emb_dim keeps the LSTM's parameter budget)
+    dropout: float = 0.0  # Transformer only (ours): in teacher-forced passes (sampling and roll-outs use none)
+    positions: str = "learned"  # Transformer only (ours): "learned" or "sinusoidal" position embeddings
 
 
 @dataclass
@@ -197,7 +203,8 @@ class SeqGANConfig:
             "discriminator.emb_dim", "discriminator.batch_size", "pretrain.batch_size",
             "adversarial.batch_size", "adversarial.rollout_num", "adversarial.d_score_batch",
             "eval.every", "eval.num_samples", "eval.batch_size", "run.checkpoint_every", "adversarial.bleu_order",
-            "generator.init_std", "discriminator.lr", "pretrain.g_lr", "adversarial.g_lr",
+            "generator.init_std", "discriminator.lr", "pretrain.g_lr", "adversarial.g_lr", "generator.layers",
+            "generator.heads", "generator.ff_dim",
         ]  # fmt: skip
         for key in positive:
             if get_value(self, key) <= 0:
@@ -211,6 +218,11 @@ class SeqGANConfig:
         for key in non_negative:
             if get_value(self, key) < 0:
                 raise UserError(f"{key} must be >= 0, got {get_value(self, key)}")
+        if self.generator.emb_dim % self.generator.heads:
+            raise UserError(f"generator.emb_dim {self.generator.emb_dim} must be a multiple of generator.heads "
+                            f"{self.generator.heads} (the Transformer splits its width over the heads)")
+        if not 0.0 <= self.generator.dropout < 1.0:
+            raise UserError(f"generator.dropout must be in [0, 1), got {self.generator.dropout}")
         if not 0.0 < self.discriminator.dropout_keep <= 1.0:
             raise UserError(f"discriminator.dropout_keep must be in (0, 1], got {self.discriminator.dropout_keep}")
         if not 0.0 <= self.adversarial.rollout_update_rate <= 1.0:
@@ -223,6 +235,8 @@ class SeqGANConfig:
             "adversarial.mode": ("seqgan", "mle", "ss"),
             "adversarial.reward": ("discriminator", "bleu", "constant"),
             "adversarial.g_optimizer": ("adam", "sgd"),
+            "generator.kind": ("lstm", "transformer", "custom"),
+            "generator.positions": ("learned", "sinusoidal"),
             "run.device": ("cpu", "cuda", "auto"),
         }
         for key, allowed in choices.items():

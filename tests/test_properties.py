@@ -16,7 +16,8 @@ from seqgan.data.text import prepare
 from seqgan.data.vocab import EOS, SPECIAL_TOKENS, SPECIALS, Vocab, tokenize
 from seqgan.errors import UserError
 from seqgan.eval.bleu import bleu, self_bleu, sentence_bleus, sentence_self_bleus
-from seqgan.models.generator import Generator, sequence_mask, trim_padding
+from seqgan.models.generator import Generator
+from seqgan.models.sampling import sequence_mask, trim_padding
 from seqgan.train.losses import mle_loss, policy_gradient_loss
 
 FAST = settings(max_examples=60, deadline=None, database=None)

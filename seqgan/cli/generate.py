@@ -17,7 +17,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
     from seqgan.data.decode import render_rows
     from seqgan.files import atomic_writer, write_atomic
-    from seqgan.models.generator import check_sampling
+    from seqgan.models.sampling import check_sampling
     from seqgan.train.rundir import load_run
 
     check_sampling(args.num_samples, args.temperature, args.top_k, args.top_p, max_num=10**8 if not args.midi_out

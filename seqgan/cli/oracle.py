@@ -43,8 +43,8 @@ def cmd_oracle_sample(args: argparse.Namespace) -> None:
     from seqgan.data.decode import render_rows
     from seqgan.files import atomic_writer
     from seqgan.models import build_oracle
-    from seqgan.models.generator import check_sampling
     from seqgan.models.oracle_file import load_oracle_params
+    from seqgan.models.sampling import check_sampling
 
     check_sampling(args.num_samples)
     if not 1 <= args.seq_len <= MAX_ORACLE_SEQ_LEN:

@@ -26,7 +26,8 @@ from torch import Tensor
 
 from seqgan.eval.metrics import mean_nll
 from seqgan.files import write_atomic
-from seqgan.models.generator import Generator, sequence_mask, trim_padding
+from seqgan.models.generator import Generator
+from seqgan.models.sampling import sequence_mask, trim_padding
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ from torch import Tensor
 
 from seqgan.data.decode import strip_special
 from seqgan.data.vocab import PitchInfo
-from seqgan.models.generator import Generator, sequence_mask, trim_padding
+from seqgan.models.interface import SequenceGenerator, device_of
+from seqgan.models.sampling import sequence_mask, trim_padding
 
 
 @torch.no_grad()
-def token_scores(model: Generator, tokens: Tensor, temperature: float = 1.0, entropy: bool = False,
+def token_scores(model: SequenceGenerator, tokens: Tensor, temperature: float = 1.0, entropy: bool = False,
                  block: int = 256) -> tuple[Tensor, Tensor | None]:  # fmt: skip
     """log G(y_t | y_<t) of every token and, with ``entropy``, the entropy of every step's distribution, teacher-
     forced at ``temperature``: tokens (B, T) -> (B, T) each (float64 sums stay exact enough; positions after EOS 0).
@@ -24,7 +25,7 @@ def token_scores(model: Generator, tokens: Tensor, temperature: float = 1.0, ent
     logp = torch.empty(B * T, device=hidden.device, dtype=hidden.dtype)
     ent = torch.empty_like(logp) if entropy else None
     for lo in range(0, B * T, block):
-        z = model.out(flat[lo : lo + block])
+        z = model.project(flat[lo : lo + block])
         if temperature != 1.0:
             z = z / temperature
         lse = torch.logsumexp(z, dim=-1)
@@ -36,7 +37,7 @@ def token_scores(model: Generator, tokens: Tensor, temperature: float = 1.0, ent
 
 
 @torch.no_grad()
-def sequence_nll(model: Generator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0) -> Tensor:
+def sequence_nll(model: SequenceGenerator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0) -> Tensor:
     """Per-sequence mean per-token NLL (nats) of ``tokens`` under ``model``: (B, T) -> (B,).
 
     With an EOS token, the mean runs over the real positions (up to and including the first EOS).
@@ -45,7 +46,7 @@ def sequence_nll(model: Generator, tokens: Tensor, batch_size: int = 1024, tempe
     sequences as ``tokens`` this is NLL_oracle per sample (the t-test's unit); with the
     generator and held-out data it is NLL_test (``temperature``: of the model's softmax).
     """
-    device = model.out.weight.device
+    device = device_of(model)
     was_training = model.training
     model.eval()
     out = []
@@ -57,7 +58,7 @@ def sequence_nll(model: Generator, tokens: Tensor, batch_size: int = 1024, tempe
     return torch.cat(out).cpu()
 
 
-def mean_nll(model: Generator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0) -> float:
+def mean_nll(model: SequenceGenerator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0) -> float:
     """Mean per-token NLL in nats over all real tokens of the corpus (for fixed-length
     sequences the paper's Table 1 scale: the mean of the per-sequence means)."""
     per_seq = sequence_nll(model, tokens, batch_size, temperature).double()
@@ -66,12 +67,12 @@ def mean_nll(model: Generator, tokens: Tensor, batch_size: int = 1024, temperatu
 
 
 @torch.no_grad()
-def mean_entropy(model: Generator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0) -> float:
+def mean_entropy(model: SequenceGenerator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0) -> float:
     """Mean entropy (nats) of ``model``'s next-token distribution along ``tokens`` (B, T), over real positions.
 
     With the model's own samples as ``tokens`` this is the policy entropy that falls when the policy sharpens
     (whatever the reward means); ``temperature``: of the softmax, as in sampling."""
-    device = model.out.weight.device
+    device = device_of(model)
     was_training = model.training
     model.eval()
     total, count = 0.0, 0.0
@@ -123,7 +124,7 @@ def pitch_mse(samples: Tensor, references: Tensor, rest_id: int | None = None, b
     return total / (samples.shape[0] * samples.shape[1])
 
 
-def evaluate_samples(generator: Generator, samples: Tensor, test: Tensor, oracle: Generator | None,
+def evaluate_samples(generator: SequenceGenerator, samples: Tensor, test: Tensor, oracle: SequenceGenerator | None,
                      bleu_orders: tuple[int, ...] = (2, 3, 4, 5), with_text_metrics: bool = False,
                      batch_size: int = 1024, pitch: PitchInfo | None = None,
                      temperature: float = 1.0, split: str = "test") -> dict[str, float]:  # fmt: skip
@@ -161,8 +162,8 @@ def evaluate_samples(generator: Generator, samples: Tensor, test: Tensor, oracle
 
 
 @torch.no_grad()
-def temperature_sweep(generator: Generator, oracle: Generator, test: Tensor, alphas: list[float], num_samples: int,
-                      seed: int = 0, batch_size: int = 1024) -> list[dict[str, float]]:  # fmt: skip
+def temperature_sweep(generator: SequenceGenerator, oracle: SequenceGenerator, test: Tensor, alphas: list[float],
+                      num_samples: int, seed: int = 0, batch_size: int = 1024) -> list[dict[str, float]]:  # fmt: skip
     """The quality-diversity curve of Caccia et al. (2020) on the oracle task: for each inverse
     temperature alpha (logits x alpha), NLL_oracle of ``num_samples`` samples drawn at temperature
     1 / alpha (quality), NLL_test of the held-out ``test`` (N, T) under the same softmax (diversity) and the
@@ -170,7 +171,7 @@ def temperature_sweep(generator: Generator, oracle: Generator, test: Tensor, alp
     points = []
     for alpha in alphas:
         temperature = 1.0 / alpha
-        rng = torch.Generator(generator.out.weight.device).manual_seed(seed)
+        rng = torch.Generator(device_of(generator)).manual_seed(seed)
         samples = generator.generate(num_samples, test.shape[1], rng, batch_size, temperature=temperature)
         points.append({"alpha": alpha, "nll_oracle": mean_nll(oracle, samples, batch_size),
                        "nll_test": mean_nll(generator, test, batch_size, temperature),

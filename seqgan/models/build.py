@@ -6,30 +6,53 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from torch import nn
 
 from seqgan.config import SeqGANConfig
 from seqgan.errors import UserError
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
+from seqgan.models.interface import SequenceGenerator
 from seqgan.models.oracle import build_oracle
+from seqgan.models.transformer import TransformerGenerator
 
 
 class Models(NamedTuple):
-    generator: Generator
+    generator: SequenceGenerator
     discriminator: Discriminator
     oracle: Generator | None  # the synthetic task's oracle; None for prepared data
 
 
 def build_models(cfg: SeqGANConfig, oracle_params: dict[str, np.ndarray] | None = None,
-                 device: str | torch.device = "cpu") -> Models:  # fmt: skip
-    """G, D (and the oracle from its parameters) as ``cfg`` describes them, on ``device``.
+                 device: str | torch.device = "cpu", generator: nn.Module | None = None,
+                 discriminator: nn.Module | None = None) -> Models:  # fmt: skip
+    """G, D (and the oracle from its parameters) as ``cfg`` describes them, on ``device``; a ``generator`` or
+    ``discriminator`` given (your own models, see :mod:`seqgan.models.interface`) is used instead of building one.
 
     G is built first, then D: with ``torch.manual_seed(seed)`` before the call, the initial weights are those of
     every earlier version of this project for the same seed."""
     data, g, d = cfg.data, cfg.generator, cfg.discriminator
-    generator = Generator(data.vocab_size, g.emb_dim, g.hidden_dim, start_token=data.start_token, init_std=g.init_std,
-                          eos_token=data.eos_token, pad_token=data.pad_token).to(device)  # fmt: skip
-    discriminator = Discriminator(data.vocab_size, d.filters(data.seq_len), d.emb_dim, d.dropout_keep).to(device)
+    if generator is not None:
+        if not isinstance(generator, SequenceGenerator):
+            missing = [m for m in ("hidden", "project", "sample", "advance", "draw", "prefix_state", "repeat_state",
+                                   "cat_state", "states_of") if not hasattr(generator, m)]  # fmt: skip
+            raise UserError(f"the generator given does not implement seqgan.models.interface.SequenceGenerator "
+                            f"(no {missing[0] if missing else 'vocab_size / start_token / eos_token / pad_token'})")
+        generator = generator.to(device)
+    elif g.kind == "transformer":
+        generator = TransformerGenerator(data.vocab_size, g.emb_dim, g.layers, g.heads, g.ff_dim, g.dropout,
+                                         data.seq_len, g.positions, data.start_token, data.eos_token, data.pad_token,
+                                         g.init_std).to(device)  # fmt: skip
+    elif g.kind == "lstm":
+        generator = Generator(data.vocab_size, g.emb_dim, g.hidden_dim, start_token=data.start_token,
+                              init_std=g.init_std, eos_token=data.eos_token,
+                              pad_token=data.pad_token).to(device)  # fmt: skip
+    else:
+        raise UserError("generator.kind is custom: this run's generator was passed from Python; open it from Python "
+                        "with the same generator (SeqGANTrainer.resume(RUN, generator=...))")  # fmt: skip
+    if discriminator is None:
+        discriminator = Discriminator(data.vocab_size, d.filters(data.seq_len), d.emb_dim, d.dropout_keep)
+    discriminator = discriminator.to(device)
     oracle = build_oracle(oracle_params, device) if oracle_params is not None else None
     return Models(generator, discriminator, oracle)
 
@@ -39,6 +62,8 @@ def estimated_bytes(cfg: SeqGANConfig) -> dict[str, int]:
     """The largest memory a run of ``cfg`` needs at once, in bytes, by part: the models with their gradients and
     optimiser moments (parameters counted exactly, built on the ``meta`` device, which allocates nothing), the
     stored sequences, and the biggest transient tensors (an MLE batch's logits, one G step's roll-outs)."""
+    if cfg.generator.kind == "custom":  # a model passed from Python: its size is its owner's business
+        return {}
     with torch.device("meta"):
         g, d, _ = build_models(cfg, device="meta")
     g_params = sum(p.numel() for p in g.parameters())

@@ -8,125 +8,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from seqgan.errors import UserError
+from seqgan.models.sampling import (
+    draw_chunked,
+    finish_after_eos,
+    sample_from_logits,
+    sequence_mask,  # fmt: skip
+    )
 
-State = tuple[Tensor, Tensor]  # (h, c), each (B, H)
-
-
-def sequence_mask(tokens: Tensor, eos_token: int | None) -> Tensor:
-    """Real positions of each sequence: every token up to and including the first EOS.
-
-    tokens (B, T) -> bool (B, T). With ``eos_token=None`` (fixed-length data such as the oracle
-    task) every position is real.
-    """
-    if eos_token is None:
-        return torch.ones_like(tokens, dtype=torch.bool)
-    is_eos = (tokens == eos_token).long()
-    return (is_eos.cumsum(dim=1) - is_eos) == 0
-
-
-def trim_padding(tokens: Tensor, eos_token: int | None) -> Tensor:
-    """Drop the trailing columns that are padding in every row: (B, T) -> (B, T') with T' the longest
-    real length. Teacher-forced log-probabilities of the kept positions do not change (the LSTM is
-    causal), and padding carries no loss, so MLE and NLL can skip it."""
-    if eos_token is None:
-        return tokens
-    return tokens[:, : int(sequence_mask(tokens, eos_token).sum(dim=1).max())]
-
-
-def finish_after_eos(tokens: Tensor, done: Tensor, eos_token: int | None, pad_token: int) -> tuple[Tensor, Tensor]:
-    """Replace the new ``tokens`` (R,) of rows that already ended by PAD; mark rows that end now."""
-    if eos_token is None:
-        return tokens, done
-    tokens = torch.where(done, torch.full_like(tokens, pad_token), tokens)
-    return tokens, done | (tokens == eos_token)
-
-
-_BLOCK = 128  # tokens per block of the two-level inverse CDF
-MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-2, 1e2  # beyond them the softmax under- or overflows to one token or noise
-
-
-def check_sampling(num: int | None = None, temperature: float = 1.0, top_k: int | None = None,
-                   top_p: float | None = None, max_num: int = 10**8) -> None:  # fmt: skip
-    """Refuse sampling options that would silently give wrong output or run for days (one line naming the option
-    and the fix)."""
-    if num is not None and not 0 < num <= max_num:
-        raise UserError(f"the number of samples (--num-samples) must be in 1..{max_num:,}, got {num}")
-    if not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:  # also refuses NaN
-        raise UserError(f"the temperature (--temperature) must be in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}], "
-                        f"got {temperature}: 1.0 samples the model as trained")  # fmt: skip
-    if top_k is not None and top_k < 1:
-        raise UserError(f"top_k (--top-k) must be >= 1, got {top_k}")
-    if top_p is not None and not 0 < top_p <= 1:  # also refuses NaN
-        raise UserError(f"top_p (--top-p) must be in (0, 1], got {top_p}")
-
-
-def filter_logits(logits: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:
-    """Keep the ``top_k`` most likely tokens and/or the smallest set whose probability reaches
-    ``top_p`` (nucleus sampling, Holtzman et al. 2020); the others get -inf. logits (B, V)."""
-    if top_k is not None and top_k < logits.shape[-1]:
-        kth = logits.topk(top_k, dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if top_p is not None and top_p < 1.0:
-        sorted_logits, order = logits.sort(dim=-1, descending=True)
-        cum = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
-        drop = cum - sorted_logits.softmax(dim=-1) >= top_p  # mass before this token already reaches p
-        logits = logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
-    return logits
-
-
-def sample_from_logits(logits: Tensor, uniforms: Tensor, temperature: float = 1.0) -> Tensor:
-    """Draw tokens by inverse-CDF sampling: one uniform number per draw.
-
-    Faster than ``torch.multinomial`` (about 20x over 5,000 classes on CPU), and a draw is a pure
-    function of its uniform number, so the batched and the per-prefix roll-outs give the same
-    tokens from the same random numbers. Token k is drawn when F(k-1) <= u * F(V) < F(k) for the
-    cumulative sums F (``right=True``: a zero-probability token is never drawn at a boundary).
-
-    Args:
-        logits: (B, V) unnormalised log-probabilities.
-        uniforms: (B,) numbers in [0, 1), or (B, K) for K draws from each row.
-    Returns:
-        (B,) or (B, K) token ids (int64).
-    """
-    probs = torch.softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)
-    u = uniforms.to(probs.dtype).contiguous()
-    single = u.dim() == 1
-    if single:
-        u = u.unsqueeze(1)
-    V = probs.shape[-1]
-    if V < 4 * _BLOCK:
-        cdf = probs.cumsum(dim=-1)  # (B, V)
-        idx = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)
-    else:
-        idx = _two_level_search(probs, u)
-    idx = idx.clamp_(max=V - 1)  # u * total rounding onto the total itself
-    return idx.squeeze(1) if single else idx
-
-
-def _two_level_search(probs: Tensor, u: Tensor) -> Tensor:
-    """Inverse CDF over blocks of ``_BLOCK`` tokens: find the block from the cumulative block
-    sums, then the token inside it. It avoids the full (B, V) cumulative sum, a serial pass
-    that costs as much as the softmax. probs (B, V), u (B, K) -> (B, K)."""
-    B, V = probs.shape
-    K = u.shape[1]
-    nb = V // _BLOCK
-    sums = probs[:, : nb * _BLOCK].reshape(B, nb, _BLOCK).sum(dim=2)
-    if nb * _BLOCK < V:
-        sums = torch.cat([sums, probs[:, nb * _BLOCK :].sum(dim=1, keepdim=True)], dim=1)
-    csum = sums.cumsum(dim=1)  # (B, blocks)
-    target = u * csum[:, -1:]  # (B, K)
-    block = torch.searchsorted(csum, target, right=True).clamp_(max=csum.shape[1] - 1)
-    base = torch.where(block > 0, csum.gather(1, (block - 1).clamp(min=0)), torch.zeros_like(target))
-    cols = block.unsqueeze(-1) * _BLOCK + torch.arange(_BLOCK, device=probs.device)  # (B, K, BLOCK)
-    inside = probs.gather(1, cols.clamp(max=V - 1).view(B, -1)).view(B, K, _BLOCK).masked_fill(cols >= V, 0.0)
-    running = inside.cumsum(dim=-1) + base.unsqueeze(-1)
-    j = torch.searchsorted(running, target.unsqueeze(-1), right=True).squeeze(-1)  # (B, K)
-    # The block's own running total can fall an ulp short of its cumulative block sum (other
-    # summation order); a target in that gap goes to the block's last token with probability > 0.
-    last = (torch.arange(1, _BLOCK + 1, device=probs.device) * (inside > 0)).argmax(dim=-1)
-    j = torch.where(j >= _BLOCK, last, j)
-    return block * _BLOCK + j
+State = tuple[Tensor, Tensor]  # (h, c), each (R, H): R rows being decoded
+States = tuple[Tensor, Tensor]  # per-position (h, c) of B sequences, each (B, T-1, H)
 
 
 class Generator(nn.Module):
@@ -212,28 +102,55 @@ class Generator(nn.Module):
         _, (h1, c1) = self.lstm(self.embedding(inputs).unsqueeze(1), (h.unsqueeze(0), c.unsqueeze(0)))
         return h1.squeeze(0), c1.squeeze(0)
 
+    # ------------------------------------------------- incremental decoding (the roll-outs' staircase)
+    def advance(self, inputs: Tensor, state: State) -> State:
+        """Feed one token per row: ``inputs`` (R,) from ``state`` -> the new state."""
+        return self.lstm_step(inputs, state)
+
+    def prefix_state(self, states: States, t: int) -> State:
+        """The state of every sequence after its start token and first ``t`` tokens (1 <= t <= T-1), from the
+        per-position ``states`` that :meth:`sample` (``return_states``) or :meth:`states_of` gave: (h, c) (B, H)."""
+        h, c = states
+        return h[:, t - 1], c[:, t - 1]
+
+    @staticmethod
+    def repeat_state(state: State, n: int) -> State:
+        """Every row ``n`` times, block after block: (R, H) -> (n * R, H)."""
+        return state[0].repeat(n, 1), state[1].repeat(n, 1)
+
+    @staticmethod
+    def cat_state(first: State | None, second: State) -> State:
+        """The rows of ``first`` (None: none), then those of ``second``."""
+        if first is None:
+            return second
+        return torch.cat([first[0], second[0]]), torch.cat([first[1], second[1]])
+
+    @torch.no_grad()
+    def states_of(self, tokens: Tensor) -> States:
+        """Per-position states of ``tokens`` (B, T), as :meth:`sample` returns them: after feeding the start token
+        and y_0 .. y_t, for t = 0 .. T-2: (h, c), each (B, T-1, H). For a roll-out policy other than the
+        generator that sampled the tokens (the delayed policy)."""
+        state = self.lstm_step(torch.full_like(tokens[:, 0], self.start_token), self.initial_state(tokens.shape[0]))
+        hs, cs = [], []
+        for t in range(tokens.shape[1] - 1):
+            state = self.lstm_step(tokens[:, t], state)
+            hs.append(state[0])
+            cs.append(state[1])
+        return torch.stack(hs, dim=1), torch.stack(cs, dim=1)
+
+    def project(self, hidden: Tensor) -> Tensor:
+        """Output states (..., H) -> next-token logits (..., V)."""
+        return self.out(hidden)
+
     def step(self, inputs: Tensor, state: State) -> tuple[Tensor, State]:
         """One LSTM step: feed ``inputs`` (B,) from ``state`` -> logits (B, V) of the next token, new state."""
         state = self.lstm_step(inputs, state)
         return self.out(state[0]), state
 
-    def draw(self, h: Tensor, uniforms: Tensor, temperature: float = 1.0, chunk: int = 256,
-             top_k: int | None = None, top_p: float | None = None) -> Tensor:  # fmt: skip
-        """Next tokens from hidden states: h (R, H), uniforms (R,) or (R, K) -> (R,) or (R, K).
-
-        Projects and samples ``chunk`` rows at a time on the CPU: the (R, V) logits of a large
-        batch do not fit in cache, and going through them in pieces is about 2.5x faster there.
-        On a GPU one call over all rows avoids many small kernel launches.
-        """
-        def one(hc: Tensor, uc: Tensor) -> Tensor:
-            logits = self.out(hc)
-            if top_k is not None or top_p is not None:
-                logits = filter_logits(logits, top_k, top_p)
-            return sample_from_logits(logits, uc, temperature)
-
-        if h.shape[0] <= chunk or h.is_cuda:
-            return one(h, uniforms)
-        return torch.cat([one(hc, uc) for hc, uc in zip(h.split(chunk), uniforms.split(chunk), strict=True)])
+    def draw(self, state: State, uniforms: Tensor, temperature: float = 1.0, top_k: int | None = None,
+             top_p: float | None = None) -> Tensor:  # fmt: skip
+        """Next tokens from states (h, c), each (R, H): uniforms (R,) or (R, K) -> (R,) or (R, K) token ids."""
+        return draw_chunked(self.out, state[0], uniforms, temperature, top_k=top_k, top_p=top_p)
 
     @torch.no_grad()
     def generate(self, num: int, seq_len: int, rng: torch.Generator | None = None, batch_size: int = 1024,
@@ -277,7 +194,7 @@ class Generator(nn.Module):
             if prefix is not None and t < len(prefix):
                 drawn = prefix[t].to(device).expand(num)
             else:
-                drawn = self.draw(state[0], uniforms[:, t], temperature, top_k=top_k, top_p=top_p)
+                drawn = self.draw(state, uniforms[:, t], temperature, top_k=top_k, top_p=top_p)
             inputs, done = finish_after_eos(drawn, done, self.eos_token, self.pad_token)
             tokens[:, t] = inputs
         if not return_states:

@@ -72,4 +72,5 @@ def discriminator_loss(discriminator: Discriminator, tokens: Tensor, labels: Ten
         ce = logits.sum() * 0.0
     else:
         ce = F.cross_entropy(logits, labels) * (1.0 if total is None else len(labels) / total)
-    return ce + l2_share * l2_reg * discriminator.l2_penalty(), logits
+    penalty = discriminator.l2_penalty() if hasattr(discriminator, "l2_penalty") else 0.0  # your own D may lack it
+    return ce + l2_share * l2_reg * penalty, logits

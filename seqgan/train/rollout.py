@@ -25,7 +25,8 @@ from torch import Tensor, nn
 from seqgan.data.decode import strip_special
 from seqgan.eval.bleu import BleuReference
 from seqgan.models.discriminator import Discriminator
-from seqgan.models.generator import Generator, State, finish_after_eos, sample_from_logits
+from seqgan.models.interface import SequenceGenerator, States, dtype_of
+from seqgan.models.sampling import finish_after_eos, sample_from_logits
 
 
 @contextlib.contextmanager
@@ -47,7 +48,7 @@ def score(discriminator: Discriminator, tokens: Tensor, batch: int = 4096, dropo
     """P(real) of every row, in eval mode (``dropout=True``: with D's dropout), ``batch`` rows per call.
     tokens (R, T) -> (R,)."""
     with eval_mode(discriminator, training=dropout):
-        return torch.cat([discriminator.prob_real(chunk) for chunk in tokens.split(batch)])
+        return torch.cat([torch.softmax(discriminator(chunk), dim=-1)[:, 1] for chunk in tokens.split(batch)])
 
 
 def rollout_uniforms(batch: int, seq_len: int, rollout_num: int, rng: torch.Generator | None,
@@ -58,30 +59,14 @@ def rollout_uniforms(batch: int, seq_len: int, rollout_num: int, rng: torch.Gene
 
 
 @torch.no_grad()
-def policy_states(policy: Generator, tokens: Tensor) -> State:
-    """States of ``policy`` after feeding y_0 .. y_{T-2}: (h, c), each (B, T-1, H).
-
-    Needed only when the roll-out policy is not the generator that sampled ``tokens``.
-    """
-    state = policy.initial_state(tokens.shape[0])
-    _, state = policy.step(torch.full_like(tokens[:, 0], policy.start_token), state)
-    hs, cs = [], []
-    for t in range(tokens.shape[1] - 1):
-        _, state = policy.step(tokens[:, t], state)
-        hs.append(state[0])
-        cs.append(state[1])
-    return torch.stack(hs, dim=1), torch.stack(cs, dim=1)
-
-
-@torch.no_grad()
-def rollout_completions(policy: Generator, tokens: Tensor, rollout_num: int, states: State | None = None,
+def rollout_completions(policy: SequenceGenerator, tokens: Tensor, rollout_num: int, states: States | None = None,
                         uniforms: Tensor | None = None, rng: torch.Generator | None = None) -> Tensor:  # fmt: skip
     """Complete every prefix of ``tokens`` ``rollout_num`` times with ``policy``.
 
     Args:
         tokens: (B, T) sampled sequences.
-        states: the policy's states after each token, (h, c) each (B, T-1, H), as returned by
-            ``Generator.sample(..., return_states=True)``; computed here when None.
+        states: the policy's per-position states of ``tokens``, as ``sample(..., return_states=True)`` returns
+            them; computed here (``policy.states_of``) when None.
         uniforms: (T-1, N, B, T) random numbers (see :func:`rollout_uniforms`); drawn when None.
     Returns:
         (T-1, N, B, T) completions: [t-1, n, b] keeps tokens[b, :t] and continues it.
@@ -89,34 +74,32 @@ def rollout_completions(policy: Generator, tokens: Tensor, rollout_num: int, sta
     B, T = tokens.shape
     N = rollout_num
     if states is None:
-        states = policy_states(policy, tokens)
+        states = policy.states_of(tokens)
     if uniforms is None:
         uniforms = rollout_uniforms(B, T, N, rng, tokens.device)
     out = tokens.expand(T - 1, N, B, T).clone()
-    h_all, c_all = states
-    # Active rows at position i are ordered (prefix length t = 1..i, n, b); a new block of
-    # N * B rows (prefix length i) joins at each position, so the batch grows as the
-    # staircase of the roll-out grid and no row ever does a step it does not need.
+    # Active rows at position i are ordered (prefix length t = 1..i, n, b); a new block of N * B rows (prefix
+    # length i) joins at each position, so the batch grows as the staircase of the roll-out grid and no row ever
+    # does a step it does not need.
     eos, pad = policy.eos_token, policy.pad_token
     # ended[b, j]: the prefix y_0..y_j already holds an EOS, so its completions add only PAD.
     ended = (tokens == eos).cumsum(dim=1) > 0 if eos is not None else torch.zeros_like(tokens, dtype=torch.bool)
-    h = torch.empty(0, h_all.shape[-1], device=tokens.device, dtype=h_all.dtype)
-    c = torch.empty_like(h)
+    state = None
     prev = torch.empty(0, dtype=torch.long, device=tokens.device)
     done = torch.empty(0, dtype=torch.bool, device=tokens.device)
     for i in range(1, T):
-        # The N roll-outs of a joining prefix share one state, hence one distribution: project
-        # it once per sequence and draw N tokens from it.
-        joined = policy.draw(h_all[:, i - 1], uniforms[i - 1, :, :, i].T).T.reshape(-1)  # (N * B,)
+        joining = policy.prefix_state(states, i)
+        # The N roll-outs of a joining prefix share one state, hence one distribution: project it once per
+        # sequence and draw N tokens from it.
+        joined = policy.draw(joining, uniforms[i - 1, :, :, i].T).T.reshape(-1)  # (N * B,)
         joined, joined_done = finish_after_eos(joined, ended[:, i - 1].repeat(N), eos, pad)
         if prev.numel():
-            h, c = policy.lstm_step(prev, (h, c))
-            cont, done = finish_after_eos(policy.draw(h, uniforms[: i - 1, :, :, i].reshape(-1)), done, eos, pad)
+            state = policy.advance(prev, state)
+            cont, done = finish_after_eos(policy.draw(state, uniforms[: i - 1, :, :, i].reshape(-1)), done, eos, pad)
             prev, done = torch.cat([cont, joined]), torch.cat([done, joined_done])
         else:
             prev, done = joined, joined_done
-        h = torch.cat([h, h_all[:, i - 1].repeat(N, 1)])  # (i * N * B, H)
-        c = torch.cat([c, c_all[:, i - 1].repeat(N, 1)])
+        state = policy.cat_state(state, policy.repeat_state(joining, N))  # (i * N * B) rows
         out[:i, :, :, i] = prev.view(i, N, B)
     return out
 
@@ -132,8 +115,11 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
     only convolves the windows that reach past the prefix. Max-pooling is exact, so the result
     equals :func:`score` on the completions. tokens (B, T), completions (T-1, N, B, T) ->
     probabilities (T-1, N, B). Dropout (``dropout=True``) acts after pooling, so sharing stays exact.
+    A discriminator of your own (not the paper's CNN) scores every completion whole.
     """
     T1, N, B, T = completions.shape
+    if not isinstance(discriminator, Discriminator):
+        return score(discriminator, completions.reshape(-1, T), batch, dropout).view(T1, N, B)
     out = torch.empty(T1, N, B, device=tokens.device, dtype=discriminator.out.weight.dtype)
     with eval_mode(discriminator, training=dropout):
         x_y = discriminator.embedding(tokens).transpose(1, 2)  # (B, E, T)
@@ -158,8 +144,8 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
     return out
 
 
-def rollout_rewards(policy: Generator, discriminator: Discriminator, tokens: Tensor, rollout_num: int,
-                    states: State | None = None, uniforms: Tensor | None = None,
+def rollout_rewards(policy: SequenceGenerator, discriminator: Discriminator, tokens: Tensor, rollout_num: int,
+                    states: States | None = None, uniforms: Tensor | None = None,
                     rng: torch.Generator | None = None, score_batch: int = 4096,
                     dropout: bool = False, bf16: bool = False) -> Tensor:  # fmt: skip
     """Q-values of Eq. 4 for every position: tokens (B, T) -> rewards (B, T).
@@ -170,15 +156,15 @@ def rollout_rewards(policy: Generator, discriminator: Discriminator, tokens: Ten
     the rewards come back in D's own dtype.
     """
     completions = rollout_completions(policy, tokens, rollout_num, states, uniforms, rng)
-    dtype = discriminator.out.weight.dtype
+    dtype = dtype_of(discriminator)
     with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=bf16):
         q = score_completions(discriminator, tokens, completions, score_batch, dropout).mean(dim=1)  # (T-1, B)
         last = score(discriminator, tokens, dropout=dropout).to(dtype)
     return torch.cat([q.to(dtype).T, last.unsqueeze(1)], dim=1)
 
 
-def bleu_rollout_rewards(policy: Generator, reference: BleuReference, tokens: Tensor, rollout_num: int,
-                         states: State | None = None, uniforms: Tensor | None = None,
+def bleu_rollout_rewards(policy: SequenceGenerator, reference: BleuReference, tokens: Tensor, rollout_num: int,
+                         states: States | None = None, uniforms: Tensor | None = None,
                          rng: torch.Generator | None = None) -> Tensor:  # fmt: skip
     """PG-BLEU (paper Table 1): Eq. 4 with BLEU against the training data in place of D.
 
@@ -190,13 +176,13 @@ def bleu_rollout_rewards(policy: Generator, reference: BleuReference, tokens: Te
     rows = torch.cat([completions.reshape(-1, T), tokens])  # the full sequences last
     (order,) = reference.orders
     scores = reference.scores(strip_special(rows.cpu(), policy.eos_token))[order]
-    scores = torch.tensor(scores, dtype=policy.out.weight.dtype, device=tokens.device)
+    scores = torch.tensor(scores, dtype=dtype_of(policy), device=tokens.device)
     q = scores[: -B].view(T - 1, rollout_num, B).mean(dim=1)  # (T-1, B)
     return torch.cat([q.T, scores[-B:].unsqueeze(1)], dim=1)
 
 
 @torch.no_grad()
-def naive_rollout_rewards(policy: Generator, discriminator: Discriminator, tokens: Tensor, rollout_num: int,
+def naive_rollout_rewards(policy: SequenceGenerator, discriminator: Discriminator, tokens: Tensor, rollout_num: int,
                           uniforms: Tensor | None = None, rng: torch.Generator | None = None) -> Tensor:  # fmt: skip
     """Reference: the authors' loop (rollout.py). For each roll-out n and prefix length t,
     re-encode the prefix from the start token, sample the rest step by step, score with D; the
@@ -204,7 +190,7 @@ def naive_rollout_rewards(policy: Generator, discriminator: Discriminator, token
     same random numbers as :func:`rollout_rewards`; without, ``torch.multinomial`` as the
     authors' ``tf.multinomial``. Returns (B, T)."""
     B, T = tokens.shape
-    rewards = torch.zeros(B, T, device=tokens.device, dtype=policy.out.weight.dtype)
+    rewards = torch.zeros(B, T, device=tokens.device, dtype=dtype_of(policy))
     with eval_mode(discriminator):
         for n in range(rollout_num):
             for t in range(1, T):
@@ -223,8 +209,8 @@ def naive_rollout_rewards(policy: Generator, discriminator: Discriminator, token
                     seq[:, i] = nxt
                     if i < T - 1:
                         logits, state = policy.step(nxt, state)
-                rewards[:, t - 1] += discriminator.prob_real(seq)
-            rewards[:, T - 1] += discriminator.prob_real(tokens)
+                rewards[:, t - 1] += score(discriminator, seq)
+            rewards[:, T - 1] += score(discriminator, tokens)
     return rewards / rollout_num
 
 
@@ -246,7 +232,7 @@ def shuffle_rewards(rewards: Tensor, mask: Tensor, rng: torch.Generator | None =
 
 
 @torch.no_grad()
-def update_delayed_policy(policy: Generator, generator: Generator, rate: float) -> None:
+def update_delayed_policy(policy: torch.nn.Module, generator: torch.nn.Module, rate: float) -> None:
     """beta <- rate * beta + (1 - rate) * theta; the embedding is copied, as the authors'
     ``ROLLOUT.update_params`` intends (their TF graph never uses the result: see docs)."""
     for (name, b), theta in zip(policy.named_parameters(), generator.parameters(), strict=True):

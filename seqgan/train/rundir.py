@@ -42,9 +42,10 @@ from seqgan.eval.metrics import evaluate_samples
 from seqgan.files import write_atomic, write_json
 from seqgan.models.build import build_models, check_fits
 from seqgan.models.discriminator import Discriminator
-from seqgan.models.generator import Generator, check_sampling
+from seqgan.models.generator import Generator
 from seqgan.models.oracle import build_oracle
 from seqgan.models.oracle_file import load_oracle_params, random_oracle_params, save_oracle_params
+from seqgan.models.sampling import check_sampling
 from seqgan.train import distributed
 from seqgan.train.checkpoint import latest_checkpoint, load_file
 from seqgan.train.logbook import MetricsLog
@@ -275,12 +276,12 @@ class RunDir:
             return load_file(self.checkpoints / f"{which}.pt")
         return load_file(which)
 
-    def resumable_checkpoint(self, cfg: SeqGANConfig) -> dict[str, Any] | None:
+    def resumable_checkpoint(self, cfg: SeqGANConfig, given: tuple[Any, Any] = (None, None)) -> dict[str, Any] | None:
         """The newest checkpoint whose models fit ``cfg`` (last.pt, else prev.pt with a warning): one damaged inside
         (tensors of other shapes, an edited config.json) is passed over like one that does not load. None when the
         run has none yet; a UserError when none fits."""
         with torch.random.fork_rng(devices=[]):  # a trial build: leave torch's random stream as it was
-            models, errors = build_models(cfg), []
+            models, errors = build_models(cfg, None, "cpu", *(copy.deepcopy(m) for m in given)), []
         for name in (LAST, PREV):
             path = self.checkpoints / name
             if not os.path.lexists(path):
@@ -340,7 +341,7 @@ def fork_config(source: SeqGANConfig, cfg: SeqGANConfig, source_dir: Path) -> Se
 
 
 def open_for_training(run: RunDir, cfg: SeqGANConfig, command: str, resume: bool, init_from: str | Path | None,
-                      device: torch.device) -> dict[str, Any]:  # fmt: skip
+                      device: torch.device, given: tuple[Any, Any] = (None, None)) -> dict[str, Any]:  # fmt: skip
     """Create, fork or reopen ``run`` for training (rank 0 of several processes): returns what every rank builds
     from (the config, the data, the oracle's parameters, the checkpoint to resume or fork from) and the metrics log
     (rank 0's only: it does not travel to the other ranks)."""
@@ -350,7 +351,7 @@ def open_for_training(run: RunDir, cfg: SeqGANConfig, command: str, resume: bool
         env["distributed"] = {"world_size": distributed.world_size(), "backend": str(torch.distributed.get_backend())}
     if resume:
         log = run.open(cfg)
-        checkpoint = run.resumable_checkpoint(cfg)
+        checkpoint = run.resumable_checkpoint(cfg, given)
         if checkpoint is not None:
             distributed.check_world(checkpoint, run.path)
     elif init_from is not None:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from tqdm import tqdm
 
 from seqgan.config import SeqGANConfig, best_metric_higher_is_better
@@ -42,7 +42,8 @@ from seqgan.eval.bleu import BleuReference
 from seqgan.eval.metrics import evaluate_samples
 from seqgan.models import Generator
 from seqgan.models.build import build_models
-from seqgan.models.generator import sequence_mask, trim_padding
+from seqgan.models.interface import dtype_of
+from seqgan.models.sampling import sequence_mask, trim_padding
 from seqgan.train import distributed
 from seqgan.train.checkpoint import save_checkpoint
 from seqgan.train.logbook import CollapseMonitor, MetricsLog, StopSignals, check_finite, policy_gradient_stats
@@ -60,8 +61,18 @@ class SeqGANTrainer:
     """
 
     def __init__(self, config: SeqGANConfig, out_dir: str | Path, command: str | None = None,
-                 resume: bool = False, init_from: str | Path | None = None) -> None:  # fmt: skip
-        """``init_from``: a run directory whose pre-training this run starts from (see :meth:`fork`)."""
+                 resume: bool = False, init_from: str | Path | None = None, generator: nn.Module | None = None,
+                 discriminator: nn.Module | None = None) -> None:  # fmt: skip
+        """``init_from``: a run directory whose pre-training this run starts from (see :meth:`fork`).
+
+        ``generator`` / ``discriminator``: your own models instead of the config's (the generator implements
+        :class:`seqgan.models.interface.SequenceGenerator`; the discriminator maps tokens (B, T) to logits (B, 2),
+        class 1 = real, and may have an ``l2_penalty()``). The run's config then says ``generator.kind = custom``
+        and the run continues only from Python, with the same models: ``SeqGANTrainer.resume(RUN, generator=...)``.
+        """
+        self._given = (generator, discriminator)
+        if generator is not None:
+            config.generator.kind = "custom"
         distributed.init_from_env()  # under torchrun: join the process group (a no-op in one process)
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.is_main = self.rank == 0
@@ -83,7 +94,7 @@ class SeqGANTrainer:
         command = command or shlex.join(sys.argv)
         # Rank 0 creates or opens the run and hands the config, data and checkpoint to the other ranks.
         setup = distributed.run_on_main(lambda: open_for_training(self.run, config, command, resume, init_from,
-                                                                  self.device))  # fmt: skip
+                                                                  self.device, self._given))  # fmt: skip
         self.cfg = setup["config"]
         self.log: MetricsLog | None = setup["log"] if self.is_main else None  # the other ranks never write the run
         self._build(setup["data"], setup["oracle"])
@@ -110,12 +121,15 @@ class SeqGANTrainer:
         return cls(config, out_dir, command, init_from=source)
 
     @classmethod
-    def resume(cls, out_dir: str | Path, device: str | None = None) -> SeqGANTrainer:
+    def resume(cls, out_dir: str | Path, device: str | None = None, generator: nn.Module | None = None,
+               discriminator: nn.Module | None = None) -> SeqGANTrainer:  # fmt: skip
+        """Continue the run in ``out_dir`` from its latest checkpoint (with the models it was trained with, if
+        they were your own)."""
         distributed.init_from_env()
         cfg = distributed.run_on_main(lambda: read_run_config(out_dir))  # only rank 0 needs the folder
         if device is not None:
             cfg.run.device = device
-        return cls(cfg, out_dir, resume=True)
+        return cls(cfg, out_dir, resume=True, generator=generator, discriminator=discriminator)
 
     # ----------------------------------------------------------------- setup
     def close(self) -> None:
@@ -128,7 +142,7 @@ class SeqGANTrainer:
         self.valid_data = data.get("valid", data["test"][:0]).to(dev)  # empty for runs made before valid splits
         torch.manual_seed(cfg.run.seed)  # dropout and initialisation
         self.rng = torch.Generator(dev).manual_seed(cfg.run.seed)
-        self.generator, self.discriminator, self.oracle = build_models(cfg, oracle_params, dev)
+        self.generator, self.discriminator, self.oracle = build_models(cfg, oracle_params, dev, *self._given)
         self.shared_rng = self.rng  # one process: shuffles and samples share one stream, as always
         if self.world > 1:
             distributed.broadcast_module(self.generator)  # identical models on every rank, whatever the machine
@@ -428,7 +442,7 @@ class SeqGANTrainer:
                 self._bleu_reference = BleuReference(refs, (cfg.bleu_order,))
             rewards = bleu_rollout_rewards(policy, self._bleu_reference, tokens, cfg.rollout_num, states, rng=self.rng)
         else:  # constant Q = 1: no roll-outs, the gradient only sharpens G on its own samples
-            rewards = torch.ones(tokens.shape, device=self.device, dtype=self.generator.out.weight.dtype)
+            rewards = torch.ones(tokens.shape, device=self.device, dtype=dtype_of(self.generator))
         if cfg.reward_shuffle:  # control: the same Q values, cut from the sequences that earned them
             rewards = shuffle_rewards(rewards, sequence_mask(tokens, self.generator.eos_token), self.rng)
         return self.policy_gradient_update(tokens, rewards)

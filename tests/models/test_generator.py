@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from seqgan.eval.metrics import sequence_nll
-from seqgan.models.generator import Generator, sample_from_logits
+from seqgan.models.generator import Generator
+from seqgan.models.sampling import sample_from_logits
 
 
 def small_generator(vocab: int = 11, emb: int = 6, hidden: int = 5, seed: int = 0, std: float = 0.5) -> Generator:
@@ -249,7 +250,7 @@ def test_two_level_search_matches_full_cdf_and_frequencies():
     """Above 4 x 128 classes the sampler searches blocks, then tokens. It must pick the same
     token as a search of the full cumulative sum (float64, random logits and uniforms), also
     for K draws per row, and its frequencies must follow the probabilities."""
-    from seqgan.models.generator import sample_from_logits
+    from seqgan.models.sampling import sample_from_logits
 
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(64, 1000, generator=g, dtype=torch.float64) * 3

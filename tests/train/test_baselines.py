@@ -16,7 +16,7 @@ from seqgan import cli
 from seqgan.errors import UserError
 from seqgan.eval.bleu import BleuReference
 from seqgan.models import Discriminator, Generator
-from seqgan.models.generator import sample_from_logits
+from seqgan.models.sampling import sample_from_logits
 from seqgan.train.checkpoint import load_file
 from seqgan.train.rollout import bleu_rollout_rewards, rollout_completions, rollout_rewards, rollout_uniforms
 from seqgan.train.trainer import SeqGANTrainer

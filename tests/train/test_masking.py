@@ -7,7 +7,7 @@ import torch
 from seqgan.config import paper_filters
 from seqgan.eval.metrics import mean_nll, sequence_nll
 from seqgan.models import Discriminator, Generator
-from seqgan.models.generator import sequence_mask
+from seqgan.models.sampling import sequence_mask
 from seqgan.train.losses import mle_loss, policy_gradient_loss
 from seqgan.train.rollout import naive_rollout_rewards, rollout_completions, rollout_rewards, rollout_uniforms
 
@@ -106,7 +106,7 @@ def test_rollouts_respect_eos_and_match_the_reference():
 
 
 def test_trim_padding_keeps_losses():
-    from seqgan.models.generator import trim_padding
+    from seqgan.models.sampling import trim_padding
 
     g = _generator()
     tokens = torch.tensor([[4, EOS, PAD, PAD, PAD], [5, 6, EOS, PAD, PAD]])

@@ -13,7 +13,6 @@ from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
 from seqgan.train.rollout import (
     naive_rollout_rewards,
-    policy_states,
     rollout_completions,
     rollout_rewards,
     rollout_uniforms,
@@ -52,7 +51,7 @@ def test_batched_rewards_equal_reference_loop() -> None:
 
 
 def test_batched_rewards_equal_reference_for_a_different_policy() -> None:
-    # The delayed roll-out policy is not the sampler: its states come from policy_states.
+    # The delayed roll-out policy is not the sampler: its states come from its states_of.
     g, d = make_models()
     policy = copy.deepcopy(g)
     with torch.no_grad():
@@ -67,10 +66,10 @@ def test_batched_rewards_equal_reference_for_a_different_policy() -> None:
     assert not torch.allclose(rollout_rewards(policy, d, tokens, N, states=g_states, uniforms=u), ref)
 
 
-def test_policy_states_equal_sample_states() -> None:
+def test_states_of_equal_sample_states() -> None:
     g, _ = make_models()
     tokens, (hs, cs) = g.sample(B, T, rng=torch.Generator().manual_seed(4), return_states=True)
-    ph, pc = policy_states(g, tokens)
+    ph, pc = g.states_of(tokens)
     assert ph.shape == (B, T - 1, 6)
     torch.testing.assert_close(ph, hs, rtol=0, atol=1e-12)
     torch.testing.assert_close(pc, cs, rtol=0, atol=1e-12)
