@@ -42,7 +42,7 @@ from seqgan.env import env_snapshot
 from seqgan.eval.metrics import mean_entropy, mean_nll, sequence_nll, temperature_sweep  # noqa: E402
 from seqgan.files import write_json  # noqa: E402
 from seqgan.models.build import build_models
-from seqgan.train.rundir import load_run  # noqa: E402
+from seqgan.train.portable import load_run  # noqa: E402
 
 # Table 1 columns after pre-training: the --set overrides of each (SeqGAN itself: the preset).
 # Scheduled sampling: P(true token) falls by ss_decay per epoch (paper: 0.002 over 200 epochs, i.e. to 0.6);

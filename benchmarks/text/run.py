@@ -33,7 +33,7 @@ from harness import ROOT, load_manifest, run_jobs, train  # noqa: E402
 from seqgan.env import env_snapshot  # noqa: E402
 from seqgan.eval.lm import LMSettings  # noqa: E402
 from seqgan.files import write_json  # noqa: E402
-from seqgan.train.rundir import load_run  # noqa: E402
+from seqgan.train.portable import load_run  # noqa: E402
 
 # Fixed-schedule MLE: the adversarial epochs spent on maximum likelihood instead (the paper's MLE column).
 COLUMNS = {"seqgan": [], "mle": ["adversarial.mode=mle"]}

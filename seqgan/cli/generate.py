@@ -18,7 +18,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from seqgan.data.decode import render_rows
     from seqgan.files import atomic_writer, write_atomic
     from seqgan.models.sampling import check_sampling
-    from seqgan.train.rundir import load_run
+    from seqgan.train.portable import load_run
 
     check_sampling(args.num_samples, args.temperature, args.top_k, args.top_p, max_num=10**8 if not args.midi_out
                    else 10_000)  # fmt: skip
@@ -54,22 +54,48 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from seqgan.train.rundir import load_run
+    from seqgan.train.portable import load_run
 
     if args.num_samples is not None and args.num_samples < 2:
         raise UserError("--num-samples must be >= 2 (Self-BLEU compares samples with each other)")
     run = load_run(args.run, args.checkpoint)
     num = args.num_samples or run.config.eval.num_samples
-    metrics = run.evaluate(num, args.seed, args.temperature, args.split, lm=args.lm,
+    data = None
+    if args.data:  # another prepared directory's splits (an exported model has none of its own)
+        from seqgan.data.prepared import load_prepared
+
+        prepared = load_prepared(args.data)
+        if run.vocab is None or prepared.vocab.tokens != run.vocab.tokens:
+            raise UserError(f"--data {args.data} has another vocabulary than {args.run}: give the data the model was "
+                            "trained on (or prepared with the same vocabulary)")  # fmt: skip
+        data = {"train": prepared.train, "valid": prepared.valid, "test": prepared.test}
+    metrics = run.evaluate(num, args.seed, args.temperature, args.split, lm=args.lm, data=data,
                            lm_cache=None if args.lm_cache is None else Path(args.lm_cache))  # fmt: skip
     emit({"run": args.run, "checkpoint": args.checkpoint, "phase": run.phase, "epoch": run.epoch, "split": args.split,
           "num_samples": num, "seed": args.seed, "temperature": args.temperature, **metrics}, args.json)  # fmt: skip
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from seqgan.train.portable import export_run
+
+    emit(export_run(args.run, args.out, args.checkpoint, args.force), args.json)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    p = subcommand(sub, "export", "write a run's models to a portable folder (safetensors, config, vocabulary, model "
+                   "card; no data, no pickle) that `seqgan sample`, `seqgan eval` and `seqgan.load_run` open",
+                   "seqgan export runs/caps --checkpoint best --out models/caps\n"
+                   "  seqgan sample models/caps --num-samples 5 --temperature 0.8")  # fmt: skip
+    p.add_argument("run", help="run directory written by `seqgan train`")
+    p.add_argument("--out", required=True, metavar="DIR", help="new (or empty) folder")
+    p.add_argument("--checkpoint", default="last", choices=["last", "best"], help="which checkpoint (default last)")
+    p.add_argument("--force", action="store_true", help="replace DIR if it holds an exported model")
+    add_json(p)
+    p.set_defaults(func=cmd_export)
+
     p = subcommand(sub, "sample", "generate sequences from a trained run: text for prepared data, ids for the oracle "
                    "task", "seqgan sample runs/demo --num-samples 100 --seed 1 --out samples.txt")  # fmt: skip
-    p.add_argument("run", help="run directory written by `seqgan train`")
+    p.add_argument("run", help="run directory written by `seqgan train`, or an exported model (`seqgan export`)")
     p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
     p.add_argument("--top-k", type=int, help="sample only among the k most likely tokens at each step")
     p.add_argument("--top-p", type=float, help="nucleus sampling: the smallest set of tokens with probability >= p")
@@ -91,7 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:
              "positions of the squared pitch difference (semitones^2) to the nearest test window (the one\n"
              "that minimises it), averaged over the generated melodies; a rest token counts as the note\n"
              "last heard. BLEU there is over the pitch-token sequences.")  # fmt: skip
-    p.add_argument("run", help="run directory written by `seqgan train`")
+    p.add_argument("run", help="run directory written by `seqgan train`, or an exported model (`seqgan export`)")
     p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
     p.add_argument("--num-samples", type=int, help="generated samples (default: the run's eval.num_samples)")
     p.add_argument("--seed", type=seed_type, default=0, help="sampling seed (default 0)")
@@ -104,5 +130,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "LSTM LM of the real training split) and eval/reverse_lm_score (NLL of the split under an LSTM LM "
                    "trained on the samples); trains the LMs here (minutes on a CPU)")  # fmt: skip
     p.add_argument("--lm-cache", metavar="DIR", help="where the real-text LM is kept and reused (default RUN/lm)")
+    p.add_argument("--data", metavar="DIR", help="score against this prepared directory's split instead of the run's "
+                   "own (an exported model carries no data)")  # fmt: skip
     add_json(p)
     p.set_defaults(func=cmd_eval)

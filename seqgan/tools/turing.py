@@ -80,7 +80,7 @@ def _system_items(index: int, label: str, source: str, per_system: int, seed: in
     if path.is_dir():
         import torch
 
-        from seqgan.train.rundir import load_run
+        from seqgan.train.portable import load_run
 
         run = load_run(path, checkpoint)
         info: dict[str, Any] = {"checkpoint": checkpoint, "phase": run.phase, "epoch": run.epoch}

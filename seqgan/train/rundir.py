@@ -22,8 +22,6 @@ import io
 import json
 import logging
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,15 +35,10 @@ from seqgan.data.prepared import load_prepared
 from seqgan.data.vocab import Vocab
 from seqgan.env import available_memory, env_snapshot
 from seqgan.errors import UserError
-from seqgan.eval.lm import forward_lm, lm_scores
-from seqgan.eval.metrics import evaluate_samples
 from seqgan.files import write_atomic, write_json
 from seqgan.models.build import build_models, check_fits
-from seqgan.models.discriminator import Discriminator
-from seqgan.models.generator import Generator
 from seqgan.models.oracle import build_oracle
 from seqgan.models.oracle_file import load_oracle_params, random_oracle_params, save_oracle_params
-from seqgan.models.sampling import check_sampling
 from seqgan.train import distributed
 from seqgan.train.checkpoint import latest_checkpoint, load_file
 from seqgan.train.logbook import MetricsLog
@@ -54,7 +47,6 @@ CONFIG, COMMAND, ENV, DATA = "config.json", "command.txt", "env.json", "data.pt"
 ORACLE, VOCAB = "oracle.npz", "vocab.json"
 METRICS, FORK, LOCK, SAMPLES, CHECKPOINTS = "metrics.jsonl", "fork.json", ".lock", "samples", "checkpoints"
 LAST, PREV, BEST, PRETRAINED = "last.pt", "prev.pt", "best.pt", "pretrained.pt"
-MAX_EVAL_SAMPLES = 100_000  # Self-BLEU compares every sample with every other: more would run for hours
 # What a fork copies from its source: the data and what decodes it.
 _SHARED = (DATA, ORACLE, VOCAB)
 
@@ -372,113 +364,3 @@ def open_for_training(run: RunDir, cfg: SeqGANConfig, command: str, resume: bool
     # Read back what was written, so that a new run builds from exactly what a resumed one will read.
     return {"config": cfg, "data": run.data(cfg), "oracle": run.oracle_params(), "checkpoint": checkpoint,
             "fork": fork_state, "log": log}  # fmt: skip
-
-
-@dataclass
-class Run:
-    """A trained run, reopened: its config, models (CPU, eval mode), data and where its checkpoint stands."""
-
-    config: SeqGANConfig
-    generator: Generator
-    discriminator: Discriminator
-    oracle: Generator | None
-    vocab: Vocab | None
-    test: Tensor
-    valid: Tensor
-    phase: str
-    epoch: int
-    kind: str
-    path: Path
-
-    def data(self) -> dict[str, Tensor]:
-        return RunDir(self.path).data()
-
-    def prefix_ids(self, text: str) -> Tensor:
-        """``text`` every sample starts with, as ids: words (or note names) through the vocabulary, or space-
-        separated ids for the oracle task; it must leave room for at least one sampled token. -> (P,)"""
-        if self.vocab is not None:
-            ids = self.vocab.encode(text)
-        else:
-            try:
-                ids = [int(tok) for tok in text.split()]
-            except ValueError:
-                raise UserError("this run has no vocabulary (oracle task): give the prefix as space-separated "
-                                "ids") from None  # fmt: skip
-            if any(not 0 <= i < self.config.data.vocab_size for i in ids):
-                raise UserError(f"prefix ids must be in 0..{self.config.data.vocab_size - 1}")
-        T = self.config.data.seq_len
-        if len(ids) >= T:
-            raise UserError(f"the prefix has {len(ids)} tokens but sequences hold {T}: give a shorter prefix")
-        return torch.tensor(ids, dtype=torch.long)
-
-    def iter_sample_ids(self, num: int, temperature: float = 1.0, top_k: int | None = None,
-                        top_p: float | None = None, prefix: str | None = None, seed: int = 0,
-                        chunk: int = 16 * 1024) -> Iterator[Tensor]:  # fmt: skip
-        """``num`` sequences of the generator in pieces of ``chunk`` rows (memory stays flat however many are asked
-        for); the same seed gives the same sequences, however they are cut. -> (<= chunk, T) ids each."""
-        check_sampling(num, temperature, top_k, top_p)
-        start = self.prefix_ids(prefix) if prefix else None
-        rng = torch.Generator().manual_seed(seed)
-        chunk = max(1024, chunk // 1024 * 1024)  # whole sampling batches: the random stream does not see the cut
-        for lo in range(0, num, chunk):
-            yield self.generator.generate(min(chunk, num - lo), self.config.data.seq_len, rng, 1024,
-                                          temperature=temperature, top_k=top_k, top_p=top_p, prefix=start)  # fmt: skip
-
-    def sample_ids(self, num: int, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                   prefix: str | None = None, seed: int = 0) -> Tensor:  # fmt: skip
-        """``num`` sequences of the generator (the same seed, the same sequences). -> (num, T) ids."""
-        return torch.cat(list(self.iter_sample_ids(num, temperature, top_k, top_p, prefix, seed)))
-
-    def sample(self, num: int, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-               prefix: str | None = None, seed: int = 0) -> list[str]:  # fmt: skip
-        """``num`` sequences as text (ids for the oracle task); see :meth:`sample_ids`."""
-        return render_rows(self.sample_ids(num, temperature, top_k, top_p, prefix, seed), self.vocab)
-
-    def evaluate(self, num: int | None = None, seed: int = 0, temperature: float = 1.0, split: str = "test",
-                 lm: bool = False, reverse_lm: bool = True,
-                 lm_cache: Path | None = None) -> dict[str, Any]:  # fmt: skip
-        """Every metric of ``num`` fresh samples (default: the run's eval.num_samples) at ``temperature``, against
-        the ``split`` ("test": the reported numbers; "valid"). ``lm``: text runs also get the LM score and the
-        reverse LM score (:mod:`seqgan.eval.lm`; the real-text LM is kept in ``lm_cache``, by default RUN/lm/)."""
-        if split not in ("test", "valid"):
-            raise UserError(f"split must be test or valid, got {split!r}")
-        refs = self.test if split == "test" else self.valid
-        if len(refs) == 0:
-            raise UserError(f"{self.path} has no {split} split: evaluate on the other one (--split)")
-        num = num or self.config.eval.num_samples
-        check_sampling(num, temperature, max_num=MAX_EVAL_SAMPLES)
-        samples = self.generator.generate(num, self.config.data.seq_len, torch.Generator().manual_seed(seed),
-                                          temperature=temperature)  # fmt: skip
-        pitch = self.vocab.pitch if self.vocab is not None else None  # music runs add eval/mse
-        metrics: dict[str, Any] = evaluate_samples(self.generator, samples, refs, self.oracle,
-                                                   self.config.eval.bleu_orders, self.kind != "oracle", pitch=pitch,
-                                                   temperature=temperature, split=split)  # fmt: skip
-        if lm:
-            if self.kind == "oracle":
-                raise UserError("LM scores are for text runs: the oracle task has NLL_oracle instead")
-            data = self.data()
-            forward, record = forward_lm(data["train"], data["valid"] if len(data["valid"]) else data["train"],
-                                         self.config.data.vocab_size, self.config.data.start_token,
-                                         self.config.data.eos_token, self.config.data.pad_token,
-                                         lm_cache or self.path / "lm")  # fmt: skip
-            metrics.update(lm_scores(samples, forward, refs, reverse=reverse_lm))
-            metrics["lm"] = {"settings": record["settings"], "best_epoch": record["best_epoch"]}
-        return metrics
-
-
-def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:
-    """Reopen ``run_dir`` at ``checkpoint`` (last, prev, best, pretrained or a checkpoint file's path)."""
-    rundir = RunDir(run_dir)
-    cfg = read_run_config(rundir.path)
-    ckpt = rundir.checkpoint(checkpoint)
-    if ckpt is None:
-        raise UserError(f"{run_dir} has no checkpoint yet: train longer, or resume it with `seqgan train --resume`")
-    models = build_models(cfg, rundir.oracle_params())
-    try:
-        models.generator.load_state_dict(ckpt["generator"])
-        models.discriminator.load_state_dict(ckpt["discriminator"])
-    except (KeyError, RuntimeError):
-        raise UserError(f"the checkpoint does not match the config in {run_dir}: it comes from another run") from None
-    data = rundir.data(cfg)
-    return Run(cfg, models.generator.eval(), models.discriminator.eval(), models.oracle, rundir.vocab(), data["test"],
-               data["valid"], ckpt["state"]["phase"], ckpt["state"]["epoch"], rundir.kind(), rundir.path)  # fmt: skip

@@ -63,13 +63,10 @@ class SeqGANTrainer:
     def __init__(self, config: SeqGANConfig, out_dir: str | Path, command: str | None = None,
                  resume: bool = False, init_from: str | Path | None = None, generator: nn.Module | None = None,
                  discriminator: nn.Module | None = None) -> None:  # fmt: skip
-        """``init_from``: a run directory whose pre-training this run starts from (see :meth:`fork`).
-
-        ``generator`` / ``discriminator``: your own models instead of the config's (the generator implements
-        :class:`seqgan.models.interface.SequenceGenerator`; the discriminator maps tokens (B, T) to logits (B, 2),
-        class 1 = real, and may have an ``l2_penalty()``). The run's config then says ``generator.kind = custom``
-        and the run continues only from Python, with the same models: ``SeqGANTrainer.resume(RUN, generator=...)``.
-        """
+        """``init_from``: a run whose pre-training this run starts from (:meth:`fork`). ``generator`` /
+        ``discriminator``: your own models (a :class:`~seqgan.models.interface.SequenceGenerator`; tokens (B, T) ->
+        logits (B, 2), class 1 = real, an optional ``l2_penalty()``); the config then says generator.kind = custom
+        and the run continues from Python only, with the same models (``resume(RUN, generator=...)``)."""
         self._given = (generator, discriminator)
         if generator is not None:
             config.generator.kind = "custom"
@@ -111,13 +108,10 @@ class SeqGANTrainer:
     @classmethod
     def fork(cls, source: str | Path, config: SeqGANConfig, out_dir: str | Path,
              command: str | None = None) -> SeqGANTrainer:  # fmt: skip
-        """A new run that starts where ``source`` finished pre-training (its checkpoints/pretrained.pt).
-
-        The fork takes the source's data (and oracle), seed and models; ``config`` decides everything
-        after pre-training (mode, reward, roll-outs, D schedule, evaluation). Its generator, discriminator
-        shape and pre-training settings must equal the source's, so that a fork equals a run trained
-        from scratch with ``config`` (tested). Baselines and ablations share one pre-training this way.
-        """
+        """A new run that starts where ``source`` finished pre-training (its checkpoints/pretrained.pt), with the
+        source's data, seed and models; ``config`` decides everything after (mode, reward, roll-outs, D schedule).
+        Its models and pre-training settings must equal the source's, so a fork equals a run trained from scratch
+        with ``config`` (tested). Baselines, controls and ablations share one pre-training this way."""
         return cls(config, out_dir, command, init_from=source)
 
     @classmethod

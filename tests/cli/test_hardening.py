@@ -225,7 +225,7 @@ def test_fifos_and_devices_are_refused_not_waited_on(tmp_path: Path, tiny_run: P
 
 
 def test_sample_streams_and_gives_the_same_lines_however_it_is_cut(tiny_run: Path, tmp_path: Path) -> None:
-    from seqgan.train.rundir import load_run
+    from seqgan.train.portable import load_run
 
     run = load_run(tiny_run)
     whole = run.sample_ids(3000, seed=4)

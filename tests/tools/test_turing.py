@@ -77,7 +77,7 @@ def test_help_has_usage_and_example(command: list[str], capsys: pytest.CaptureFi
 # ------------------------------------------------------------------ build
 def test_build_mixes_runs_test_sets_and_text(tiny_run: Path, texts: tuple[Path, Path], tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    from seqgan.train.rundir import load_run
+    from seqgan.train.portable import load_run
 
     real, _ = texts
     out = tmp_path / "sheet"

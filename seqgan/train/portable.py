@@ -1,0 +1,269 @@
+"""Trained models, reopened and handed on: a run directory or an exported model folder -> :class:`Run`
+(:func:`load_run`), and a run -> a portable folder (:func:`export_run`, ``seqgan export``).
+
+An exported folder holds no dataset and no pickle, and this module alone knows its files:
+
+    DIR/
+      model.json                       format, version, the checkpoint it came from, phase, epoch, kind
+      config.json                      the run's resolved config
+      generator.safetensors            G's weights (and discriminator.safetensors: D's)
+      vocab.json | oracle.npz          the vocabulary (text, music) or the oracle (synthetic task)
+      MODEL_CARD.md                    what it is: data hash, metrics, the command that trained it
+
+Loading one needs torch and safetensors only; a damaged or mismatched file is one line (UserError).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from seqgan.config import SeqGANConfig
+from seqgan.data.decode import render_rows
+from seqgan.data.vocab import Vocab
+from seqgan.errors import UserError
+from seqgan.eval.lm import forward_lm, lm_scores
+from seqgan.eval.metrics import evaluate_samples
+from seqgan.files import write_atomic, write_json
+from seqgan.models.build import build_models
+from seqgan.models.discriminator import Discriminator
+from seqgan.models.interface import SequenceGenerator
+from seqgan.models.oracle_file import load_oracle_params
+from seqgan.models.sampling import check_sampling
+from seqgan.train.logbook import read_metrics
+from seqgan.train.rundir import COMMAND, CONFIG, DATA, ORACLE, VOCAB, RunDir, read_run_config
+
+MODEL_FORMAT, MODEL_VERSION = "seqgan-model", 1
+MODEL, CARD = "model.json", "MODEL_CARD.md"
+GENERATOR, DISCRIMINATOR = "generator.safetensors", "discriminator.safetensors"
+MAX_EVAL_SAMPLES = 100_000  # Self-BLEU compares every sample with every other: more would run for hours
+
+
+@dataclass
+class Run:
+    """A trained run, reopened: its config, models (CPU, eval mode), data and where its checkpoint stands."""
+
+    config: SeqGANConfig
+    generator: SequenceGenerator
+    discriminator: Discriminator
+    oracle: SequenceGenerator | None
+    vocab: Vocab | None
+    test: Tensor
+    valid: Tensor
+    phase: str
+    epoch: int
+    kind: str
+    path: Path
+
+    exported: bool = False  # an exported model folder: no training data, no test split
+
+    def data(self) -> dict[str, Tensor]:
+        if self.exported:
+            raise UserError(f"{self.path} is an exported model: it holds no data; give --data DIR")
+        return RunDir(self.path).data()
+
+    def prefix_ids(self, text: str) -> Tensor:
+        """``text`` every sample starts with, as ids: words (or note names) through the vocabulary, or space-
+        separated ids for the oracle task; it must leave room for at least one sampled token. -> (P,)"""
+        if self.vocab is not None:
+            ids = self.vocab.encode(text)
+        else:
+            try:
+                ids = [int(tok) for tok in text.split()]
+            except ValueError:
+                raise UserError("this run has no vocabulary (oracle task): give the prefix as space-separated "
+                                "ids") from None  # fmt: skip
+            if any(not 0 <= i < self.config.data.vocab_size for i in ids):
+                raise UserError(f"prefix ids must be in 0..{self.config.data.vocab_size - 1}")
+        T = self.config.data.seq_len
+        if len(ids) >= T:
+            raise UserError(f"the prefix has {len(ids)} tokens but sequences hold {T}: give a shorter prefix")
+        return torch.tensor(ids, dtype=torch.long)
+
+    def iter_sample_ids(self, num: int, temperature: float = 1.0, top_k: int | None = None,
+                        top_p: float | None = None, prefix: str | None = None, seed: int = 0,
+                        chunk: int = 16 * 1024) -> Iterator[Tensor]:  # fmt: skip
+        """``num`` sequences of the generator in pieces of ``chunk`` rows (memory stays flat however many are asked
+        for); the same seed gives the same sequences, however they are cut. -> (<= chunk, T) ids each."""
+        check_sampling(num, temperature, top_k, top_p)
+        start = self.prefix_ids(prefix) if prefix else None
+        rng = torch.Generator().manual_seed(seed)
+        chunk = max(1024, chunk // 1024 * 1024)  # whole sampling batches: the random stream does not see the cut
+        for lo in range(0, num, chunk):
+            yield self.generator.generate(min(chunk, num - lo), self.config.data.seq_len, rng, 1024,
+                                          temperature=temperature, top_k=top_k, top_p=top_p, prefix=start)  # fmt: skip
+
+    def sample_ids(self, num: int, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                   prefix: str | None = None, seed: int = 0) -> Tensor:  # fmt: skip
+        """``num`` sequences of the generator (the same seed, the same sequences). -> (num, T) ids."""
+        return torch.cat(list(self.iter_sample_ids(num, temperature, top_k, top_p, prefix, seed)))
+
+    def sample(self, num: int, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+               prefix: str | None = None, seed: int = 0) -> list[str]:  # fmt: skip
+        """``num`` sequences as text (ids for the oracle task); see :meth:`sample_ids`."""
+        return render_rows(self.sample_ids(num, temperature, top_k, top_p, prefix, seed), self.vocab)
+
+    generate = sample  # model.generate(5, temperature=0.8, top_p=0.9, prefix="a man") -> five lines of text
+
+    def evaluate(self, num: int | None = None, seed: int = 0, temperature: float = 1.0, split: str = "test",
+                 lm: bool = False, reverse_lm: bool = True, lm_cache: Path | None = None,
+                 data: dict[str, Tensor] | None = None) -> dict[str, Any]:  # fmt: skip
+        """Every metric of ``num`` fresh samples (default: the run's eval.num_samples) at ``temperature``, against
+        the ``split`` ("test": the reported numbers; "valid"). ``lm``: text runs also get the LM score and the
+        reverse LM score (:mod:`seqgan.eval.lm`; the real-text LM is kept in ``lm_cache``, by default RUN/lm/)."""
+        if split not in ("test", "valid"):
+            raise UserError(f"split must be test or valid, got {split!r}")
+        data = data if data is not None else None if self.exported else self.data()
+        refs = data[split] if data is not None else self.test[:0]
+        if self.exported and data is None and self.kind != "oracle":
+            raise UserError(f"{self.path} is an exported model, which holds no data: give --data DIR (a prepared "
+                            "directory with this model's vocabulary) to score against its split")  # fmt: skip
+        if len(refs) == 0 and not self.exported:
+            raise UserError(f"{self.path} has no {split} split: evaluate on the other one (--split)")
+        num = num or self.config.eval.num_samples
+        check_sampling(num, temperature, max_num=MAX_EVAL_SAMPLES)
+        samples = self.generator.generate(num, self.config.data.seq_len, torch.Generator().manual_seed(seed),
+                                          temperature=temperature)  # fmt: skip
+        pitch = self.vocab.pitch if self.vocab is not None else None  # music runs add eval/mse
+        metrics: dict[str, Any] = evaluate_samples(self.generator, samples, refs, self.oracle,
+                                                   self.config.eval.bleu_orders, self.kind != "oracle", pitch=pitch,
+                                                   temperature=temperature, split=split)  # fmt: skip
+        if lm:
+            if self.kind == "oracle":
+                raise UserError("LM scores are for text runs: the oracle task has NLL_oracle instead")
+            forward, record = forward_lm(data["train"], data["valid"] if len(data["valid"]) else data["train"],
+                                         self.config.data.vocab_size, self.config.data.start_token,
+                                         self.config.data.eos_token, self.config.data.pad_token,
+                                         lm_cache or self.path / "lm")  # fmt: skip
+            metrics.update(lm_scores(samples, forward, refs, reverse=reverse_lm))
+            metrics["lm"] = {"settings": record["settings"], "best_epoch": record["best_epoch"]}
+        return metrics
+
+
+def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:
+    """Reopen ``run_dir`` at ``checkpoint`` (last, prev, best, pretrained or a checkpoint file's path), or an
+    exported model folder (``seqgan export``; ``checkpoint`` is then the one it was exported from)."""
+    if (Path(run_dir) / MODEL).is_file():
+        return _load_exported(Path(run_dir))
+    rundir = RunDir(run_dir)
+    cfg = read_run_config(rundir.path)
+    ckpt = rundir.checkpoint(checkpoint)
+    if ckpt is None:
+        raise UserError(f"{run_dir} has no checkpoint yet: train longer, or resume it with `seqgan train --resume`")
+    models = build_models(cfg, rundir.oracle_params())
+    try:
+        models.generator.load_state_dict(ckpt["generator"])
+        models.discriminator.load_state_dict(ckpt["discriminator"])
+    except (KeyError, RuntimeError):
+        raise UserError(f"the checkpoint does not match the config in {run_dir}: it comes from another run") from None
+    data = rundir.data(cfg)
+    return Run(cfg, models.generator.eval(), models.discriminator.eval(), models.oracle, rundir.vocab(), data["test"],
+               data["valid"], ckpt["state"]["phase"], ckpt["state"]["epoch"], rundir.kind(), rundir.path)  # fmt: skip
+
+
+# ------------------------------------------------------------------ exported model folders
+def _safetensors() -> Any:
+    try:
+        import safetensors.torch
+    except ImportError:
+        raise UserError("exported models need safetensors, which is not installed: pip install safetensors") from None
+    return safetensors.torch
+
+
+def export_run(run_dir: str | Path, out: str | Path, checkpoint: str = "last", force: bool = False) -> dict[str, Any]:
+    """Write ``run_dir``'s models at ``checkpoint`` (last or best) to the folder ``out``, complete or not at all:
+    weights as safetensors, the config, the vocabulary or the oracle, a model card. Returns what was written."""
+    if checkpoint not in ("last", "best"):
+        raise UserError(f"--checkpoint {checkpoint!r}: export last or best")
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise UserError(f"the folder of --out {out} does not exist: create it first")
+    replaceable = (force and (out / MODEL).is_file()) or (out.is_dir() and not any(out.iterdir()))
+    if os.path.lexists(out) and not replaceable:
+        raise UserError(f"--out {out} exists: give a new (or empty) folder, or --force to replace an exported model")
+    run = load_run(run_dir, checkpoint)
+    st = _safetensors()
+    rundir = RunDir(run_dir)
+    data_hash = hashlib.sha256((rundir.path / DATA).read_bytes()).hexdigest()
+    evals = [e for e in read_metrics(rundir.metrics_file) if any(k.startswith("eval/") for k in e)]
+    last = evals[-1] if evals else {}
+    metrics = {k: v for k, v in last.items() if k.startswith("eval/") or k in ("phase", "epoch")}
+    command = (rundir.path / COMMAND).read_text(encoding="utf-8").strip()
+    model = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "checkpoint": checkpoint, "phase": run.phase,
+             "epoch": run.epoch, "kind": run.kind, "source": str(rundir.path.resolve()), "data_sha256": data_hash,
+             "last_evaluation": metrics, "command": command}  # fmt: skip
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        st.save_file({k: v.contiguous() for k, v in run.generator.state_dict().items()}, str(tmp / GENERATOR))
+        st.save_file({k: v.contiguous() for k, v in run.discriminator.state_dict().items()}, str(tmp / DISCRIMINATOR))
+        write_json(tmp / CONFIG, run.config.to_dict())
+        for name in (VOCAB, ORACLE):
+            if (rundir.path / name).is_file():
+                write_atomic(tmp / name, (rundir.path / name).read_bytes())
+        write_json(tmp / MODEL, model)
+        write_atomic(tmp / CARD, _card(run, model).encode("utf-8"))
+        if os.path.lexists(out):
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"out": str(out), "checkpoint": checkpoint, "phase": run.phase, "epoch": run.epoch, "kind": run.kind,
+            "files": sorted(p.name for p in out.iterdir())}  # fmt: skip
+
+
+def _card(run: Run, model: dict[str, Any]) -> str:
+    g = run.config.generator
+    size = sum(p.numel() for p in run.generator.parameters())
+    lines = [f"# SeqGAN model ({run.kind})", "",
+             f"- Generator: {g.kind}, {size:,} parameters (emb_dim {g.emb_dim}, hidden_dim {g.hidden_dim}"
+             + (f", {g.layers} layers, {g.heads} heads" if g.kind == "transformer" else "") + f"); vocabulary "
+             f"{run.config.data.vocab_size}, sequences of {run.config.data.seq_len} tokens.",
+             f"- From `{model['source']}`, checkpoint `{model['checkpoint']}` (phase {model['phase']}, epoch "
+             f"{model['epoch']}).",
+             f"- Trained with: `{model['command']}`",
+             f"- Data: SHA-256 of the run's data.pt {model['data_sha256']} (train / valid / test sequences; not "
+             "shipped here).",
+             "- Last evaluation (validation split): " + (", ".join(f"{k} {v:.4g}" for k, v in
+                                                                  model["last_evaluation"].items()
+                                                                  if isinstance(v, float)) or "none"),
+             "", "Use: `seqgan sample DIR --num-samples 5` or, in Python, "
+             "`seqgan.load_run(DIR).generate(5, temperature=0.8)`.", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _load_exported(folder: Path) -> Run:
+    """An exported model folder -> :class:`Run` (CPU, eval mode), checked: format, config, weights."""
+    try:
+        model = json.loads((folder / MODEL).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise UserError(f"{folder / MODEL} is damaged: export the run again (`seqgan export`)") from None
+    if not isinstance(model, dict) or (model.get("format"), model.get("version")) != (MODEL_FORMAT, MODEL_VERSION):
+        raise UserError(f"{folder} is not a seqgan model of format {MODEL_VERSION}: export the run again")
+    cfg = read_run_config(folder)
+    vocab = Vocab.load(folder / VOCAB) if (folder / VOCAB).is_file() else None
+    oracle = load_oracle_params(folder / ORACLE) if (folder / ORACLE).is_file() else None
+    models = build_models(cfg, oracle)
+    st = _safetensors()
+    for name, module in ((GENERATOR, models.generator), (DISCRIMINATOR, models.discriminator)):
+        try:
+            module.load_state_dict(st.load_file(str(folder / name)))
+        except FileNotFoundError:
+            raise UserError(f"{folder} lacks {name}: export the run again") from None
+        except Exception as e:  # noqa: BLE001 - a damaged file or weights of other shapes: the same problem
+            raise UserError(f"{folder / name} is damaged or does not match its config.json "
+                            f"({type(e).__name__}): export the run again") from None  # fmt: skip
+    kind = "oracle" if vocab is None else ("music" if vocab.pitch is not None else "text")
+    empty = torch.zeros(0, cfg.data.seq_len, dtype=torch.long)
+    return Run(cfg, models.generator.eval(), models.discriminator.eval(), models.oracle, vocab, empty, empty,
+               str(model.get("phase")), int(model.get("epoch", 0)), kind, folder, exported=True)  # fmt: skip
