@@ -17,6 +17,7 @@ from seqgan.config import paper_filters
 from seqgan.env import resolve_device
 from seqgan.eval.bleu import bleu, self_bleu
 from seqgan.models import Discriminator, Generator
+from seqgan.models.transformer import TransformerGenerator
 from seqgan.train.losses import discriminator_loss, mle_loss
 from seqgan.train.rollout import naive_rollout_rewards, rollout_completions, rollout_rewards, score, score_completions
 
@@ -93,6 +94,18 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     out["rollout_naive_s"] = median_time(lambda: naive_rollout_rewards(g, d, tokens, N, rng=rng), dev, 1, warmup=0)
     out["rollout_speedup"] = out["rollout_naive_s"] / out["rollout_batched_s"]
     out["rollout_over_d_scoring"] = out["rollout_batched_s"] / out["d_scoring_alone_s"]
+
+    # The Transformer generator at the LSTM's parameter budget (width 32, 2 layers, feed-forward 64): roll-outs
+    # continued from the key/value caches, batched, against the per-prefix loop that re-encodes every prefix.
+    tg = TransformerGenerator(V, 32, 2, 2, 64, max_len=T).to(dev)
+    t_tokens, t_states = tg.sample(B, T, rng, return_states=True)
+    out["transformer_rollout_batched_s"] = median_time(
+        lambda: rollout_rewards(tg, d, t_tokens, N, t_states, rng=rng), dev, reps)  # fmt: skip
+    out["transformer_rollout_naive_s"] = median_time(
+        lambda: naive_rollout_rewards(tg, d, t_tokens, N, rng=rng), dev, 1, warmup=0)  # fmt: skip
+    out["transformer_rollout_speedup"] = out["transformer_rollout_naive_s"] / out["transformer_rollout_batched_s"]
+    # The largest cache of the staircase: (T-1) N B rows x layers x keys and values x T positions x width.
+    out["transformer_rollout_cache_mb"] = (T - 1) * N * B * 2 * 2 * T * 32 * 4 / 2**20
 
     flops = discriminator_flops(d, T)
     out["d_infer_seqs_per_s"] = rows / out["d_scoring_alone_s"]
