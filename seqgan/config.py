@@ -80,6 +80,8 @@ class DiscriminatorConfig:
     l2_reg: float = 0.2  # authors' code: 0.2 x L2 of the output layer only
     lr: float = 1e-4  # authors' code: Adam 1e-4
     batch_size: int = 64  # authors' code
+    train_bf16: bool = False  # ours: D's training steps under bf16 autocast with a fused Adam update (paper: fp32);
+    # faster on CPUs and GPUs with bf16 units, D's accuracy curve bounded against fp32 (benchmarks/perf/results.md)
 
     def filters(self, seq_len: int) -> tuple[tuple[int, int], ...]:
         """(window, filters) pairs; windows longer than ``seq_len`` are left out (no valid position)."""
