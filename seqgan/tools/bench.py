@@ -141,7 +141,7 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
             rates[name].append(64 * steps / median_time(lambda s=step: [s() for _ in range(steps)], dev, 1))
     for name, values in rates.items():
         out[f"d_train_seqs_per_s_{name}"] = sorted(values)[len(values) // 2]
-    default = "bf16" if DiscriminatorConfig().train_bf16 else "foreach"
+    default = "bf16" if DiscriminatorConfig().train_bf16 else "fp32"
     out["d_train_seqs_per_s"] = out[f"d_train_seqs_per_s_{default}"]
     out["d_train_speedup"] = out["d_train_seqs_per_s"] / out["d_train_seqs_per_s_fp32"]
 

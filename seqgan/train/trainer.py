@@ -146,11 +146,10 @@ class SeqGANTrainer:
         )
         trainable = [p for p in self.generator.parameters() if p.requires_grad]
         # Two optimisers for G, as in the authors' generator.py (MLE and policy gradient).
-        # foreach: one vectorised update of all tensors, bit-identical to the per-tensor loop (tested), faster
-        self.g_mle_opt = torch.optim.Adam(trainable, lr=cfg.pretrain.g_lr, foreach=True)
+        self.g_mle_opt = torch.optim.Adam(trainable, lr=cfg.pretrain.g_lr)
         pg_optimizer = torch.optim.SGD if cfg.adversarial.g_optimizer == "sgd" else torch.optim.Adam
-        self.g_pg_opt = pg_optimizer(trainable, lr=cfg.adversarial.g_lr, foreach=True)
-        fused = {"fused": True} if cfg.discriminator.train_bf16 else {"foreach": True}  # fused: not bit-identical
+        self.g_pg_opt = pg_optimizer(trainable, lr=cfg.adversarial.g_lr)
+        fused = {"fused": True} if cfg.discriminator.train_bf16 else {}  # the fused update is not bit-identical
         self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.discriminator.lr, **fused)
 
     # ------------------------------------------------------------ checkpoint
@@ -181,12 +180,8 @@ class SeqGANTrainer:
         for key, part in self._parts().items():
             if part is not None and ckpt[key] is not None and not (fork and key == "g_pg_opt"):
                 part.load_state_dict(ckpt[key])
-        fused = self.cfg.discriminator.train_bf16
         for group in self.d_opt.param_groups:  # a state dict carries its rate and kind of update; the config decides
-            group.update(lr=self.cfg.discriminator.lr, fused=fused or None, foreach=not fused)
-        for opt in (self.g_mle_opt, self.g_pg_opt):  # older checkpoints: the per-tensor loop, the same numbers
-            for group in opt.param_groups:
-                group["foreach"] = True
+            group.update(lr=self.cfg.discriminator.lr, fused=self.cfg.discriminator.train_bf16 or None)
         distributed.set_rng_states(ckpt["rng"], self.rng, self.shared_rng, self.device)
         state = ckpt["state"]
         self.phase, self.epoch, self.best = state["phase"], state["epoch"], state.get("best")
