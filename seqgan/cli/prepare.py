@@ -17,13 +17,23 @@ def cmd_prepare(args: argparse.Namespace) -> None:
                      max_len=args.max_len, vocab_size=args.vocab_size, min_freq=args.min_freq,
                      test_frac=args.test_frac, seed=args.seed, ids=args.ids, force=args.force,
                      test_file=args.test_file, valid_frac=args.valid_frac,
-                     valid_file=args.valid_file)  # fmt: skip
+                     valid_file=args.valid_file, labels=args.labels)  # fmt: skip
     if args.json:
         emit(report, True)
         return
-    flat = {key: (" ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value)
-            for key, value in report.items()}  # fmt: skip
-    emit(flat, False)
+    emit(_flat(report), False)
+
+
+def _flat(report: dict) -> dict:
+    """The report as ``key: value`` lines: a dict on one line (``blank=0 too_long=1``); rows per label as
+    ``jigs=12/2/2 (train/valid/test)``."""
+    def one(key: str, value: object) -> object:
+        if key in ("labels", "label_tunes"):
+            rows = " ".join(f"{k}={v['train']}/{v['valid']}/{v['test']}" for k, v in value.items())
+            return f"{rows} (train/valid/test)"
+        return " ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value
+
+    return {key: one(key, value) for key, value in report.items() if key != "skipped"}
 
 
 def _track(value: str) -> int | None:
@@ -46,14 +56,11 @@ def cmd_prepare_midi(args: argparse.Namespace) -> None:
 
     report = prepare_midi(args.inputs, args.out, step=args.step, seq_len=args.seq_len, track=_track(args.track),
                           rest=args.rest, test_frac=args.test_frac, seed=args.seed, force=args.force,
-                          warn=warn, valid_frac=args.valid_frac)  # fmt: skip
+                          warn=warn, valid_frac=args.valid_frac, labels=args.labels)  # fmt: skip
     if args.json:
         emit(report, True)
         return
-    # The warning lines already named the skipped files.
-    flat = {key: (" ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value)
-            for key, value in report.items() if key != "skipped"}  # fmt: skip
-    emit(flat, False)
+    emit(_flat(report), False)  # without "skipped": the warning lines already named the skipped files
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,11 +68,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = subcommand(sub, "prepare", "turn a text file (one sequence per line) into a vocabulary and train/test tensors",
              "seqgan prepare poems.txt --out data/poems --level char --max-len 40\n"
              "  seqgan prepare corpus.txt --out data/news --lowercase --vocab-size 5000 --json\n"
-             "  seqgan prepare save/real_data.txt --out data/oracle --ids --vocab-size 5000\n\n"
+             "  seqgan prepare save/real_data.txt --out data/oracle --ids --vocab-size 5000\n"
+             "  seqgan prepare reviews.tsv --out data/reviews --labels tab   # lines: LABEL<TAB>TEXT\n\n"
              "DIR gets vocab.json, train.pt, valid.pt, test.pt and manifest.json, all at once or not at all.\n"
              "The test split is drawn first; the validation split (model selection: best.pt, early stopping)\n"
              "comes from the remaining lines, so the test split does not depend on it.\n"
-             "Text rows are token ids, <eos>, then <pad>; ids 0-3 are <pad> <bos> <eos> <unk>.")  # fmt: skip
+             "Text rows are token ids, <eos>, then <pad>; ids 0-3 are <pad> <bos> <eos> <unk>.\n"
+             "With --labels tab each line is LABEL<TAB>TEXT (split at the first tab): vocab.json gets the label\n"
+             "names, in sorted order (id k = k-th name), each split file one label id per row, and each label's\n"
+             "lines are split on their own, so every split keeps each label's share.")  # fmt: skip
     p.add_argument("input", metavar="INPUT", help="UTF-8 text file, one sequence per line (blank lines are skipped "
                    "and counted)")  # fmt: skip
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (its parent must exist)")
@@ -90,6 +101,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed_type, default=0, help="seed of the train/valid/test shuffle (default 0)")
     p.add_argument("--ids", action="store_true", help="INPUT holds space-separated integer ids, all lines of one "
                    "length (the authors' real_data.txt format); ids are kept as is, no special tokens")  # fmt: skip
+    p.add_argument("--labels", choices=["tab"], help="labelled lines for conditional generation: tab = each line "
+                   "is LABEL<TAB>TEXT (--test-file / --valid-file too); splits keep every label's share")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace DIR if it exists (only a directory written by "
                    "`seqgan prepare`, or an empty one)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -99,7 +112,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = subcommand(sub, "prepare-midi", "turn MIDI melodies into pitch sequences for `seqgan train --data` (the "
                    "paper's Nottingham set-up)",
              "seqgan prepare-midi nottingham/ --out data/nottingham --json\n"
-             "  seqgan prepare-midi tunes/ extra.mid --out data/tunes --step 0.25 --seq-len 64 --rest token\n\n"
+             "  seqgan prepare-midi tunes/ extra.mid --out data/tunes --step 0.25 --seq-len 64 --rest token\n"
+             "  seqgan prepare-midi music/ --out data/styles --labels dirs   # music/jigs/*.mid, music/reels/*.mid\n\n"
              "Melody: at every sample time t = 0, step, 2 step, ... (seconds, following every tempo change) the\n"
              "highest note sounding at t, over all tracks (--track melody) or over track N; drums (channel 10)\n"
              "are left out. A note sounds at t if it starts at or before t and ends after t. Tokens: id k =\n"
@@ -109,6 +123,9 @@ def register(sub: argparse._SubParsersAction) -> None:
              "the remainder dropped; a tune shorter than one window is skipped (too short). The train, test\n"
              "and validation splits are by tune, so no test window comes from a training tune.\n"
              "A file that cannot be read or gives no tune is skipped with one warning line and counted.\n"
+             "With --labels dirs each folder given holds one sub-folder per label (music/jigs/...): a tune's\n"
+             "label is that sub-folder's name, its windows inherit it, and each label's tunes are split on\n"
+             "their own, so every split keeps each label's share.\n"
              "DIR gets vocab.json, train.pt, valid.pt, test.pt and manifest.json, all at once or not at\n"
              "all.")  # fmt: skip
     p.add_argument("inputs", nargs="+", metavar="DIR_OR_FILE", help="folders (searched recursively for .mid and "
@@ -128,6 +145,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "test split held out for validation (model selection), in [0, 1) (default 0.1; at least one tune; "
                    "0 = none)")  # fmt: skip
     p.add_argument("--seed", type=seed_type, default=0, help="seed of the train/valid/test draw of tunes (default 0)")
+    p.add_argument("--labels", choices=["dirs"], help="labelled tunes for conditional generation: dirs = each "
+                   "tune's label is its sub-folder of the folder given (DIR/LABEL/...mid)")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace DIR if it exists (only a prepared data "
                    "directory, or an empty one)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the report as one JSON object (files_read, "

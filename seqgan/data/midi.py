@@ -15,6 +15,8 @@ piano keys (MIDI 21..108: id k = pitch 21 + k), sequences of 32 tokens. MIDI is 
   (fewer than ``seq_len`` tokens) is dropped and counted. A tune shorter than one window is skipped as too short.
 - Split by tune, never by window: ``test_frac`` of the usable tunes (at least one) go to the test set, drawn with
   ``random.Random(seed)``, so no test window shares a tune with a training window.
+- Labels (``labels="dirs"``): a tune's label is the sub-folder of a given folder that holds it (DIR/LABEL/...);
+  its windows inherit it, and each label's tunes are split apart (stratified; :mod:`seqgan.data.labels`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import mido
 import torch
 from torch import Tensor
 
+from seqgan.data.labels import check_labels_option, label_counts, midi_labels, stratified_split
 from seqgan.data.prepared import DATA_FORMAT, VERSION, check_out, held_out_count, write_prepared
 from seqgan.data.vocab import LOWEST_PITCH, MAX_STEP, NUM_KEYS, PitchInfo, Vocab, note_name, pitch_tokens
 from seqgan.errors import UserError
@@ -278,18 +281,24 @@ def _check_options(step: float, seq_len: int, track: int | None, rest: str, test
 def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: float = 0.4, seq_len: int = 32,
                  track: int | None = None, rest: str = "hold", test_frac: float = 0.1, seed: int = 0,
                  force: bool = False, warn: Callable[[str], None] | None = None,
-                 valid_frac: float = 0.1) -> dict[str, Any]:  # fmt: skip
+                 valid_frac: float = 0.1, labels: str | None = None) -> dict[str, Any]:  # fmt: skip
     """MIDI files (folders searched recursively) -> prepared directory like `seqgan prepare`; returns the report.
 
     Rows are windows of exactly ``seq_len`` token ids (no EOS, no padding, start token 0 as the authors' code), so
     `seqgan train --data OUT` samples fixed-length melodies. Each file that gives no tune is reported through
-    ``warn`` (one line) and counted in ``files_skipped``; only when no file is usable is it a UserError."""
+    ``warn`` (one line) and counted in ``files_skipped``; only when no file is usable is it a UserError.
+
+    With ``labels="dirs"`` each given folder holds one sub-folder per label (DIR/jigs/..., DIR/reels/...): the
+    vocabulary gets the label names (sorted: id k = k-th name), each split file one label id per window, and each
+    label's tunes are split apart, so every split keeps each label's share."""
     warn = warn or logging.getLogger("seqgan").warning
     _check_options(step, seq_len, track, rest, test_frac, valid_frac)
+    check_labels_option(labels, "dirs", "a label per sub-folder")
     files = find_midi_files(inputs)
     where = ", ".join(map(str, inputs))
     if not files:
         raise UserError(f"no .mid or .midi file under {where}: give a folder of MIDI files or the files themselves")
+    file_labels = dict(zip(files, midi_labels(files, inputs), strict=True)) if labels is not None else {}
     out = Path(os.path.abspath(out_dir))
     check_out(out, force, inputs)
     digest = hashlib.sha256()
@@ -322,29 +331,25 @@ def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: flo
                f"{Path(skipped[0]['file']).name}: {skipped[0]['detail']}")  # fmt: skip
         raise UserError(f"none of the {len(files)} MIDI file(s) under {where} is usable ({why}): give melody MIDI "
                         "files or lower --seq-len")  # fmt: skip
-    n = len(tunes)
-    n_test = held_out_count(n, test_frac)
-    n_valid = held_out_count(n - n_test, valid_frac)
-    if n - n_test - n_valid < 1:
-        fix = ("lower --test-frac / --valid-frac (0 holds out none)" if n >= 3 else
-               "give more MIDI files, or --test-frac 0 --valid-frac 0")  # fmt: skip
-        raise UserError(f"only {n} usable tune(s): holding out {n_test} test and {n_valid} validation tune(s) leaves "
-                        f"none to train on; {fix}")  # fmt: skip
+    label_names = None if labels is None else sorted({file_labels[path] for path, _ in tunes})
+    label_index = {name: k for k, name in enumerate(label_names or [])}
+    tune_labels = [label_index[file_labels[path]] for path, _ in tunes] if label_names is not None else []
+    if label_names is None:
+        train, valid, test = _split_tunes(len(tunes), test_frac, valid_frac, seed)
+    else:
+        train, valid, test = stratified_split(tune_labels, label_names, seed, lambda n, label_seed, name:
+                                              _split_tunes(n, test_frac, valid_frac, label_seed, name))
     for s in skipped:  # after every check, so that a run that fails prints its one error line only
         warn(f"skipped {s['file']}: {s['reason'].replace('_', ' ')} ({s['detail']})")
-    order = list(range(n))
-    random.Random(seed).shuffle(order)  # test: the last n_test tunes, validation: the n_valid before them
-    cut_valid, cut_test = n - n_test - n_valid, n - n_test
-    split = {"train": sorted(order[:cut_valid]), "valid": sorted(order[cut_valid:cut_test]),
-             "test": sorted(order[cut_test:])}  # fmt: skip
+    split = {"train": train, "valid": valid, "test": test}
     rows = {name: torch.cat([tunes[i][1] for i in idx]) if idx else torch.zeros(0, seq_len, dtype=torch.long)
             for name, idx in split.items()}  # fmt: skip
     pitch = PitchInfo(float(step), rest)
-    vocab = Vocab("pitch", pitch_tokens(rest), NUM_KEYS + (rest == "token"), {}, False, pitch)
+    vocab = Vocab("pitch", pitch_tokens(rest), NUM_KEYS + (rest == "token"), {}, False, pitch, label_names)
     notes = torch.cat(list(rows.values())).flatten()
     notes = notes[notes < NUM_KEYS] + LOWEST_PITCH
     lo, hi = int(notes.min()), int(notes.max())
-    report = {"files_found": len(files), "files_read": n, "files_skipped": by_reason, "skipped": skipped,
+    report = {"files_found": len(files), "files_read": len(tunes), "files_skipped": by_reason, "skipped": skipped,
               "train_tunes": len(split["train"]), "valid_tunes": len(split["valid"]), "test_tunes": len(split["test"]),
               "windows": sum(len(r) for r in rows.values()), "train_windows": len(rows["train"]),
               "valid_windows": len(rows["valid"]), "test_windows": len(rows["test"]), **stats,
@@ -353,10 +358,39 @@ def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: flo
               "out": str(out)}  # fmt: skip
     options = {"step": step, "seq_len": seq_len, "track": "melody" if track is None else track, "rest": rest,
                "test_frac": test_frac, "valid_frac": valid_frac, "seed": seed}  # fmt: skip
+    split_labels = None
+    if label_names is not None:  # each window inherits its tune's label
+        split_labels = {name: [tune_labels[i] for i in idx for _ in range(len(tunes[i][1]))]
+                        for name, idx in split.items()}  # fmt: skip
+        report["labels"] = label_counts(label_names, split_labels)
+        report["label_tunes"] = label_counts(label_names, {name: [tune_labels[i] for i in idx]
+                                                           for name, idx in split.items()})  # fmt: skip
+        options["labels"] = labels
     manifest = {"format": DATA_FORMAT, "version": VERSION, "kind": "midi",
                 "source": [str(Path(p).resolve()) for p in inputs], "source_sha256": digest.hexdigest(),
                 "options": options, "seq_len": seq_len, "vocab_size": vocab.vocab_size, "start_token": 0,
                 "eos_token": None, "pad_token": None, "report": report,
                 "tunes": {name: [str(tunes[i][0]) for i in idx] for name, idx in split.items()}}  # fmt: skip
-    write_prepared(out, vocab, {name: r.tolist() for name, r in rows.items()}, seq_len, 0, manifest)
+    write_prepared(out, vocab, {name: r.tolist() for name, r in rows.items()}, seq_len, 0, manifest, split_labels)
     return report
+
+
+def _split_tunes(n: int, test_frac: float, valid_frac: float, seed: int | str,
+                 label: str | None = None) -> tuple[list[int], list[int], list[int]]:  # fmt: skip
+    """Tune indices of train, validation and test: one seeded shuffle; the test tunes are its last n_test, the
+    validation tunes the n_valid before them. Labelled data: called once per label, on that label's tunes."""
+    n_test = held_out_count(n, test_frac)
+    n_valid = held_out_count(n - n_test, valid_frac)
+    if n - n_test - n_valid < 1 and label is not None:
+        raise UserError(f"the label {label!r} has only {n} usable tune(s): holding out {n_test} test and {n_valid} "
+                        "validation tune(s) leaves none to train on; lower --test-frac / --valid-frac (0 holds out "
+                        f"none), or add MIDI files to its folder {label}/")  # fmt: skip
+    if n - n_test - n_valid < 1:
+        fix = ("lower --test-frac / --valid-frac (0 holds out none)" if n >= 3 else
+               "give more MIDI files, or --test-frac 0 --valid-frac 0")  # fmt: skip
+        raise UserError(f"only {n} usable tune(s): holding out {n_test} test and {n_valid} validation tune(s) leaves "
+                        f"none to train on; {fix}")  # fmt: skip
+    order = list(range(n))
+    random.Random(seed).shuffle(order)  # test: the last n_test tunes, validation: the n_valid before them
+    cut_valid, cut_test = n - n_test - n_valid, n - n_test
+    return sorted(order[:cut_valid]), sorted(order[cut_valid:cut_test]), sorted(order[cut_test:])

@@ -2,6 +2,7 @@
 
 It holds ``vocab.json``, ``train.pt`` / ``valid.pt`` / ``test.pt`` (``{"tokens": LongTensor (N, T), "lengths":
 LongTensor (N,)}``, read with ``torch.load(weights_only=True)``) and ``manifest.json`` (format, options, report).
+Labelled data adds ``"labels": LongTensor (N,)`` to each split file (label ids, names in ``vocab.json``).
 Text rows are ``ids, <eos>, <pad>...`` (lengths count the EOS); the authors' id format keeps ids as they are.
 """
 
@@ -63,17 +64,21 @@ def check_out(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> None
         raise UserError(f"--out {out} is not a prepared data directory: refusing to replace it even with --force")
 
 
-def _pack(rows: list[list[int]], seq_len: int, eos: int) -> bytes:
+def _pack(rows: list[list[int]], seq_len: int, eos: int, labels: list[int] | None = None) -> bytes:
     tokens = torch.full((len(rows), seq_len), PAD, dtype=torch.long)
     for r, row in enumerate(rows):
         tokens[r, : len(row) + eos] = torch.tensor(row + [EOS] * eos, dtype=torch.long)
+    obj = {"tokens": tokens, "lengths": torch.tensor([len(r) + eos for r in rows], dtype=torch.long)}
+    if labels is not None:
+        assert len(labels) == len(rows), "one label per row"
+        obj["labels"] = torch.tensor(labels, dtype=torch.long)
     buf = io.BytesIO()
-    torch.save({"tokens": tokens, "lengths": torch.tensor([len(r) + eos for r in rows], dtype=torch.long)}, buf)
+    torch.save(obj, buf)
     return buf.getvalue()
 
 
 def write_prepared(out: Path, vocab: Vocab, splits: dict[str, list[list[int]]], seq_len: int, eos: int,
-                   manifest: dict[str, Any]) -> None:  # fmt: skip
+                   manifest: dict[str, Any], labels: dict[str, list[int]] | None = None) -> None:  # fmt: skip
     """Write a prepared directory (vocab.json, NAME.pt for each split's rows, padded to ``seq_len`` after ``eos``
     EOS tokens, manifest.json) all at once or not at all: built in a temporary sibling, then swapped in; with
     --force the old directory goes only after the new one is in place."""
@@ -83,7 +88,7 @@ def write_prepared(out: Path, vocab: Vocab, splits: dict[str, list[list[int]]], 
         tmp.mkdir()
         vocab.save(tmp / "vocab.json")
         for name, rows in splits.items():
-            write_atomic(tmp / f"{name}.pt", _pack(rows, seq_len, eos))
+            write_atomic(tmp / f"{name}.pt", _pack(rows, seq_len, eos, None if labels is None else labels[name]))
         write_atomic(tmp / "manifest.json", (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
         if os.path.lexists(out):  # --force: move the old directory aside, the new one in, then delete the old
             os.replace(out, old)
@@ -109,6 +114,9 @@ class PreparedData:
     valid: torch.Tensor  # (N_valid, T); empty for a directory prepared before validation splits existed
     valid_lengths: torch.Tensor
     manifest: dict[str, Any]
+    train_labels: torch.Tensor | None = None  # (N,) long label ids (names: vocab.labels); None: unlabelled data
+    valid_labels: torch.Tensor | None = None
+    test_labels: torch.Tensor | None = None
 
     # Read-only views of the manifest; start_token is BOS (1) for text, 0 for ids as in the authors' code.
     seq_len = property(lambda self: int(self.manifest["seq_len"]))
@@ -116,6 +124,7 @@ class PreparedData:
     start_token = property(lambda self: int(self.manifest["start_token"]))
     eos_token = property(lambda self: self.manifest["eos_token"])  # None for ids
     pad_token = property(lambda self: self.manifest["pad_token"])  # None for ids
+    labels = property(lambda self: self.vocab.labels)  # label names (id k -> labels[k]); None: unlabelled data
 
 
 def load_prepared(data_dir: str | Path) -> PreparedData:
@@ -129,10 +138,12 @@ def load_prepared(data_dir: str | Path) -> PreparedData:
     manifest = read_json(d / "manifest.json", "manifest", hint)
     if not isinstance(manifest, dict) or (manifest.get("format"), manifest.get("version")) != (DATA_FORMAT, VERSION):
         raise UserError(f"{d} is not a prepared data directory (manifest.json is not {DATA_FORMAT} v{VERSION}): {hint}")
-    vocab, tensors = Vocab.load(d / "vocab.json"), []
+    vocab, tensors, labels = Vocab.load(d / "vocab.json"), [], {}
     for name in ("train.pt", "test.pt", "valid.pt"):
+        split = name.removesuffix(".pt")
         if name != "train.pt" and not (d / name).is_file():  # no test / validation split (or an older directory)
             tensors += [tensors[0][:0], tensors[1][:0]]
+            labels[split] = None if labels["train"] is None else labels["train"][:0]
             continue
         try:
             obj = torch.load(d / name, map_location="cpu", weights_only=True)
@@ -142,7 +153,23 @@ def load_prepared(data_dir: str | Path) -> PreparedData:
                 raise ValueError("unexpected tensor shapes")
             if tokens.numel() and not (0 <= int(tokens.min()) and int(tokens.max()) < vocab.vocab_size):
                 raise ValueError("ids outside the vocabulary")
+            labels[split] = _check_labels(obj.get("labels"), vocab.labels, len(tokens))
         except Exception as e:  # noqa: BLE001 - any damage to the file is the same user-facing problem
             raise UserError(f"{d / name} is damaged ({type(e).__name__}): re{hint}") from None
         tensors += [tokens, lengths]
-    return PreparedData(vocab, *tensors, manifest)
+    return PreparedData(vocab, *tensors, manifest, train_labels=labels["train"], valid_labels=labels["valid"],
+                        test_labels=labels["test"])  # fmt: skip
+
+
+def _check_labels(ids: Any, names: list[str] | None, rows: int) -> torch.Tensor | None:
+    """The label ids of a split file, checked against vocab.json's label names: both or neither."""
+    if (ids is None) != (names is None):
+        raise ValueError("label ids without label names in vocab.json" if names is None else
+                         "no label ids, but vocab.json names labels")  # fmt: skip
+    if ids is None:
+        return None
+    if not (isinstance(ids, torch.Tensor) and ids.dtype == torch.long and ids.shape == (rows,)):
+        raise ValueError("unexpected label tensor")
+    if ids.numel() and not (0 <= int(ids.min()) and int(ids.max()) < len(names)):
+        raise ValueError("label ids outside the labels")
+    return ids

@@ -3,7 +3,8 @@
 One sequence per line, tokenised at the word, punct or char level; the vocabulary comes from the training lines
 (specials first, then tokens by frequency, ties in string order). The test split is drawn first (``test_frac`` or
 ``test_file``), the validation split from the lines left (``valid_frac`` or ``valid_file``), so the test split does
-not depend on the validation options.
+not depend on the validation options. With ``labels="tab"`` every line is ``LABEL<TAB>TEXT`` and each label's
+lines are split apart (stratified; :mod:`seqgan.data.labels`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from seqgan.data.labels import check_labels_option, label_counts, split_tab_lines, stratified_split, unknown_label
 from seqgan.data.lines import TEXT_HINT, read_text
 from seqgan.data.prepared import DATA_FORMAT, VERSION, check_out, held_out_count, write_prepared
 from seqgan.data.vocab import BOS, EOS, PAD, SPECIAL_TOKENS, SPECIALS, UNK, Vocab, parse_id, tokenize
@@ -46,15 +48,20 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
             max_len: int | None = None, vocab_size: int | None = None, min_freq: int | None = None,
             test_frac: float = 0.1, seed: int = 0, ids: bool = False, force: bool = False,
             test_file: str | Path | None = None, valid_frac: float = 0.1,
-            valid_file: str | Path | None = None) -> dict[str, Any]:  # fmt: skip
+            valid_file: str | Path | None = None, labels: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Text file (or id lines, ``ids=True``) -> prepared directory, complete or not at all; returns the report.
 
     With ``test_file`` the test split is that file (e.g. a benchmark's reference set) instead of a random
     ``test_frac`` of the input; the vocabulary then comes from the input alone, so unknown test tokens
     become ``<unk>`` (``test_unk_rate`` in the report). The validation split (model selection: best.pt, early
     stopping) is ``valid_file`` or a random ``valid_frac`` of the lines left after the test split; the test split
-    is drawn first, so it does not depend on the validation options."""
+    is drawn first, so it does not depend on the validation options.
+
+    With ``labels="tab"`` every non-blank line (held-out files too) is ``LABEL<TAB>TEXT``: the vocabulary gets the
+    label names (sorted: id k = k-th name), each split file the label ids, and each label's lines are split apart
+    with the same rule, so every split keeps each label's share."""
     _check_options(level, ids, max_len, vocab_size, min_freq, test_frac, lowercase)
+    check_labels_option(labels, "tab", "every line LABEL<TAB>TEXT")
     if not 0 <= valid_frac < 1:
         raise UserError(f"--valid-frac {valid_frac} must be in [0, 1), e.g. 0.1 (0: no validation set)")
     path, out = Path(input_path), Path(os.path.abspath(out_dir))
@@ -75,24 +82,44 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
                 kept.append((n, toks))
         return kept
 
+    def labelled(lines: list[str], src: str | Path | None,
+                 dropped: dict[str, int]) -> tuple[list[tuple[int, list[str]]], list[str | None]]:  # fmt: skip
+        """The kept lines of a file and, with --labels, their labels (the text after the tab is the line)."""
+        texts, names = (lines, []) if labels is None else split_tab_lines(lines, src)
+        got = keep(texts, dropped)
+        return got, [names[n - 1] for n, _ in got] if labels is not None else []
+
+    def held_out(src: str | Path | None, what: str,
+                 dropped: dict[str, int]) -> tuple[list[tuple[int, list[str]]], list[str | None]]:  # fmt: skip
+        return labelled(read_text(src, what)[0], src, dropped) if src is not None else ([], [])
+
     dropped, test_dropped = {"blank": 0, "too_long": 0}, {"blank": 0, "too_long": 0}
-    kept = keep(lines, dropped)
-    test_kept = keep(read_text(test_file, "test file")[0], test_dropped) if test_file is not None else []
+    kept, kept_names = labelled(lines, path, dropped)
+    test_kept, test_names = held_out(test_file, "test file", test_dropped)
     if test_file is not None and not test_kept:
         raise UserError(f"test file {test_file} holds no usable lines: {TEXT_HINT}")
     valid_dropped = {"blank": 0, "too_long": 0}
-    valid_kept = keep(read_text(valid_file, "validation file")[0], valid_dropped) if valid_file is not None else []
+    valid_kept, valid_names = held_out(valid_file, "validation file", valid_dropped)
     if valid_file is not None and not valid_kept:
         raise UserError(f"validation file {valid_file} holds no usable lines: {TEXT_HINT}")
     if not kept and dropped["too_long"]:
         raise UserError(f"all {dropped['too_long']} non-blank lines of {path} exceed --max-len {max_len}: raise it")
     if not kept:
         raise UserError(f"input file {path} holds only blank lines: {TEXT_HINT}")
+    label_names = None if labels is None else sorted(set(kept_names))
+    label_index = {name: k for k, name in enumerate(label_names or [])}
+    if label_names is not None:
+        for src, other_kept, other_names in ((test_file, test_kept, test_names), (valid_file, valid_kept, valid_names)):
+            unknown_label(other_names, label_names, src, [n for n, _ in other_kept], path)
+
     def split() -> tuple[list[int], list[int], list[int]]:  # after every line was checked
-        return _split(len(kept), test_frac, valid_frac, seed, test_file, valid_file, path)
+        if label_names is None:
+            return _split(len(kept), test_frac, valid_frac, seed, test_file, valid_file, path)
+        return stratified_split([label_index[x] for x in kept_names], label_names, seed, lambda n, label_seed, name:
+                                _split(n, test_frac, valid_frac, label_seed, test_file, valid_file, path, name))
 
     if ids:
-        vocab, (first_n, first) = Vocab("ids", None, vocab_size), kept[0]
+        vocab, (first_n, first) = Vocab("ids", None, vocab_size, labels=label_names), kept[0]
         if ragged := next(((n, toks) for n, toks in kept if len(toks) != len(first)), None):
             raise UserError(f"{path} line {ragged[0]} has {len(ragged[1])} ids but line {first_n} has {len(first)}: "
                             "--ids needs every line of one length")  # fmt: skip
@@ -116,7 +143,8 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
         counts = Counter(t for i in train_lines for t in kept[i][1] if t != "<unk>")
         order = sorted(counts, key=lambda t: (-counts[t], t))
         order = [t for t in order if counts[t] >= (min_freq or 1)][: None if vocab_size is None else vocab_size - 4]
-        vocab = Vocab(level, SPECIAL_TOKENS + order, len(SPECIAL_TOKENS) + len(order), dict(SPECIALS), lowercase)
+        vocab = Vocab(level, SPECIAL_TOKENS + order, len(SPECIAL_TOKENS) + len(order), dict(SPECIALS), lowercase,
+                      labels=label_names)  # fmt: skip
         rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in kept]
         test_rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in test_kept]
         valid_rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in valid_kept]
@@ -138,24 +166,40 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
         report[f"{name}_unk_rate"] = round(sum(r.count(UNK) for r in held) / max(sum(map(len, held)), 1), 6)
     if test_file is not None:
         report.update({"test_file": str(Path(test_file).resolve()), "test_dropped": test_dropped})
+    split_labels = None
+    if label_names is not None:  # label ids per row of each split, and rows per label per split
+        kept_ids = [label_index[x] for x in kept_names]
+        split_labels = {"train": [kept_ids[i] for i in train_lines],
+                        "valid": [kept_ids[i] for i in valid_lines] if valid_file is None else
+                                 [label_index[x] for x in valid_names],
+                        "test": [kept_ids[i] for i in test_lines] if test_file is None else
+                                [label_index[x] for x in test_names]}  # fmt: skip
+        report["labels"] = label_counts(label_names, split_labels)
     options = {"level": vocab.level, "lowercase": lowercase, "max_len": max_len, "vocab_size": vocab_size,
                "min_freq": min_freq, "test_frac": test_frac, "seed": seed, "ids": ids,
                "test_file": None if test_file is None else str(Path(test_file).resolve()), "valid_frac": valid_frac,
                "valid_file": None if valid_file is None else str(Path(valid_file).resolve())}  # fmt: skip
+    if labels is not None:
+        options["labels"] = labels
     manifest = {"format": DATA_FORMAT, "version": VERSION, "source": str(path.resolve()),
                 "source_sha256": hashlib.sha256(raw).hexdigest(), "options": options, "seq_len": seq_len,
                 "vocab_size": vocab.vocab_size, "start_token": 0 if ids else BOS, "eos_token": None if ids else EOS,
                 "pad_token": None if ids else PAD, "report": report}  # fmt: skip
-    write_prepared(out, vocab, splits, seq_len, int(not ids), manifest)
+    write_prepared(out, vocab, splits, seq_len, int(not ids), manifest, split_labels)
     return report
 
 
-def _split(n: int, test_frac: float, valid_frac: float, seed: int, test_file: object, valid_file: object,
-           path: Path) -> tuple[list[int], list[int], list[int]]:  # fmt: skip
+def _split(n: int, test_frac: float, valid_frac: float, seed: int | str, test_file: object, valid_file: object,
+           path: Path, label: str | None = None) -> tuple[list[int], list[int], list[int]]:  # fmt: skip
     """Line indices of train, validation and test: one seeded shuffle; the test lines are its last n_test, the
-    validation lines the n_valid before them, so the test split is the same whatever the validation options."""
+    validation lines the n_valid before them, so the test split is the same whatever the validation options.
+    Labelled data: called once per label, on that label's lines (``seed`` then names the label too)."""
     n_test = 0 if test_file is not None else held_out_count(n, test_frac)
     n_valid = 0 if valid_file is not None else held_out_count(n - n_test, valid_frac)
+    if n - n_test - n_valid < 1 and label is not None:
+        raise UserError(f"the label {label!r} of {path} has {n} usable line(s): holding out {n_test} test and "
+                        f"{n_valid} validation line(s) leaves none to train on; lower --test-frac / --valid-frac "
+                        "(0 holds out none), or add lines with that label")  # fmt: skip
     if n - n_test - n_valid < 1:
         fix = ("lower --test-frac / --valid-frac (0 holds out none)" if n >= 3 else
                "give more lines, or --test-frac 0 --valid-frac 0")  # fmt: skip

@@ -2,6 +2,7 @@
 
 Text vocabularies start with the four specials ``<pad> <bos> <eos> <unk>`` (ids 0-3), then tokens by frequency;
 a pitch vocabulary maps id k to MIDI pitch 21 + k (the 88 piano keys), plus a rest token with ``--rest token``.
+Labelled data (``prepare --labels``) adds ``labels``: label id k is the k-th name, the names sorted by string.
 Saved as ``vocab.json`` beside prepared data and in every run trained on it.
 """
 
@@ -85,6 +86,7 @@ class Vocab:
     specials: dict[str, int] = field(default_factory=dict)
     lowercase: bool = False
     pitch: PitchInfo | None = None  # pitch level only: step, rest mode and lowest pitch, for MIDI output
+    labels: list[str] | None = None  # labelled data (`prepare --labels`): label id k -> name, sorted by string
     _index: dict[str, int] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -124,7 +126,19 @@ class Vocab:
                "specials": dict(self.specials), "vocab_size": self.vocab_size, "tokens": self.tokens}  # fmt: skip
         if self.pitch is not None:
             obj["pitch"] = self.pitch.to_json()
+        if self.labels is not None:
+            obj["labels"] = list(self.labels)
         return obj
+
+    def label_id(self, name: str) -> int:
+        """The id of the label ``name`` (its place in ``labels``); a UserError if the data has no labels or not it."""
+        if self.labels is None:
+            raise UserError(f"label {name!r} was asked for, but this run's data has no labels: drop --label, or "
+                            "train on labelled data (`seqgan prepare FILE --labels tab`)")  # fmt: skip
+        if name not in self.labels:
+            raise UserError(f"label {name!r} is not one of this run's labels ({', '.join(self.labels)}): pass one of "
+                            "them, or --label all")  # fmt: skip
+        return self.labels.index(name)
 
     @classmethod
     def from_json(cls, obj: Any, where: str = "vocabulary") -> Vocab:
@@ -144,8 +158,13 @@ class Vocab:
             seen: set[str] = set()
             twice = next(t for t in tokens if t in seen or seen.add(t))
             raise UserError(f"{where} is damaged: the token {twice[:20]!r} appears twice: {_HINT}")
+        labels = obj.get("labels")
+        names_ok = isinstance(labels, list) and labels and all(isinstance(t, str) and t for t in labels)
+        if "labels" in obj and not (names_ok and len(set(labels)) == len(labels)):
+            raise UserError(f"{where} is damaged (labels must be a non-empty list of distinct non-empty names): "
+                            f"{_HINT}")  # fmt: skip
         specials = {} if level in ("ids", "pitch") else dict(SPECIALS)
-        return cls(level, tokens, size, specials, bool(obj.get("lowercase")), pitch)
+        return cls(level, tokens, size, specials, bool(obj.get("lowercase")), pitch, labels)
 
     def save(self, path: str | Path) -> None:
         write_atomic(path, (json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -282,3 +282,20 @@ def test_a_text_file_too_large_for_memory_is_refused_before_reading(tmp_path: Pa
     monkeypatch.setattr(seqgan.data.lines, "available_memory", lambda: 100_000)
     assert "give a smaller file" in user_error(capsys, ["bleu", "--hyps", str(refs), "--refs", str(refs)])
     assert "give a smaller file" in user_error(capsys, ["prepare", str(refs), "--out", str(tmp_path / "d")])
+
+
+def test_labelled_prepare_errors_are_one_line(tmp_path: Path, capsys) -> None:
+    corpus, test = tmp_path / "c.tsv", tmp_path / "t.tsv"
+    corpus.write_text("".join(f"{'ab'[i % 2]}\tw{i % 3} w{i % 5}\n" for i in range(20)))
+    test.write_text("a\tw1 w2\nc\tw0\n")
+    prep = ["prepare", str(corpus), "--out", str(tmp_path / "d"), "--labels", "tab"]
+    err = user_error(capsys, [*prep, "--test-file", str(test)])
+    assert f"{test} line 2 has the label 'c', which {corpus} never uses (its labels: a, b)" in err
+    test.write_text("a\tw1 w2\n\tw0\n")
+    assert f"{test} line 2 has an empty label before its tab" in user_error(capsys, [*prep, "--test-file", str(test)])
+    test.write_text("w1 w2\n")
+    assert f"{test} line 1 has no tab" in user_error(capsys, [*prep, "--valid-file", str(test)])
+    assert "label 'a' of" in user_error(capsys, [*prep, "--test-frac", "0.9"])
+    assert not (tmp_path / "d").exists()
+    report = json.loads(ok(capsys, [*prep, "--json"]).strip().splitlines()[-1])
+    assert report["labels"] == {"a": {"train": 8, "valid": 1, "test": 1}, "b": {"train": 8, "valid": 1, "test": 1}}
