@@ -56,6 +56,8 @@ class DataConfig:
     oracle_seed: int = 0  # seed of the fresh N(0,1) oracle when oracle_params is None
     oracle_emb_dim: int = 32  # authors' code (target_lstm.py)
     oracle_hidden_dim: int = 32  # authors' code (target_lstm.py)
+    num_labels: int = 0  # ours: conditional generation (0: none, the paper). Taken from the data's label set when
+    # path is set (`seqgan prepare --labels`); on the oracle task, a conditional oracle with this many labels
 
 
 @dataclass
@@ -216,6 +218,7 @@ class SeqGANConfig:
             "adversarial.g_steps", "adversarial.d_steps", "adversarial.k_epochs", "discriminator.l2_reg",
             "pretrain.grad_clip", "adversarial.grad_clip", "eval.num_saved_samples", "run.seed",
             "data.oracle_seed", "adversarial.ss_decay", "data.num_valid", "pretrain.patience", "data.num_test",
+            "data.num_labels",
         ]  # fmt: skip
         for key in non_negative:
             if get_value(self, key) < 0:
@@ -251,6 +254,21 @@ class SeqGANConfig:
         if self.pretrain.patience > 0 and self.data.num_valid == 0:
             raise UserError("pretrain.patience stops MLE on the validation NLL, but there is no validation split: "
                             "set data.num_valid > 0 (oracle task) or prepare the data with --valid-frac > 0")
+        for key in ("discriminator.lr", "pretrain.g_lr", "adversarial.g_lr"):
+            if get_value(self, key) > MAX_LR:
+                raise UserError(f"{key} {get_value(self, key)} would diverge at once: give at most {MAX_LR} "
+                                "(the authors use 0.01 for G, 1e-4 for D)")  # fmt: skip
+        for key in ("data.start_token", "data.eos_token", "data.pad_token"):
+            token = get_value(self, key)
+            if token is not None and not 0 <= token < self.data.vocab_size:
+                raise UserError(f"{key} {token} is not a token id: give one in 0..data.vocab_size - 1 "
+                                f"({self.data.vocab_size - 1})")  # fmt: skip
+        if self.data.num_labels and self.adversarial.reward == "bleu":
+            raise UserError("adversarial.reward bleu scores against all training lines, whatever their label: with "
+                            "labelled data use the discriminator's reward (the default)")  # fmt: skip
+        if self.data.num_labels and self.generator.kind == "custom":
+            raise UserError("labelled data needs a generator that takes labels: use generator.kind lstm or "
+                            "transformer, or train your own generator on unlabelled data")  # fmt: skip
         if self.data.seq_len < 2:
             raise UserError(f"data.seq_len must be >= 2 (roll-outs need a prefix), got {self.data.seq_len}")
         if not self.discriminator.filters(self.data.seq_len):
@@ -298,10 +316,11 @@ def check_best_metric(cfg: SeqGANConfig) -> None:
 
 
 MAX_SEED = 2**63 - 1  # torch and numpy seeds
+MAX_LR = 10.0  # far above any rate that trains these models (paper: 0.01 and 1e-4); larger ones only overflow
 MAX_BLEU_ORDER = 32  # longer n-grams than any sentence the benchmarks hold; a typo (1000000000) would hang
 # Upper bounds that keep a typo from running for days: evaluation compares every sample with every other
 # (Self-BLEU), and sampling takes one step per position.
-LIMITS = {"eval.num_samples": 100_000, "data.seq_len": 10_000}
+LIMITS = {"eval.num_samples": 100_000, "data.seq_len": 10_000, "data.num_labels": 100_000}
 
 # Keys added after runs were already written: the value an older config.json (without the key) meant.
 LEGACY_VALUES: dict[str, Any] = {"data.num_valid": 0}

@@ -35,12 +35,20 @@ def cmd_sample(args: argparse.Namespace) -> None:
             raise UserError(f"--midi-out needs a music run (trained on `seqgan prepare-midi` data); {args.run} is "
                             f"{kind}: drop --midi-out")  # fmt: skip
         check_midi_out(args.midi_out, args.num_samples, args.force)
-    chunks = run.iter_sample_ids(args.num_samples, args.temperature, args.top_k, args.top_p, args.prefix, args.seed)
-    next_chunk = next(chunks)  # the prefix and the options are checked before anything is written
+    chunks = run.iter_sample_ids(args.num_samples, args.temperature, args.top_k, args.top_p, args.prefix, args.seed,
+                                 label=args.label)  # fmt: skip
+    next_chunk = next(chunks)  # the prefix, the labels and the options are checked before anything is written
+    # A conditional run writes LABEL<TAB>text, the format `seqgan prepare --labels tab` reads.
+    labels, done = run.label_ids(args.num_samples, args.label), 0
     kept, bar = [], tqdm(total=args.num_samples, unit="seq", file=sys.stderr, disable=None, leave=False)
     with atomic_writer(out) if out is not None else contextlib.nullcontext(sys.stdout.buffer) as sink:
         while next_chunk is not None:
-            sink.write("".join(line + "\n" for line in render_rows(next_chunk, run.vocab)).encode())
+            lines = render_rows(next_chunk, run.vocab)
+            if labels is not None:
+                names = [run.labels[k] for k in labels[done : done + len(lines)].tolist()]
+                lines = [f"{name}\t{line}" for name, line in zip(names, lines, strict=True)]
+            sink.write("".join(line + "\n" for line in lines).encode())
+            done += len(lines)
             bar.update(len(next_chunk))
             if args.midi_out:
                 kept.append(next_chunk)
@@ -69,6 +77,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
             raise UserError(f"--data {args.data} has another vocabulary than {args.run}: give the data the model was "
                             "trained on (or prepared with the same vocabulary)")  # fmt: skip
         data = {"train": prepared.train, "valid": prepared.valid, "test": prepared.test}
+        if prepared.labels:
+            data.update(train_labels=prepared.train_labels, valid_labels=prepared.valid_labels,
+                        test_labels=prepared.test_labels)  # fmt: skip
     metrics = run.evaluate(num, args.seed, args.temperature, args.split, lm=args.lm, data=data,
                            lm_cache=None if args.lm_cache is None else Path(args.lm_cache))  # fmt: skip
     emit({"run": args.run, "checkpoint": args.checkpoint, "phase": run.phase, "epoch": run.epoch, "split": args.split,
@@ -100,6 +111,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, help="sample only among the k most likely tokens at each step")
     p.add_argument("--top-p", type=float, help="nucleus sampling: the smallest set of tokens with probability >= p")
     p.add_argument("--prefix", help="text (or ids, oracle task) every sample starts with")
+    p.add_argument("--label", action="append", metavar="NAME", help="runs trained on labelled data: generate text of "
+                   "this label (repeat it for equal shares of several; all, the default: an equal share of every "
+                   "label); lines are written as LABEL<TAB>text")  # fmt: skip
     p.add_argument("--num-samples", type=int, default=20, help="how many sequences (default 20)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
     p.add_argument("--seed", type=seed_type, default=0, help="sampling seed (default 0); same seed, same output")
@@ -116,7 +130,12 @@ def register(sub: argparse._SubParsersAction) -> None:
              "Music runs (seqgan prepare-midi) add eval/mse: for each generated melody, the mean over its T\n"
              "positions of the squared pitch difference (semitones^2) to the nearest test window (the one\n"
              "that minimises it), averaged over the generated melodies; a rest token counts as the note\n"
-             "last heard. BLEU there is over the pitch-token sequences.")  # fmt: skip
+             "last heard. BLEU there is over the pitch-token sequences.\n"
+             "Runs trained on labelled data ask for every label in turn and add every metric per label\n"
+             "(eval/label<k>/..., k in the order of the reported labels) and eval/label_acc: the share of samples\n"
+             "a judge assigns to the label asked for (the exact Bayes classifier on the conditional oracle\n"
+             "task; on text, a CNN trained here on the real training split), beside eval/label_acc_real, the\n"
+             "same judge on the real split (its accuracy, the ceiling).")  # fmt: skip
     p.add_argument("run", help="run directory written by `seqgan train`, or an exported model (`seqgan export`)")
     p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
     p.add_argument("--num-samples", type=int, help="generated samples (default: the run's eval.num_samples)")

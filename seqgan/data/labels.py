@@ -19,6 +19,9 @@ TAB_HINT = "with --labels tab every non-blank line is LABEL<TAB>TEXT"
 SplitOne = Callable[[int, str, str], tuple[list[int], list[int], list[int]]]
 
 
+RESERVED = "all"  # `seqgan sample --label all`: an equal share of every label
+
+
 def check_labels_option(labels: str | None, allowed: str, what: str) -> None:
     if labels is not None and labels != allowed:
         raise UserError(f"--labels {labels!r} is unknown: use --labels {allowed} ({what}), or leave it out")
@@ -40,6 +43,9 @@ def split_tab_lines(lines: Sequence[str], path: str | Path) -> tuple[list[str], 
         if not label.strip():
             raise UserError(f"{path} line {n} has an empty label before its tab: {TAB_HINT}; write the label "
                             "before the tab")  # fmt: skip
+        if label.strip() == RESERVED:
+            raise UserError(f"{path} line {n} has the label 'all', which `seqgan sample --label all` reserves for "
+                            "every label at once: rename it")  # fmt: skip
         texts.append(text)
         names.append(label.strip())
     return texts, names
@@ -93,5 +99,8 @@ def midi_labels(files: Sequence[Path], inputs: Sequence[str | Path]) -> list[str
         if len(parts) < 2:
             raise UserError(f"{path} lies directly in {item}: with --labels dirs each file sits in a sub-folder "
                             f"named after its label ({item}/LABEL/...); move it into one, or drop --labels")
+        if parts[0] == RESERVED:
+            raise UserError(f"the folder {item / parts[0]} names the label 'all', which `seqgan sample --label all` "
+                            "reserves for every label at once: rename the folder")  # fmt: skip
         names.append(parts[0])
     return names

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -13,13 +15,14 @@ from seqgan.models.sampling import sequence_mask, trim_padding
 
 @torch.no_grad()
 def token_scores(model: SequenceGenerator, tokens: Tensor, temperature: float = 1.0, entropy: bool = False,
-                 block: int = 256) -> tuple[Tensor, Tensor | None]:  # fmt: skip
+                 block: int = 256, labels: Tensor | None = None) -> tuple[Tensor, Tensor | None]:  # fmt: skip
     """log G(y_t | y_<t) of every token and, with ``entropy``, the entropy of every step's distribution, teacher-
     forced at ``temperature``: tokens (B, T) -> (B, T) each (float64 sums stay exact enough; positions after EOS 0).
 
     The (B * T, V) logits are made and reduced ``block`` rows at a time: at V 5,000 a whole batch's logits are
-    hundreds of megabytes, and going through them in cache-sized pieces is several times faster on a CPU."""
-    hidden = model.hidden(tokens)  # (B, T, H)
+    hundreds of megabytes, and going through them in cache-sized pieces is several times faster on a CPU.
+    ``labels`` (B,): each sequence's label, for a conditional model."""
+    hidden = model.hidden(tokens) if labels is None else model.hidden(tokens, labels)  # (B, T, H)
     B, T, H = hidden.shape
     flat, target = hidden.reshape(B * T, H), tokens.reshape(B * T)
     logp = torch.empty(B * T, device=hidden.device, dtype=hidden.dtype)
@@ -37,37 +40,42 @@ def token_scores(model: SequenceGenerator, tokens: Tensor, temperature: float = 
 
 
 @torch.no_grad()
-def sequence_nll(model: SequenceGenerator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0) -> Tensor:
+def sequence_nll(model: SequenceGenerator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0,
+                 labels: Tensor | None = None) -> Tensor:  # fmt: skip
     """Per-sequence mean per-token NLL (nats) of ``tokens`` under ``model``: (B, T) -> (B,).
 
     With an EOS token, the mean runs over the real positions (up to and including the first EOS).
 
     Teacher-forced from the start token. With the oracle as ``model`` and generated
     sequences as ``tokens`` this is NLL_oracle per sample (the t-test's unit); with the
-    generator and held-out data it is NLL_test (``temperature``: of the model's softmax).
+    generator and held-out data it is NLL_test (``temperature``: of the model's softmax). ``labels`` (B,): each
+    sequence's label, for a conditional model.
     """
     device = device_of(model)
     was_training = model.training
     model.eval()
     out = []
-    for chunk in tokens.split(batch_size):
+    for i, chunk in enumerate(tokens.split(batch_size)):
         chunk = trim_padding(chunk.to(device), model.eos_token)
         lengths = sequence_mask(chunk, model.eos_token).sum(dim=1).clamp(min=1)
-        out.append(-token_scores(model, chunk, temperature)[0].sum(dim=1) / lengths)
+        lab = None if labels is None else labels[i * batch_size : i * batch_size + len(chunk)].to(device)
+        out.append(-token_scores(model, chunk, temperature, labels=lab)[0].sum(dim=1) / lengths)
     model.train(was_training)
     return torch.cat(out).cpu()
 
 
-def mean_nll(model: SequenceGenerator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0) -> float:
+def mean_nll(model: SequenceGenerator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0,
+             labels: Tensor | None = None) -> float:  # fmt: skip
     """Mean per-token NLL in nats over all real tokens of the corpus (for fixed-length
     sequences the paper's Table 1 scale: the mean of the per-sequence means)."""
-    per_seq = sequence_nll(model, tokens, batch_size, temperature).double()
+    per_seq = sequence_nll(model, tokens, batch_size, temperature, labels).double()
     lengths = sequence_mask(tokens, model.eos_token).sum(dim=1).clamp(min=1).double().cpu()
     return float((per_seq * lengths).sum() / lengths.sum())
 
 
 @torch.no_grad()
-def mean_entropy(model: SequenceGenerator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0) -> float:
+def mean_entropy(model: SequenceGenerator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0,
+                 labels: Tensor | None = None) -> float:  # fmt: skip
     """Mean entropy (nats) of ``model``'s next-token distribution along ``tokens`` (B, T), over real positions.
 
     With the model's own samples as ``tokens`` this is the policy entropy that falls when the policy sharpens
@@ -76,9 +84,10 @@ def mean_entropy(model: SequenceGenerator, tokens: Tensor, batch_size: int = 102
     was_training = model.training
     model.eval()
     total, count = 0.0, 0.0
-    for chunk in tokens.split(batch_size):
+    for i, chunk in enumerate(tokens.split(batch_size)):
         chunk = trim_padding(chunk.to(device), model.eos_token)
-        _, ent = token_scores(model, chunk, temperature, entropy=True)
+        lab = None if labels is None else labels[i * batch_size : i * batch_size + len(chunk)].to(device)
+        _, ent = token_scores(model, chunk, temperature, entropy=True, labels=lab)
         total += float(ent.sum().double())
         count += float(sequence_mask(chunk, model.eos_token).sum())
     model.train(was_training)
@@ -124,10 +133,19 @@ def pitch_mse(samples: Tensor, references: Tensor, rest_id: int | None = None, b
     return total / (samples.shape[0] * samples.shape[1])
 
 
+def label_accuracy(classify: Callable[[Tensor], Tensor], tokens: Tensor, labels: Tensor) -> float:
+    """Share of ``tokens`` (B, T) that ``classify`` assigns to their ``labels`` (B,); 0 for no rows."""
+    if len(tokens) == 0:
+        return 0.0
+    return float((classify(tokens).cpu() == labels.cpu()).double().mean())
+
+
 def evaluate_samples(generator: SequenceGenerator, samples: Tensor, test: Tensor, oracle: SequenceGenerator | None,
                      bleu_orders: tuple[int, ...] = (2, 3, 4, 5), with_text_metrics: bool = False,
                      batch_size: int = 1024, pitch: PitchInfo | None = None,
-                     temperature: float = 1.0, split: str = "test") -> dict[str, float]:  # fmt: skip
+                     temperature: float = 1.0, split: str = "test", sample_labels: Tensor | None = None,
+                     test_labels: Tensor | None = None, num_labels: int = 0,
+                     classify: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:  # fmt: skip
     """Every evaluation metric of a generator, as flat ``eval/...`` keys.
 
     samples (S, T): fresh generator samples; test (N, T): held-out real sequences of the split named ``split``
@@ -137,15 +155,20 @@ def evaluate_samples(generator: SequenceGenerator, samples: Tensor, test: Tensor
     Music runs (``pitch``: the vocabulary's PitchInfo) add ``eval/mse``, :func:`pitch_mse` against the split.
     ``eval/entropy``: the generator's mean next-token entropy along its own samples.
     ``temperature``: the one the samples were drawn at; NLL and entropy use it too (Caccia et al. 2020).
+
+    Conditional generation (``num_labels`` > 0): ``sample_labels`` (S,) the labels the samples were asked for,
+    ``test_labels`` (N,) the split's; every metric is also given per label (``eval/label<k>/...``, against that
+    label's held-out sequences), and with a judge ``classify`` (:mod:`seqgan.eval.labels`) ``eval/label_acc`` (the
+    share of samples judged to be of the label asked for) beside ``eval/label_acc_real`` (the judge on the split).
     """
     from seqgan.eval.bleu import bleu, self_bleu
 
     out: dict[str, float] = {}
     if oracle is not None:
-        out["eval/nll_oracle"] = mean_nll(oracle, samples, batch_size)
+        out["eval/nll_oracle"] = mean_nll(oracle, samples, batch_size, labels=sample_labels)
     if len(test):
-        out[f"eval/nll_{split}"] = mean_nll(generator, test, batch_size, temperature)
-    out["eval/entropy"] = mean_entropy(generator, samples, batch_size, temperature)
+        out[f"eval/nll_{split}"] = mean_nll(generator, test, batch_size, temperature, labels=test_labels)
+    out["eval/entropy"] = mean_entropy(generator, samples, batch_size, temperature, labels=sample_labels)
     if with_text_metrics:
         hyps = strip_special(samples.cpu(), generator.eos_token)
         refs = strip_special(test.cpu(), generator.eos_token)
@@ -158,6 +181,20 @@ def evaluate_samples(generator: SequenceGenerator, samples: Tensor, test: Tensor
         out["eval/mean_length"] = sum(map(len, hyps)) / max(len(hyps), 1)
     if pitch is not None and len(test):
         out["eval/mse"] = pitch_mse(samples.cpu(), test.cpu(), pitch.rest_id, batch_size)
+    if num_labels and sample_labels is not None:
+        if classify is not None:
+            out["eval/label_acc"] = label_accuracy(classify, samples, sample_labels)
+            if len(test) and test_labels is not None:
+                out["eval/label_acc_real"] = label_accuracy(classify, test, test_labels)
+        for k in range(num_labels):
+            mine = (sample_labels == k).to(samples.device)
+            theirs = (test_labels == k).to(test.device) if test_labels is not None else test.new_zeros(len(test)) > 0
+            if not mine.any():
+                continue
+            part = evaluate_samples(generator, samples[mine], test[theirs], oracle, bleu_orders, with_text_metrics,
+                                    batch_size, pitch, temperature, split, sample_labels[mine],
+                                    test_labels[theirs] if test_labels is not None else None)  # fmt: skip
+            out.update({f"eval/label{k}/{key[5:]}": value for key, value in part.items()})
     return out
 
 

@@ -42,16 +42,17 @@ def build_models(cfg: SeqGANConfig, oracle_params: dict[str, np.ndarray] | None 
     elif g.kind == "transformer":
         generator = TransformerGenerator(data.vocab_size, g.emb_dim, g.layers, g.heads, g.ff_dim, g.dropout,
                                          data.seq_len, g.positions, data.start_token, data.eos_token, data.pad_token,
-                                         g.init_std).to(device)  # fmt: skip
+                                         g.init_std, data.num_labels).to(device)  # fmt: skip
     elif g.kind == "lstm":
         generator = Generator(data.vocab_size, g.emb_dim, g.hidden_dim, start_token=data.start_token,
                               init_std=g.init_std, eos_token=data.eos_token,
-                              pad_token=data.pad_token).to(device)  # fmt: skip
+                              pad_token=data.pad_token, num_labels=data.num_labels).to(device)  # fmt: skip
     else:
         raise UserError("generator.kind is custom: this run's generator was passed from Python; open it from Python "
                         "with the same generator (SeqGANTrainer.resume(RUN, generator=...))")  # fmt: skip
-    if discriminator is None:
-        discriminator = Discriminator(data.vocab_size, d.filters(data.seq_len), d.emb_dim, d.dropout_keep)
+    if discriminator is None:  # a conditional D reads each sequence's label as one more token first (id V + label)
+        discriminator = Discriminator(data.vocab_size + data.num_labels, d.filters(data.seq_len), d.emb_dim,
+                                      d.dropout_keep)  # fmt: skip
     discriminator = discriminator.to(device)
     oracle = build_oracle(oracle_params, device) if oracle_params is not None else None
     return Models(generator, discriminator, oracle)

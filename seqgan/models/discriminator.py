@@ -19,11 +19,12 @@ class Discriminator(nn.Module):
     probability ``dropout_keep`` in training only, and a 2-class output layer (class 1 = real)
     whose weight and bias carry the L2 penalty. Initialisation as there: embedding U(-1, 1),
     filters truncated N(0, 0.1^2) with bias 0.1, highway Glorot-uniform (biases too, as TF's
-    default initializer does), output layer truncated N(0, 0.1^2) with bias 0.1.
+    default initializer does), output layer truncated N(0, 0.1^2) with bias 0.1. ``num_classes`` other than 2:
+    the same network as a k-way classifier (the label classifier of :mod:`seqgan.eval.labels`).
     """
 
     def __init__(self, vocab_size: int, filters: tuple[tuple[int, int], ...], emb_dim: int = 64,
-                 dropout_keep: float = 0.75) -> None:  # fmt: skip
+                 dropout_keep: float = 0.75, num_classes: int = 2) -> None:  # fmt: skip
         super().__init__()
         self.filters = tuple(filters)
         total = sum(n for _, n in self.filters)
@@ -32,7 +33,7 @@ class Discriminator(nn.Module):
         self.highway_transform = nn.Linear(total, total)
         self.highway_gate = nn.Linear(total, total)
         self.dropout = nn.Dropout(1.0 - dropout_keep)
-        self.out = nn.Linear(total, 2)
+        self.out = nn.Linear(total, num_classes)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -11,9 +11,10 @@ from torch import Tensor, nn
 from seqgan.models.sampling import (
     draw_chunked,
     finish_after_eos,
+    generate_in_batches,
     sample_from_logits,
-    sequence_mask,  # fmt: skip
-    )
+    sequence_mask,
+)
 
 State = tuple[Tensor, Tensor]  # (h, c), each (R, H): R rows being decoded
 States = tuple[Tensor, Tensor]  # per-position (h, c) of B sequences, each (B, T-1, H)
@@ -31,13 +32,17 @@ class Generator(nn.Module):
     """
 
     def __init__(self, vocab_size: int, emb_dim: int = 32, hidden_dim: int = 32, start_token: int = 0,
-                 init_std: float = 0.1, eos_token: int | None = None, pad_token: int = 0) -> None:  # fmt: skip
+                 init_std: float = 0.1, eos_token: int | None = None, pad_token: int = 0,
+                 num_labels: int = 0) -> None:  # fmt: skip
         super().__init__()
         self.vocab_size, self.emb_dim, self.hidden_dim = vocab_size, emb_dim, hidden_dim
         self.start_token, self.eos_token, self.pad_token = start_token, eos_token, pad_token
+        self.num_labels = num_labels
         self.embedding = nn.Embedding(vocab_size, emb_dim)
         self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)
         self.out = nn.Linear(hidden_dim, vocab_size)
+        if num_labels:  # conditional generation: the label's embedding is the first input (registered last, so an
+            self.label_embedding = nn.Embedding(num_labels, emb_dim)  # unconditional G initialises as before)
         self.reset_parameters(init_std)
 
     def reset_parameters(self, std: float = 0.1) -> None:
@@ -57,25 +62,36 @@ class Generator(nn.Module):
         start = torch.full_like(tokens[:, :1], self.start_token)
         return torch.cat([start, tokens[:, :-1]], dim=1)
 
-    def hidden(self, tokens: Tensor) -> Tensor:
-        """Teacher-forced LSTM outputs. tokens (B, T) -> (B, T, H); row t is the state that predicts tokens[:, t]."""
-        hidden, _ = self.lstm(self.embedding(self._inputs(tokens)))
+    def _first(self, batch: int, labels: Tensor | None, device: torch.device) -> Tensor:
+        """The first input's embedding (R, E): the start token's, or each row's label's (conditional)."""
+        if labels is None:
+            return self.embedding(torch.full((batch,), self.start_token, dtype=torch.long, device=device))
+        return self.label_embedding(labels)
+
+    def hidden(self, tokens: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Teacher-forced LSTM outputs. tokens (B, T) -> (B, T, H); row t is the state that predicts tokens[:, t].
+        ``labels`` (B,): of a conditional G, each sequence's label (its first input)."""
+        emb = self.embedding(self._inputs(tokens))
+        if labels is not None:
+            emb = torch.cat([self._first(len(tokens), labels, tokens.device)[:, None], emb[:, 1:]], dim=1)
+        hidden, _ = self.lstm(emb)
         return hidden
 
-    def forward(self, tokens: Tensor) -> Tensor:
+    def forward(self, tokens: Tensor, labels: Tensor | None = None) -> Tensor:
         """Teacher-forced logits. tokens (B, T) -> logits (B, T, V); row t predicts tokens[:, t]."""
-        return self.out(self.hidden(tokens))
+        return self.out(self.hidden(tokens, labels))
 
-    def log_probs(self, tokens: Tensor, temperature: float = 1.0) -> Tensor:
+    def log_probs(self, tokens: Tensor, temperature: float = 1.0, labels: Tensor | None = None) -> Tensor:
         """log G(y_t | y_<t) of each token. tokens (B, T) -> (B, T); positions after EOS are 0.
 
         ``temperature``: of the softmax, as in :meth:`sample` (Caccia et al. 2020 score NLL_test this way)."""
-        logits = self(tokens)
+        logits = self(tokens, labels)
         logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)
         logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
         return logp if self.eos_token is None else logp * sequence_mask(tokens, self.eos_token)
 
-    def scheduled_sampling_logits(self, tokens: Tensor, true_prob: float, rng: torch.Generator | None = None) -> Tensor:
+    def scheduled_sampling_logits(self, tokens: Tensor, true_prob: float, rng: torch.Generator | None = None,
+                                  labels: Tensor | None = None) -> Tensor:  # fmt: skip
         """Scheduled sampling (Bengio et al. 2015): logits (B, T, V) of ``tokens`` (B, T) where, at each
         position of each sequence independently, the input is the true previous token with probability
         ``true_prob`` and otherwise a token drawn from G's own prediction at the previous position (no
@@ -85,11 +101,11 @@ class Generator(nn.Module):
         device = tokens.device
         feed_true = torch.rand(B, T, generator=rng, device=device) < true_prob  # [:, t]: the input of step t
         uniforms = torch.rand(B, T, generator=rng, device=device)  # [:, t]: the draw at step t
-        state = self.initial_state(B)
-        inputs = torch.full((B,), self.start_token, dtype=torch.long, device=device)
+        state, inputs = self.begin(B, labels), tokens[:, 0]  # inputs: set at the end of each step, read at the next
         logits = []
         for t in range(T):
-            state = self.lstm_step(inputs, state)
+            if t > 0:
+                state = self.lstm_step(inputs, state)
             logits.append(self.out(state[0]))
             if t + 1 < T:
                 drawn = sample_from_logits(logits[-1].detach(), uniforms[:, t])
@@ -98,9 +114,20 @@ class Generator(nn.Module):
 
     def lstm_step(self, inputs: Tensor, state: State) -> State:
         """Feed ``inputs`` (B,) to the LSTM from ``state`` -> the new state (h, c), each (B, H)."""
+        return self._feed(self.embedding(inputs), state)
+
+    def _feed(self, emb: Tensor, state: State) -> State:
         h, c = state
-        _, (h1, c1) = self.lstm(self.embedding(inputs).unsqueeze(1), (h.unsqueeze(0), c.unsqueeze(0)))
+        _, (h1, c1) = self.lstm(emb.unsqueeze(1), (h.unsqueeze(0), c.unsqueeze(0)))
         return h1.squeeze(0), c1.squeeze(0)
+
+    def begin(self, batch: int, labels: Tensor | None = None) -> State:
+        """The state after the first input (the start token, or each row's label): the one that predicts y_0."""
+        return self._feed(self._first(batch, labels, self.out.weight.device), self.initial_state(batch))
+
+    def state_logits(self, state: State) -> Tensor:
+        """Next-token logits (R, V) of a state."""
+        return self.out(state[0])
 
     # ------------------------------------------------- incremental decoding (the roll-outs' staircase)
     def advance(self, inputs: Tensor, state: State) -> State:
@@ -126,11 +153,11 @@ class Generator(nn.Module):
         return torch.cat([first[0], second[0]]), torch.cat([first[1], second[1]])
 
     @torch.no_grad()
-    def states_of(self, tokens: Tensor) -> States:
+    def states_of(self, tokens: Tensor, labels: Tensor | None = None) -> States:
         """Per-position states of ``tokens`` (B, T), as :meth:`sample` returns them: after feeding the start token
         and y_0 .. y_t, for t = 0 .. T-2: (h, c), each (B, T-1, H). For a roll-out policy other than the
         generator that sampled the tokens (the delayed policy)."""
-        state = self.lstm_step(torch.full_like(tokens[:, 0], self.start_token), self.initial_state(tokens.shape[0]))
+        state = self.begin(tokens.shape[0], labels)
         hs, cs = [], []
         for t in range(tokens.shape[1] - 1):
             state = self.lstm_step(tokens[:, t], state)
@@ -159,14 +186,14 @@ class Generator(nn.Module):
 
         Takes the keyword arguments of :meth:`sample` (temperature, top_k, top_p, prefix).
         """
-        return torch.cat([self.sample(min(batch_size, num - i), seq_len, rng, **kwargs)
-                          for i in range(0, num, batch_size)])  # fmt: skip
+        return generate_in_batches(self.sample, num, seq_len, rng, batch_size, **kwargs)
 
     @torch.no_grad()
     def sample(self, num: int, seq_len: int, rng: torch.Generator | None = None, temperature: float = 1.0,
                uniforms: Tensor | None = None, return_states: bool = False, top_k: int | None = None,
-               top_p: float | None = None, prefix: Tensor | None = None) -> Tensor | tuple[Tensor, State]:  # fmt: skip
-        """Ancestral sampling of ``num`` sequences.
+               top_p: float | None = None, prefix: Tensor | None = None,
+               labels: Tensor | None = None) -> Tensor | tuple[Tensor, State]:  # fmt: skip
+        """Ancestral sampling of ``num`` sequences (``labels`` (num,): of each, for a conditional G).
 
         Args:
             temperature, top_k, top_p: reshape each step's distribution (1.0 / None: as trained).
@@ -181,13 +208,14 @@ class Generator(nn.Module):
         device = self.out.weight.device
         if uniforms is None:
             uniforms = torch.rand(num, seq_len, generator=rng, device=device)
-        state = self.initial_state(num)
-        inputs = torch.full((num,), self.start_token, dtype=torch.long, device=device)
+        state = self.begin(num, labels)
         tokens = torch.empty(num, seq_len, dtype=torch.long, device=device)
+        inputs = tokens[:, 0]  # set at the end of each step, read at the next
         done = torch.zeros(num, dtype=torch.bool, device=device)
         hs, cs = [], []
         for t in range(seq_len):
-            state = self.lstm_step(inputs, state)
+            if t > 0:
+                state = self.lstm_step(inputs, state)
             if return_states and t > 0:  # state now = after feeding y_{t-1}
                 hs.append(state[0])
                 cs.append(state[1])

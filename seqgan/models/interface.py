@@ -5,7 +5,9 @@ The LSTM (:class:`seqgan.models.generator.Generator`) and the Transformer
 to :class:`seqgan.train.trainer.SeqGANTrainer` (``generator=``) and every phase, the batched roll-outs and every
 metric use it through these methods alone. Shapes: B sequences, R rows being decoded, T length, V vocabulary,
 K draws per row. A ``State`` is whatever the model carries from one token to the next (the LSTM's (h, c), the
-Transformer's key/value cache); ``States`` holds it for every position of B sequences.
+Transformer's key/value cache); ``States`` holds it for every position of B sequences. A conditional generator
+(``num_labels`` > 0) takes ``labels`` (B,) in its teacher-forced passes, :meth:`sample`, :meth:`begin` and
+:meth:`states_of`: the label is its first input, so every later state carries it.
 
 The roll-outs (Eq. 4 of the paper) complete every prefix of a sampled sequence N times, all prefixes together:
 at position i the rows are the continuations of the prefixes of length 1..i, and the N copies of the prefix of
@@ -63,6 +65,12 @@ class SequenceGenerator(Protocol):
     # ---------------------------------------------------------------- incremental decoding
     def initial_state(self, batch_size: int) -> State:
         """The state before any token, for ``batch_size`` rows."""
+
+    def begin(self, batch_size: int, labels: Tensor | None = None) -> State:
+        """The state after the first input (the start token; for a conditional G each row's label): predicts y_0."""
+
+    def state_logits(self, state: State) -> Tensor:
+        """Next-token logits (R, V) of a state."""
 
     def advance(self, inputs: Tensor, state: State) -> State:
         """Feed one token per row, inputs (R,)."""

@@ -21,8 +21,9 @@ def build_oracle(params: dict[str, np.ndarray], device: str | torch.device = "cp
     """Generator holding the oracle parameters, in eval mode with gradients off."""
     vocab_size, emb_dim = params["embedding"].shape
     hidden_dim = params["U_i"].shape[0]
+    num_labels = params["label_embedding"].shape[0] if "label_embedding" in params else 0
     with torch.random.fork_rng(devices=[]):  # its random initialisation is overwritten: leave torch's stream as it was
-        g = Generator(vocab_size, emb_dim, hidden_dim, start_token=0)
+        g = Generator(vocab_size, emb_dim, hidden_dim, start_token=0, num_labels=num_labels)
     t = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in params.items()}
     with torch.no_grad():
         g.embedding.weight.copy_(t["embedding"])
@@ -33,6 +34,8 @@ def build_oracle(params: dict[str, np.ndarray], device: str | torch.device = "cp
         g.lstm.bias_hh_l0.zero_()
         g.out.weight.copy_(t["W_out"].T)
         g.out.bias.copy_(t["b_out"])
+        if num_labels:
+            g.label_embedding.weight.copy_(t["label_embedding"])
     g.requires_grad_(False)
     return g.eval().to(device)
 
@@ -51,4 +54,6 @@ def oracle_params(g: Generator) -> dict[str, np.ndarray]:
     for k in ("i", "f", "o", "c"):
         out[f"W_{k}"], out[f"U_{k}"], out[f"b_{k}"] = wih[k].T, whh[k].T, b[k]
     out["W_out"], out["b_out"] = g.out.weight.T, g.out.bias
+    if getattr(g, "num_labels", 0):
+        out["label_embedding"] = g.label_embedding.weight
     return {k: np.ascontiguousarray(v.detach().cpu().numpy(), dtype=np.float32) for k, v in out.items()}

@@ -119,6 +119,14 @@ def _validate(raw: dict[str, Any], where: str) -> dict[str, np.ndarray]:
         if not np.isfinite(arr).all():
             raise UserError(f"{where}: {key} contains NaN or infinite values; all values must be finite")
         out[key] = arr
+    if "label_embedding" in raw:  # a conditional oracle (ours): each label's first input, (labels, E)
+        lab = raw["label_embedding"]
+        if not isinstance(lab, np.ndarray) or lab.ndim != 2 or lab.shape[1] != emb.shape[1] or lab.shape[0] < 1:
+            raise UserError(f"{where}: label_embedding must be a (labels, {emb.shape[1]}) array; {_HINT}")
+        lab = np.ascontiguousarray(lab, dtype=np.float32)
+        if not np.isfinite(lab).all():
+            raise UserError(f"{where}: label_embedding contains NaN or infinite values; all values must be finite")
+        out["label_embedding"] = lab
     return out
 
 
@@ -140,7 +148,8 @@ def load_oracle_params(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
                             f"{p}: npz lacks key(s) {', '.join(missing)} "
                             f"(has {', '.join(npz.files) or 'none'}); {_HINT}"
                         )
-                    raw: dict[str, Any] = {k: npz[k] for k in PARAM_KEYS}
+                    keys = [*PARAM_KEYS, "label_embedding"] if "label_embedding" in npz.files else PARAM_KEYS
+                    raw: dict[str, Any] = {k: npz[k] for k in keys}
                 where = f"{p} (npz)"
             else:
                 obj = _ArrayUnpickler(fh, p).load()
@@ -179,9 +188,14 @@ def save_oracle_params(params: dict[str, np.ndarray], path: str | os.PathLike[st
 
 
 def random_oracle_params(
-    vocab_size: int = 5000, emb_dim: int = 32, hidden_dim: int = 32, seed: int = 0
+    vocab_size: int = 5000, emb_dim: int = 32, hidden_dim: int = 32, seed: int = 0, num_labels: int = 0
 ) -> dict[str, np.ndarray]:
-    """A fresh oracle with every entry drawn from N(0, 1), as in the paper; deterministic per seed."""
+    """A fresh oracle with every entry drawn from N(0, 1), as in the paper; deterministic per seed. With
+    ``num_labels`` (ours) a conditional oracle: each label's N(0, 1) embedding is the first input, instead of the
+    start token's, so every label has its own distribution over sequences."""
     rng = np.random.default_rng(seed)
     shapes = expected_shapes(vocab_size, emb_dim, hidden_dim)
-    return {key: rng.standard_normal(shapes[key], dtype=np.float32) for key in PARAM_KEYS}
+    params = {key: rng.standard_normal(shapes[key], dtype=np.float32) for key in PARAM_KEYS}
+    if num_labels:
+        params["label_embedding"] = rng.standard_normal((num_labels, emb_dim), dtype=np.float32)
+    return params

@@ -145,3 +145,13 @@ def draw_chunked(project: Callable[[Tensor], Tensor], h: Tensor, uniforms: Tenso
     if h.shape[0] <= chunk or h.is_cuda:
         return one(h, uniforms)
     return torch.cat([one(hc, uc) for hc, uc in zip(h.split(chunk), uniforms.split(chunk), strict=True)])
+
+
+def generate_in_batches(sample: Callable[..., Tensor], num: int, seq_len: int, rng: torch.Generator | None,
+                        batch_size: int, **kwargs: object) -> Tensor:  # fmt: skip
+    """``num`` sequences of a generator's ``sample``, ``batch_size`` at a time (bounded memory) -> (num, T);
+    per-row ``labels`` (num,) are cut into the batches too."""
+    labels = kwargs.pop("labels", None)
+    return torch.cat([sample(min(batch_size, num - i), seq_len, rng, **kwargs,
+                             labels=None if labels is None else labels[i : i + batch_size])
+                      for i in range(0, num, batch_size)])  # fmt: skip

@@ -17,7 +17,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from seqgan.models.sampling import draw_chunked, finish_after_eos, sample_from_logits, sequence_mask
+from seqgan.models.sampling import (
+    draw_chunked,
+    finish_after_eos,
+    generate_in_batches,
+    sample_from_logits,
+    sequence_mask,
+)
 
 Cache = list[tuple[Tensor, Tensor]]  # per layer (keys, values), each (R, A, L, D/A)
 State = tuple[Cache, Tensor | None]  # the caches and the last output (R, D); None before any token
@@ -71,7 +77,8 @@ class TransformerGenerator(nn.Module):
 
     def __init__(self, vocab_size: int, width: int = 32, layers: int = 2, heads: int = 2, ff_dim: int = 64,
                  dropout: float = 0.0, max_len: int = 64, positions: str = "learned", start_token: int = 0,
-                 eos_token: int | None = None, pad_token: int = 0, init_std: float = 0.02) -> None:  # fmt: skip
+                 eos_token: int | None = None, pad_token: int = 0, init_std: float = 0.02,
+                 num_labels: int = 0) -> None:  # fmt: skip
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} is not a multiple of heads {heads}")
@@ -89,6 +96,9 @@ class TransformerGenerator(nn.Module):
         self.blocks = nn.ModuleList(Block(width, heads, ff_dim, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(width)
         self.out = nn.Linear(width, vocab_size)
+        self.num_labels = num_labels
+        if num_labels:  # conditional generation: position 0 holds the label's embedding instead of the start token's
+            self.label_embedding = nn.Embedding(num_labels, width)
         self.reset_parameters(init_std)
 
     def reset_parameters(self, std: float = 0.02) -> None:
@@ -102,54 +112,59 @@ class TransformerGenerator(nn.Module):
                 nn.init.normal_(p, 0.0, std)
 
     # ---------------------------------------------------------------- teacher forcing
-    def _embed(self, tokens: Tensor, start: int) -> Tensor:
-        """Token embeddings plus the positions ``start``.. : tokens (R, L) -> (R, L, D)."""
+    def _embed(self, tokens: Tensor, start: int, labels: Tensor | None = None) -> Tensor:
+        """Token embeddings plus the positions ``start``.. : tokens (R, L) -> (R, L, D); with ``labels`` (R,),
+        position 0 holds each row's label embedding."""
         L = tokens.shape[1]
         if start + L > self.max_len:
             raise ValueError(f"positions up to {start + L} but the generator has {self.max_len}")
-        return self.embedding(tokens) + self.positions[start : start + L]
+        emb = self.embedding(tokens)
+        if labels is not None and start == 0:
+            emb = torch.cat([self.label_embedding(labels)[:, None], emb[:, 1:]], dim=1)
+        return emb + self.positions[start : start + L]
 
     def _inputs(self, tokens: Tensor) -> Tensor:
         """(B, T) targets -> (B, T) inputs: start token, then the targets shifted right."""
         return torch.cat([torch.full_like(tokens[:, :1], self.start_token), tokens[:, :-1]], dim=1)
 
-    def _run(self, inputs: Tensor) -> tuple[Tensor, Cache]:
-        x = F.dropout(self._embed(inputs, 0), self.blocks[0].dropout if self.blocks else 0.0, self.training)
+    def _run(self, inputs: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Cache]:
+        x = F.dropout(self._embed(inputs, 0, labels), self.blocks[0].dropout if self.blocks else 0.0, self.training)
         cache = []
         for block in self.blocks:
             x, kv = block(x)
             cache.append(kv)
         return self.norm(x), cache
 
-    def hidden(self, tokens: Tensor) -> Tensor:
+    def hidden(self, tokens: Tensor, labels: Tensor | None = None) -> Tensor:
         """Teacher-forced outputs. tokens (B, T) -> (B, T, D); row t predicts tokens[:, t]."""
-        return self._run(self._inputs(tokens))[0]
+        return self._run(self._inputs(tokens), labels)[0]
 
     def project(self, hidden: Tensor) -> Tensor:
         return self.out(hidden)
 
-    def forward(self, tokens: Tensor) -> Tensor:
+    def forward(self, tokens: Tensor, labels: Tensor | None = None) -> Tensor:
         """Teacher-forced logits. tokens (B, T) -> (B, T, V)."""
-        return self.out(self.hidden(tokens))
+        return self.out(self.hidden(tokens, labels))
 
-    def log_probs(self, tokens: Tensor, temperature: float = 1.0) -> Tensor:
+    def log_probs(self, tokens: Tensor, temperature: float = 1.0, labels: Tensor | None = None) -> Tensor:
         """log G(y_t | y_<t) of each token, (B, T); positions after EOS are 0."""
-        logits = self(tokens)
+        logits = self(tokens, labels)
         logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)
         logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
         return logp if self.eos_token is None else logp * sequence_mask(tokens, self.eos_token)
 
-    def scheduled_sampling_logits(self, tokens: Tensor, true_prob: float, rng: torch.Generator | None = None) -> Tensor:
+    def scheduled_sampling_logits(self, tokens: Tensor, true_prob: float, rng: torch.Generator | None = None,
+                                  labels: Tensor | None = None) -> Tensor:  # fmt: skip
         """Scheduled sampling (Bengio et al. 2015), decoded position by position from the caches: logits (B, T, V)
         where each input is the true previous token with probability ``true_prob``, else G's own draw."""
         B, T = tokens.shape
         feed_true = torch.rand(B, T, generator=rng, device=tokens.device) < true_prob
         uniforms = torch.rand(B, T, generator=rng, device=tokens.device)
-        state = self.initial_state(B)
-        inputs = torch.full((B,), self.start_token, dtype=torch.long, device=tokens.device)
+        state, inputs = self.begin(B, labels), tokens[:, 0]  # inputs: set at the end of each step, read at the next
         logits = []
         for t in range(T):
-            state = self.advance(inputs, state)
+            if t > 0:
+                state = self.advance(inputs, state)
             logits.append(self.out(state[1]))
             if t + 1 < T:
                 drawn = sample_from_logits(logits[-1].detach(), uniforms[:, t])
@@ -163,11 +178,11 @@ class TransformerGenerator(nn.Module):
         empty = torch.empty(batch_size, heads, 0, self.width // heads, device=w.device, dtype=w.dtype)
         return [(empty, empty) for _ in self.blocks], None
 
-    def advance(self, inputs: Tensor, state: State) -> State:
-        """Feed one token per row (R,) at the next position of its cache."""
+    def advance(self, inputs: Tensor, state: State, labels: Tensor | None = None) -> State:
+        """Feed one token per row (R,) at the next position of its cache (at position 0: ``labels``, if given)."""
         caches, _ = state
         start = caches[0][0].shape[2] if caches else 0
-        x = self._embed(inputs[:, None], start)
+        x = self._embed(inputs[:, None], start, labels)
         new = []
         for block, cache in zip(self.blocks, caches, strict=True):
             x, kv = block.extend(x, cache)
@@ -177,6 +192,14 @@ class TransformerGenerator(nn.Module):
     def step(self, inputs: Tensor, state: State) -> tuple[Tensor, State]:
         state = self.advance(inputs, state)
         return self.out(state[1]), state
+
+    def begin(self, batch: int, labels: Tensor | None = None) -> State:
+        """The state after the first input (the start token, or each row's label): the one that predicts y_0."""
+        start = torch.full((batch,), self.start_token, dtype=torch.long, device=self.out.weight.device)
+        return self.advance(start, self.initial_state(batch), labels)
+
+    def state_logits(self, state: State) -> Tensor:
+        return self.out(state[1])
 
     def draw(self, state: State, uniforms: Tensor, temperature: float = 1.0, top_k: int | None = None,
              top_p: float | None = None) -> Tensor:  # fmt: skip
@@ -200,11 +223,11 @@ class TransformerGenerator(nn.Module):
         return caches, torch.cat([first[1], second[1]])
 
     @torch.no_grad()
-    def states_of(self, tokens: Tensor) -> States:
+    def states_of(self, tokens: Tensor, labels: Tensor | None = None) -> States:
         """The caches and outputs of given sequences (B, T) in one causal pass (no dropout)."""
         was = self.training
         self.eval()
-        outputs, caches = self._run(self._inputs(tokens))
+        outputs, caches = self._run(self._inputs(tokens), labels)
         self.train(was)
         return caches, outputs[:, 1:]
 
@@ -212,26 +235,27 @@ class TransformerGenerator(nn.Module):
     @torch.no_grad()
     def generate(self, num: int, seq_len: int, rng: torch.Generator | None = None, batch_size: int = 1024,
                  **kwargs: object) -> Tensor:  # fmt: skip
-        return torch.cat([self.sample(min(batch_size, num - i), seq_len, rng, **kwargs)
-                          for i in range(0, num, batch_size)])  # fmt: skip
+        return generate_in_batches(self.sample, num, seq_len, rng, batch_size, **kwargs)
 
     @torch.no_grad()
     def sample(self, num: int, seq_len: int, rng: torch.Generator | None = None, temperature: float = 1.0,
                uniforms: Tensor | None = None, return_states: bool = False, top_k: int | None = None,
-               top_p: float | None = None, prefix: Tensor | None = None) -> Tensor | tuple[Tensor, States]:  # fmt: skip
+               top_p: float | None = None, prefix: Tensor | None = None,
+               labels: Tensor | None = None) -> Tensor | tuple[Tensor, States]:  # fmt: skip
         """Ancestral sampling of ``num`` sequences, position by position from the caches (as the LSTM's
         :meth:`~seqgan.models.generator.Generator.sample`); ``return_states``: also the caches and the outputs
         the roll-outs continue from."""
         device = self.out.weight.device
         if uniforms is None:
             uniforms = torch.rand(num, seq_len, generator=rng, device=device)
-        state = self.initial_state(num)
-        inputs = torch.full((num,), self.start_token, dtype=torch.long, device=device)
+        state = self.begin(num, labels)
         tokens = torch.empty(num, seq_len, dtype=torch.long, device=device)
+        inputs = tokens[:, 0]  # set at the end of each step, read at the next
         done = torch.zeros(num, dtype=torch.bool, device=device)
         outputs = []
         for t in range(seq_len):
-            state = self.advance(inputs, state)
+            if t > 0:
+                state = self.advance(inputs, state)
             if return_states and t > 0:
                 outputs.append(state[1])
             if prefix is not None and t < len(prefix):

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from seqgan.data.decode import strip_special
 from seqgan.errors import TrainingError
@@ -136,3 +136,33 @@ class CollapseMonitor:
                 "possible mode collapse at adversarial epoch %d: %s fell below half of its first value (%s); "
                 "consider fewer adversarial epochs, a weaker D or reward_baseline=mean", event["epoch"], fallen[0],
                 f"{self.reference[fallen[0]]:.3f} -> {event[fallen[0]]:.3f}")  # fmt: skip
+
+
+def mean_over_steps(stats: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mean of several steps' statistics, key by key (per position for list values)."""
+    out: dict[str, Any] = {}
+    for key in stats[0] if stats else {}:
+        values = [s[key] for s in stats]
+        out[key] = ([sum(v) / len(v) for v in zip(*values, strict=True)] if isinstance(values[0], list)
+                    else sum(values) / len(values))  # fmt: skip
+    return out
+
+
+class EarlyStopping:
+    """MLE early stopping: remembers the best validation NLL, its epoch and G's weights then (``best``, a plain dict
+    that checkpoints hold); :meth:`update` says when ``patience`` evaluations in a row brought nothing better."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best: dict[str, Any] | None = None  # {"epoch", "value", "bad", "generator": state dict}
+
+    def update(self, epoch: int, value: float | None, model: nn.Module) -> bool:
+        """Record the evaluation of ``epoch``; True when MLE should stop (never with patience 0 or no value)."""
+        if self.patience <= 0 or value is None:
+            return False
+        if self.best is None or value < self.best["value"]:
+            weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            self.best = {"epoch": epoch, "value": value, "bad": 0, "generator": weights}
+            return False
+        self.best["bad"] += 1
+        return self.best["bad"] >= self.patience

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from seqgan.config import SeqGANConfig
 from seqgan.data.decode import render_rows
 from seqgan.data.vocab import Vocab
 from seqgan.errors import UserError
+from seqgan.eval.labels import Classifier, bayes_classifier, cnn_classifier, train_label_classifier
 from seqgan.eval.lm import forward_lm, lm_scores
 from seqgan.eval.metrics import evaluate_samples
 from seqgan.files import write_atomic, write_json
@@ -39,10 +40,12 @@ from seqgan.models.discriminator import Discriminator
 from seqgan.models.interface import SequenceGenerator
 from seqgan.models.oracle_file import load_oracle_params
 from seqgan.models.sampling import check_sampling
+from seqgan.train.evaluation import label_names
 from seqgan.train.logbook import read_metrics
 from seqgan.train.rundir import COMMAND, CONFIG, DATA, ORACLE, VOCAB, RunDir, read_run_config
 
 MODEL_FORMAT, MODEL_VERSION = "seqgan-model", 1
+Labels = str | Sequence[str] | None  # a label name, several (equal shares, in turn), or None / "all"
 MODEL, CARD = "model.json", "MODEL_CARD.md"
 GENERATOR, DISCRIMINATOR = "generator.safetensors", "discriminator.safetensors"
 MAX_EVAL_SAMPLES = 100_000  # Self-BLEU compares every sample with every other: more would run for hours
@@ -71,6 +74,30 @@ class Run:
             raise UserError(f"{self.path} is an exported model: it holds no data; give --data DIR")
         return RunDir(self.path).data()
 
+    @property
+    def labels(self) -> list[str]:
+        """The label names of a conditional run (``seqgan prepare --labels``; "0".."k-1" on the oracle task); []."""
+        return label_names(self.vocab, self.config.data.num_labels) if self.config.data.num_labels else []
+
+    def label_ids(self, num: int, label: Labels = None) -> Tensor | None:
+        """The labels ``num`` samples are asked for: one name, several (equal shares, in turn) or None / "all"
+        (an equal share of every label) -> (num,) ids; None for a run trained without labels."""
+        names = [label] if isinstance(label, str) else list(label or [])
+        if not self.labels:
+            if names:
+                raise UserError(f"{self.path} was trained without labels: drop --label (prepare labelled data with "
+                                "`seqgan prepare --labels tab` to train a conditional model)")  # fmt: skip
+            return None
+        if not names or names == ["all"]:
+            names = self.labels
+        unknown = next((n for n in names if n not in self.labels), None)
+        if unknown is not None:
+            shown = ", ".join(self.labels[:20]) + (", ..." if len(self.labels) > 20 else "")
+            raise UserError(f"label {unknown[:40]!r} is not one of this run's labels ({shown}): give one of them, "
+                            "or all")  # fmt: skip
+        ids = torch.tensor([self.labels.index(n) for n in names], dtype=torch.long)
+        return ids[torch.arange(num) % len(ids)]
+
     def prefix_ids(self, text: str) -> Tensor:
         """``text`` every sample starts with, as ids: words (or note names) through the vocabulary, or space-
         separated ids for the oracle task; it must leave room for at least one sampled token. -> (P,)"""
@@ -91,28 +118,32 @@ class Run:
 
     def iter_sample_ids(self, num: int, temperature: float = 1.0, top_k: int | None = None,
                         top_p: float | None = None, prefix: str | None = None, seed: int = 0,
-                        chunk: int = 16 * 1024) -> Iterator[Tensor]:  # fmt: skip
+                        chunk: int = 16 * 1024, label: Labels = None) -> Iterator[Tensor]:  # fmt: skip
         """``num`` sequences of the generator in pieces of ``chunk`` rows (memory stays flat however many are asked
-        for); the same seed gives the same sequences, however they are cut. -> (<= chunk, T) ids each."""
+        for); the same seed gives the same sequences, however they are cut. -> (<= chunk, T) ids each.
+        ``label``: of a conditional run, see :meth:`label_ids` (the rows follow its order)."""
         check_sampling(num, temperature, top_k, top_p)
+        labels = self.label_ids(num, label)
         start = self.prefix_ids(prefix) if prefix else None
         rng = torch.Generator().manual_seed(seed)
         chunk = max(1024, chunk // 1024 * 1024)  # whole sampling batches: the random stream does not see the cut
         for lo in range(0, num, chunk):
+            given = {} if labels is None else {"labels": labels[lo : lo + chunk]}
             yield self.generator.generate(min(chunk, num - lo), self.config.data.seq_len, rng, 1024,
-                                          temperature=temperature, top_k=top_k, top_p=top_p, prefix=start)  # fmt: skip
+                                          temperature=temperature, top_k=top_k, top_p=top_p, prefix=start,
+                                          **given)  # fmt: skip
 
     def sample_ids(self, num: int, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                   prefix: str | None = None, seed: int = 0) -> Tensor:  # fmt: skip
+                   prefix: str | None = None, seed: int = 0, label: Labels = None) -> Tensor:  # fmt: skip
         """``num`` sequences of the generator (the same seed, the same sequences). -> (num, T) ids."""
-        return torch.cat(list(self.iter_sample_ids(num, temperature, top_k, top_p, prefix, seed)))
+        return torch.cat(list(self.iter_sample_ids(num, temperature, top_k, top_p, prefix, seed, label=label)))
 
     def sample(self, num: int, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-               prefix: str | None = None, seed: int = 0) -> list[str]:  # fmt: skip
+               prefix: str | None = None, seed: int = 0, label: Labels = None) -> list[str]:  # fmt: skip
         """``num`` sequences as text (ids for the oracle task); see :meth:`sample_ids`."""
-        return render_rows(self.sample_ids(num, temperature, top_k, top_p, prefix, seed), self.vocab)
+        return render_rows(self.sample_ids(num, temperature, top_k, top_p, prefix, seed, label), self.vocab)
 
-    generate = sample  # model.generate(5, temperature=0.8, top_p=0.9, prefix="a man") -> five lines of text
+    generate = sample  # model.generate(5, temperature=0.8, top_p=0.9, prefix="a man", label="pos") -> five lines
 
     def evaluate(self, num: int | None = None, seed: int = 0, temperature: float = 1.0, split: str = "test",
                  lm: bool = False, reverse_lm: bool = True, lm_cache: Path | None = None,
@@ -131,12 +162,18 @@ class Run:
             raise UserError(f"{self.path} has no {split} split: evaluate on the other one (--split)")
         num = num or self.config.eval.num_samples
         check_sampling(num, temperature, max_num=MAX_EVAL_SAMPLES)
+        labels, K = self.label_ids(num), self.config.data.num_labels  # conditional: every label in turn
         samples = self.generator.generate(num, self.config.data.seq_len, torch.Generator().manual_seed(seed),
-                                          temperature=temperature)  # fmt: skip
+                                          temperature=temperature, **({} if labels is None else {"labels": labels}))
         pitch = self.vocab.pitch if self.vocab is not None else None  # music runs add eval/mse
+        judge = self._label_judge(data) if K else None
         metrics: dict[str, Any] = evaluate_samples(self.generator, samples, refs, self.oracle,
                                                    self.config.eval.bleu_orders, self.kind != "oracle", pitch=pitch,
-                                                   temperature=temperature, split=split)  # fmt: skip
+                                                   temperature=temperature, split=split, sample_labels=labels,
+                                                   test_labels=None if data is None else data.get(f"{split}_labels"),
+                                                   num_labels=K, classify=judge)  # fmt: skip
+        if K:
+            metrics["labels"] = self.labels
         if lm:
             if self.kind == "oracle":
                 raise UserError("LM scores are for text runs: the oracle task has NLL_oracle instead")
@@ -147,6 +184,19 @@ class Run:
             metrics.update(lm_scores(samples, forward, refs, reverse=reverse_lm))
             metrics["lm"] = {"settings": record["settings"], "best_epoch": record["best_epoch"]}
         return metrics
+
+    def _label_judge(self, data: dict[str, Tensor] | None) -> Classifier | None:
+        """Who decides a sample's label: the exact Bayes classifier of a conditional oracle, or a CNN trained here on
+        the real training split (seeded, so the same run gives the same judge); None without training data."""
+        K = self.config.data.num_labels
+        if self.oracle is not None:
+            return bayes_classifier(self.oracle, K)
+        if data is None or data.get("train_labels") is None:
+            return None
+        d, T = self.config.discriminator, self.config.data.seq_len
+        net = train_label_classifier(data["train"], data["train_labels"], K, self.config.data.vocab_size,
+                                     d.filters(T), d.emb_dim, seed=self.config.run.seed)  # fmt: skip
+        return cnn_classifier(net)
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:

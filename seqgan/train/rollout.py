@@ -58,9 +58,19 @@ def rollout_uniforms(batch: int, seq_len: int, rollout_num: int, rng: torch.Gene
     return torch.rand(seq_len - 1, rollout_num, batch, seq_len, generator=rng, device=device)
 
 
+def labelled(tokens: Tensor, labels: Tensor | None, vocab_size: int) -> Tensor:
+    """What a conditional D reads: each sequence's label as one more token (id ``vocab_size`` + label) before it.
+    tokens (..., B, T), labels (B,) -> (..., B, T + 1); without labels, the tokens as they are."""
+    if labels is None:
+        return tokens
+    column = (vocab_size + labels).view(*([1] * (tokens.dim() - 2)), -1, 1).expand(*tokens.shape[:-1], 1)
+    return torch.cat([column, tokens], dim=-1)
+
+
 @torch.no_grad()
 def rollout_completions(policy: SequenceGenerator, tokens: Tensor, rollout_num: int, states: States | None = None,
-                        uniforms: Tensor | None = None, rng: torch.Generator | None = None) -> Tensor:  # fmt: skip
+                        uniforms: Tensor | None = None, rng: torch.Generator | None = None,
+                        labels: Tensor | None = None) -> Tensor:  # fmt: skip
     """Complete every prefix of ``tokens`` ``rollout_num`` times with ``policy``.
 
     Args:
@@ -68,13 +78,14 @@ def rollout_completions(policy: SequenceGenerator, tokens: Tensor, rollout_num: 
         states: the policy's per-position states of ``tokens``, as ``sample(..., return_states=True)`` returns
             them; computed here (``policy.states_of``) when None.
         uniforms: (T-1, N, B, T) random numbers (see :func:`rollout_uniforms`); drawn when None.
+        labels: (B,) each sequence's label, for a conditional policy (its states carry it).
     Returns:
         (T-1, N, B, T) completions: [t-1, n, b] keeps tokens[b, :t] and continues it.
     """
     B, T = tokens.shape
     N = rollout_num
     if states is None:
-        states = policy.states_of(tokens)
+        states = policy.states_of(tokens) if labels is None else policy.states_of(tokens, labels)
     if uniforms is None:
         uniforms = rollout_uniforms(B, T, N, rng, tokens.device)
     out = tokens.expand(T - 1, N, B, T).clone()
@@ -106,7 +117,7 @@ def rollout_completions(policy: SequenceGenerator, tokens: Tensor, rollout_num: 
 
 @torch.no_grad()
 def score_completions(discriminator: Discriminator, tokens: Tensor, completions: Tensor, batch: int = 4096,
-                      dropout: bool = False) -> Tensor:  # fmt: skip
+                      dropout: bool = False, shift: int = 0) -> Tensor:  # fmt: skip
     """P(real) of every roll-out completion, sharing the work that lies inside the prefix.
 
     A completion of the prefix Y_1:t agrees with Y on positions < t, so every convolution window
@@ -115,7 +126,8 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
     only convolves the windows that reach past the prefix. Max-pooling is exact, so the result
     equals :func:`score` on the completions. tokens (B, T), completions (T-1, N, B, T) ->
     probabilities (T-1, N, B). Dropout (``dropout=True``) acts after pooling, so sharing stays exact.
-    A discriminator of your own (not the paper's CNN) scores every completion whole.
+    A discriminator of your own (not the paper's CNN) scores every completion whole. ``shift``: leading
+    positions every completion shares with Y besides the prefix (1: a conditional D's label token).
     """
     T1, N, B, T = completions.shape
     if not isinstance(discriminator, Discriminator):
@@ -126,7 +138,7 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
         # prefix_max[k][:, :, p]: max over positions <= p of window k's output on Y, (B, F_k, T-w+1)
         prefix_max = [torch.relu(conv(x_y)).cummax(dim=2).values for conv in discriminator.convs]
         rows_per_chunk = max(1, batch // B) * B
-        for t in range(1, T):
+        for t in range(1, T1 + 1):  # t: the prefix length (T counts the label column too when shift = 1)
             rows = completions[t - 1].reshape(N * B, T)
             for lo in range(0, N * B, rows_per_chunk):
                 chunk = rows[lo : lo + rows_per_chunk]
@@ -134,7 +146,7 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
                 x = discriminator.embedding(chunk).transpose(1, 2)  # (R, E, T)
                 pooled = []
                 for (w, _), conv, pm in zip(discriminator.filters, discriminator.convs, prefix_max, strict=True):
-                    start = max(0, t - w + 1)  # windows at positions < start lie inside the prefix
+                    start = max(0, t + shift - w + 1)  # windows at positions < start lie inside the prefix
                     feat = torch.relu(conv(x[:, :, start:])).amax(dim=2)
                     if start > 0:
                         feat = torch.maximum(feat, pm[:, :, start - 1].repeat(reps, 1))
@@ -147,32 +159,35 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
 def rollout_rewards(policy: SequenceGenerator, discriminator: Discriminator, tokens: Tensor, rollout_num: int,
                     states: States | None = None, uniforms: Tensor | None = None,
                     rng: torch.Generator | None = None, score_batch: int = 4096,
-                    dropout: bool = False, bf16: bool = False) -> Tensor:  # fmt: skip
+                    dropout: bool = False, bf16: bool = False, labels: Tensor | None = None) -> Tensor:  # fmt: skip
     """Q-values of Eq. 4 for every position: tokens (B, T) -> rewards (B, T).
 
     rewards[:, t-1] is the mean over N roll-outs of D(completion of Y_1:t) for t < T and
     rewards[:, T-1] = D(Y_1:T). D is scored in eval mode (no dropout) unless ``dropout``.
     ``bf16``: D runs under bf16 autocast (the sampling does not, so the completions are the same);
-    the rewards come back in D's own dtype.
+    the rewards come back in D's own dtype. ``labels`` (B,): the label each sequence was asked for (a conditional
+    G and D); the roll-outs keep it and D judges every completion with it.
     """
-    completions = rollout_completions(policy, tokens, rollout_num, states, uniforms, rng)
+    completions = rollout_completions(policy, tokens, rollout_num, states, uniforms, rng, labels)
     dtype = dtype_of(discriminator)
+    tokens, completions = (labelled(x, labels, policy.vocab_size) for x in (tokens, completions))
     with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=bf16):
-        q = score_completions(discriminator, tokens, completions, score_batch, dropout).mean(dim=1)  # (T-1, B)
+        q = score_completions(discriminator, tokens, completions, score_batch, dropout,
+                              shift=int(labels is not None)).mean(dim=1)  # (T-1, B)  # fmt: skip
         last = score(discriminator, tokens, dropout=dropout).to(dtype)
     return torch.cat([q.to(dtype).T, last.unsqueeze(1)], dim=1)
 
 
 def bleu_rollout_rewards(policy: SequenceGenerator, reference: BleuReference, tokens: Tensor, rollout_num: int,
                          states: States | None = None, uniforms: Tensor | None = None,
-                         rng: torch.Generator | None = None) -> Tensor:  # fmt: skip
+                         rng: torch.Generator | None = None, labels: Tensor | None = None) -> Tensor:  # fmt: skip
     """PG-BLEU (paper Table 1): Eq. 4 with BLEU against the training data in place of D.
 
     reference: the training sequences, indexed once (:class:`seqgan.bleu.BleuReference`, one order).
     Sequences are cut at their first EOS before scoring. tokens (B, T) -> rewards (B, T).
     """
     B, T = tokens.shape
-    completions = rollout_completions(policy, tokens, rollout_num, states, uniforms, rng)
+    completions = rollout_completions(policy, tokens, rollout_num, states, uniforms, rng, labels)
     rows = torch.cat([completions.reshape(-1, T), tokens])  # the full sequences last
     (order,) = reference.orders
     scores = reference.scores(strip_special(rows.cpu(), policy.eos_token))[order]
@@ -183,7 +198,8 @@ def bleu_rollout_rewards(policy: SequenceGenerator, reference: BleuReference, to
 
 @torch.no_grad()
 def naive_rollout_rewards(policy: SequenceGenerator, discriminator: Discriminator, tokens: Tensor, rollout_num: int,
-                          uniforms: Tensor | None = None, rng: torch.Generator | None = None) -> Tensor:  # fmt: skip
+                          uniforms: Tensor | None = None, rng: torch.Generator | None = None,
+                          labels: Tensor | None = None) -> Tensor:  # fmt: skip
     """Reference: the authors' loop (rollout.py). For each roll-out n and prefix length t,
     re-encode the prefix from the start token, sample the rest step by step, score with D; the
     full sequence is scored once per roll-out as they do. With ``uniforms`` the draws use the
@@ -195,8 +211,8 @@ def naive_rollout_rewards(policy: SequenceGenerator, discriminator: Discriminato
         for n in range(rollout_num):
             for t in range(1, T):
                 seq = tokens.clone()
-                state = policy.initial_state(B)
-                logits, state = policy.step(torch.full_like(tokens[:, 0], policy.start_token), state)
+                state = policy.begin(B, labels)
+                logits = policy.state_logits(state)
                 for j in range(t):  # re-encode the prefix
                     logits, state = policy.step(tokens[:, j], state)
                 done = (tokens[:, :t] == policy.eos_token).any(dim=1) if policy.eos_token is not None else None
@@ -209,8 +225,8 @@ def naive_rollout_rewards(policy: SequenceGenerator, discriminator: Discriminato
                     seq[:, i] = nxt
                     if i < T - 1:
                         logits, state = policy.step(nxt, state)
-                rewards[:, t - 1] += score(discriminator, seq)
-            rewards[:, T - 1] += score(discriminator, tokens)
+                rewards[:, t - 1] += score(discriminator, labelled(seq, labels, policy.vocab_size))
+            rewards[:, T - 1] += score(discriminator, labelled(tokens, labels, policy.vocab_size))
     return rewards / rollout_num
 
 

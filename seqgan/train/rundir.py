@@ -99,26 +99,41 @@ def new_run_data(cfg: SeqGANConfig, device: torch.device
         d.start_token, d.eos_token = prepared.start_token, prepared.eos_token
         d.pad_token = prepared.pad_token if prepared.pad_token is not None else 0
         d.num_train, d.num_test, d.num_valid = len(prepared.train), len(prepared.test), len(prepared.valid)
+        d.num_labels = len(prepared.labels or ())
         cfg.validate()
         if len(prepared.train) == 0:
             raise UserError(f"{cfg.data.path} has no training sequences: prepare a larger file")
         check_fits(cfg, available_memory())
-        return {"train": prepared.train, "valid": prepared.valid, "test": prepared.test}, None, prepared.vocab
+        data = {"train": prepared.train, "valid": prepared.valid, "test": prepared.test}
+        if d.num_labels:
+            data.update(train_labels=prepared.train_labels, valid_labels=prepared.valid_labels,
+                        test_labels=prepared.test_labels)  # fmt: skip
+        return data, None, prepared.vocab
     if cfg.data.oracle_params is not None:
         params = load_oracle_params(cfg.data.oracle_params)
-        cfg.data.vocab_size = int(params["embedding"].shape[0])  # the oracle fixes the vocabulary
+        cfg.data.vocab_size = int(params["embedding"].shape[0])  # the oracle fixes the vocabulary ...
+        cfg.data.num_labels = len(params.get("label_embedding", ()))  # ... and whether it is conditional
+        cfg.validate()
         check_fits(cfg, available_memory())
     else:
         check_fits(cfg, available_memory())  # before the oracle is drawn: its size is the config's
         params = random_oracle_params(cfg.data.vocab_size, cfg.data.oracle_emb_dim, cfg.data.oracle_hidden_dim,
-                                      seed=cfg.data.oracle_seed)  # fmt: skip
+                                      seed=cfg.data.oracle_seed, num_labels=cfg.data.num_labels)  # fmt: skip
     oracle = build_oracle(params, device)
     rng = torch.Generator(device).manual_seed(derived_seed(cfg.run.seed, 1))
     n_train, n_test, n_valid = cfg.data.num_train, cfg.data.num_test, cfg.data.num_valid
-    rows = oracle.generate(n_train + n_test + n_valid, cfg.data.seq_len, rng, cfg.eval.batch_size).cpu()
+    K = cfg.data.num_labels
+    # A conditional oracle: every label in turn (equal shares in every split), so the rows are the oracle's joint
+    # distribution with a uniform label prior.
+    labels = torch.arange(n_train + n_test + n_valid, device=device) % K if K else None
+    given = {} if labels is None else {"labels": labels}
+    rows = oracle.generate(n_train + n_test + n_valid, cfg.data.seq_len, rng, cfg.eval.batch_size, **given).cpu()
     # validation drawn last, so train and test are those of runs made before validation splits existed
-    data = {"train": rows[:n_train].clone(), "valid": rows[n_train + n_test :].clone(),
-            "test": rows[n_train : n_train + n_test].clone()}  # fmt: skip
+    parts = {"train": slice(0, n_train), "valid": slice(n_train + n_test, None),
+             "test": slice(n_train, n_train + n_test)}  # fmt: skip
+    data = {name: rows[part].clone() for name, part in parts.items()}
+    if labels is not None:
+        data.update({f"{name}_labels": labels[part].cpu().clone() for name, part in parts.items()})
     return data, params, None
 
 
@@ -221,9 +236,12 @@ class RunDir:
             self._lock_file.close()
             self._lock_file = None
 
-    def write_samples(self, phase: str, epoch: int, rows: Tensor) -> None:
-        """The sequences of one evaluation, as text (or ids), for people to read."""
-        text = "".join(line + "\n" for line in render_rows(rows, self.vocab()))
+    def write_samples(self, phase: str, epoch: int, rows: Tensor, labels: list[str] | None = None) -> None:
+        """The sequences of one evaluation, as text (or ids), for people to read; conditional: LABEL<TAB>text."""
+        lines = render_rows(rows, self.vocab())
+        if labels is not None:
+            lines = [f"{label}\t{line}" for label, line in zip(labels, lines, strict=True)]
+        text = "".join(line + "\n" for line in lines)
         write_atomic(self.path / SAMPLES / f"{phase}-{epoch:04d}.txt", text.encode())
 
     def keep_checkpoint(self, name: str) -> None:
@@ -243,7 +261,10 @@ class RunDir:
             raise damaged
         # Runs made before validation splits existed have none: they keep evaluating on the test split.
         data.setdefault("valid", data["test"][:0])
-        for name, rows in data.items():
+        if "train_labels" in data:
+            data.setdefault("valid_labels", data["test_labels"][:0])
+        for name in ("train", "valid", "test"):
+            rows = data[name]
             ok = isinstance(rows, Tensor) and rows.dtype == torch.long and rows.dim() == 2
             if ok and cfg is not None and rows.numel():
                 V, T = cfg.data.vocab_size, cfg.data.seq_len
@@ -251,6 +272,16 @@ class RunDir:
             if not ok:
                 raise UserError(f"{self.path}/{DATA} is damaged: its {name} split is not a matrix of ids of the run's "
                                 "length and vocabulary; start a new run")  # fmt: skip
+            labels, K = data.get(f"{name}_labels"), cfg.data.num_labels if cfg is not None else None
+            if labels is None:
+                ok = not K
+            else:
+                ok = bool(K is None or K) and isinstance(labels, Tensor) and labels.dtype == torch.long
+                ok = ok and labels.shape == rows.shape[:1] and (not labels.numel() or int(labels.min()) >= 0)
+                ok = ok and (K is None or not labels.numel() or int(labels.max()) < K)
+            if not ok:
+                raise UserError(f"{self.path}/{DATA} is damaged: the labels of its {name} split do not match the run "
+                                "(one label id per sequence, below data.num_labels); start a new run")  # fmt: skip
         return data
 
     def oracle_params(self) -> dict[str, np.ndarray] | None:

@@ -36,16 +36,14 @@ from seqgan.data.decode import strip_special
 from seqgan.env import resolve_device
 from seqgan.errors import Interrupted, TrainingError
 from seqgan.eval.bleu import BleuReference
-from seqgan.eval.metrics import evaluate_samples
 from seqgan.models import Generator
 from seqgan.models.build import build_models
 from seqgan.models.interface import dtype_of
 from seqgan.models.sampling import sequence_mask, trim_padding
-from seqgan.train import distributed
+from seqgan.train import distributed, logbook, rollout
 from seqgan.train.checkpoint import save_checkpoint
-from seqgan.train.logbook import CollapseMonitor, MetricsLog, StopSignals, check_finite, policy_gradient_stats
+from seqgan.train.evaluation import label_names, sample_and_score
 from seqgan.train.losses import discriminator_loss, mean_reward, mle_loss, policy_gradient_loss
-from seqgan.train.rollout import bleu_rollout_rewards, rollout_rewards, shuffle_rewards, update_delayed_policy
 from seqgan.train.rundir import BEST, PRETRAINED, RunDir, derived_seed, open_for_training, read_run_config
 
 PHASES = ("mle", "d_pretrain", "adversarial", "done")
@@ -79,16 +77,16 @@ class SeqGANTrainer:
         self.phase, self.epoch = "mle", 0
         self.best: float | None = None
         self._best_pending = False
-        self.mle_best: dict[str, Any] | None = None  # MLE early stopping: best validation NLL, its epoch and G
-        self.collapse = CollapseMonitor(speak=self.is_main)
-        self.signals = StopSignals()
+        self.collapse = logbook.CollapseMonitor(speak=self.is_main)
+        self.signals = logbook.StopSignals()
         self._bleu_reference: BleuReference | None = None
         command = command or shlex.join(sys.argv)
         # Rank 0 creates or opens the run and hands the config, data and checkpoint to the other ranks.
         setup = distributed.run_on_main(lambda: open_for_training(self.run, config, command, resume, init_from,
                                                                   self.device, self._given))  # fmt: skip
         self.cfg = setup["config"]
-        self.log: MetricsLog | None = setup["log"] if self.is_main else None  # the other ranks never write the run
+        self.early = logbook.EarlyStopping(self.cfg.pretrain.patience)  # MLE: the best validation NLL, its G
+        self.log: logbook.MetricsLog | None = setup["log"] if self.is_main else None  # only rank 0 writes the run
         self._build(setup["data"], setup["oracle"])
         if setup["fork"] is not None:
             self._load_state(setup["fork"], fork=True)
@@ -103,10 +101,9 @@ class SeqGANTrainer:
     @classmethod
     def fork(cls, source: str | Path, config: SeqGANConfig, out_dir: str | Path,
              command: str | None = None) -> SeqGANTrainer:  # fmt: skip
-        """A new run that starts where ``source`` finished pre-training (its checkpoints/pretrained.pt), with the
-        source's data, seed and models; ``config`` decides everything after (mode, reward, roll-outs, D schedule).
-        Its models and pre-training settings must equal the source's, so a fork equals a run trained from scratch
-        with ``config`` (tested). Baselines, controls and ablations share one pre-training this way."""
+        """A new run that starts where ``source`` finished pre-training (checkpoints/pretrained.pt), with its data,
+        seed and models; ``config`` decides everything after, so baselines and controls share one pre-training (a
+        fork equals a run trained from scratch with ``config``: tested)."""
         return cls(config, out_dir, command, init_from=source)
 
     @classmethod
@@ -129,6 +126,9 @@ class SeqGANTrainer:
         cfg, dev = self.cfg, self.device
         self.train_data, self.test_data = data["train"].to(dev), data["test"].to(dev)
         self.valid_data = data.get("valid", data["test"][:0]).to(dev)  # empty for runs made before valid splits
+        # Conditional generation: each sequence's label id (N,), else None.
+        self.train_labels, self.valid_labels, self.test_labels = (
+            data[f"{name}_labels"].to(dev) if f"{name}_labels" in data else None for name in ("train", "valid", "test"))
         torch.manual_seed(cfg.run.seed)  # dropout and initialisation
         self.rng = torch.Generator(dev).manual_seed(cfg.run.seed)
         self.generator, self.discriminator, self.oracle = build_models(cfg, oracle_params, dev, *self._given)
@@ -136,14 +136,12 @@ class SeqGANTrainer:
         if self.world > 1:
             distributed.broadcast_module(self.generator)  # identical models on every rank, whatever the machine
             distributed.broadcast_module(self.discriminator)
-            # Each rank draws its own samples and dropout masks; shuffles must agree, so they get a
-            # generator of their own, seeded alike on every rank.
+            # Each rank draws its own samples and dropout masks; shuffles must agree: a generator seeded alike.
             torch.manual_seed(derived_seed(cfg.run.seed, 3, self.rank))
             self.rng = torch.Generator(dev).manual_seed(derived_seed(cfg.run.seed, 3, self.rank))
             self.shared_rng = torch.Generator(dev).manual_seed(cfg.run.seed)
-        self.rollout_policy = (
-            copy.deepcopy(self.generator).requires_grad_(False) if cfg.adversarial.rollout_policy == "delayed" else None
-        )
+        delayed = cfg.adversarial.rollout_policy == "delayed"
+        self.rollout_policy = copy.deepcopy(self.generator).requires_grad_(False) if delayed else None
         trainable = [p for p in self.generator.parameters() if p.requires_grad]
         # Two optimisers for G, as in the authors' generator.py (MLE and policy gradient).
         self.g_mle_opt = torch.optim.Adam(trainable, lr=cfg.pretrain.g_lr)
@@ -159,7 +157,7 @@ class SeqGANTrainer:
         if not self.is_main:
             return None
         state = {"phase": self.phase, "epoch": self.epoch, "metrics_bytes": self.log.size(), "best": self.best,
-                 "diversity_ref": self.collapse.reference, "mle_best": self.mle_best}  # fmt: skip
+                 "diversity_ref": self.collapse.reference, "mle_best": self.early.best}  # fmt: skip
         return {"config": self.cfg.to_dict(), "state": state, "rng": rng,
                 **{k: None if v is None else v.state_dict() for k, v in self._parts().items()}}  # fmt: skip
 
@@ -186,14 +184,20 @@ class SeqGANTrainer:
         state = ckpt["state"]
         self.phase, self.epoch, self.best = state["phase"], state["epoch"], state.get("best")
         self.collapse.reference = state.get("diversity_ref")
-        self.mle_best = state.get("mle_best")
+        self.early.best = state.get("mle_best")
         if self.log is not None:
             self.log.truncate(state["metrics_bytes"])
 
     # ------------------------------------------------------------- helpers
-    def _sample(self, model: Generator, num: int, rng: torch.Generator) -> Tensor:
-        """num sequences from ``model``, in chunks of eval.batch_size rows. -> (num, T)."""
-        return model.generate(num, self.cfg.data.seq_len, rng, self.cfg.eval.batch_size)
+    def _sample(self, model: Generator, num: int, rng: torch.Generator, labels: Tensor | None = None) -> Tensor:
+        """num sequences from ``model`` (of the ``labels`` (num,) asked for), eval.batch_size rows at a time."""
+        return model.generate(num, self.cfg.data.seq_len, rng, self.cfg.eval.batch_size, **_given(labels))
+
+    def _draw_labels(self, num: int) -> Tensor | None:
+        """Labels to ask a conditional G for, in the training data's proportions (None: unconditional)."""
+        if self.train_labels is None:
+            return None
+        return self.train_labels[torch.randint(len(self.train_labels), (num,), generator=self.rng, device=self.device)]
 
     def _progress(self, total: int, desc: str) -> tqdm:
         return tqdm(total=total, initial=self.epoch, desc=desc, unit="ep", leave=False, file=sys.stderr,
@@ -205,7 +209,7 @@ class SeqGANTrainer:
 
     def _log(self, event: dict[str, Any]) -> None:
         """Log an event (rank 0) after the NaN guard."""
-        check_finite(event, self.run.checkpoints)
+        logbook.check_finite(event, self.run.checkpoints)
         if self.log is not None:
             self.log.log(event)
 
@@ -276,7 +280,7 @@ class SeqGANTrainer:
             self._log({"phase": "mle", "epoch": epoch, "g/mle_loss": loss, "time/epoch_s": time.perf_counter() - t0})
             end = total
             if epoch % self.cfg.eval.every == 0 or epoch == total:
-                if self._early_stop(epoch, self.evaluate("mle", epoch)):
+                if self.early.update(epoch, self.evaluate("mle", epoch).get("eval/nll_valid"), self.generator):
                     end = epoch
             if epoch == end and cfg.patience > 0:
                 self._restore_mle_best(epoch, stopped=epoch < total)
@@ -286,24 +290,10 @@ class SeqGANTrainer:
         if total == 0 and self.phase == "mle":
             self.phase = "d_pretrain"
 
-    def _early_stop(self, epoch: int, metrics: dict[str, float]) -> bool:
-        """Track the best validation NLL of MLE pre-training (``pretrain.patience`` > 0); True when the last
-        ``patience`` evaluations brought no better value."""
-        patience = self.cfg.pretrain.patience
-        value = metrics.get("eval/nll_valid")
-        if patience <= 0 or value is None:
-            return False
-        if self.mle_best is None or value < self.mle_best["value"]:
-            weights = {k: v.detach().clone() for k, v in self.generator.state_dict().items()}
-            self.mle_best = {"epoch": epoch, "value": value, "bad": 0, "generator": weights}
-            return False
-        self.mle_best["bad"] += 1
-        return self.mle_best["bad"] >= patience
-
     def _restore_mle_best(self, epoch: int, stopped: bool) -> None:
         """End of MLE with early stopping: G goes back to its best-validation weights (D pre-training and every
         later phase start from them); the event says where it stopped and which epoch it kept."""
-        best = self.mle_best
+        best = self.early.best
         if best is None:
             return
         self.generator.load_state_dict(best["generator"])
@@ -323,21 +313,24 @@ class SeqGANTrainer:
         self.generator.train()
         for i in range(0, n, cfg.batch_size):
             idx = slice(i, i + cfg.batch_size) if order is None else order[i : i + cfg.batch_size]
-            losses.append(self.mle_step(self.train_data[idx], true_prob))
+            labels = None if self.train_labels is None else self.train_labels[idx]
+            losses.append(self.mle_step(self.train_data[idx], true_prob, labels))
         return float(distributed.all_reduce_sum(torch.stack(losses)).mean())
 
-    def mle_step(self, batch: Tensor, true_prob: float = 1.0) -> Tensor:
-        """One maximum-likelihood step on the global batch ``batch`` (B, T): this rank takes its rows, and its loss
-        is its share of the batch's mean over real tokens (the global token count divides every share), so the
-        summed gradient is that of the whole batch however the real lengths fall. Returns this rank's share."""
+    def mle_step(self, batch: Tensor, true_prob: float = 1.0, labels: Tensor | None = None) -> Tensor:
+        """One maximum-likelihood step on the global batch ``batch`` (B, T) (of ``labels`` (B,), conditional): this
+        rank takes its rows, and its loss is its share of the batch's mean over real tokens (the global token count
+        divides every share), so the summed gradient is that of the whole batch however the real lengths fall.
+        Returns this rank's share."""
         total = sequence_mask(batch, self.generator.eos_token).sum().clamp(min=1)  # every rank holds the batch
         rows = self._mine(batch)
         if rows.shape[0] == 0:  # fewer rows than ranks in the last batch: a zero share
             self._clip_step(self.g_mle_opt, torch.zeros((), device=self.device), self.cfg.pretrain.grad_clip)
             return torch.zeros((), device=self.device)
         rows = trim_padding(rows, self.generator.eos_token)
-        logits = (self.generator(rows) if true_prob >= 1.0
-                  else self.generator.scheduled_sampling_logits(rows, true_prob, self.rng))  # fmt: skip
+        given = _given(labels if labels is None else self._mine(labels))
+        logits = (self.generator(rows, **given) if true_prob >= 1.0
+                  else self.generator.scheduled_sampling_logits(rows, true_prob, self.rng, **given))  # fmt: skip
         loss = mle_loss(logits, rows, sequence_mask(rows, self.generator.eos_token), total.to(logits.dtype))
         self._clip_step(self.g_mle_opt, loss, self.cfg.pretrain.grad_clip)
         return loss.detach()
@@ -391,13 +384,10 @@ class SeqGANTrainer:
                 g_stats = [self._policy_gradient_step() for _ in range(cfg.g_steps)]
                 event["time/g_s"] = time.perf_counter() - t0
                 if self.rollout_policy is not None:
-                    update_delayed_policy(self.rollout_policy, self.generator, cfg.rollout_update_rate)
+                    rollout.update_delayed_policy(self.rollout_policy, self.generator, cfg.rollout_update_rate)
                 if cfg.reward == "discriminator" and cfg.d_steps > 0:
                     event.update(self._train_discriminator(cfg.d_steps, cfg.k_epochs))
-                for key in g_stats[0] if g_stats else {}:  # mean over the g-steps (per position for lists)
-                    values = [s[key] for s in g_stats]
-                    event[key] = ([sum(v) / len(v) for v in zip(*values, strict=True)] if isinstance(values[0], list)
-                                  else sum(values) / len(values))  # fmt: skip
+                event.update(logbook.mean_over_steps(g_stats))
                 self.collapse.check(event)
             event["time/epoch_s"] = time.perf_counter() - t0
             self._log(event)
@@ -416,28 +406,31 @@ class SeqGANTrainer:
 
         Several processes: each rank samples and rolls out batch_size / K of the sequences."""
         cfg, T = self.cfg.adversarial, self.cfg.data.seq_len
-        tokens, states = self.generator.sample(cfg.batch_size // self.world, T, self.rng, return_states=True)
+        labels = self._draw_labels(cfg.batch_size // self.world)  # conditional: the roll-outs keep each one's label
+        tokens, states = self.generator.sample(cfg.batch_size // self.world, T, self.rng, return_states=True,
+                                               **_given(labels))  # fmt: skip
         policy = self.generator
         if self.rollout_policy is not None:
             policy, states = self.rollout_policy, None  # the delayed policy has its own states
         if cfg.reward == "discriminator":
-            rewards = rollout_rewards(policy, self.discriminator, tokens, cfg.rollout_num, states, rng=self.rng,
-                                      score_batch=cfg.d_score_batch, dropout=cfg.reward_dropout,
-                                      bf16=cfg.reward_bf16)  # fmt: skip
+            rewards = rollout.rollout_rewards(policy, self.discriminator, tokens, cfg.rollout_num, states,
+                                              rng=self.rng, score_batch=cfg.d_score_batch, dropout=cfg.reward_dropout,
+                                              bf16=cfg.reward_bf16, labels=labels)  # fmt: skip
         elif cfg.reward == "bleu":
             if self._bleu_reference is None:  # index the training data once per process
                 refs = strip_special(self.train_data.cpu(), self.generator.eos_token)
                 self._bleu_reference = BleuReference(refs, (cfg.bleu_order,))
-            rewards = bleu_rollout_rewards(policy, self._bleu_reference, tokens, cfg.rollout_num, states, rng=self.rng)
+            rewards = rollout.bleu_rollout_rewards(policy, self._bleu_reference, tokens, cfg.rollout_num, states,
+                                                   rng=self.rng)  # fmt: skip
         else:  # constant Q = 1: no roll-outs, the gradient only sharpens G on its own samples
             rewards = torch.ones(tokens.shape, device=self.device, dtype=dtype_of(self.generator))
         if cfg.reward_shuffle:  # control: the same Q values, cut from the sequences that earned them
-            rewards = shuffle_rewards(rewards, sequence_mask(tokens, self.generator.eos_token), self.rng)
-        return self.policy_gradient_update(tokens, rewards)
+            rewards = rollout.shuffle_rewards(rewards, sequence_mask(tokens, self.generator.eos_token), self.rng)
+        return self.policy_gradient_update(tokens, rewards, labels)
 
-    def policy_gradient_update(self, tokens: Tensor, rewards: Tensor) -> dict[str, Any]:
-        """One REINFORCE step on this rank's sequences ``tokens`` (B_r, T) with their Q-values ``rewards``
-        (B_r, T); returns the step's statistics over the global batch.
+    def policy_gradient_update(self, tokens: Tensor, rewards: Tensor, labels: Tensor | None = None) -> dict[str, Any]:
+        """One REINFORCE step on this rank's sequences ``tokens`` (B_r, T) (asked for ``labels`` (B_r,), if
+        conditional) with their Q-values ``rewards`` (B_r, T); returns the step's statistics over the global batch.
 
         The loss is a sum over sequences, so the summed gradients of the ranks are the global gradient; only the
         "mean" baseline needs the whole batch, and takes it from the gathered rewards.
@@ -445,7 +438,7 @@ class SeqGANTrainer:
         cfg = self.cfg.adversarial
         self.generator.train()
         mask = sequence_mask(tokens, self.generator.eos_token)
-        logp = torch.log_softmax(self.generator(tokens), dim=-1)  # (B, T, V)
+        logp = torch.log_softmax(self.generator(tokens, **_given(labels)), dim=-1)  # (B, T, V)
         log_probs = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) * mask
         # Diagnostics of mode collapse: the policy's entropy per real token and distinct bigrams.
         entropy = -(logp.detach().exp() * logp.detach()).sum(dim=-1)
@@ -457,20 +450,22 @@ class SeqGANTrainer:
         loss = policy_gradient_loss(log_probs, local_rewards, baseline, mask)
         norm = self._clip_step(self.g_pg_opt, loss, cfg.grad_clip)
         loss = distributed.all_reduce_sum(loss.detach().clone())
-        return {**policy_gradient_stats(tokens, rewards, entropy, all_mask, self.generator.eos_token),
+        return {**logbook.policy_gradient_stats(tokens, rewards, entropy, all_mask, self.generator.eos_token),
                 "g/pg_loss": float(loss), "g/grad_norm": float(norm)}  # fmt: skip
 
     def _train_discriminator(self, d_steps: int, k_epochs: int) -> dict[str, float]:
         """d_steps rounds: sample as many negatives as there are positives, shuffle once, train
-        k epochs (authors' dataloader.py). Accuracy is counted on the last epoch's batches."""
-        cfg = self.cfg.discriminator
-        pos = self.train_data
+        k epochs (authors' dataloader.py). Accuracy is counted on the last epoch's batches. Conditional: D reads
+        each sequence with its label first; the negatives are asked for the positives' labels, so that the label
+        alone tells D nothing."""
+        cfg, labels, V = self.cfg.discriminator, self.train_labels, self.cfg.data.vocab_size
+        pos = rollout.labelled(self.train_data, labels, V)
         losses = []
         # counts stay on the device until the end: no host sync inside the D loop
         right_real, right_fake, n_real, n_fake = (torch.zeros((), device=self.device) for _ in range(4))
         self.discriminator.train()
         for _ in range(d_steps):
-            neg = self._sample_negatives(len(pos))
+            neg = rollout.labelled(self._sample_negatives(len(pos), labels), labels, V)
             x = torch.cat([pos, neg])
             y = torch.cat([torch.ones(len(pos)), torch.zeros(len(neg))]).long().to(self.device)
             order = torch.randperm(len(x), generator=self.shared_rng, device=self.device)
@@ -509,11 +504,14 @@ class SeqGANTrainer:
         self.d_opt.step()
         return loss.detach(), logits
 
-    def _sample_negatives(self, num: int) -> Tensor:
-        """``num`` generator samples for D: each rank draws its share with its own generator, and all ranks
-        receive all of them (rank order), so every rank trains on the same global set. -> (num, T)."""
-        share = distributed.split_sizes(num, self.world)[self.rank]
-        mine = (self._sample(self.generator, share, self.rng) if share
+    def _sample_negatives(self, num: int, labels: Tensor | None = None) -> Tensor:
+        """``num`` generator samples for D (of ``labels`` (num,), conditional): each rank draws its share with its
+        own generator, and all ranks receive all of them (rank order), so every rank trains on the same global set.
+        -> (num, T)."""
+        sizes = distributed.split_sizes(num, self.world)
+        share, start = sizes[self.rank], sum(sizes[: self.rank])
+        mine = (self._sample(self.generator, share, self.rng, None if labels is None else labels[start : start + share])
+                if share
                 else torch.empty(0, self.cfg.data.seq_len, dtype=torch.long, device=self.device))  # fmt: skip
         return distributed.all_gather_rows(mine)
 
@@ -521,21 +519,22 @@ class SeqGANTrainer:
         """Metrics of fresh generator samples: NLL_oracle (oracle task), NLL and entropy, and for real data BLEU,
         Self-BLEU, distinct-n, mean length; against the validation split, the only one training reads (runs made
         before validation splits existed: the test split, as they always did)."""
-        cfg = self.cfg.eval
         metrics: dict[str, float] = {}
         if self.is_main:  # rank 0 evaluates; the others take its numbers, so that every rank decides alike
             seed = derived_seed(self.cfg.run.seed, 2, PHASES.index(phase), epoch)
-            samples = self._sample(self.generator, cfg.num_samples, torch.Generator(self.device).manual_seed(seed))
             vocab = self.run.vocab()  # music runs (pitch vocabulary) add eval/mse
-            split, refs = ("valid", self.valid_data) if len(self.valid_data) else ("test", self.test_data)
-            metrics = evaluate_samples(self.generator, samples, refs, self.oracle, cfg.bleu_orders,
-                                       self.cfg.data.path is not None, cfg.batch_size,
-                                       pitch=vocab.pitch if vocab is not None else None, split=split)  # fmt: skip
+            split = "valid" if len(self.valid_data) else "test"
+            refs, ref_labels = (self.valid_data, self.valid_labels) if split == "valid" else (
+                self.test_data, self.test_labels)  # fmt: skip
+            metrics, samples, labels = sample_and_score(self.generator, self.cfg, refs, ref_labels, split, self.oracle,
+                                                        vocab, seed, self.device)  # fmt: skip
         metrics = distributed.broadcast_object(metrics)
         self._log({"phase": phase, "epoch": epoch, **(extra or {}), **metrics})
         self._track_best(metrics, first=phase == "mle" and epoch == 0)
         if self.is_main:
-            self.run.write_samples(phase, epoch, samples[: cfg.num_saved_samples])
+            n, names = self.cfg.eval.num_saved_samples, label_names(vocab, self.cfg.data.num_labels)
+            shown = None if labels is None else [names[k] for k in labels[:n].tolist()]
+            self.run.write_samples(phase, epoch, samples[:n], shown)
         return metrics
 
     def best_metric(self) -> str:
@@ -553,3 +552,9 @@ class SeqGANTrainer:
         higher_is_better = best_metric_higher_is_better(key)
         if self.best is None or (value > self.best if higher_is_better else value < self.best):
             self.best, self._best_pending = value, True
+
+
+def _given(labels: Tensor | None) -> dict[str, Tensor]:
+    """The ``labels=`` argument of a conditional generator's calls; nothing for an unconditional one (whose calls,
+    your own generator's included, need not know the keyword)."""
+    return {} if labels is None else {"labels": labels}

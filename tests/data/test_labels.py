@@ -153,6 +153,8 @@ LABEL_ERRORS = {
                r"LABEL<TAB>TEXT; put the line's label and a tab before its text, or drop --labels$"),
     "empty label": ("a\tx y\n\n \tx z\n", {}, r"in\.tsv line 3 has an empty label before its tab: with --labels tab"),
     "unknown option": ("a\tx\n", {"labels": "csv"}, r"^--labels 'csv' is unknown: use --labels tab"),
+    "the reserved label all": ("a\tx\nall\ty\n", {}, r"in\.tsv line 2 has the label 'all', which `seqgan sample "
+                               r"--label all` reserves for every label at once: rename it$"),
     "too few lines of a label": ("a\tx\n" * 10 + "b\tx\nb\ty\n", {"test_frac": 0.1, "valid_frac": 0.1},
                                  r"the label 'b' of .*in\.tsv has 2 usable line\(s\): holding out 1 test and 1 "
                                  r"validation line\(s\) leaves none to train on; lower --test-frac / --valid-frac "

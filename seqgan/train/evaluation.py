@@ -1,0 +1,41 @@
+"""What the trainer measures at each evaluation: fresh samples of G and every metric of them (one function, so
+that training, ``seqgan eval`` and the benchmarks score a generator the same way)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from seqgan.config import SeqGANConfig
+from seqgan.data.vocab import Vocab
+from seqgan.eval.labels import balanced_labels, bayes_classifier
+from seqgan.eval.metrics import evaluate_samples
+from seqgan.models.interface import SequenceGenerator
+
+
+def label_names(vocab: Vocab | None, num_labels: int) -> list[str]:
+    """The names of a run's labels: the data's (``seqgan prepare --labels``), or "0".."k-1" on the oracle task."""
+    names = getattr(vocab, "labels", None) if vocab is not None else None
+    return list(names) if names else [str(k) for k in range(num_labels)]
+
+
+def sample_and_score(generator: SequenceGenerator, cfg: SeqGANConfig, refs: Tensor, ref_labels: Tensor | None,
+                     split: str, oracle: SequenceGenerator | None, vocab: Vocab | None, seed: int,
+                     device: torch.device) -> tuple[dict[str, Any], Tensor, Tensor | None]:  # fmt: skip
+    """``eval.num_samples`` fresh samples of ``generator`` (seeded by ``seed``) and their metrics against the
+    held-out ``refs`` (N, T) of ``split``. A conditional generator is asked for every label in turn (equal shares);
+    on the conditional oracle task the exact Bayes classifier judges their labels. Returns (metrics, samples,
+    the samples' labels or None)."""
+    ev, K = cfg.eval, cfg.data.num_labels
+    labels = balanced_labels(ev.num_samples, K, device) if K else None
+    rng = torch.Generator(device).manual_seed(seed)
+    given = {} if labels is None else {"labels": labels}
+    samples = generator.generate(ev.num_samples, cfg.data.seq_len, rng, ev.batch_size, **given)
+    classify = bayes_classifier(oracle, K, ev.batch_size) if K and oracle is not None else None
+    metrics = evaluate_samples(generator, samples, refs, oracle, ev.bleu_orders, cfg.data.path is not None,
+                               ev.batch_size, pitch=vocab.pitch if vocab is not None else None, split=split,
+                               sample_labels=labels, test_labels=ref_labels, num_labels=K,
+                               classify=classify)  # fmt: skip
+    return metrics, samples, labels
