@@ -17,12 +17,14 @@ if TYPE_CHECKING:
 def cmd_train(args: argparse.Namespace) -> None:
     from seqgan.train import distributed
 
+    finished = False
     try:
         trainer = _make_trainer(args)
         t0 = time.perf_counter()
         trainer.fit()
+        finished = True
     finally:
-        distributed.shutdown()  # several processes (torchrun): leave the group; nothing in one process
+        distributed.shutdown(finished)  # several processes (torchrun): leave the group; nothing in one process
     if trainer.rank != 0:  # rank 0 reports for all
         return
     from seqgan.train.logbook import read_metrics

@@ -63,9 +63,14 @@ def init_from_env(timeout_s: float = 1800.0) -> None:
     dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
 
 
-def shutdown() -> None:
-    """Leave the process group (torch warns at exit otherwise)."""
+def shutdown(finished: bool = False) -> None:
+    """Leave the process group (torch warns at exit otherwise). ``finished``: every rank got here after the same
+    collectives, so they first wait for each other: no rank closes its sockets while a peer still reads from them
+    (gloo aborts a process whose peer vanishes mid-message). After an error the ranks just leave, as a barrier
+    could wait for a rank that never comes."""
     if dist.is_available() and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 
