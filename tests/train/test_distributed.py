@@ -318,4 +318,33 @@ def test_a_batch_the_ranks_cannot_split_is_one_error_line(tmp_path: Path) -> Non
     assert not out.exists()
 
 
-JOBS = {"fit": _fit_job, "grads": _grad_job}
+# ------------------------------------------------------- conditional (labelled) run
+COND = ["data.num_labels=3", "pretrain.g_epochs=2", "pretrain.d_steps=1", "adversarial.epochs=2", "eval.every=1",
+        "eval.num_samples=96"]  # fmt: skip
+
+
+def _cond_job(rank: int, out: str, results: str) -> None:
+    trainer = SeqGANTrainer(tiny_config(*COND), out)
+    trainer.fit()
+    torch.save({"generator": trainer.generator.state_dict(), "discriminator": trainer.discriminator.state_dict()},
+               Path(results) / f"rank{rank}.pt")  # fmt: skip
+
+
+def test_two_processes_train_a_conditional_model_alike(tmp_path: Path) -> None:
+    """Labels travel with the ranks' shares (MLE batches, policy-gradient samples, D's positives and negatives):
+    two processes end with identical label-conditioned models and rank 0 logs the per-label metrics."""
+    (tmp_path / "results").mkdir()
+    _spawn("cond", str(tmp_path / "run"), str(tmp_path / "results"))
+    r0, r1 = (torch.load(tmp_path / "results" / f"rank{r}.pt", weights_only=True) for r in range(WORLD))
+    for part in ("generator", "discriminator"):
+        assert r0[part].keys() == r1[part].keys()
+        for name, value in r0[part].items():
+            assert torch.equal(value, r1[part][name]), (part, name)
+    assert any("label" in name for name in r0["generator"])  # the label embedding was trained and kept
+    evs = events(tmp_path / "run")
+    last = [e for e in evs if e["phase"] == "adversarial"][-1]
+    assert {"eval/label_acc", "eval/label0/nll_oracle", "eval/label2/nll_oracle"} <= set(last)
+    assert 0.0 <= last["eval/label_acc"] <= 1.0
+
+
+JOBS = {"fit": _fit_job, "grads": _grad_job, "cond": _cond_job}
