@@ -5,7 +5,7 @@
 
 Per seed and generator, one SeqGAN run is trained from scratch with the preset (the LSTM: the paper's, emb 32 and
 hidden 32; the Transformer: ``generator.kind=transformer``, width 32, 2 layers, 2 heads, feed-forward 64, GPT-2's
-initialisation N(0, 0.02^2); about 0.33M and 0.34M parameters at V 5,000, both dominated by the embedding and
+initialisation N(0, 0.02^2); 333,320 and 342,792 trainable parameters at V 5,000, both dominated by the embedding and
 the output layer). Its MLE pre-training stops early on the validation NLL and its ``pretrained.pt`` is that
 generator's early-stopped MLE, so each generator is compared with itself before and after the adversarial phase,
 and the two generators with each other at both points. Reported on the test split: NLL_oracle (quality), NLL_test
@@ -49,7 +49,7 @@ def final_eval(out: Path, seed: int, kind: str, checkpoint: str, num_samples: in
         return json.loads(path.read_text())
     r = load_run(out / f"seed{seed}" / kind, checkpoint)
     metrics = r.evaluate(num_samples, seed=seed, split="test")
-    metrics["parameters"] = sum(p.numel() for p in r.generator.parameters())
+    metrics["parameters"] = sum(p.numel() for p in r.generator.parameters() if p.requires_grad)
     write_json(path, metrics)
     return metrics
 
