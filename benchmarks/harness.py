@@ -24,6 +24,7 @@ from seqgan.eval.frontier import compare  # noqa: E402
 from seqgan.files import write_json  # noqa: E402
 from seqgan.train.checkpoint import latest_checkpoint  # noqa: E402
 
+_MANIFEST_LOCK = threading.Lock()  # parallel workers update one manifest
 Point = tuple[float, float, float]  # (alpha, diversity, quality), both lower-better
 
 
@@ -53,8 +54,11 @@ def train(run: Path, argv: list[str], manifest: dict[str, Any], log_file: Path |
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
         with open(log_file, "a") as f:
             subprocess.run(cmd, check=True, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env)
-    walls = manifest.setdefault("wall_s", {})
-    walls[str(run)] = round(walls.get(str(run), 0.0) + time.perf_counter() - t0, 1)
+    with _MANIFEST_LOCK:  # written at once: a benchmark killed during the evaluations that follow keeps it
+        walls = manifest.setdefault("wall_s", {})
+        walls[str(run)] = round(walls.get(str(run), 0.0) + time.perf_counter() - t0, 1)
+        if "manifest_file" in manifest:
+            write_json(Path(manifest["manifest_file"]), manifest)
     print(f"[{time.strftime('%H:%M:%S')}] finished {run} ({walls[str(run)]:.0f} s in all)", flush=True)
 
 
@@ -62,7 +66,7 @@ def load_manifest(out: Path, fields: dict[str, Any]) -> dict[str, Any]:
     """The benchmark's manifest.json (kept across resumes), updated with ``fields`` and written."""
     path = out / "manifest.json"
     manifest = json.loads(path.read_text()) if path.exists() else {}
-    manifest.update(fields)
+    manifest.update(fields, manifest_file=str(path))
     write_json(path, manifest)
     return manifest
 
@@ -72,7 +76,6 @@ def run_jobs(out: Path, jobs: Sequence[tuple[int, str]], job: Callable[[int, str
     """Run ``job(seed, name)`` for every pair, ``workers`` at once: every seed's "seqgan" run (trained from
     scratch) first, then the forks in order, each waiting for its seed's source run, so no fork holds a worker
     while the run it waits for is still queued. Exits with one line naming the runs that failed."""
-    lock = threading.Lock()
     sources: dict[int, Future] = {}
     unique = list(dict.fromkeys(jobs))
     ordered = [j for j in unique if j[1] == "seqgan"] + [j for j in unique if j[1] != "seqgan"]
@@ -81,7 +84,7 @@ def run_jobs(out: Path, jobs: Sequence[tuple[int, str]], job: Callable[[int, str
         if name != "seqgan":
             sources[seed].result()  # queued before every fork
         job(seed, name)
-        with lock:
+        with _MANIFEST_LOCK:
             write_json(out / "manifest.json", manifest)
 
     submitted = []
