@@ -142,6 +142,11 @@ def main() -> None:
         "is a two-sided one-sample t-test of the per-seed gaps (seeds paired by pre-training), at level 0.05.",
         "",
     ]
+    missing = [f"{NAMES[name]} (seed {', '.join(str(s) for s in m['seeds'] if s not in data['finals'].get(name, {}))})"
+               for name in NAMES if any(s not in data["finals"].get(name, {}) for s in m["seeds"])]  # fmt: skip
+    if missing:
+        lines += [f"**Partial report**: not evaluated yet: {'; '.join(missing)}. Rerun the benchmark's command to "
+                  "finish them, then this report.", ""]  # fmt: skip
     for frontier in FRONTIERS:
         label = "-BLEU-4 gap at matched Self-BLEU-4" if frontier.startswith("BLEU") else \
             "LM-score gap at matched reverse LM score"  # fmt: skip
