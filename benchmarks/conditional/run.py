@@ -8,10 +8,11 @@ weight) instead of the start token's, so each label has its own distribution ove
 per-label NLL_oracle of generated sequences and the best possible judge of their label (the Bayes classifier:
 argmax_k P_oracle(sequence | k), equal label shares) are exact. Per seed, one SeqGAN run is trained from scratch on
 ``--labels`` labels; its MLE pre-training stops early on the validation NLL and its ``pretrained.pt`` is the
-early-stopped MLE baseline (``mle_es``), so both systems share one pre-training. Reported on the test split, once
-per system: NLL_oracle and NLL_test overall and per label, the label accuracy of generated sequences under the
-Bayes judge and, beside it, the judge's accuracy on real test sequences (the ceiling). Runs are resumable: the same
-command again skips what is done.
+early-stopped MLE baseline (``mle_es``), and two controls fork from it (shuffled reward, constant reward Q = 1: the
+same policy-gradient updates with rewards that say nothing about the sequence or its label), so every system
+shares one pre-training. Reported on the test split, once per system: NLL_oracle and NLL_test overall and per
+label, the label accuracy of generated sequences under the Bayes judge and, beside it, the judge's accuracy on real
+test sequences (the ceiling). Runs are resumable: the same command again skips what is done.
 """
 
 from __future__ import annotations
@@ -37,7 +38,13 @@ from seqgan.files import write_json  # noqa: E402
 from seqgan.train.portable import load_run  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-SYSTEMS = {"mle_es": ("seqgan", "pretrained", "early-stopped MLE"), "seqgan": ("seqgan", "last", "SeqGAN")}
+SYSTEMS = {"mle_es": ("seqgan", "pretrained", "early-stopped MLE"), "seqgan": ("seqgan", "last", "SeqGAN"),
+           "shuffled_reward": ("shuffled_reward", "last", "shuffled reward"),
+           "constant_reward": ("constant_reward", "last", "constant reward Q = 1")}  # fmt: skip
+# Controls that fork from SeqGAN's pre-training: the same policy-gradient updates with a reward that carries no
+# information about the sequence or its label (Q permuted across the batch; Q = 1), so a gain they share is the
+# sharpening of the policy, not the conditional discriminator at work.
+CONTROLS = {"shuffled_reward": ["adversarial.reward_shuffle=true"], "constant_reward": ["adversarial.reward=constant"]}
 
 
 def final_eval(out: Path, seed: int, name: str, num_samples: int) -> dict:
@@ -51,6 +58,15 @@ def final_eval(out: Path, seed: int, name: str, num_samples: int) -> dict:
     metrics["checkpoint"] = checkpoint
     write_json(path, metrics)
     return metrics
+
+
+def _word(gaps: list[float], lower_better: bool) -> tuple[str, float]:
+    """The verdict on paired per-seed gaps (SeqGAN minus another system) and its two-sided p."""
+    p = one_sample_t_p(gaps) if len(gaps) > 1 else math.nan
+    if len(gaps) < 2 or max(gaps) - min(gaps) < 1e-9 or math.isnan(p):
+        return "undetermined (one seed, or no spread across seeds)", math.nan
+    better = statistics.mean(gaps) < 0 if lower_better else statistics.mean(gaps) > 0
+    return (("better" if better else "worse") if p < 0.05 else "indistinguishable"), p
 
 
 def report(out: Path, seeds: list[int], labels: int, command: str, manifest: dict) -> str:
@@ -78,26 +94,23 @@ def report(out: Path, seeds: list[int], labels: int, command: str, manifest: dic
               "|---|---|---|---|---|"]  # fmt: skip
     for k in range(labels):
         cells = [statistics.mean(res[s][n][f"eval/label{k}/{m}"] for s in done)
-                 for m in ("nll_oracle", "nll_test") for n in SYSTEMS]  # fmt: skip
+                 for m in ("nll_oracle", "nll_test") for n in ("mle_es", "seqgan")]  # fmt: skip
         lines.append(f"| {k} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
-    lines += ["", "Paired differences, SeqGAN minus MLE, per seed (a t-test over seeds, two-sided):", ""]
     verdicts = []
-    for key, title in keys[:3]:
-        gaps = [res[s]["seqgan"][key] - res[s]["mle_es"][key] for s in done]
-        p = one_sample_t_p(gaps) if len(gaps) > 1 else math.nan
-        lower_better = key != "eval/label_acc"
-        better = statistics.mean(gaps) < 0 if lower_better else statistics.mean(gaps) > 0
-        if len(gaps) < 2 or math.isnan(p):
-            word = "undetermined (one seed, or no spread across seeds)"
-        else:
-            word = ("better" if better else "worse") if p < 0.05 else "indistinguishable"
-        verdicts.append((title, word))
-        lines.append(f"- {title}: {', '.join(f'{g:+.4f}' for g in gaps)}; p = {fmt_p(p)}: SeqGAN **{word}**")
+    for other in [n for n in SYSTEMS if n != "seqgan"]:
+        them = SYSTEMS[other][2]
+        lines += ["", f"Paired differences, SeqGAN minus {them}, per seed (a t-test over seeds, two-sided):", ""]
+        for key, title in keys[:3]:
+            gaps = [res[s]["seqgan"][key] - res[s][other][key] for s in done]
+            word, p = _word(gaps, lower_better=key != "eval/label_acc")
+            verdicts.append((title, them, word))
+            lines.append(f"- {title}: {', '.join(f'{g:+.4f}' for g in gaps)}; p = {fmt_p(p)}: SeqGAN **{word}**")
     lines += ["", "## Verdict", ""]
-    lines += [f"- {title}: SeqGAN is {word} than early-stopped MLE." if word in ("better", "worse") else
-              f"- {title}: SeqGAN and early-stopped MLE are {word} (p < 0.05 needed)." for title, word in verdicts]
+    lines += [f"- {title}: SeqGAN is {word} than {them}." if word in ("better", "worse") else
+              f"- {title}: SeqGAN and {them} are {word} (p < 0.05 needed)." for title, them, word in verdicts]
     walls, env = manifest.get("wall_s", {}), manifest.get("env", {})
-    lines += ["", f"Training wall time per seed (s): {', '.join(f'{v:.0f}' for v in walls.values()) or 'n/a'}; "
+    seqgan_walls = [v for k, v in walls.items() if k.endswith("/seqgan")]
+    lines += ["", f"SeqGAN training wall time per seed (s): {', '.join(f'{v:.0f}' for v in seqgan_walls) or 'n/a'}; "
               f"machine: {env.get('platform', 'n/a')}, torch {env.get('torch', 'n/a')}."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -123,6 +136,10 @@ def main() -> None:
         argv = ["--preset", args.preset, "--seed", str(seed), "--set", f"data.num_labels={args.labels}"]
         log = out / "logs" / f"seed{seed}.log" if args.workers > 1 else None
         train(out / f"seed{seed}" / "seqgan", argv, manifest, log)
+        for name, sets in CONTROLS.items():
+            fork = ["--preset", args.preset, "--init-from", str(out / f"seed{seed}" / "seqgan"), "--set",
+                    f"data.num_labels={args.labels}"] + [a for x in sets for a in ("--set", x)]  # fmt: skip
+            train(out / f"seed{seed}" / name, fork, manifest, log)
         for system in SYSTEMS:
             final_eval(out, seed, system, args.num_samples)
 
