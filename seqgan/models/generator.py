@@ -9,11 +9,11 @@ import torch
 from torch import Tensor, nn
 
 from seqgan.models.sampling import (
+    ancestral_decode,
     draw_chunked,
-    finish_after_eos,
     generate_in_batches,
-    sample_from_logits,
-    sequence_mask,
+    scheduled_sampling_decode,
+    token_log_probs,
 )
 
 State = tuple[Tensor, Tensor]  # (h, c), each (R, H): R rows being decoded
@@ -85,10 +85,7 @@ class Generator(nn.Module):
         """log G(y_t | y_<t) of each token. tokens (B, T) -> (B, T); positions after EOS are 0.
 
         ``temperature``: of the softmax, as in :meth:`sample` (Caccia et al. 2020 score NLL_test this way)."""
-        logits = self(tokens, labels)
-        logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)
-        logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
-        return logp if self.eos_token is None else logp * sequence_mask(tokens, self.eos_token)
+        return token_log_probs(self(tokens, labels), tokens, temperature, self.eos_token)
 
     def scheduled_sampling_logits(self, tokens: Tensor, true_prob: float, rng: torch.Generator | None = None,
                                   labels: Tensor | None = None) -> Tensor:  # fmt: skip
@@ -97,20 +94,7 @@ class Generator(nn.Module):
         ``true_prob`` and otherwise a token drawn from G's own prediction at the previous position (no
         gradient flows through the draw). The loss still targets the true tokens; ``true_prob=1`` is
         teacher forcing (:meth:`forward`)."""
-        B, T = tokens.shape
-        device = tokens.device
-        feed_true = torch.rand(B, T, generator=rng, device=device) < true_prob  # [:, t]: the input of step t
-        uniforms = torch.rand(B, T, generator=rng, device=device)  # [:, t]: the draw at step t
-        state, inputs = self.begin(B, labels), tokens[:, 0]  # inputs: set at the end of each step, read at the next
-        logits = []
-        for t in range(T):
-            if t > 0:
-                state = self.lstm_step(inputs, state)
-            logits.append(self.out(state[0]))
-            if t + 1 < T:
-                drawn = sample_from_logits(logits[-1].detach(), uniforms[:, t])
-                inputs = torch.where(feed_true[:, t + 1], tokens[:, t], drawn)
-        return torch.stack(logits, dim=1)
+        return scheduled_sampling_decode(self, tokens, true_prob, rng, labels)
 
     def lstm_step(self, inputs: Tensor, state: State) -> State:
         """Feed ``inputs`` (B,) to the LSTM from ``state`` -> the new state (h, c), each (B, H)."""
@@ -205,26 +189,10 @@ class Generator(nn.Module):
         Returns:
             tokens (num, T) int64, and with ``return_states`` (h, c), each (num, T-1, H).
         """
-        device = self.out.weight.device
         if uniforms is None:
-            uniforms = torch.rand(num, seq_len, generator=rng, device=device)
-        state = self.begin(num, labels)
-        tokens = torch.empty(num, seq_len, dtype=torch.long, device=device)
-        inputs = tokens[:, 0]  # set at the end of each step, read at the next
-        done = torch.zeros(num, dtype=torch.bool, device=device)
-        hs, cs = [], []
-        for t in range(seq_len):
-            if t > 0:
-                state = self.lstm_step(inputs, state)
-            if return_states and t > 0:  # state now = after feeding y_{t-1}
-                hs.append(state[0])
-                cs.append(state[1])
-            if prefix is not None and t < len(prefix):
-                drawn = prefix[t].to(device).expand(num)
-            else:
-                drawn = self.draw(state, uniforms[:, t], temperature, top_k=top_k, top_p=top_p)
-            inputs, done = finish_after_eos(drawn, done, self.eos_token, self.pad_token)
-            tokens[:, t] = inputs
+            uniforms = torch.rand(num, seq_len, generator=rng, device=self.out.weight.device)
+        tokens, kept, _ = ancestral_decode(self, num, seq_len, uniforms, temperature, top_k, top_p, prefix, labels,
+                                           keep=(lambda state: state) if return_states else None)  # fmt: skip
         if not return_states:
             return tokens
-        return tokens, (torch.stack(hs, dim=1), torch.stack(cs, dim=1))
+        return tokens, (torch.stack([h for h, _ in kept], dim=1), torch.stack([c for _, c in kept], dim=1))

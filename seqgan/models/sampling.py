@@ -6,6 +6,7 @@ Shapes: B batch (or R rows), T length, V vocabulary, K draws per row.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -155,3 +156,59 @@ def generate_in_batches(sample: Callable[..., Tensor], num: int, seq_len: int, r
     return torch.cat([sample(min(batch_size, num - i), seq_len, rng, **kwargs,
                              labels=None if labels is None else labels[i : i + batch_size])
                       for i in range(0, num, batch_size)])  # fmt: skip
+
+
+# ------------------------------------------------------- decoding loops every generator shares
+# ``model`` below is any generator with begin / advance / state_logits / draw (the LSTM, the Transformer): only what
+# a model keeps of its states differs, so the loops live here once.
+def token_log_probs(logits: Tensor, tokens: Tensor, temperature: float, eos_token: int | None) -> Tensor:
+    """log G(y_t | y_<t) of each token from teacher-forced ``logits`` (B, T, V) -> (B, T); 0 after EOS."""
+    logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)
+    logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+    return logp if eos_token is None else logp * sequence_mask(tokens, eos_token)
+
+
+def scheduled_sampling_decode(model: Any, tokens: Tensor, true_prob: float, rng: torch.Generator | None,
+                              labels: Tensor | None) -> Tensor:  # fmt: skip
+    """Scheduled sampling (Bengio et al. 2015): logits (B, T, V) of ``tokens`` (B, T) where, at each position of
+    each sequence independently, the input is the true previous token with probability ``true_prob`` and otherwise
+    a token drawn from the model's own prediction at the previous position (no gradient through the draw)."""
+    B, T = tokens.shape
+    feed_true = torch.rand(B, T, generator=rng, device=tokens.device) < true_prob  # [:, t]: the input of step t
+    uniforms = torch.rand(B, T, generator=rng, device=tokens.device)  # [:, t]: the draw at step t
+    state, inputs = model.begin(B, labels), tokens[:, 0]  # inputs: set at the end of each step, read at the next
+    logits = []
+    for t in range(T):
+        if t > 0:
+            state = model.advance(inputs, state)
+        logits.append(model.state_logits(state))
+        if t + 1 < T:
+            drawn = sample_from_logits(logits[-1].detach(), uniforms[:, t])
+            inputs = torch.where(feed_true[:, t + 1], tokens[:, t], drawn)
+    return torch.stack(logits, dim=1)
+
+
+def ancestral_decode(model: Any, num: int, seq_len: int, uniforms: Tensor, temperature: float, top_k: int | None,
+                     top_p: float | None, prefix: Tensor | None, labels: Tensor | None,
+                     keep: Callable[[Any], Any] | None = None) -> tuple[Tensor, list[Any], Any]:  # fmt: skip
+    """Ancestral sampling driven by ``uniforms`` (num, T): tokens (num, T), what ``keep`` took of the state after
+    each of y_0 .. y_{T-2} was fed (the states the roll-outs continue from; nothing without ``keep``), and the last
+    state. ``prefix`` (P,): fed, not drawn. Rows end at their first EOS and are padded after it."""
+    device = uniforms.device
+    state = model.begin(num, labels)
+    tokens = torch.empty(num, seq_len, dtype=torch.long, device=device)
+    inputs = tokens[:, 0]  # set at the end of each step, read at the next
+    done = torch.zeros(num, dtype=torch.bool, device=device)
+    kept = []
+    for t in range(seq_len):
+        if t > 0:
+            state = model.advance(inputs, state)
+            if keep is not None:  # state now = after feeding y_{t-1}
+                kept.append(keep(state))
+        if prefix is not None and t < len(prefix):
+            drawn = prefix[t].to(device).expand(num)
+        else:
+            drawn = model.draw(state, uniforms[:, t], temperature, top_k=top_k, top_p=top_p)
+        inputs, done = finish_after_eos(drawn, done, model.eos_token, model.pad_token)
+        tokens[:, t] = inputs
+    return tokens, kept, state

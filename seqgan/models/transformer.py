@@ -18,11 +18,11 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from seqgan.models.sampling import (
+    ancestral_decode,
     draw_chunked,
-    finish_after_eos,
     generate_in_batches,
-    sample_from_logits,
-    sequence_mask,
+    scheduled_sampling_decode,
+    token_log_probs,
 )
 
 Cache = list[tuple[Tensor, Tensor]]  # per layer (keys, values), each (R, A, L, D/A)
@@ -148,28 +148,13 @@ class TransformerGenerator(nn.Module):
 
     def log_probs(self, tokens: Tensor, temperature: float = 1.0, labels: Tensor | None = None) -> Tensor:
         """log G(y_t | y_<t) of each token, (B, T); positions after EOS are 0."""
-        logits = self(tokens, labels)
-        logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)
-        logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
-        return logp if self.eos_token is None else logp * sequence_mask(tokens, self.eos_token)
+        return token_log_probs(self(tokens, labels), tokens, temperature, self.eos_token)
 
     def scheduled_sampling_logits(self, tokens: Tensor, true_prob: float, rng: torch.Generator | None = None,
                                   labels: Tensor | None = None) -> Tensor:  # fmt: skip
         """Scheduled sampling (Bengio et al. 2015), decoded position by position from the caches: logits (B, T, V)
         where each input is the true previous token with probability ``true_prob``, else G's own draw."""
-        B, T = tokens.shape
-        feed_true = torch.rand(B, T, generator=rng, device=tokens.device) < true_prob
-        uniforms = torch.rand(B, T, generator=rng, device=tokens.device)
-        state, inputs = self.begin(B, labels), tokens[:, 0]  # inputs: set at the end of each step, read at the next
-        logits = []
-        for t in range(T):
-            if t > 0:
-                state = self.advance(inputs, state)
-            logits.append(self.out(state[1]))
-            if t + 1 < T:
-                drawn = sample_from_logits(logits[-1].detach(), uniforms[:, t])
-                inputs = torch.where(feed_true[:, t + 1], tokens[:, t], drawn)
-        return torch.stack(logits, dim=1)
+        return scheduled_sampling_decode(self, tokens, true_prob, rng, labels)
 
     # ---------------------------------------------------------------- incremental decoding
     def initial_state(self, batch_size: int) -> State:
@@ -245,25 +230,10 @@ class TransformerGenerator(nn.Module):
         """Ancestral sampling of ``num`` sequences, position by position from the caches (as the LSTM's
         :meth:`~seqgan.models.generator.Generator.sample`); ``return_states``: also the caches and the outputs
         the roll-outs continue from."""
-        device = self.out.weight.device
         if uniforms is None:
-            uniforms = torch.rand(num, seq_len, generator=rng, device=device)
-        state = self.begin(num, labels)
-        tokens = torch.empty(num, seq_len, dtype=torch.long, device=device)
-        inputs = tokens[:, 0]  # set at the end of each step, read at the next
-        done = torch.zeros(num, dtype=torch.bool, device=device)
-        outputs = []
-        for t in range(seq_len):
-            if t > 0:
-                state = self.advance(inputs, state)
-            if return_states and t > 0:
-                outputs.append(state[1])
-            if prefix is not None and t < len(prefix):
-                drawn = prefix[t].to(device).expand(num)
-            else:
-                drawn = self.draw(state, uniforms[:, t], temperature, top_k=top_k, top_p=top_p)
-            inputs, done = finish_after_eos(drawn, done, self.eos_token, self.pad_token)
-            tokens[:, t] = inputs
+            uniforms = torch.rand(num, seq_len, generator=rng, device=self.out.weight.device)
+        tokens, outputs, state = ancestral_decode(self, num, seq_len, uniforms, temperature, top_k, top_p, prefix,
+                                                  labels, keep=(lambda s: s[1]) if return_states else None)  # fmt: skip
         if not return_states:
             return tokens
         return tokens, (state[0], torch.stack(outputs, dim=1))
