@@ -4,9 +4,11 @@ source run, and the report's verdict table. Imported by benchmarks/*/run.py and 
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -17,10 +19,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seqgan.eval.frontier import compare  # noqa: E402
+from seqgan.env import env_snapshot  # noqa: E402
+from seqgan.eval.frontier import compare, one_sample_t_p  # noqa: E402
 from seqgan.files import write_json  # noqa: E402
 from seqgan.train.checkpoint import latest_checkpoint  # noqa: E402
 
@@ -119,6 +124,37 @@ def mean_std(values: list[float], spec: str = ".3f") -> str:
     if len(values) == 1:
         return f"{values[0]:{spec}} (1 seed)"
     return f"{statistics.mean(values):{spec}} ± {statistics.stdev(values):{spec}}"
+
+
+def paired_verdict(gaps: list[float]) -> tuple[float, str]:
+    """Two-sided one-sample t-test of per-seed paired gaps (system A minus system B): (p, "lower" | "higher" |
+    "indistinguishable" | "undetermined ..."), lower / higher when the mean gap is below / above zero at level 0.05.
+    No verdict from one seed or from gaps without spread (the t statistic is then undefined)."""
+    if len(gaps) < 2 or max(gaps) - min(gaps) < 1e-9:
+        return math.nan, "undetermined (one seed, or no spread across seeds)"
+    p = one_sample_t_p(gaps)
+    if math.isnan(p):
+        return p, "undetermined (one seed, or no spread across seeds)"
+    return p, ("lower" if statistics.mean(gaps) < 0 else "higher") if p < 0.05 else "indistinguishable"
+
+
+def add_bench_args(ap: argparse.ArgumentParser, results: Path) -> None:
+    """The options every seed-paired benchmark takes (benchmarks/conditional, benchmarks/generators)."""
+    ap.add_argument("--out", required=True, help="folder for the runs (created)")
+    ap.add_argument("--preset", default="demo", help="preset of every run (default demo)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--num-samples", type=int, default=4992, help="generated sequences scored per system")
+    ap.add_argument("--workers", type=int, default=1, help="runs trained at once, one torch thread each")
+    ap.add_argument("--results", default=str(results), help="the report written at the end")
+
+
+def start_bench(args: argparse.Namespace, script: str) -> tuple[Path, str, dict[str, Any], float]:
+    """The output folder (created), the command that reproduces the benchmark, its manifest and the start time."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = f"python {script} " + shlex.join(sys.argv[1:])
+    return out, command, load_manifest(out, {"command": command, "env": env_snapshot(torch.device("cpu"))}), \
+        time.perf_counter()  # fmt: skip
 
 
 def verdict_table(points: Callable[[str], dict[int, list[Point]]], comparisons: Sequence[tuple[str, str]],

@@ -19,21 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import shlex
 import statistics
 import sys
-import time
 from pathlib import Path
-
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import fmt_p, load_manifest, mean_std, run_jobs, train  # noqa: E402
+from harness import add_bench_args, fmt_p, mean_std, paired_verdict, run_jobs, start_bench, train  # noqa: E402
 
-from seqgan.env import env_snapshot  # noqa: E402
-from seqgan.eval.frontier import one_sample_t_p  # noqa: E402
 from seqgan.files import write_json  # noqa: E402
 from seqgan.train.portable import load_run  # noqa: E402
 
@@ -61,12 +54,11 @@ def final_eval(out: Path, seed: int, name: str, num_samples: int) -> dict:
 
 
 def _word(gaps: list[float], lower_better: bool) -> tuple[str, float]:
-    """The verdict on paired per-seed gaps (SeqGAN minus another system) and its two-sided p."""
-    p = one_sample_t_p(gaps) if len(gaps) > 1 else math.nan
-    if len(gaps) < 2 or max(gaps) - min(gaps) < 1e-9 or math.isnan(p):
-        return "undetermined (one seed, or no spread across seeds)", math.nan
-    better = statistics.mean(gaps) < 0 if lower_better else statistics.mean(gaps) > 0
-    return (("better" if better else "worse") if p < 0.05 else "indistinguishable"), p
+    """The verdict on paired per-seed gaps (SeqGAN minus another system) in words, and its two-sided p."""
+    p, side = paired_verdict(gaps)
+    if side in ("lower", "higher"):
+        side = "better" if (side == "lower") == lower_better else "worse"
+    return side, p
 
 
 def report(out: Path, seeds: list[int], labels: int, command: str, manifest: dict) -> str:
@@ -118,19 +110,10 @@ def report(out: Path, seeds: list[int], labels: int, command: str, manifest: dic
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)  # fmt: skip
-    ap.add_argument("--out", required=True, help="folder for the runs (created)")
-    ap.add_argument("--preset", default="demo", help="preset of every run (default demo)")
+    add_bench_args(ap, HERE / "results.md")
     ap.add_argument("--labels", type=int, default=4, help="labels of the conditional oracle (default 4)")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--num-samples", type=int, default=4992, help="generated sequences scored per system")
-    ap.add_argument("--workers", type=int, default=1, help="runs trained at once, one torch thread each")
-    ap.add_argument("--results", default=str(HERE / "results.md"), help="the report written at the end")
     args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/conditional/run.py " + shlex.join(sys.argv[1:])
-    manifest = load_manifest(out, {"command": command, "env": env_snapshot(torch.device("cpu"))})
-    t0 = time.perf_counter()
+    out, command, manifest, t0 = start_bench(args, "benchmarks/conditional/run.py")
 
     def job(seed: int, name: str) -> None:
         argv = ["--preset", args.preset, "--seed", str(seed), "--set", f"data.num_labels={args.labels}"]

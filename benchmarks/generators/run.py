@@ -17,21 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import shlex
-import statistics
 import sys
-import time
 from pathlib import Path
-
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import fmt_p, load_manifest, mean_std, run_jobs, train  # noqa: E402
+from harness import add_bench_args, fmt_p, mean_std, paired_verdict, run_jobs, start_bench, train  # noqa: E402
 
-from seqgan.env import env_snapshot  # noqa: E402
-from seqgan.eval.frontier import one_sample_t_p  # noqa: E402
 from seqgan.files import write_json  # noqa: E402
 from seqgan.train.portable import load_run  # noqa: E402
 
@@ -52,13 +44,6 @@ def final_eval(out: Path, seed: int, kind: str, checkpoint: str, num_samples: in
     metrics["parameters"] = sum(p.numel() for p in r.generator.parameters() if p.requires_grad)
     write_json(path, metrics)
     return metrics
-
-
-def _verdict(gaps: list[float]) -> tuple[float, str]:
-    p = one_sample_t_p(gaps) if len(gaps) > 1 else math.nan
-    if len(gaps) < 2 or math.isnan(p):
-        return p, "undetermined (one seed, or no spread across seeds)"
-    return p, ("lower" if statistics.mean(gaps) < 0 else "higher") if p < 0.05 else "indistinguishable"
 
 
 def report(out: Path, seeds: list[int], command: str, manifest: dict) -> str:
@@ -84,13 +69,13 @@ def report(out: Path, seeds: list[int], command: str, manifest: dict) -> str:
     for checkpoint, title in CHECKPOINTS.items():
         for key, name in KEYS[:2]:
             gaps = [res[s][("transformer", checkpoint)][key] - res[s][("lstm", checkpoint)][key] for s in done]
-            p, word = _verdict(gaps)
+            p, word = paired_verdict(gaps)
             lines.append(f"- {title}, Transformer minus LSTM, {name}: {', '.join(f'{g:+.3f}' for g in gaps)}; "
                          f"p = {fmt_p(p)}: the Transformer's is **{word}**")  # fmt: skip
     for kind, (title, _) in GENERATORS.items():
         for key, name in KEYS[:2]:
             gaps = [res[s][(kind, "last")][key] - res[s][(kind, "pretrained")][key] for s in done]
-            p, word = _verdict(gaps)
+            p, word = paired_verdict(gaps)
             lines.append(f"- {title}, SeqGAN minus its early-stopped MLE, {name}: "
                          f"{', '.join(f'{g:+.3f}' for g in gaps)}; p = {fmt_p(p)}: **{word}** after the "
                          "adversarial phase")  # fmt: skip
@@ -107,18 +92,9 @@ def report(out: Path, seeds: list[int], command: str, manifest: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)  # fmt: skip
-    ap.add_argument("--out", required=True, help="folder for the runs (created)")
-    ap.add_argument("--preset", default="demo", help="preset of every run (default demo)")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--num-samples", type=int, default=4992, help="generated sequences scored per system")
-    ap.add_argument("--workers", type=int, default=1, help="runs trained at once, one torch thread each")
-    ap.add_argument("--results", default=str(HERE / "results.md"), help="the report written at the end")
+    add_bench_args(ap, HERE / "results.md")
     args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/generators/run.py " + shlex.join(sys.argv[1:])
-    manifest = load_manifest(out, {"command": command, "env": env_snapshot(torch.device("cpu"))})
-    t0 = time.perf_counter()
+    out, command, manifest, t0 = start_bench(args, "benchmarks/generators/run.py")
 
     def job(seed: int, name: str) -> None:
         for kind, (_, sets) in GENERATORS.items():
