@@ -26,7 +26,6 @@ import io
 import logging
 import math
 import os
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ import torch
 from torch import Tensor
 
 from seqgan.data.labels import check_labels_option, label_counts, midi_labels, stratified_split
-from seqgan.data.prepared import DATA_FORMAT, VERSION, check_out, held_out_count, write_prepared
+from seqgan.data.prepared import DATA_FORMAT, VERSION, check_out, held_out_count, shuffled_split, write_prepared
 from seqgan.data.vocab import LOWEST_PITCH, MAX_STEP, NUM_KEYS, PitchInfo, Vocab, note_name, pitch_tokens
 from seqgan.errors import UserError
 from seqgan.files import write_atomic
@@ -390,7 +389,4 @@ def _split_tunes(n: int, test_frac: float, valid_frac: float, seed: int | str,
                "give more MIDI files, or --test-frac 0 --valid-frac 0")  # fmt: skip
         raise UserError(f"only {n} usable tune(s): holding out {n_test} test and {n_valid} validation tune(s) leaves "
                         f"none to train on; {fix}")  # fmt: skip
-    order = list(range(n))
-    random.Random(seed).shuffle(order)  # test: the last n_test tunes, validation: the n_valid before them
-    cut_valid, cut_test = n - n_test - n_valid, n - n_test
-    return sorted(order[:cut_valid]), sorted(order[cut_valid:cut_test]), sorted(order[cut_test:])
+    return shuffled_split(n, n_test, n_valid, seed)

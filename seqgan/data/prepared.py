@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import random
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +33,15 @@ PREPARED_FILES = frozenset({"vocab.json", "train.pt", "valid.pt", "test.pt", "ma
 def held_out_count(n: int, frac: float) -> int:
     """Items held out of ``n`` for a fraction ``frac``: at least one when ``frac`` > 0, none when it is 0."""
     return max(1, math.ceil(round(frac * n, 9))) if frac > 0 else 0
+
+
+def shuffled_split(n: int, n_test: int, n_valid: int, seed: int) -> tuple[list[int], list[int], list[int]]:
+    """Indices of train, validation and test among ``n`` items: one seeded shuffle, the test items its last
+    ``n_test``, the validation items the ``n_valid`` before them; each list sorted (the input order kept)."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    cut_valid, cut_test = n - n_test - n_valid, n - n_test
+    return sorted(order[:cut_valid]), sorted(order[cut_valid:cut_test]), sorted(order[cut_test:])
 
 
 def check_out(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> None:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import random
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from seqgan.data.labels import check_labels_option, label_counts, split_tab_lines, stratified_split, unknown_label
 from seqgan.data.lines import TEXT_HINT, read_text
-from seqgan.data.prepared import DATA_FORMAT, VERSION, check_out, held_out_count, write_prepared
+from seqgan.data.prepared import DATA_FORMAT, VERSION, check_out, held_out_count, shuffled_split, write_prepared
 from seqgan.data.vocab import BOS, EOS, PAD, SPECIAL_TOKENS, SPECIALS, UNK, Vocab, parse_id, tokenize
 from seqgan.errors import UserError
 
@@ -205,7 +204,4 @@ def _split(n: int, test_frac: float, valid_frac: float, seed: int | str, test_fi
                "give more lines, or --test-frac 0 --valid-frac 0")  # fmt: skip
         raise UserError(f"{path} has {n} usable line(s): holding out {n_test} test and {n_valid} validation line(s) "
                         f"leaves none to train on; {fix}")  # fmt: skip
-    shuffled = list(range(n))
-    random.Random(seed).shuffle(shuffled)
-    cut_valid, cut_test = n - n_test - n_valid, n - n_test
-    return sorted(shuffled[:cut_valid]), sorted(shuffled[cut_valid:cut_test]), sorted(shuffled[cut_test:])
+    return shuffled_split(n, n_test, n_valid, seed)
