@@ -328,7 +328,7 @@ class SeqGANTrainer:
             self._clip_step(self.g_mle_opt, torch.zeros((), device=self.device), self.cfg.pretrain.grad_clip)
             return torch.zeros((), device=self.device)
         rows = trim_padding(rows, self.generator.eos_token)
-        given = _given(labels if labels is None else self._mine(labels))
+        given = _given(None if labels is None else self._mine(labels))
         logits = (self.generator(rows, **given) if true_prob >= 1.0
                   else self.generator.scheduled_sampling_logits(rows, true_prob, self.rng, **given))  # fmt: skip
         loss = mle_loss(logits, rows, sequence_mask(rows, self.generator.eos_token), total.to(logits.dtype))
