@@ -21,15 +21,17 @@ from seqgan.tools.bench import run_bench
 
 HERE = Path(__file__).resolve().parent
 ROWS = [
-    ("rollout_batched_s", "batched roll-out rewards, one G step (B 64, N 16, T 20, V 5,000)", "s"),
+    ("rollout_batched_fp32_s", "batched roll-out rewards, one G step (B 64, N 16, T 20, V 5,000), D in fp32", "s"),
+    ("rollout_batched_bf16_s", "  the same with D in bf16 (adversarial.reward_bf16)", "s"),
     ("d_scoring_prefix_shared_s", "  of which D on the completions (prefix windows shared)", "s"),
     ("d_scoring_alone_s", "D scoring of the same 19,520 sequences from scratch", "s"),
-    ("d_scoring_prefix_shared_bf16_s", "  the same D part under bf16 autocast", "s"),
+    ("d_scoring_prefix_shared_bf16_s", "  the same D part in bf16 (weights laid out once per G step)", "s"),
     ("d_bf16_speedup", "  bf16 speed-up of the D part", "x"),
     ("d_bf16_max_abs_q_diff", "  bf16: largest change of a reward Q (fp32 Q std in the next row)", ""),
     ("q_std", "  std of the fp32 rewards Q over prefixes and sequences", ""),
     ("rollout_naive_s", "naive roll-out: the authors' loop (prefix re-encoded, torch.multinomial)", "s"),
-    ("rollout_speedup", "naive / batched (goal >= 6)", "x"),
+    ("rollout_speedup_fp32", "naive / batched, D in fp32 (the default configuration; issue 19's goal >= 17)", "x"),
+    ("rollout_speedup_bf16", "naive / batched, D in bf16", "x"),
     ("rollout_over_d_scoring", "batched / D scoring alone (goal <= 1.3)", "x"),
     ("transformer_rollout_batched_s", "Transformer generator (width 32, 2 layers): roll-outs from the caches", "s"),
     ("transformer_rollout_naive_s", "  the per-prefix loop, every prefix encoded again", "s"),
@@ -40,7 +42,7 @@ ROWS = [
     ("d_infer_fraction_of_matmul", "D inference as a fraction of matmul throughput", ""),
     ("d_train_seqs_per_s_fp32", "D training, batch 64: fp32, the per-tensor Adam loop (before issue 19)", "seq/s"),
     ("d_train_seqs_per_s_foreach", "  fp32, vectorised (foreach) Adam: bit-identical results", "seq/s"),
-    ("d_train_seqs_per_s_bf16", "  bf16 autocast and the fused Adam (discriminator.train_bf16)", "seq/s"),
+    ("d_train_seqs_per_s_bf16", "  bf16 autocast, filter banks as products, fused Adam (train_bf16)", "seq/s"),
     ("d_train_seqs_per_s", "  the default configuration's path", "seq/s"),
     ("d_train_speedup", "  default / fp32 (goal >= 2)", "x"),
     ("mle_tokens_per_s", "MLE training, batch 64 x 20", "tokens/s"),
@@ -50,6 +52,23 @@ ROWS = [
     ("peak_rss_mb", "peak resident memory of the process", "MiB"),
     ("peak_gpu_memory_mb", "peak GPU memory", "MiB"),
 ]
+
+
+def where_the_time_goes(r: dict) -> list[str]:
+    """The split of one G step's roll-out rewards, from this run's figures."""
+    lines = ["## Where the time of the roll-out rewards goes", ""]
+    for name, total_key, d_key in (("fp32", "rollout_batched_fp32_s", "d_scoring_prefix_shared_s"),
+                                   ("bf16", "rollout_batched_bf16_s", "d_scoring_prefix_shared_bf16_s")):  # fmt: skip
+        if total_key in r and d_key in r:
+            total, d = r[total_key], r[d_key]
+            rest = total - d
+            lines.append(f"- D in {name}: {total:.2f} s in all; D on the completions {d:.2f} s "
+                         f"({100 * d / total:.0f} %), sampling the continuations and the rest {rest:.2f} s "
+                         f"({100 * rest / total:.0f} %).")  # fmt: skip
+    if "rollout_naive_s" in r:
+        lines.append(f"- For 17x the naive loop ({r['rollout_naive_s']:.1f} s) one G step may take "
+                     f"{r['rollout_naive_s'] / 17:.2f} s.")
+    return lines
 
 
 def main() -> None:
@@ -76,6 +95,7 @@ def main() -> None:
         return f"{v:,.0f}" if v >= 1000 else f"{v:.4g}"
 
     lines += [f"| {label} | {fmt(result[key])} | {unit} |" for key, label, unit in ROWS if key in result]
+    lines += ["", *where_the_time_goes(result)]
     lines += ["", "Raw JSON:", "", "```json", json.dumps(result, indent=1), "```"]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(json.dumps(result))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from seqgan.config import DiscriminatorConfig, paper_filters
+from seqgan.config import AdversarialConfig, DiscriminatorConfig, paper_filters
 from seqgan.env import resolve_device
 from seqgan.eval.bleu import bleu, self_bleu
 from seqgan.models import Discriminator, Generator
@@ -73,17 +73,21 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
 
     tokens, states = g.sample(B, T, rng, return_states=True)
     rows = (T - 1) * N * B + B
-    out["rollout_batched_s"] = median_time(lambda: rollout_rewards(g, d, tokens, N, states, rng=rng), dev, reps)
+    reward_bf16 = AdversarialConfig().reward_bf16
+    out["reward_bf16_default"] = str(reward_bf16).lower()
+    out["rollout_batched_fp32_s"] = median_time(lambda: rollout_rewards(g, d, tokens, N, states, rng=rng), dev, reps)
+    out["rollout_batched_bf16_s"] = median_time(
+        lambda: rollout_rewards(g, d, tokens, N, states, rng=rng, bf16=True), dev, reps)  # fmt: skip
+    out["rollout_batched_s"] = out["rollout_batched_bf16_s" if reward_bf16 else "rollout_batched_fp32_s"]
     fake = torch.randint(0, V, (rows, T), generator=rng, device=dev)
     # "D scoring alone": every row scored from scratch, the cost of the rewards without any sampling.
     out["d_scoring_alone_s"] = median_time(lambda: score(d, fake), dev, reps)
     # The part of the batched roll-out that is D: completions scored with prefix windows shared.
     completions = rollout_completions(g, tokens, N, states, rng=rng)
     out["d_scoring_prefix_shared_s"] = median_time(lambda: score_completions(d, tokens, completions), dev, reps)
-    # bf16 autocast for D only (the sampled tokens stay the same): its speed, and how far the rewards move.
+    # D in bf16 only (the sampled tokens stay the same): its speed, and how far the rewards move.
     def d_bf16() -> torch.Tensor:
-        with torch.autocast(dev.type, dtype=torch.bfloat16):
-            return score_completions(d, tokens, completions)
+        return score_completions(d, tokens, completions, dtype=torch.bfloat16)
 
     out["d_scoring_prefix_shared_bf16_s"] = median_time(d_bf16, dev, reps)
     out["d_bf16_speedup"] = out["d_scoring_prefix_shared_s"] / out["d_scoring_prefix_shared_bf16_s"]
@@ -94,6 +98,8 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     # The authors' loop: 16 x 19 serial roll-outs, prefix re-encoded, torch.multinomial.
     out["rollout_naive_s"] = median_time(lambda: naive_rollout_rewards(g, d, tokens, N, rng=rng), dev, 1, warmup=0)
     out["rollout_speedup"] = out["rollout_naive_s"] / out["rollout_batched_s"]
+    out["rollout_speedup_fp32"] = out["rollout_naive_s"] / out["rollout_batched_fp32_s"]
+    out["rollout_speedup_bf16"] = out["rollout_naive_s"] / out["rollout_batched_bf16_s"]
     out["rollout_over_d_scoring"] = out["rollout_batched_s"] / out["d_scoring_alone_s"]
 
     # The Transformer generator at the LSTM's parameter budget (width 32, 2 layers, feed-forward 64): roll-outs

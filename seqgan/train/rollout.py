@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from seqgan.data.decode import strip_special
 from seqgan.eval.bleu import BleuReference
-from seqgan.models.discriminator import Discriminator
+from seqgan.models.discriminator import Discriminator, window_products
 from seqgan.models.interface import SequenceGenerator, States, dtype_of
 from seqgan.models.sampling import finish_after_eos, sample_from_logits
 
@@ -44,11 +45,20 @@ def eval_mode(*modules: nn.Module, training: bool = False) -> Iterator[None]:
 
 
 @torch.no_grad()
-def score(discriminator: Discriminator, tokens: Tensor, batch: int = 4096, dropout: bool = False) -> Tensor:
+def score(discriminator: Discriminator, tokens: Tensor, batch: int = 4096, dropout: bool = False,
+          dtype: torch.dtype | None = None) -> Tensor:  # fmt: skip
     """P(real) of every row, in eval mode (``dropout=True``: with D's dropout), ``batch`` rows per call.
-    tokens (R, T) -> (R,)."""
+    ``dtype`` (e.g. ``torch.bfloat16``): the paper CNN computes as :func:`score_completions` does; another D runs
+    under bf16 autocast. tokens (R, T) -> (R,)."""
     with eval_mode(discriminator, training=dropout):
-        return torch.cat([torch.softmax(discriminator(chunk), dim=-1)[:, 1] for chunk in tokens.split(batch)])
+        if dtype is None:
+            return torch.cat([torch.softmax(discriminator(chunk), dim=-1)[:, 1] for chunk in tokens.split(batch)])
+        if not isinstance(discriminator, Discriminator):
+            with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+                return score(discriminator, tokens, batch, dropout).to(dtype_of(discriminator))
+        cnn = _frozen_cnn(discriminator, dtype)
+        return torch.cat([_probs_from_raw(discriminator, cnn, _pooled_raw(cnn, cnn.embedding[chunk]))
+                          for chunk in tokens.split(batch)])  # fmt: skip
 
 
 def rollout_uniforms(batch: int, seq_len: int, rollout_num: int, rng: torch.Generator | None,
@@ -115,9 +125,59 @@ def rollout_completions(policy: SequenceGenerator, tokens: Tensor, rollout_num: 
     return out
 
 
+class _FrozenCNN(NamedTuple):
+    """The paper CNN's weights laid out once for the many sequences of one G step (D does not change during it)."""
+
+    embedding: Tensor  # (V, E) in the compute dtype
+    filters: list[tuple[int, Tensor]]  # (width w, weight): fp32/fp64 (n, E, w) for conv1d; bf16 (w * E, n) for a matmul
+    bias: Tensor  # (F,) every filter's bias, in D's dtype
+    highway: Tensor  # (F, 2F): the gate's and the transform's weights side by side, one matmul for both
+    highway_bias: Tensor  # (2F,), in D's dtype
+
+
+def _frozen_cnn(d: Discriminator, dtype: torch.dtype) -> _FrozenCNN:
+    if dtype == torch.bfloat16:  # the layout of window_products, laid out once
+        filters = [(w, c.weight.detach().permute(2, 1, 0).flatten(0, 1).to(dtype).contiguous())
+                   for (w, _), c in zip(d.filters, d.convs, strict=True)]  # fmt: skip
+    else:
+        filters = [(w, c.weight.detach().to(dtype)) for (w, _), c in zip(d.filters, d.convs, strict=True)]
+    weight = torch.cat([d.highway_gate.weight, d.highway_transform.weight]).detach().T.to(dtype).contiguous()
+    bias = torch.cat([d.highway_gate.bias, d.highway_transform.bias]).detach()
+    return _FrozenCNN(d.embedding.weight.detach().to(dtype), filters, torch.cat([c.bias for c in d.convs]).detach(),
+                      weight, bias)
+
+
+def _window_outputs(x: Tensor, weight: Tensor) -> Tensor:
+    """A filter bank's output at every window, before bias and ReLU: x (R, T', E) -> (R, T'-w+1, n).
+    fp32 and fp64 (weight (n, E, w)): oneDNN's convolution, the fastest there; bf16 (weight (w * E, n)): one matrix
+    product over the windows, about 2x the bf16 convolution's speed."""
+    if weight.dim() == 3:
+        return torch.nn.functional.conv1d(x.transpose(1, 2), weight).transpose(1, 2)
+    return window_products(x, weight)
+
+
+def _pooled_raw(cnn: _FrozenCNN, x: Tensor) -> Tensor:
+    """Max-over-time of every filter before bias and ReLU (both monotone, so they can follow the max and touch
+    (R, F) values instead of every window's): x (R, T, E) -> (R, F)."""
+    return torch.cat([_window_outputs(x, weight).amax(dim=1) for _, weight in cnn.filters], dim=1)
+
+
+def _probs_from_raw(d: Discriminator, cnn: _FrozenCNN, raw: Tensor) -> Tensor:
+    """P(real) from the pooled window maxima before bias and ReLU: raw (R, F) -> (R,), in D's dtype."""
+    pooled = torch.relu(raw.to(cnn.bias.dtype) + cnn.bias)
+    if cnn.highway.dtype == pooled.dtype:
+        z = torch.addmm(cnn.highway_bias, pooled, cnn.highway)
+    else:  # bf16 product, bias added in D's dtype
+        z = (pooled.to(cnn.highway.dtype) @ cnn.highway).to(pooled.dtype) + cnn.highway_bias
+    F = pooled.shape[1]
+    gate = torch.sigmoid(z[:, :F])
+    h = gate * torch.relu(z[:, F:]) + (1.0 - gate) * pooled
+    return torch.softmax(d.out(d.dropout(h)), dim=-1)[:, 1]
+
+
 @torch.no_grad()
 def score_completions(discriminator: Discriminator, tokens: Tensor, completions: Tensor, batch: int = 4096,
-                      dropout: bool = False, shift: int = 0) -> Tensor:  # fmt: skip
+                      dropout: bool = False, shift: int = 0, dtype: torch.dtype | None = None) -> Tensor:  # fmt: skip
     """P(real) of every roll-out completion, sharing the work that lies inside the prefix.
 
     A completion of the prefix Y_1:t agrees with Y on positions < t, so every convolution window
@@ -128,31 +188,33 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
     probabilities (T-1, N, B). Dropout (``dropout=True``) acts after pooling, so sharing stays exact.
     A discriminator of your own (not the paper's CNN) scores every completion whole. ``shift``: leading
     positions every completion shares with Y besides the prefix (1: a conditional D's label token).
+    ``dtype``: what the convolutions and the highway's product compute in (None: D's own; ``torch.bfloat16``: the
+    reward_bf16 option); bias, gates and output layer stay in D's dtype, and so do the probabilities.
     """
     T1, N, B, T = completions.shape
     if not isinstance(discriminator, Discriminator):
-        return score(discriminator, completions.reshape(-1, T), batch, dropout).view(T1, N, B)
-    out = torch.empty(T1, N, B, device=tokens.device, dtype=discriminator.out.weight.dtype)
+        return score(discriminator, completions.reshape(-1, T), batch, dropout, dtype).view(T1, N, B)
+    cnn = _frozen_cnn(discriminator, dtype or dtype_of(discriminator))
+    out = torch.empty(T1, N, B, device=tokens.device, dtype=cnn.bias.dtype)
     with eval_mode(discriminator, training=dropout):
-        x_y = discriminator.embedding(tokens).transpose(1, 2)  # (B, E, T)
-        # prefix_max[k][:, :, p]: max over positions <= p of window k's output on Y, (B, F_k, T-w+1)
-        prefix_max = [torch.relu(conv(x_y)).cummax(dim=2).values for conv in discriminator.convs]
+        x_y = cnn.embedding[tokens]  # (B, T, E)
+        # prefix_max[k][:, p]: max over the windows at positions <= p of filter bank k on Y (before bias and ReLU)
+        prefix_max = [_window_outputs(x_y, weight).cummax(dim=1).values for _, weight in cnn.filters]
         rows_per_chunk = max(1, batch // B) * B
         for t in range(1, T1 + 1):  # t: the prefix length (T counts the label column too when shift = 1)
             rows = completions[t - 1].reshape(N * B, T)
             for lo in range(0, N * B, rows_per_chunk):
                 chunk = rows[lo : lo + rows_per_chunk]
                 reps = chunk.shape[0] // B
-                x = discriminator.embedding(chunk).transpose(1, 2)  # (R, E, T)
-                pooled = []
-                for (w, _), conv, pm in zip(discriminator.filters, discriminator.convs, prefix_max, strict=True):
+                x = cnn.embedding[chunk]  # (R, T, E)
+                raw = []
+                for (w, weight), pm in zip(cnn.filters, prefix_max, strict=True):
                     start = max(0, t + shift - w + 1)  # windows at positions < start lie inside the prefix
-                    feat = torch.relu(conv(x[:, :, start:])).amax(dim=2)
+                    feat = _window_outputs(x[:, start:], weight).amax(dim=1)
                     if start > 0:
-                        feat = torch.maximum(feat, pm[:, :, start - 1].repeat(reps, 1))
-                    pooled.append(feat)
-                probs = torch.softmax(discriminator.head(torch.cat(pooled, dim=1)), dim=-1)[:, 1]
-                out[t - 1].view(-1)[lo : lo + chunk.shape[0]] = probs
+                        feat = torch.maximum(feat, pm[:, start - 1].repeat(reps, 1))
+                    raw.append(feat)
+                out[t - 1].view(-1)[lo : lo + chunk.shape[0]] = _probs_from_raw(discriminator, cnn, torch.cat(raw, 1))
     return out
 
 
@@ -164,18 +226,18 @@ def rollout_rewards(policy: SequenceGenerator, discriminator: Discriminator, tok
 
     rewards[:, t-1] is the mean over N roll-outs of D(completion of Y_1:t) for t < T and
     rewards[:, T-1] = D(Y_1:T). D is scored in eval mode (no dropout) unless ``dropout``.
-    ``bf16``: D runs under bf16 autocast (the sampling does not, so the completions are the same);
-    the rewards come back in D's own dtype. ``labels`` (B,): the label each sequence was asked for (a conditional
-    G and D); the roll-outs keep it and D judges every completion with it.
+    ``bf16``: D's convolutions and highway product compute in bf16 (the sampling does not, so the completions are
+    the same); the rewards come back in D's own dtype. ``labels`` (B,): the label each sequence was asked for (a
+    conditional G and D); the roll-outs keep it and D judges every completion with it.
     """
     completions = rollout_completions(policy, tokens, rollout_num, states, uniforms, rng, labels)
     dtype = dtype_of(discriminator)
+    compute = torch.bfloat16 if bf16 else None
     tokens, completions = (labelled(x, labels, policy.vocab_size) for x in (tokens, completions))
-    with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=bf16):
-        q = score_completions(discriminator, tokens, completions, score_batch, dropout,
-                              shift=int(labels is not None)).mean(dim=1)  # (T-1, B)  # fmt: skip
-        last = score(discriminator, tokens, dropout=dropout).to(dtype)
-    return torch.cat([q.to(dtype).T, last.unsqueeze(1)], dim=1)
+    q = score_completions(discriminator, tokens, completions, score_batch, dropout, shift=int(labels is not None),
+                          dtype=compute).mean(dim=1)  # (T-1, B)  # fmt: skip
+    last = score(discriminator, tokens, dropout=dropout, dtype=compute)
+    return torch.cat([q.to(dtype).T, last.to(dtype).unsqueeze(1)], dim=1)
 
 
 def bleu_rollout_rewards(policy: SequenceGenerator, reference: BleuReference, tokens: Tensor, rollout_num: int,

@@ -238,5 +238,39 @@ def test_bf16_rewards_are_close_to_fp32_and_keep_the_dtype() -> None:
     assert bf16.dtype == torch.float32 and bf16.shape == (B, T)
     # bf16 keeps 8 bits of mantissa: probabilities move by about 1e-2, not more
     torch.testing.assert_close(bf16, fp32, rtol=0, atol=0.05)
-    assert not torch.equal(bf16, fp32)  # autocast really ran (fp32 again would be identical)
+    assert not torch.equal(bf16, fp32)  # bf16 really ran (fp32 again would be identical)
     assert not torch.is_autocast_enabled("cpu")  # and is switched off afterwards
+
+
+def test_score_with_a_compute_dtype_equals_the_module() -> None:
+    """score(dtype=...) lays D's weights out once (bias and ReLU after the max, the highway's two products as
+    one); in D's own dtype it gives what D's forward gives, and bf16 stays within bf16's precision of it."""
+    from seqgan.config import paper_filters as filters
+
+    torch.manual_seed(2)
+    d = Discriminator(30, filters(12), emb_dim=6).double()
+    rows = torch.randint(0, 30, (40, 12))
+    plain = score(d, rows)
+    torch.testing.assert_close(score(d, rows, batch=7, dtype=torch.float64), plain, rtol=0, atol=1e-13)
+    d = d.float()
+    bf16 = score(d, rows, dtype=torch.bfloat16)
+    assert bf16.dtype == torch.float32 and not torch.equal(bf16, score(d, rows))
+    torch.testing.assert_close(bf16, score(d, rows), rtol=0, atol=0.03)
+
+
+def test_bf16_prefix_sharing_equals_bf16_scoring_from_scratch() -> None:
+    """In bf16 the shared prefix windows give what scoring every completion from scratch in bf16 gives (the
+    sharing adds no error of its own; only the products' rounding, bounded above, differs from fp32)."""
+    from seqgan.config import paper_filters as filters
+    from seqgan.train.rollout import score_completions
+
+    torch.manual_seed(5)
+    g = Generator(30, 8, 8, init_std=0.5)
+    d = Discriminator(30, filters(12), emb_dim=6)
+    rng = torch.Generator().manual_seed(6)
+    tokens, states = g.sample(7, 12, rng, return_states=True)
+    comp = rollout_completions(g, tokens, 3, states, rng=rng)
+    scratch = score(d, comp.reshape(-1, 12), dtype=torch.bfloat16).view(11, 3, 7)
+    shared = score_completions(d, tokens, comp, dtype=torch.bfloat16)
+    torch.testing.assert_close(shared, scratch, rtol=0, atol=2e-3)
+    torch.testing.assert_close(shared, score_completions(d, tokens, comp), rtol=0, atol=0.03)
