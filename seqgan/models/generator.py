@@ -130,6 +130,12 @@ class Generator(nn.Module):
         return state[0].repeat(n, 1), state[1].repeat(n, 1)
 
     @staticmethod
+    def select_state(state: State, index: Tensor) -> State:
+        """The rows ``index`` (K,) of a state: (R, H) -> (K, H). Optional in a generator of your own: with it the
+        roll-outs drop the rows that have ended."""
+        return state[0][index], state[1][index]
+
+    @staticmethod
     def cat_state(first: State | None, second: State) -> State:
         """The rows of ``first`` (None: none), then those of ``second``."""
         if first is None:

@@ -201,6 +201,12 @@ class TransformerGenerator(nn.Module):
         return [(k.repeat(n, 1, 1, 1), v.repeat(n, 1, 1, 1)) for k, v in caches], h.repeat(n, 1)
 
     @staticmethod
+    def select_state(state: State, index: Tensor) -> State:
+        """The rows ``index`` (K,) of every cache and of the last output."""
+        caches, h = state
+        return [(k[index], v[index]) for k, v in caches], h[index]
+
+    @staticmethod
     def cat_state(first: State | None, second: State) -> State:
         if first is None:
             return second

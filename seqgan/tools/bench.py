@@ -6,6 +6,7 @@ Every figure is measured here, in this process; ratios compare figures from the 
 from __future__ import annotations
 
 import copy
+import math
 import platform
 import random
 import resource
@@ -18,6 +19,7 @@ from seqgan.config import AdversarialConfig, DiscriminatorConfig, paper_filters
 from seqgan.env import resolve_device
 from seqgan.eval.bleu import bleu, self_bleu
 from seqgan.models import Discriminator, Generator
+from seqgan.models.sampling import sequence_mask
 from seqgan.models.transformer import TransformerGenerator
 from seqgan.train.losses import discriminator_loss, mle_loss
 from seqgan.train.rollout import naive_rollout_rewards, rollout_completions, rollout_rewards, score, score_completions
@@ -101,6 +103,26 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     out["rollout_speedup_fp32"] = out["rollout_naive_s"] / out["rollout_batched_fp32_s"]
     out["rollout_speedup_bf16"] = out["rollout_naive_s"] / out["rollout_batched_bf16_s"]
     out["rollout_over_d_scoring"] = out["rollout_batched_s"] / out["d_scoring_alone_s"]
+
+    # Text-like lengths (T 38 as COCO captions, EOS drawn with probability about 1/12 at each position): rows
+    # leave the roll-out batch once they end and prefixes that already ended are not scored, against keeping
+    # every row to the end and scoring every completion (the same rewards).
+    T_text = 38
+    g_text = Generator(V, eos_token=2, pad_token=0, start_token=1).to(dev)
+    with torch.no_grad():
+        g_text.out.bias[2] += math.log((V - 1) / 11)
+    d_text = Discriminator(V, paper_filters(T_text)).to(dev)
+    text_tokens, text_states = g_text.sample(B, T_text, rng, return_states=True)
+    out["text_mean_length"] = float(sequence_mask(text_tokens, 2).sum(dim=1).float().mean())
+
+    def text_all_rows() -> torch.Tensor:
+        comp = rollout_completions(g_text, text_tokens, N, text_states, rng=rng, drop_ended=False)
+        return score_completions(d_text, text_tokens, comp)
+
+    out["text_rollout_all_rows_s"] = median_time(text_all_rows, dev, reps)
+    out["text_rollout_s"] = median_time(
+        lambda: rollout_rewards(g_text, d_text, text_tokens, N, text_states, rng=rng), dev, reps)  # fmt: skip
+    out["text_rollout_speedup"] = out["text_rollout_all_rows_s"] / out["text_rollout_s"]
 
     # The Transformer generator at the LSTM's parameter budget (width 32, 2 layers, feed-forward 64): roll-outs
     # continued from the key/value caches, batched, against the per-prefix loop that re-encodes every prefix.

@@ -80,7 +80,7 @@ def labelled(tokens: Tensor, labels: Tensor | None, vocab_size: int) -> Tensor:
 @torch.no_grad()
 def rollout_completions(policy: SequenceGenerator, tokens: Tensor, rollout_num: int, states: States | None = None,
                         uniforms: Tensor | None = None, rng: torch.Generator | None = None,
-                        labels: Tensor | None = None) -> Tensor:  # fmt: skip
+                        labels: Tensor | None = None, drop_ended: bool = True) -> Tensor:  # fmt: skip
     """Complete every prefix of ``tokens`` ``rollout_num`` times with ``policy``.
 
     Args:
@@ -89,6 +89,8 @@ def rollout_completions(policy: SequenceGenerator, tokens: Tensor, rollout_num: 
             them; computed here (``policy.states_of``) when None.
         uniforms: (T-1, N, B, T) random numbers (see :func:`rollout_uniforms`); drawn when None.
         labels: (B,) each sequence's label, for a conditional policy (its states carry it).
+        drop_ended: rows leave the batch once they have ended, and prefixes that already ended get no roll-out
+            (needs the policy's optional ``select_state``); False keeps every row to the end (the same result).
     Returns:
         (T-1, N, B, T) completions: [t-1, n, b] keeps tokens[b, :t] and continues it.
     """
@@ -98,30 +100,46 @@ def rollout_completions(policy: SequenceGenerator, tokens: Tensor, rollout_num: 
         states = policy.states_of(tokens) if labels is None else policy.states_of(tokens, labels)
     if uniforms is None:
         uniforms = rollout_uniforms(B, T, N, rng, tokens.device)
+    # Every completion starts as Y itself: a prefix that already holds an EOS is completed by PAD alone, which is
+    # what Y has after its EOS, so such prefixes need no roll-out at all.
     out = tokens.expand(T - 1, N, B, T).clone()
-    # Active rows at position i are ordered (prefix length t = 1..i, n, b); a new block of N * B rows (prefix
-    # length i) joins at each position, so the batch grows as the staircase of the roll-out grid and no row ever
-    # does a step it does not need.
+    grid = out.view(-1, T)  # row ((t-1) * N + n) * B + b: roll-out n of the prefix of length t of sequence b
     eos, pad = policy.eos_token, policy.pad_token
-    # ended[b, j]: the prefix y_0..y_j already holds an EOS, so its completions add only PAD.
+    # ended[b, j]: the prefix y_0..y_j already holds an EOS.
     ended = (tokens == eos).cumsum(dim=1) > 0 if eos is not None else torch.zeros_like(tokens, dtype=torch.bool)
+    # A generator with select_state (both of ours) drops a row as soon as it has ended; one without keeps every
+    # row to the end and pads it, as the staircase always did.
+    select = getattr(policy, "select_state", None) if drop_ended else None
+    fan = torch.arange(N, device=tokens.device).unsqueeze(1) * B  # (N, 1)
     state = None
-    prev = torch.empty(0, dtype=torch.long, device=tokens.device)
+    prev = rows = torch.empty(0, dtype=torch.long, device=tokens.device)  # rows: each active row's index in grid
     done = torch.empty(0, dtype=torch.bool, device=tokens.device)
     for i in range(1, T):
-        joining = policy.prefix_state(states, i)
-        # The N roll-outs of a joining prefix share one state, hence one distribution: project it once per
-        # sequence and draw N tokens from it.
-        joined = policy.draw(joining, uniforms[i - 1, :, :, i].T).T.reshape(-1)  # (N * B,)
-        joined, joined_done = finish_after_eos(joined, ended[:, i - 1].repeat(N), eos, pad)
+        # Active rows are continuations of prefixes of length 1..i-1, and the N roll-outs of each prefix of length
+        # i join them; the batch grows as the staircase of the roll-out grid and no row does a step it does not need.
         if prev.numel():
             state = policy.advance(prev, state)
-            cont, done = finish_after_eos(policy.draw(state, uniforms[: i - 1, :, :, i].reshape(-1)), done, eos, pad)
-            prev, done = torch.cat([cont, joined]), torch.cat([done, joined_done])
-        else:
-            prev, done = joined, joined_done
-        state = policy.cat_state(state, policy.repeat_state(joining, N))  # (i * N * B) rows
-        out[:i, :, :, i] = prev.view(i, N, B)
+            cont = policy.draw(state, uniforms.reshape(-1, T)[rows, i])
+            prev, done = finish_after_eos(cont, done, eos, pad)
+        joining = policy.prefix_state(states, i)
+        live = (~ended[:, i - 1]).nonzero().squeeze(1) if select is not None else None
+        if live is not None and live.numel() < B:
+            joining = select(joining, live)
+        seqs = live if live is not None else torch.arange(B, device=tokens.device)
+        if seqs.numel():
+            # The N roll-outs of a joining prefix share one state, hence one distribution: project it once per
+            # sequence and draw N tokens from it.
+            joined = policy.draw(joining, uniforms[i - 1, :, seqs, i].T).T.reshape(-1)  # (N * L,), order (n, l)
+            joined, joined_done = finish_after_eos(joined, ended[seqs, i - 1].repeat(N), eos, pad)
+            prev, done = torch.cat([prev, joined]), torch.cat([done, joined_done])
+            rows = torch.cat([rows, ((i - 1) * N * B + fan + seqs).reshape(-1)])
+            state = policy.cat_state(state, policy.repeat_state(joining, N))
+        grid[rows, i] = prev
+        if select is not None and i + 1 < T and bool(done.any()):  # ended rows: PAD to the end, out of the batch
+            grid[rows[done], i + 1 :] = pad
+            keep = (~done).nonzero().squeeze(1)
+            prev, done, rows = prev[keep], done[keep], rows[keep]
+            state = select(state, keep) if keep.numel() else None
     return out
 
 
@@ -177,7 +195,8 @@ def _probs_from_raw(d: Discriminator, cnn: _FrozenCNN, raw: Tensor) -> Tensor:
 
 @torch.no_grad()
 def score_completions(discriminator: Discriminator, tokens: Tensor, completions: Tensor, batch: int = 4096,
-                      dropout: bool = False, shift: int = 0, dtype: torch.dtype | None = None) -> Tensor:  # fmt: skip
+                      dropout: bool = False, shift: int = 0, dtype: torch.dtype | None = None,
+                      ended: Tensor | None = None, full: Tensor | None = None) -> Tensor:  # fmt: skip
     """P(real) of every roll-out completion, sharing the work that lies inside the prefix.
 
     A completion of the prefix Y_1:t agrees with Y on positions < t, so every convolution window
@@ -190,31 +209,51 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
     positions every completion shares with Y besides the prefix (1: a conditional D's label token).
     ``dtype``: what the convolutions and the highway's product compute in (None: D's own; ``torch.bfloat16``: the
     reward_bf16 option); bias, gates and output layer stay in D's dtype, and so do the probabilities.
+    ``ended`` (B, T-1) bool with ``full`` (B,): the prefixes that already hold an EOS, whose completions are Y
+    itself (PAD after the EOS), are not scored; their entries are ``full``, D(Y) as the caller scored it.
     """
     T1, N, B, T = completions.shape
     if not isinstance(discriminator, Discriminator):
-        return score(discriminator, completions.reshape(-1, T), batch, dropout, dtype).view(T1, N, B)
+        if ended is None:
+            return score(discriminator, completions.reshape(-1, T), batch, dropout, dtype).view(T1, N, B)
+        out = full.expand(T1, N, B).clone()
+        live = (~ended.T).unsqueeze(1).expand(T1, N, B)
+        out[live] = score(discriminator, completions[live], batch, dropout, dtype).to(out.dtype)
+        return out
     cnn = _frozen_cnn(discriminator, dtype or dtype_of(discriminator))
     out = torch.empty(T1, N, B, device=tokens.device, dtype=cnn.bias.dtype)
     with eval_mode(discriminator, training=dropout):
         x_y = cnn.embedding[tokens]  # (B, T, E)
         # prefix_max[k][:, p]: max over the windows at positions <= p of filter bank k on Y (before bias and ReLU)
         prefix_max = [_window_outputs(x_y, weight).cummax(dim=1).values for _, weight in cnn.filters]
-        rows_per_chunk = max(1, batch // B) * B
         for t in range(1, T1 + 1):  # t: the prefix length (T counts the label column too when shift = 1)
-            rows = completions[t - 1].reshape(N * B, T)
-            for lo in range(0, N * B, rows_per_chunk):
+            seqs = None if ended is None else (~ended[:, t - 1]).nonzero().squeeze(1)  # the sequences scored
+            if seqs is not None:
+                out[t - 1] = full
+                if not seqs.numel():
+                    continue
+            block = completions[t - 1] if seqs is None else completions[t - 1][:, seqs]  # (N, L, T)
+            pms = prefix_max if seqs is None else [pm[seqs] for pm in prefix_max]
+            L = block.shape[1]
+            rows = block.reshape(N * L, T)
+            probs = torch.empty(N * L, device=tokens.device, dtype=out.dtype)
+            rows_per_chunk = max(1, batch // L) * L
+            for lo in range(0, N * L, rows_per_chunk):
                 chunk = rows[lo : lo + rows_per_chunk]
-                reps = chunk.shape[0] // B
+                reps = chunk.shape[0] // L
                 x = cnn.embedding[chunk]  # (R, T, E)
                 raw = []
-                for (w, weight), pm in zip(cnn.filters, prefix_max, strict=True):
+                for (w, weight), pm in zip(cnn.filters, pms, strict=True):
                     start = max(0, t + shift - w + 1)  # windows at positions < start lie inside the prefix
                     feat = _window_outputs(x[:, start:], weight).amax(dim=1)
                     if start > 0:
                         feat = torch.maximum(feat, pm[:, start - 1].repeat(reps, 1))
                     raw.append(feat)
-                out[t - 1].view(-1)[lo : lo + chunk.shape[0]] = _probs_from_raw(discriminator, cnn, torch.cat(raw, 1))
+                probs[lo : lo + chunk.shape[0]] = _probs_from_raw(discriminator, cnn, torch.cat(raw, 1))
+            if seqs is None:
+                out[t - 1] = probs.view(N, B)
+            else:
+                out[t - 1][:, seqs] = probs.view(N, L)
     return out
 
 
@@ -233,10 +272,15 @@ def rollout_rewards(policy: SequenceGenerator, discriminator: Discriminator, tok
     completions = rollout_completions(policy, tokens, rollout_num, states, uniforms, rng, labels)
     dtype = dtype_of(discriminator)
     compute = torch.bfloat16 if bf16 else None
+    raw = tokens
     tokens, completions = (labelled(x, labels, policy.vocab_size) for x in (tokens, completions))
-    q = score_completions(discriminator, tokens, completions, score_batch, dropout, shift=int(labels is not None),
-                          dtype=compute).mean(dim=1)  # (T-1, B)  # fmt: skip
     last = score(discriminator, tokens, dropout=dropout, dtype=compute)
+    # A prefix that already holds an EOS is completed by PAD alone: its N completions are Y, scored once (with D's
+    # dropout on, each completion keeps its own draw of the dropout mask, so all are scored).
+    eos = policy.eos_token
+    ended = None if eos is None or dropout else ((raw == eos).cumsum(dim=1) > 0)[:, :-1]
+    q = score_completions(discriminator, tokens, completions, score_batch, dropout, shift=int(labels is not None),
+                          dtype=compute, ended=ended, full=last).mean(dim=1)  # (T-1, B)  # fmt: skip
     return torch.cat([q.to(dtype).T, last.to(dtype).unsqueeze(1)], dim=1)
 
 

@@ -115,3 +115,51 @@ def test_trim_padding_keeps_losses():
     full_loss = mle_loss(g(tokens), tokens, sequence_mask(tokens, EOS))
     assert torch.allclose(mle_loss(g(short), short, sequence_mask(short, EOS)), full_loss, atol=1e-12)
     assert trim_padding(tokens, None) is tokens
+
+
+class _WithoutSelect:
+    """A generator of one's own that lacks the optional select_state: everything else delegated."""
+
+    def __init__(self, g: Generator) -> None:
+        self._g = g
+
+    def __getattr__(self, name: str) -> object:
+        if name == "select_state":
+            raise AttributeError(name)
+        return getattr(self._g, name)
+
+
+def test_dropping_ended_rows_changes_no_completion_and_no_reward():
+    """The roll-outs drop a row once it has ended (select_state) and skip the prefixes that already ended; a
+    generator without select_state keeps every row to the end. Both give the same completions, and scoring only
+    the prefixes that have not ended gives the rewards of scoring every completion."""
+    from seqgan.train.rollout import score, score_completions
+
+    g = _generator(5)
+    d = Discriminator(7, paper_filters(8), emb_dim=4).double()
+    rng = torch.Generator().manual_seed(9)
+    tokens, states = g.sample(16, 8, rng, return_states=True)
+    lengths = sequence_mask(tokens, EOS).sum(1)
+    assert (lengths <= 3).sum() >= 3 and (lengths == 8).sum() >= 1  # short, long and unfinished sequences
+    u = rollout_uniforms(16, 8, 4, rng, "cpu").double()
+    dropped = rollout_completions(g, tokens, 4, states, u)
+    kept = rollout_completions(_WithoutSelect(g), tokens, 4, states, u)
+    assert torch.equal(dropped, kept)
+    assert torch.equal(dropped, rollout_completions(g, tokens, 4, states, u, drop_ended=False))
+    ended = ((tokens == EOS).cumsum(1) > 0)[:, :-1]
+    assert ended.any() and not ended.all()
+    full = score(d, tokens)
+    skipped = score_completions(d, tokens, dropped, ended=ended, full=full)
+    torch.testing.assert_close(skipped, score_completions(d, tokens, dropped), rtol=0, atol=1e-12)
+    assert torch.equal(skipped.permute(2, 0, 1)[ended], full.view(-1, 1, 1).expand(16, 7, 4)[ended])
+
+    class OwnD(torch.nn.Module):  # a discriminator of one's own: scored whole, the ended prefixes skipped too
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = d
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x)
+
+    own = score_completions(OwnD(), tokens, dropped, ended=ended, full=full)
+    torch.testing.assert_close(own, skipped, rtol=0, atol=1e-12)
