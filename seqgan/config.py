@@ -82,8 +82,10 @@ class DiscriminatorConfig:
     l2_reg: float = 0.2  # authors' code: 0.2 x L2 of the output layer only
     lr: float = 1e-4  # authors' code: Adam 1e-4
     batch_size: int = 64  # authors' code
-    train_bf16: bool = False  # ours: D's training steps under bf16 autocast with a fused Adam update (paper: fp32);
-    # faster on CPUs and GPUs with bf16 units, D's accuracy curve bounded against fp32 (benchmarks/perf/results.md)
+    train_bf16: bool | None = None  # ours (paper: fp32): D's training steps under bf16 autocast, filter banks as
+    # matrix products, fused Adam; None (auto): on where the device computes bf16 natively (CPU with AVX512-BF16 or
+    # AMX, CUDA), resolved when a run starts and saved; about 2x D's training speed on such a CPU, D's accuracy curve
+    # within 0.03 of fp32 on tiny and demo (tests, docs/LOG.md; benchmarks/perf/results.md)
 
     def filters(self, seq_len: int) -> tuple[tuple[int, int], ...]:
         """(window, filters) pairs; windows longer than ``seq_len`` are left out (no valid position)."""
@@ -122,8 +124,9 @@ class AdversarialConfig:
     reward_shuffle: bool = False  # control (Caccia et al. 2020): permute Q across the batch at each position,
     # the same values without their link to the sequences; if SeqGAN does not beat it, D's information does not help
     reward_dropout: bool = False  # score roll-outs with D's dropout on (what TextGAN/ZiJianZhao do; ablation)
-    reward_bf16: bool = False  # ours: D's filter banks and highway product in bf16 for rewards (paper: fp32);
-    # about 2.9x faster D scoring on CPUs with bf16 units, rewards within 0.01 of fp32 (benchmarks/perf/results.md)
+    reward_bf16: bool | None = None  # ours (paper: fp32): D's filter banks and highway product in bf16 for the
+    # rewards; None (auto) as discriminator.train_bf16; about 2.9x faster D scoring on a CPU with bf16 units, rewards
+    # within 0.01 of fp32 (benchmarks/perf/results.md)
     ss_decay: float = 0.002  # scheduled sampling: P(feed the true token) = 1 - ss_decay * epoch (paper: 0.002)
     epochs: int = 200  # authors' code: TOTAL_BATCH = 200
     g_steps: int = 1  # paper Fig. 3(d) / authors' code: 1 policy-gradient batch per epoch
@@ -186,6 +189,14 @@ class SeqGANConfig:
                 set_value(cfg, f"{section}.{key}", value)
         cfg.validate()
         return cfg
+
+    def resolve_auto(self, native_bf16: bool) -> None:
+        """The precision switches left at None (auto) become ``native_bf16``: whether the run's device computes bf16
+        in hardware (:func:`seqgan.env.native_bf16`)."""
+        if self.discriminator.train_bf16 is None:
+            self.discriminator.train_bf16 = native_bf16
+        if self.adversarial.reward_bf16 is None:
+            self.adversarial.reward_bf16 = native_bf16
 
     def validate(self) -> None:
         """Check ranges; every message names the key and what is allowed."""
@@ -324,7 +335,8 @@ MAX_BLEU_ORDER = 32  # longer n-grams than any sentence the benchmarks hold; a t
 LIMITS = {"eval.num_samples": 100_000, "data.seq_len": 10_000, "data.num_labels": 100_000}
 
 # Keys added after runs were already written: the value an older config.json (without the key) meant.
-LEGACY_VALUES: dict[str, Any] = {"data.num_valid": 0}
+LEGACY_VALUES: dict[str, Any] = {"data.num_valid": 0, "discriminator.train_bf16": False,
+                                  "adversarial.reward_bf16": False}  # fmt: skip
 
 
 def all_keys(cfg: SeqGANConfig | None = None) -> list[str]:

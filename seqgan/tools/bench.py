@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 
 from seqgan.config import AdversarialConfig, DiscriminatorConfig, paper_filters
-from seqgan.env import resolve_device
+from seqgan.env import native_bf16, resolve_device
 from seqgan.eval.bleu import bleu, self_bleu
 from seqgan.models import Discriminator, Generator
 from seqgan.models.sampling import sequence_mask
@@ -76,6 +76,7 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     tokens, states = g.sample(B, T, rng, return_states=True)
     rows = (T - 1) * N * B + B
     reward_bf16 = AdversarialConfig().reward_bf16
+    reward_bf16 = native_bf16(dev) if reward_bf16 is None else reward_bf16  # None: auto, as a run resolves it
     out["reward_bf16_default"] = str(reward_bf16).lower()
     out["rollout_batched_fp32_s"] = median_time(lambda: rollout_rewards(g, d, tokens, N, states, rng=rng), dev, reps)
     out["rollout_batched_bf16_s"] = median_time(
@@ -169,7 +170,8 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
             rates[name].append(64 * steps / median_time(lambda s=step: [s() for _ in range(steps)], dev, 1))
     for name, values in rates.items():
         out[f"d_train_seqs_per_s_{name}"] = sorted(values)[len(values) // 2]
-    default = "bf16" if DiscriminatorConfig().train_bf16 else "fp32"
+    train_bf16 = DiscriminatorConfig().train_bf16
+    default = "bf16" if (native_bf16(dev) if train_bf16 is None else train_bf16) else "fp32"
     out["d_train_seqs_per_s"] = out[f"d_train_seqs_per_s_{default}"]
     out["d_train_speedup"] = out["d_train_seqs_per_s"] / out["d_train_seqs_per_s_fp32"]
 

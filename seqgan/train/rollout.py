@@ -274,13 +274,15 @@ def rollout_rewards(policy: SequenceGenerator, discriminator: Discriminator, tok
     compute = torch.bfloat16 if bf16 else None
     raw = tokens
     tokens, completions = (labelled(x, labels, policy.vocab_size) for x in (tokens, completions))
-    last = score(discriminator, tokens, dropout=dropout, dtype=compute)
     # A prefix that already holds an EOS is completed by PAD alone: its N completions are Y, scored once (with D's
-    # dropout on, each completion keeps its own draw of the dropout mask, so all are scored).
+    # dropout on, each completion keeps its own draw of the dropout mask, so all are scored, before Y as always).
     eos = policy.eos_token
     ended = None if eos is None or dropout else ((raw == eos).cumsum(dim=1) > 0)[:, :-1]
+    last = None if ended is None else score(discriminator, tokens, dropout=dropout, dtype=compute)
     q = score_completions(discriminator, tokens, completions, score_batch, dropout, shift=int(labels is not None),
                           dtype=compute, ended=ended, full=last).mean(dim=1)  # (T-1, B)  # fmt: skip
+    if last is None:
+        last = score(discriminator, tokens, dropout=dropout, dtype=compute)
     return torch.cat([q.to(dtype).T, last.to(dtype).unsqueeze(1)], dim=1)
 
 

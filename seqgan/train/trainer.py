@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from seqgan.config import SeqGANConfig, best_metric_higher_is_better
 from seqgan.data.decode import strip_special
-from seqgan.env import resolve_device
+from seqgan.env import native_bf16, resolve_device
 from seqgan.errors import Interrupted, TrainingError
 from seqgan.eval.bleu import BleuReference
 from seqgan.models import Generator
@@ -70,6 +70,7 @@ class SeqGANTrainer:
             config.validate()
             distributed.check_split(config, self.world)
             device = resolve_device(config.run.device)
+            config.resolve_auto(native_bf16(device))  # once, and saved with the run
         self.cfg = config
         self.run = RunDir(out_dir)
         self.out = self.run.path
@@ -409,9 +410,8 @@ class SeqGANTrainer:
         labels = self._draw_labels(cfg.batch_size // self.world)  # conditional: the roll-outs keep each one's label
         tokens, states = self.generator.sample(cfg.batch_size // self.world, T, self.rng, return_states=True,
                                                **_given(labels))  # fmt: skip
-        policy = self.generator
-        if self.rollout_policy is not None:
-            policy, states = self.rollout_policy, None  # the delayed policy has its own states
+        policy = self.generator if self.rollout_policy is None else self.rollout_policy
+        states = states if self.rollout_policy is None else None  # the delayed policy has its own states
         if cfg.reward == "discriminator":
             rewards = rollout.rollout_rewards(policy, self.discriminator, tokens, cfg.rollout_num, states,
                                               rng=self.rng, score_batch=cfg.d_score_batch, dropout=cfg.reward_dropout,

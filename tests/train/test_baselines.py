@@ -169,7 +169,7 @@ def forks(source: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
         "constant": ("adversarial.reward=constant",),
         "mle": ("adversarial.mode=mle",),
         "delayed": ("adversarial.rollout_policy=delayed", "adversarial.rollout_update_rate=1.0"),
-        "fp32": (),
+        "fp32": ("adversarial.reward_bf16=false",),
         "bf16": ("adversarial.reward_bf16=true",),
     }
     for name, overrides in variants.items():

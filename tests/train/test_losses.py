@@ -159,3 +159,34 @@ def test_bf16_d_training_keeps_the_accuracy_curve(tmp_path) -> None:
     pairs = zip(curves["true"], curves["false"], strict=True)
     diffs = [abs(a - b) for x, y in pairs for a, b in zip(x, y, strict=True)]
     assert max(diffs) <= 0.03 and curves["true"] != curves["false"]  # close, and really the bf16 path
+
+
+def test_bf16_switches_default_to_the_hardware_and_are_saved(tmp_path, monkeypatch) -> None:
+    """discriminator.train_bf16 and adversarial.reward_bf16 left at None (auto) become what the device runs
+    natively when a run starts, and the run's config.json records the resolved value (a resume on another
+    machine keeps it); explicit values stay; a config.json written before the switches existed means fp32."""
+    import json
+
+    from helpers import tiny_config
+
+    from seqgan.config import SeqGANConfig
+    from seqgan.train.trainer import SeqGANTrainer
+
+    for native in (True, False):
+        monkeypatch.setattr("seqgan.train.trainer.native_bf16", lambda device, native=native: native)
+        cfg = tiny_config("pretrain.g_epochs=0", "pretrain.d_steps=0", "adversarial.epochs=0")
+        assert cfg.discriminator.train_bf16 is None and cfg.adversarial.reward_bf16 is None
+        run = tmp_path / f"auto-{native}"
+        SeqGANTrainer(cfg, run).fit()
+        saved = json.loads((run / "config.json").read_text())
+        assert saved["discriminator"]["train_bf16"] is native and saved["adversarial"]["reward_bf16"] is native
+    monkeypatch.setattr("seqgan.train.trainer.native_bf16", lambda device: True)
+    run = tmp_path / "explicit"
+    SeqGANTrainer(tiny_config("pretrain.g_epochs=0", "pretrain.d_steps=0", "adversarial.epochs=0",
+                              "adversarial.reward_bf16=false"), run).fit()  # fmt: skip
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["adversarial"]["reward_bf16"] is False and saved["discriminator"]["train_bf16"] is True
+    legacy = SeqGANConfig().to_dict()
+    del legacy["discriminator"]["train_bf16"], legacy["adversarial"]["reward_bf16"]
+    old = SeqGANConfig.from_dict(legacy)
+    assert old.discriminator.train_bf16 is False and old.adversarial.reward_bf16 is False
