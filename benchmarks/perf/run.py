@@ -1,6 +1,6 @@
 """Measure `seqgan bench` and write benchmarks/perf/results.md (generated; never edit by hand).
 
-    python benchmarks/perf/run.py [--device cpu|cuda] [--out benchmarks/perf/results.md]
+    python benchmarks/perf/run.py [--device cpu|cuda] [--out benchmarks/perf/results.md] [--demo]
 
 Every figure comes from one run of seqgan.bench.run_bench in this process; ratios compare figures of
 that run only.
@@ -12,7 +12,9 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,6 +51,11 @@ ROWS = [
     ("d_train_seqs_per_s_bf16", "  bf16 autocast, filter banks as products, fused Adam (train_bf16)", "seq/s"),
     ("d_train_seqs_per_s", "  the default configuration's path", "seq/s"),
     ("d_train_speedup", "  default / fp32 (goal >= 2)", "x"),
+    ("demo_fp32_s", "`seqgan train --preset demo` end to end, D in fp32", "s"),
+    ("demo_default_s", "  the same in the default precision (bf16 where native)", "s"),
+    ("demo_speedup", "  fp32 / default", "x"),
+    ("demo_fp32_nll_oracle", "  last NLL_oracle, fp32", "nats"),
+    ("demo_default_nll_oracle", "  last NLL_oracle, default precision", "nats"),
     ("mle_tokens_per_s", "MLE training, batch 64 x 20", "tokens/s"),
     ("sampling_tokens_per_s", "generator sampling, 4,096 x 20", "tokens/s"),
     ("bleu2to5_s", "BLEU-2..5, 10,000 hypotheses x 10,000 references", "s"),
@@ -75,13 +82,36 @@ def where_the_time_goes(r: dict) -> list[str]:
     return lines
 
 
+def demo_end_to_end(device: str) -> dict[str, float]:
+    """Wall seconds of `seqgan train --preset demo` (a fresh process each), D in fp32 and in the default precision
+    (bf16 where the device computes it natively), and each run's last NLL_oracle."""
+    out: dict[str, float] = {}
+    for name, sets in (("fp32", ["discriminator.train_bf16=false", "adversarial.reward_bf16=false"]),
+                       ("default", [])):  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "-m", "seqgan", "train", "--preset", "demo", "--device", device, "--no-progress",
+                   "--out-dir", str(Path(tmp) / "run"), *[x for s in sets for x in ("--set", s)]]  # fmt: skip
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            out[f"demo_{name}_s"] = time.perf_counter() - start
+            events = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
+            out[f"demo_{name}_nll_oracle"] = [e for e in events if "eval/nll_oracle" in e][-1]["eval/nll_oracle"]
+    out["demo_speedup"] = out["demo_fp32_s"] / out["demo_default_s"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default=str(HERE / "results.md"))
+    parser.add_argument("--demo", action="store_true",
+                        help="also train the demo preset end to end, with D in fp32 and in the default precision "
+                             "(two runs of several minutes each, in a temporary folder)")  # fmt: skip
     args = parser.parse_args()
     t0 = time.time()
     result = run_bench(device=args.device)
+    if args.demo:
+        result.update(demo_end_to_end(args.device))
     lines = [
         "# Performance",
         "",
