@@ -106,8 +106,9 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     out["rollout_over_d_scoring"] = out["rollout_batched_s"] / out["d_scoring_alone_s"]
 
     # Text-like lengths (T 38 as COCO captions, EOS drawn with probability about 1/12 at each position): rows
-    # leave the roll-out batch once they end and prefixes that already ended are not scored, against keeping
-    # every row to the end and scoring every completion (the same rewards).
+    # leave the roll-out batch once they end, prefixes that already ended are not scored and windows of PAD only
+    # are computed once, against keeping every row to the end and scoring every completion in fp32 (the same
+    # rewards): in fp32, and in the default configuration's precision.
     T_text = 38
     g_text = Generator(V, eos_token=2, pad_token=0, start_token=1).to(dev)
     with torch.no_grad():
@@ -121,8 +122,10 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
         return score_completions(d_text, text_tokens, comp)
 
     out["text_rollout_all_rows_s"] = median_time(text_all_rows, dev, reps)
-    out["text_rollout_s"] = median_time(
+    out["text_rollout_fp32_s"] = median_time(
         lambda: rollout_rewards(g_text, d_text, text_tokens, N, text_states, rng=rng), dev, reps)  # fmt: skip
+    out["text_rollout_s"] = median_time(
+        lambda: rollout_rewards(g_text, d_text, text_tokens, N, text_states, rng=rng, bf16=reward_bf16), dev, reps)
     out["text_rollout_speedup"] = out["text_rollout_all_rows_s"] / out["text_rollout_s"]
 
     # The Transformer generator at the LSTM's parameter budget (width 32, 2 layers, feed-forward 64): roll-outs

@@ -17,6 +17,7 @@ re-encoded every time), kept as the reference the tests and the benchmark compar
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -196,7 +197,8 @@ def _probs_from_raw(d: Discriminator, cnn: _FrozenCNN, raw: Tensor) -> Tensor:
 @torch.no_grad()
 def score_completions(discriminator: Discriminator, tokens: Tensor, completions: Tensor, batch: int = 4096,
                       dropout: bool = False, shift: int = 0, dtype: torch.dtype | None = None,
-                      ended: Tensor | None = None, full: Tensor | None = None) -> Tensor:  # fmt: skip
+                      ended: Tensor | None = None, full: Tensor | None = None,
+                      pad: int | None = None) -> Tensor:  # fmt: skip
     """P(real) of every roll-out completion, sharing the work that lies inside the prefix.
 
     A completion of the prefix Y_1:t agrees with Y on positions < t, so every convolution window
@@ -211,6 +213,8 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
     reward_bf16 option); bias, gates and output layer stay in D's dtype, and so do the probabilities.
     ``ended`` (B, T-1) bool with ``full`` (B,): the prefixes that already hold an EOS, whose completions are Y
     itself (PAD after the EOS), are not scored; their entries are ``full``, D(Y) as the caller scored it.
+    ``pad``: the PAD token, which only ever follows a sequence's end: rows are scored in order of length, and the
+    windows past a chunk's longest row, all PAD, are computed once (exact, as the max is).
     """
     T1, N, B, T = completions.shape
     if not isinstance(discriminator, Discriminator):
@@ -226,6 +230,12 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
         x_y = cnn.embedding[tokens]  # (B, T, E)
         # prefix_max[k][:, p]: max over the windows at positions <= p of filter bank k on Y (before bias and ReLU)
         prefix_max = [_window_outputs(x_y, weight).cummax(dim=1).values for _, weight in cnn.filters]
+        widest = max(w for w, _ in cnn.filters)
+        if pad is not None:  # each filter bank's output on a window of PAD only, (1, n)
+            pad_windows = [_window_outputs(cnn.embedding[torch.full((1, w), pad, device=tokens.device)], weight)[:, 0]
+                           for w, weight in cnn.filters]  # fmt: skip
+        else:
+            pad_windows = [None] * len(cnn.filters)
         for t in range(1, T1 + 1):  # t: the prefix length (T counts the label column too when shift = 1)
             seqs = None if ended is None else (~ended[:, t - 1]).nonzero().squeeze(1)  # the sequences scored
             if seqs is not None:
@@ -233,23 +243,32 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
                 if not seqs.numel():
                     continue
             block = completions[t - 1] if seqs is None else completions[t - 1][:, seqs]  # (N, L, T)
-            pms = prefix_max if seqs is None else [pm[seqs] for pm in prefix_max]
             L = block.shape[1]
             rows = block.reshape(N * L, T)
+            seq = torch.arange(N * L, device=tokens.device) % L  # each row's sequence among the L
+            if pad is not None:  # rows in order of their length, so that a chunk stops where its longest row does
+                content = T - (rows != pad).flip(1).int().argmax(dim=1)  # 1 + the last position that is not PAD
+                order = content.argsort()
+                rows, seq, content = rows[order], seq[order], content[order]
             probs = torch.empty(N * L, device=tokens.device, dtype=out.dtype)
-            rows_per_chunk = max(1, batch // L) * L
-            for lo in range(0, N * L, rows_per_chunk):
-                chunk = rows[lo : lo + rows_per_chunk]
-                reps = chunk.shape[0] // L
-                x = cnn.embedding[chunk]  # (R, T, E)
+            for lo in range(0, N * L, batch):
+                chunk, chunk_seq = rows[lo : lo + batch], seq[lo : lo + batch]
+                # Windows that start at or after ``reach`` hold PAD only: all equal, one value per filter bank.
+                reach = T if pad is None else int(content[lo : lo + batch].max())
+                x = cnn.embedding[chunk[:, : min(T, reach + widest - 1)]]  # (R, T', E)
                 raw = []
-                for (w, weight), pm in zip(cnn.filters, pms, strict=True):
+                for (w, weight), pm, pad_value in zip(cnn.filters, prefix_max, pad_windows, strict=True):
                     start = max(0, t + shift - w + 1)  # windows at positions < start lie inside the prefix
-                    feat = _window_outputs(x[:, start:], weight).amax(dim=1)
+                    stop = min(T - w + 1, max(reach, start))  # windows [start, stop) are computed
+                    parts = [] if stop == start else [_window_outputs(x[:, start : stop + w - 1], weight).amax(dim=1)]
+                    if stop < T - w + 1:
+                        parts.append(pad_value.expand(chunk.shape[0], -1))
                     if start > 0:
-                        feat = torch.maximum(feat, pm[:, start - 1].repeat(reps, 1))
-                    raw.append(feat)
+                        parts.append(pm[seqs[chunk_seq] if seqs is not None else chunk_seq, start - 1])
+                    raw.append(functools.reduce(torch.maximum, parts))
                 probs[lo : lo + chunk.shape[0]] = _probs_from_raw(discriminator, cnn, torch.cat(raw, 1))
+            if pad is not None:
+                probs = torch.empty_like(probs).index_copy_(0, order, probs)
             if seqs is None:
                 out[t - 1] = probs.view(N, B)
             else:
@@ -280,7 +299,8 @@ def rollout_rewards(policy: SequenceGenerator, discriminator: Discriminator, tok
     ended = None if eos is None or dropout else ((raw == eos).cumsum(dim=1) > 0)[:, :-1]
     last = None if ended is None else score(discriminator, tokens, dropout=dropout, dtype=compute)
     q = score_completions(discriminator, tokens, completions, score_batch, dropout, shift=int(labels is not None),
-                          dtype=compute, ended=ended, full=last).mean(dim=1)  # (T-1, B)  # fmt: skip
+                          dtype=compute, ended=ended, full=last,
+                          pad=None if eos is None else policy.pad_token).mean(dim=1)  # (T-1, B)  # fmt: skip
     if last is None:
         last = score(discriminator, tokens, dropout=dropout, dtype=compute)
     return torch.cat([q.to(dtype).T, last.to(dtype).unsqueeze(1)], dim=1)

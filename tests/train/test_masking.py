@@ -151,6 +151,10 @@ def test_dropping_ended_rows_changes_no_completion_and_no_reward():
     full = score(d, tokens)
     skipped = score_completions(d, tokens, dropped, ended=ended, full=full)
     torch.testing.assert_close(skipped, score_completions(d, tokens, dropped), rtol=0, atol=1e-12)
+    # rows scored in order of length, the windows of PAD only computed once, in chunks of any size: the same
+    for batch in (4096, 5, 1):
+        by_length = score_completions(d, tokens, dropped, batch, ended=ended, full=full, pad=PAD)
+        torch.testing.assert_close(by_length, skipped, rtol=0, atol=1e-12)
     assert torch.equal(skipped.permute(2, 0, 1)[ended], full.view(-1, 1, 1).expand(16, 7, 4)[ended])
 
     class OwnD(torch.nn.Module):  # a discriminator of one's own: scored whole, the ended prefixes skipped too
