@@ -112,6 +112,7 @@ def rollout_completions(policy: SequenceGenerator, tokens: Tensor, rollout_num: 
     # row to the end and pads it, as the staircase always did.
     select = getattr(policy, "select_state", None) if drop_ended else None
     fan = torch.arange(N, device=tokens.device).unsqueeze(1) * B  # (N, 1)
+    flat_uniforms = uniforms.reshape(-1, T)  # rows as in grid
     state = None
     prev = rows = torch.empty(0, dtype=torch.long, device=tokens.device)  # rows: each active row's index in grid
     done = torch.empty(0, dtype=torch.bool, device=tokens.device)
@@ -120,7 +121,7 @@ def rollout_completions(policy: SequenceGenerator, tokens: Tensor, rollout_num: 
         # i join them; the batch grows as the staircase of the roll-out grid and no row does a step it does not need.
         if prev.numel():
             state = policy.advance(prev, state)
-            cont = policy.draw(state, uniforms.reshape(-1, T)[rows, i])
+            cont = policy.draw(state, flat_uniforms[rows, i])
             prev, done = finish_after_eos(cont, done, eos, pad)
         joining = policy.prefix_state(states, i)
         live = (~ended[:, i - 1]).nonzero().squeeze(1) if select is not None else None
@@ -213,8 +214,8 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
     reward_bf16 option); bias, gates and output layer stay in D's dtype, and so do the probabilities.
     ``ended`` (B, T-1) bool with ``full`` (B,): the prefixes that already hold an EOS, whose completions are Y
     itself (PAD after the EOS), are not scored; their entries are ``full``, D(Y) as the caller scored it.
-    ``pad``: the PAD token, which only ever follows a sequence's end: rows are scored in order of length, and the
-    windows past a chunk's longest row, all PAD, are computed once (exact, as the max is).
+    ``pad``: the PAD token: rows are scored in order of length (1 + their last position that is not PAD), and the
+    windows past a chunk's longest row, PAD only and so all equal, are computed once (exact for any rows).
     """
     T1, N, B, T = completions.shape
     if not isinstance(discriminator, Discriminator):
