@@ -49,7 +49,8 @@ def matched_gap(a: Sequence[Point], b: Sequence[Point], grid: int = 50) -> float
     lo, hi = max(ca[0][0], cb[0][0]), min(ca[-1][0], cb[-1][0])
     if lo > hi:
         return None
-    xs = [lo] if hi == lo else [lo + (hi - lo) * i / (grid - 1) for i in range(grid)]
+    # min(): lo + (hi - lo) can round an ulp past hi, where one curve has no value
+    xs = [lo] if hi == lo else [min(hi, lo + (hi - lo) * i / (grid - 1)) for i in range(grid)]
     gaps = [interpolate(ca, x) - interpolate(cb, x) for x in xs]  # type: ignore[operator]
     return statistics.fmean(gaps)
 

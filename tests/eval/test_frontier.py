@@ -70,3 +70,16 @@ def test_t_test_equals_scipy_without_needing_it() -> None:
         n = rng.randint(2, 12)
         values = [rng.gauss(rng.uniform(-2, 2), rng.uniform(0.01, 3)) for _ in range(n)]
         assert one_sample_t_p(values) == pytest.approx(float(stats.ttest_1samp(values, 0.0).pvalue), rel=1e-9)
+
+
+def test_matched_gap_where_the_grid_rounds_past_the_shared_range() -> None:
+    """lo + (hi - lo) rounds an ulp above hi for these ends (found on COCO's Self-BLEU axis): the last grid point
+    must still fall inside both curves, and the gap is the constant offset between them."""
+    from seqgan.eval.frontier import matched_gap
+
+    lo, hi = 0.022782575668658378, 0.42561883196681716
+    assert lo + (hi - lo) * 49 / 49 > hi  # the rounding this test is about
+    a = [(1.0, lo, 1.0), (2.0, hi, 0.5)]
+    b = [(1.0, lo - 0.01, 1.2), (2.0, hi, 0.7)]  # b's branch reaches further left; both end at hi
+    gap = matched_gap(a, b)
+    assert gap is not None and gap < 0
