@@ -106,7 +106,9 @@ def main() -> None:
     common = ["--preset", args.preset, "--device", args.device]
     overrides = {**COLUMNS, **CONTROLS}
     jobs = [(seed, name) for seed in args.seeds for name in COLUMNS if "table" in args.parts]
-    jobs += [(seed, name) for seed in args.seeds for name in ["seqgan", *CONTROLS] if "controls" in args.parts]
+    # control-major: every seed of a control before the next control, so a run cut short has whole controls
+    jobs += [(seed, "seqgan") for seed in args.seeds if "controls" in args.parts]
+    jobs += [(seed, name) for name in CONTROLS for seed in args.seeds if "controls" in args.parts]
 
     def job(seed: int, name: str) -> None:
         source, run = out / f"seed{seed}" / "seqgan", out / f"seed{seed}" / name
