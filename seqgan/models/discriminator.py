@@ -97,4 +97,3 @@ def window_products(x: Tensor, weight: Tensor) -> Tensor:
     width = weight.shape[0] // E
     windows = x.unfold(1, width, 1).transpose(2, 3).reshape(B * (T - width + 1), width * E)
     return (windows @ weight).view(B, T - width + 1, -1)
-

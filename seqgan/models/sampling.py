@@ -26,6 +26,14 @@ def sequence_mask(tokens: Tensor, eos_token: int | None) -> Tensor:
     return (is_eos.cumsum(dim=1) - is_eos) == 0
 
 
+def ended_prefixes(tokens: Tensor, eos_token: int | None) -> Tensor:
+    """[b, j]: the prefix y_0..y_j of sequence b already holds an EOS (so everything after it is PAD).
+    tokens (B, T) -> bool (B, T); all False without an EOS token."""
+    if eos_token is None:
+        return torch.zeros_like(tokens, dtype=torch.bool)
+    return (tokens == eos_token).cumsum(dim=1) > 0
+
+
 def trim_padding(tokens: Tensor, eos_token: int | None) -> Tensor:
     """Drop the trailing columns that are padding in every row: (B, T) -> (B, T') with T' the longest
     real length. Teacher-forced log-probabilities of the kept positions do not change (the LSTM is

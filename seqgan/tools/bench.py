@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from seqgan.config import AdversarialConfig, DiscriminatorConfig, paper_filters
+from seqgan.config import SeqGANConfig, paper_filters
 from seqgan.env import native_bf16, resolve_device
 from seqgan.eval.bleu import bleu, self_bleu
 from seqgan.models import Discriminator, Generator
@@ -49,6 +49,24 @@ def discriminator_flops(d: Discriminator, seq_len: int) -> int:
     return 2 * (conv + 2 * total * total + 2 * total)
 
 
+def eos_rollout_figures(g: Generator, d: Discriminator, tokens: torch.Tensor, states: object, rollout_num: int,
+                        rng: torch.Generator, dev: torch.device, reps: int,
+                        bf16: bool) -> dict[str, float]:  # fmt: skip
+    """One G step's rewards for sequences with EOS: every roll-out row kept to the end and every completion scored
+    in fp32 (``all_rows_s``), against the roll-outs that drop ended rows, skip ended prefixes and compute windows of
+    PAD only once, in fp32 (``fp32_s``) and in the precision ``bf16`` says (``s``); the same rewards."""
+    def all_rows() -> torch.Tensor:
+        comp = rollout_completions(g, tokens, rollout_num, states, rng=rng, drop_ended=False)
+        return score_completions(d, tokens, comp)
+
+    out = {"all_rows_s": median_time(all_rows, dev, reps),
+           "fp32_s": median_time(lambda: rollout_rewards(g, d, tokens, rollout_num, states, rng=rng), dev, reps),
+           "s": median_time(lambda: rollout_rewards(g, d, tokens, rollout_num, states, rng=rng, bf16=bf16), dev,
+                            reps)}  # fmt: skip
+    out["speedup"] = out["all_rows_s"] / out["s"]
+    return out
+
+
 def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[str, float | str]:
     """All figures as a flat dict (seconds, per-second rates, ratios)."""
     dev = resolve_device(device)
@@ -75,8 +93,9 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
 
     tokens, states = g.sample(B, T, rng, return_states=True)
     rows = (T - 1) * N * B + B
-    reward_bf16 = AdversarialConfig().reward_bf16
-    reward_bf16 = native_bf16(dev) if reward_bf16 is None else reward_bf16  # None: auto, as a run resolves it
+    defaults = SeqGANConfig()
+    defaults.resolve_auto(native_bf16(dev))  # the precision a run with the default configuration gets here
+    reward_bf16 = bool(defaults.adversarial.reward_bf16)
     out["reward_bf16_default"] = str(reward_bf16).lower()
     out["rollout_batched_fp32_s"] = median_time(lambda: rollout_rewards(g, d, tokens, N, states, rng=rng), dev, reps)
     out["rollout_batched_bf16_s"] = median_time(
@@ -116,17 +135,8 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     d_text = Discriminator(V, paper_filters(T_text)).to(dev)
     text_tokens, text_states = g_text.sample(B, T_text, rng, return_states=True)
     out["text_mean_length"] = float(sequence_mask(text_tokens, 2).sum(dim=1).float().mean())
-
-    def text_all_rows() -> torch.Tensor:
-        comp = rollout_completions(g_text, text_tokens, N, text_states, rng=rng, drop_ended=False)
-        return score_completions(d_text, text_tokens, comp)
-
-    out["text_rollout_all_rows_s"] = median_time(text_all_rows, dev, reps)
-    out["text_rollout_fp32_s"] = median_time(
-        lambda: rollout_rewards(g_text, d_text, text_tokens, N, text_states, rng=rng), dev, reps)  # fmt: skip
-    out["text_rollout_s"] = median_time(
-        lambda: rollout_rewards(g_text, d_text, text_tokens, N, text_states, rng=rng, bf16=reward_bf16), dev, reps)
-    out["text_rollout_speedup"] = out["text_rollout_all_rows_s"] / out["text_rollout_s"]
+    text = eos_rollout_figures(g_text, d_text, text_tokens, text_states, N, rng, dev, reps, reward_bf16)
+    out.update({f"text_rollout_{key}": value for key, value in text.items()})
 
     # The Transformer generator at the LSTM's parameter budget (width 32, 2 layers, feed-forward 64): roll-outs
     # continued from the key/value caches, batched, against the per-prefix loop that re-encodes every prefix.
@@ -173,8 +183,7 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
             rates[name].append(64 * steps / median_time(lambda s=step: [s() for _ in range(steps)], dev, 1))
     for name, values in rates.items():
         out[f"d_train_seqs_per_s_{name}"] = sorted(values)[len(values) // 2]
-    train_bf16 = DiscriminatorConfig().train_bf16
-    default = "bf16" if (native_bf16(dev) if train_bf16 is None else train_bf16) else "fp32"
+    default = "bf16" if defaults.discriminator.train_bf16 else "fp32"
     out["d_train_seqs_per_s"] = out[f"d_train_seqs_per_s_{default}"]
     out["d_train_speedup"] = out["d_train_seqs_per_s"] / out["d_train_seqs_per_s_fp32"]
 

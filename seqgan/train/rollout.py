@@ -28,7 +28,7 @@ from seqgan.data.decode import strip_special
 from seqgan.eval.bleu import BleuReference
 from seqgan.models.discriminator import Discriminator, window_products
 from seqgan.models.interface import SequenceGenerator, States, dtype_of
-from seqgan.models.sampling import finish_after_eos, sample_from_logits
+from seqgan.models.sampling import ended_prefixes, finish_after_eos, sample_from_logits
 
 
 @contextlib.contextmanager
@@ -106,12 +106,12 @@ def rollout_completions(policy: SequenceGenerator, tokens: Tensor, rollout_num: 
     out = tokens.expand(T - 1, N, B, T).clone()
     grid = out.view(-1, T)  # row ((t-1) * N + n) * B + b: roll-out n of the prefix of length t of sequence b
     eos, pad = policy.eos_token, policy.pad_token
-    # ended[b, j]: the prefix y_0..y_j already holds an EOS.
-    ended = (tokens == eos).cumsum(dim=1) > 0 if eos is not None else torch.zeros_like(tokens, dtype=torch.bool)
+    ended = ended_prefixes(tokens, eos)
     # A generator with select_state (both of ours) drops a row as soon as it has ended; one without keeps every
     # row to the end and pads it, as the staircase always did.
     select = getattr(policy, "select_state", None) if drop_ended else None
     fan = torch.arange(N, device=tokens.device).unsqueeze(1) * B  # (N, 1)
+    every = torch.arange(B, device=tokens.device)
     flat_uniforms = uniforms.reshape(-1, T)  # rows as in grid
     state = None
     prev = rows = torch.empty(0, dtype=torch.long, device=tokens.device)  # rows: each active row's index in grid
@@ -127,7 +127,7 @@ def rollout_completions(policy: SequenceGenerator, tokens: Tensor, rollout_num: 
         live = (~ended[:, i - 1]).nonzero().squeeze(1) if select is not None else None
         if live is not None and live.numel() < B:
             joining = select(joining, live)
-        seqs = live if live is not None else torch.arange(B, device=tokens.device)
+        seqs = live if live is not None else every
         if seqs.numel():
             # The N roll-outs of a joining prefix share one state, hence one distribution: project it once per
             # sequence and draw N tokens from it.
@@ -254,6 +254,7 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
             probs = torch.empty(N * L, device=tokens.device, dtype=out.dtype)
             for lo in range(0, N * L, batch):
                 chunk, chunk_seq = rows[lo : lo + batch], seq[lo : lo + batch]
+                of_y = chunk_seq if seqs is None else seqs[chunk_seq]  # each row's sequence among the B of Y
                 # Windows that start at or after ``reach`` hold PAD only: all equal, one value per filter bank.
                 reach = T if pad is None else int(content[lo : lo + batch].max())
                 x = cnn.embedding[chunk[:, : min(T, reach + widest - 1)]]  # (R, T', E)
@@ -265,7 +266,7 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
                     if stop < T - w + 1:
                         parts.append(pad_value.expand(chunk.shape[0], -1))
                     if start > 0:
-                        parts.append(pm[seqs[chunk_seq] if seqs is not None else chunk_seq, start - 1])
+                        parts.append(pm[of_y, start - 1])
                     raw.append(functools.reduce(torch.maximum, parts))
                 probs[lo : lo + chunk.shape[0]] = _probs_from_raw(discriminator, cnn, torch.cat(raw, 1))
             if pad is not None:
@@ -297,7 +298,7 @@ def rollout_rewards(policy: SequenceGenerator, discriminator: Discriminator, tok
     # A prefix that already holds an EOS is completed by PAD alone: its N completions are Y, scored once (with D's
     # dropout on, each completion keeps its own draw of the dropout mask, so all are scored, before Y as always).
     eos = policy.eos_token
-    ended = None if eos is None or dropout else ((raw == eos).cumsum(dim=1) > 0)[:, :-1]
+    ended = None if eos is None or dropout else ended_prefixes(raw, eos)[:, :-1]
     last = None if ended is None else score(discriminator, tokens, dropout=dropout, dtype=compute)
     q = score_completions(discriminator, tokens, completions, score_batch, dropout, shift=int(labels is not None),
                           dtype=compute, ended=ended, full=last,
