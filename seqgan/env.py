@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import platform
 import subprocess
@@ -37,6 +39,43 @@ def native_bf16(device: torch.device) -> bool:
     return any(bool(probe()) for probe in probes if probe is not None)
 
 
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_KEEP = {_M_MMAP_THRESHOLD: 32 << 20, _M_TRIM_THRESHOLD: 512 << 20, _M_TOP_PAD: 32 << 20}
+_allocator = "system default"
+
+
+def keep_freed_memory() -> str:
+    """Let glibc's malloc keep freed memory for reuse instead of handing it back to the OS; returns what the allocator
+    now does (also recorded in env.json).
+
+    A G step allocates and frees the same large buffers (logits of 256 x 5,000, window matrices, D's weight casts)
+    thousands of times. With glibc's defaults whether a freed buffer goes back to the OS depends on the order of the
+    first large frees, so one process reuses its memory and another takes some 300,000 page faults per G step (about
+    0.3 s of 2 s on a 2-core VM; docs/LOG.md). Here blocks below 32 MiB always come from the heap (glibc's largest
+    allowed threshold), and the heap is trimmed only when 512 MiB lie free at its top, so the resident memory stays
+    near the peak the run reached anyway. The CLI calls this at start; ``SEQGAN_MALLOC=system`` leaves glibc's
+    defaults. A no-op (and "system default") off glibc.
+    """
+    global _allocator
+    if os.environ.get("SEQGAN_MALLOC", "").lower() == "system" or not sys.platform.startswith("linux"):
+        return _allocator
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # musl and other C libraries have no mallopt
+        return _allocator
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    if all(mallopt(param, value) == 1 for param, value in _KEEP.items()):
+        _allocator = "glibc, freed memory kept (mmap threshold 32 MiB, trim threshold 512 MiB)"
+    return _allocator
+
+
+def allocator() -> str:
+    """What :func:`keep_freed_memory` made of this process's allocator ("system default" until it is called)."""
+    return _allocator
+
+
 def git_sha() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
@@ -60,6 +99,7 @@ def env_snapshot(device: torch.device) -> dict[str, Any]:
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "allocator": allocator(),
         "device": str(device),
     }
     if device.type == "cuda":

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from seqgan.env import git_sha
+from seqgan.env import git_sha, keep_freed_memory
 from seqgan.tools.bench import run_bench
 
 HERE = Path(__file__).resolve().parent
@@ -32,6 +32,7 @@ ROWS = [
     ("d_bf16_speedup", "  bf16 speed-up of the D part", "x"),
     ("d_bf16_max_abs_q_diff", "  bf16: largest change of a reward Q (fp32 Q std in the next row)", ""),
     ("q_std", "  std of the fp32 rewards Q over prefixes and sequences", ""),
+    ("rollout_page_faults", "  page faults of the process during one G step's rewards (the default configuration)", ""),
     ("rollout_naive_s", "naive roll-out: the authors' loop (prefix re-encoded, torch.multinomial)", "s"),
     ("reward_bf16_default", "  the default configuration scores the rewards in bf16 on this machine", ""),
     ("rollout_speedup", "naive / batched, the default configuration (issue 19's goal >= 17)", "x"),
@@ -119,6 +120,7 @@ def main() -> None:
         result = json.loads(Path(args.render).read_text())
     else:
         t0 = time.time()
+        keep_freed_memory()  # as the seqgan command does
         result = run_bench(device=args.device)
         if args.demo:
             result.update(demo_end_to_end(args.device))
@@ -139,6 +141,7 @@ def render(result: dict) -> list[str]:
         f"- Command: `{result['command']}`",
         f"- Machine: {result['machine']}, device {result['device']}, torch {result['torch']} with {result['threads']} "
         f"threads; commit {result['commit']}; {result['date']}; the whole measurement took {result['measure_s']} s",
+        f"- Allocator: {result.get('allocator', 'system default')}",
         "",
         "| figure | value | unit |",
         "|---|---|---|",

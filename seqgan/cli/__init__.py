@@ -14,6 +14,7 @@ import sys
 
 from seqgan.cli import generate, oracle, prepare, tools, train
 from seqgan.cli.common import Parser, check_text_arguments
+from seqgan.env import keep_freed_memory
 from seqgan.errors import Interrupted, TrainingError, UserError
 
 
@@ -44,6 +45,7 @@ def _report(kind: str, message: str, err: BaseException) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    keep_freed_memory()  # a library import leaves the allocator alone; the command line owns its process
     try:
         args = parser.parse_args(argv)
         check_text_arguments(args)

@@ -119,22 +119,30 @@ def _two_level_search(probs: Tensor, u: Tensor) -> Tensor:
     that costs as much as the softmax. probs (B, V), u (B, K) -> (B, K)."""
     B, V = probs.shape
     K = u.shape[1]
-    nb = V // _BLOCK
-    sums = probs[:, : nb * _BLOCK].reshape(B, nb, _BLOCK).sum(dim=2)
-    if nb * _BLOCK < V:
-        sums = torch.cat([sums, probs[:, nb * _BLOCK :].sum(dim=1, keepdim=True)], dim=1)
+    whole = V // _BLOCK
+    sums = probs[:, : whole * _BLOCK].reshape(B, whole, _BLOCK).sum(dim=2)
+    if whole * _BLOCK < V:
+        sums = torch.cat([sums, probs[:, whole * _BLOCK :].sum(dim=1, keepdim=True)], dim=1)
     csum = sums.cumsum(dim=1)  # (B, blocks)
     target = u * csum[:, -1:]  # (B, K)
     block = torch.searchsorted(csum, target, right=True).clamp_(max=csum.shape[1] - 1)
-    base = torch.where(block > 0, csum.gather(1, (block - 1).clamp(min=0)), torch.zeros_like(target))
+    base = torch.nn.functional.pad(csum, (1, 0)).gather(1, block)  # the mass before each chosen block
     cols = block.unsqueeze(-1) * _BLOCK + torch.arange(_BLOCK, device=probs.device)  # (B, K, BLOCK)
-    inside = probs.gather(1, cols.clamp(max=V - 1).view(B, -1)).view(B, K, _BLOCK).masked_fill(cols >= V, 0.0)
+    # The rare exceptions below cost a host sync on a GPU, so there they are always handled; on the CPU only
+    # when they occur (most draws touch neither).
+    check = probs.is_cuda
+    if whole * _BLOCK < V and (check or bool((block == whole).any())):  # the partial last block: columns past V
+        inside = probs.gather(1, cols.clamp(max=V - 1).view(B, -1)).view(B, K, _BLOCK).masked_fill(cols >= V, 0.0)
+    else:
+        inside = probs.gather(1, cols.view(B, -1)).view(B, K, _BLOCK)
     running = inside.cumsum(dim=-1) + base.unsqueeze(-1)
     j = torch.searchsorted(running, target.unsqueeze(-1), right=True).squeeze(-1)  # (B, K)
     # The block's own running total can fall an ulp short of its cumulative block sum (other
     # summation order); a target in that gap goes to the block's last token with probability > 0.
-    last = (torch.arange(1, _BLOCK + 1, device=probs.device) * (inside > 0)).argmax(dim=-1)
-    j = torch.where(j >= _BLOCK, last, j)
+    beyond = j >= _BLOCK
+    if check or bool(beyond.any()):
+        last = (torch.arange(1, _BLOCK + 1, device=probs.device) * (inside > 0)).argmax(dim=-1)
+        j = torch.where(beyond, last, j)
     return block * _BLOCK + j
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 
 from seqgan.config import SeqGANConfig, paper_filters
-from seqgan.env import native_bf16, resolve_device
+from seqgan.env import allocator, native_bf16, resolve_device
 from seqgan.eval.bleu import bleu, self_bleu
 from seqgan.models import Discriminator, Generator
 from seqgan.models.sampling import sequence_mask
@@ -84,6 +84,7 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
         "rollout_num": N,
         "seq_len": T,
         "vocab_size": V,
+        "allocator": allocator(),
     }
 
     # Reference throughput of the machine: a large fp32 matrix product.
@@ -101,6 +102,9 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     out["rollout_batched_bf16_s"] = median_time(
         lambda: rollout_rewards(g, d, tokens, N, states, rng=rng, bf16=True), dev, reps)  # fmt: skip
     out["rollout_batched_s"] = out["rollout_batched_bf16_s" if reward_bf16 else "rollout_batched_fp32_s"]
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt  # fresh memory the OS had to map (what allocator
+    rollout_rewards(g, d, tokens, N, states, rng=rng, bf16=reward_bf16)  # says decides how many)
+    out["rollout_page_faults"] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     fake = torch.randint(0, V, (rows, T), generator=rng, device=dev)
     # "D scoring alone": every row scored from scratch, the cost of the rewards without any sampling.
     out["d_scoring_alone_s"] = median_time(lambda: score(d, fake), dev, reps)
