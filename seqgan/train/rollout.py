@@ -153,6 +153,7 @@ class _FrozenCNN(NamedTuple):
     bias: Tensor  # (F,) every filter's bias, in D's dtype
     highway: Tensor  # (F, 2F): the gate's and the transform's weights side by side, one matmul for both
     highway_bias: Tensor  # (2F,), in D's dtype
+    real: tuple[Tensor, Tensor] | None  # a 2-class D's logit(real) - logit(fake) as (F,) weight and () bias
 
 
 def _frozen_cnn(d: Discriminator, dtype: torch.dtype) -> _FrozenCNN:
@@ -163,8 +164,10 @@ def _frozen_cnn(d: Discriminator, dtype: torch.dtype) -> _FrozenCNN:
         filters = [(w, c.weight.detach().to(dtype)) for (w, _), c in zip(d.filters, d.convs, strict=True)]
     weight = torch.cat([d.highway_gate.weight, d.highway_transform.weight]).detach().T.to(dtype).contiguous()
     bias = torch.cat([d.highway_gate.bias, d.highway_transform.bias]).detach()
+    out = d.out.weight.detach(), d.out.bias.detach()
+    real = (out[0][1] - out[0][0], out[1][1] - out[1][0]) if out[0].shape[0] == 2 else None
     return _FrozenCNN(d.embedding.weight.detach().to(dtype), filters, torch.cat([c.bias for c in d.convs]).detach(),
-                      weight, bias)
+                      weight, bias, real)
 
 
 def _window_outputs(x: Tensor, weight: Tensor) -> Tensor:
@@ -191,8 +194,10 @@ def _probs_from_raw(d: Discriminator, cnn: _FrozenCNN, raw: Tensor) -> Tensor:
         z = (pooled.to(cnn.highway.dtype) @ cnn.highway).to(pooled.dtype) + cnn.highway_bias
     F = pooled.shape[1]
     gate = torch.sigmoid(z[:, :F])
-    h = gate * torch.relu(z[:, F:]) + (1.0 - gate) * pooled
-    return torch.softmax(d.out(d.dropout(h)), dim=-1)[:, 1]
+    h = d.dropout(torch.addcmul(pooled, gate, torch.relu(z[:, F:]) - pooled))  # gate * T(x) + (1 - gate) * x
+    if cnn.real is None:
+        return torch.softmax(d.out(h), dim=-1)[:, 1]
+    return torch.sigmoid(h @ cnn.real[0] + cnn.real[1])  # softmax(l)[1] = sigmoid(l1 - l0), one product not two
 
 
 @torch.no_grad()
