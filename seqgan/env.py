@@ -52,7 +52,7 @@ def keep_freed_memory() -> str:
     A G step allocates and frees the same large buffers (logits of 256 x 5,000, window matrices, D's weight casts)
     thousands of times. With glibc's defaults whether a freed buffer goes back to the OS depends on the order of the
     first large frees, so one process reuses its memory and another takes some 300,000 page faults per G step (about
-    0.3 s of 2 s on a 2-core VM; docs/LOG.md). Here blocks below 32 MiB always come from the heap (glibc's largest
+    0.2 s of 2 s on a 2-core VM; docs/LOG.md). Here blocks below 32 MiB always come from the heap (glibc's largest
     allowed threshold), and the heap is trimmed only when 512 MiB lie free at its top, so the resident memory stays
     near the peak the run reached anyway. The CLI calls this at start; ``SEQGAN_MALLOC=system`` leaves glibc's
     defaults. A no-op (and "system default") off glibc.

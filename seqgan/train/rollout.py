@@ -261,7 +261,9 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
                 chunk, chunk_seq = rows[lo : lo + batch], seq[lo : lo + batch]
                 of_y = chunk_seq if seqs is None else seqs[chunk_seq]  # each row's sequence among the B of Y
                 # Windows that start at or after ``reach`` hold PAD only: all equal, one value per filter bank.
-                reach = T if pad is None else int(content[lo : lo + batch].max())
+                # Rounded up to a multiple of 8 (computing a few PAD windows in full changes nothing): fewer distinct
+                # shapes, which oneDNN would otherwise plan afresh.
+                reach = T if pad is None else min(T, -(-int(content[lo : lo + batch].max()) // 8) * 8)
                 x = cnn.embedding[chunk[:, : min(T, reach + widest - 1)]]  # (R, T', E)
                 raw = []
                 for (w, weight), pm, pad_value in zip(cnn.filters, prefix_max, pad_windows, strict=True):

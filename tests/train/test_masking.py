@@ -167,3 +167,26 @@ def test_dropping_ended_rows_changes_no_completion_and_no_reward():
 
     own = score_completions(OwnD(), tokens, dropped, ended=ended, full=full)
     torch.testing.assert_close(own, skipped, rtol=0, atol=1e-12)
+
+
+def test_pad_windows_computed_once_at_longer_lengths():
+    """At T 20 a chunk's reach (its longest row, rounded up to a multiple of 8) falls short of T for short rows,
+    so the windows of PAD only are one value per filter bank: the rewards equal scoring every window (float64),
+    for chunks of every size, with the paper's filter widths up to 20."""
+    from seqgan.train.rollout import score, score_completions
+
+    g = _generator(3)
+    with torch.no_grad():
+        g.out.bias[EOS] += 0.5  # most sequences end within 8 tokens, a few run long
+    d = Discriminator(7, paper_filters(20), emb_dim=4).double()
+    rng = torch.Generator().manual_seed(4)
+    tokens, states = g.sample(24, 20, rng, return_states=True)
+    lengths = sequence_mask(tokens, EOS).sum(1)
+    assert (lengths <= 4).sum() >= 5 and (lengths > 8).sum() >= 1, lengths
+    comp = rollout_completions(g, tokens, 3, states, rollout_uniforms(24, 20, 3, rng, "cpu").double())
+    ended = ((tokens == EOS).cumsum(1) > 0)[:, :-1]
+    full = score(d, tokens)
+    every = score_completions(d, tokens, comp, ended=ended, full=full)
+    for batch in (4096, 7, 1):
+        by_length = score_completions(d, tokens, comp, batch, ended=ended, full=full, pad=PAD)
+        torch.testing.assert_close(by_length, every, rtol=0, atol=1e-12)
