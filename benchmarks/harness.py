@@ -82,6 +82,7 @@ def run_jobs(out: Path, jobs: Sequence[tuple[int, str]], job: Callable[[int, str
     scratch) first, then the forks in order, each waiting for its seed's source run, so no fork holds a worker
     while the run it waits for is still queued. Exits with one line naming the runs that failed."""
     sources: dict[int, Future] = {}
+    elapsed_before = manifest.get("elapsed_s", 0.0)  # earlier invocations of the same command
     unique = list(dict.fromkeys(jobs))
     ordered = [j for j in unique if j[1] == "seqgan"] + [j for j in unique if j[1] != "seqgan"]
 
@@ -89,7 +90,8 @@ def run_jobs(out: Path, jobs: Sequence[tuple[int, str]], job: Callable[[int, str
         if name != "seqgan":
             sources[seed].result()  # queued before every fork
         job(seed, name)
-        with _MANIFEST_LOCK:
+        with _MANIFEST_LOCK:  # elapsed so far, so that an interrupted benchmark still records it
+            manifest["elapsed_s"] = round(elapsed_before + time.perf_counter() - t_start, 1)
             write_json(out / "manifest.json", manifest)
 
     submitted = []
@@ -99,7 +101,7 @@ def run_jobs(out: Path, jobs: Sequence[tuple[int, str]], job: Callable[[int, str
             submitted.append((out / f"seed{seed}" / name, future))
             if name == "seqgan":
                 sources[seed] = future
-    manifest["elapsed_s"] = round(manifest.get("elapsed_s", 0.0) + time.perf_counter() - t_start, 1)
+    manifest["elapsed_s"] = round(elapsed_before + time.perf_counter() - t_start, 1)
     write_json(out / "manifest.json", manifest)
     failed = [f"{run} ({f.exception()})" for run, f in submitted if f.exception() is not None]
     if failed:
@@ -108,6 +110,14 @@ def run_jobs(out: Path, jobs: Sequence[tuple[int, str]], job: Callable[[int, str
 
 
 # ------------------------------------------------------------------ reports
+def elapsed(manifest: dict[str, Any]) -> str:
+    """The benchmark's wall-clock time as a report states it: recorded after every finished job since this field
+    was kept per job; a manifest without it (older benchmarks cut short) says so instead of 0."""
+    if "elapsed_s" not in manifest:
+        return "elapsed time not recorded (the benchmark was interrupted before recording it)"
+    return f"{manifest['elapsed_s'] / 60:.0f} min elapsed"
+
+
 def fmt(x: float | None, spec: str = ".3f") -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 

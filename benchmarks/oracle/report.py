@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import ROOT, fmt, fmt_p, mean_std, verdict_sentences, verdict_table  # noqa: E402
+from harness import ROOT, elapsed, fmt, fmt_p, mean_std, verdict_sentences, verdict_table  # noqa: E402
 
 from seqgan.files import write_atomic
 from seqgan.tools.plotting import global_epoch_series  # noqa: E402
@@ -340,9 +340,8 @@ def main() -> None:
         f"oracle: {oracle}.",
         f"- Machine: {env.get('processor')}, {env.get('cpu_count')} cores, torch {env.get('torch')} "
         f"({env.get('torch_threads')} threads), device {env.get('device')}; {len(m.get('wall_s', {}))} runs trained, "
-        f"{wall / 60:.0f} min of training in all (summed over runs), {m.get('elapsed_s', 0) / 60:.0f} min elapsed "
-        f"with {m.get('workers', 1)} run(s) at once (elapsed includes the final evaluations; an invocation killed "
-        "before its end is not counted).",
+        f"{wall / 60:.0f} min of training in all (summed over runs), {elapsed(m)} "
+        f"with {m.get('workers', 1)} run(s) at once (elapsed includes the final evaluations).",
         "- Protocol: MLE pre-training stops early on the **validation** NLL and keeps the best-validation "
         "generator, which is the early-stopped MLE baseline; every other system starts from that pre-training "
         "(`seqgan train --init-from`) and is reported at its last checkpoint (no selection). Training reads the "

@@ -67,3 +67,13 @@ def test_oracle_benchmark_runs_resumes_and_reports(tmp_path: Path) -> None:
     assert re.search(r"\*\*(better|worse|indistinguishable)\*\*", row)
     assert "| SeqGAN | shuffled reward |" in text and (out / "quality_diversity.png").stat().st_size > 0
     assert (out / "entropy.png").stat().st_size > 0 and "## Entropy" in text
+
+
+def test_reports_state_elapsed_time_or_that_it_is_missing() -> None:
+    """A manifest records its elapsed time after every job; an older one cut short has none, and the report says
+    so instead of printing 0 minutes."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from harness import elapsed
+
+    assert elapsed({"elapsed_s": 5430.0}) == "90 min elapsed"
+    assert "not recorded" in elapsed({})
