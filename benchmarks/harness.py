@@ -115,7 +115,8 @@ def elapsed(manifest: dict[str, Any]) -> str:
     was kept per job; a manifest without it (older benchmarks cut short) says so instead of 0."""
     if "elapsed_s" not in manifest:
         return "elapsed time not recorded (the benchmark was interrupted before recording it)"
-    return f"{manifest['elapsed_s'] / 60:.0f} min elapsed"
+    lost = "time since the last finished job of a killed invocation is lost"
+    return f"{manifest['elapsed_s'] / 60:.0f} min elapsed ({lost})"
 
 
 def fmt(x: float | None, spec: str = ".3f") -> str:
