@@ -54,6 +54,7 @@ def test_oracle_benchmark_runs_resumes_and_reports(tmp_path: Path) -> None:
         assert float(mean) == round(statistics.mean(values), 3)
         assert abs(float(std) - statistics.stdev(values)) <= 6e-4
     assert "--preset tiny" in text and "16 runs trained" in text
+    assert f"report.py --runs {runs} --out {out}`" in text  # the exact command, its --out too
     # Every verdict row's per-seed gaps are those of the runs' own sweeps.
     from seqgan.eval.frontier import matched_gap
 
