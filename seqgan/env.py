@@ -39,6 +39,20 @@ def native_bf16(device: torch.device) -> bool:
     return any(bool(probe()) for probe in probes if probe is not None)
 
 
+def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model and its bf16 units, e.g. "AMD EPYC (AVX512-BF16)": bench figures depend on them (bf16 made D 3x
+    faster on one 2-core machine of this project and 1.9x on another, docs/LOG.md 2026-12-07)."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open(cpuinfo) as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    units = [label for probe, label in (("_is_amx_tile_supported", "AMX"), ("_is_avx512_bf16_supported", "AVX512-BF16"))
+             if getattr(torch.cpu, probe, None) is not None and bool(getattr(torch.cpu, probe)())]  # fmt: skip
+    return f"{name} ({', '.join(units) or 'no bf16 units'})"
+
+
 # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 _KEEP = {_M_MMAP_THRESHOLD: 32 << 20, _M_TRIM_THRESHOLD: 512 << 20, _M_TOP_PAD: 32 << 20}
@@ -97,6 +111,7 @@ def env_snapshot(device: torch.device) -> dict[str, Any]:
         "numpy": numpy.__version__,
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "allocator": allocator(),

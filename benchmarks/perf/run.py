@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from seqgan.env import git_sha, keep_freed_memory
+from seqgan.env import cpu_name, git_sha, keep_freed_memory
 from seqgan.tools.bench import run_bench
 
 HERE = Path(__file__).resolve().parent
@@ -125,7 +124,7 @@ def main() -> None:
         if args.demo:
             result.update(demo_end_to_end(args.device))
         result.update(command=f"python {' '.join(sys.argv)}", commit=git_sha(), date=time.strftime("%Y-%m-%d"),
-                      machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                      machine=f"{cpu_name()}, {os.cpu_count()} cores",
                       measure_s=round(time.time() - t0))  # fmt: skip
     Path(args.out).write_text("\n".join(render(result)) + "\n")
     print(json.dumps(result))

@@ -7,8 +7,12 @@ import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import torch
+
+from seqgan.env import env_snapshot
 
 # Allocates buffers of 6-20 MiB that live together (as a step's do), frees them, again and again, and prints the
 # page faults of the last 20 rounds.
@@ -62,3 +66,19 @@ def test_cli_records_the_allocator_in_env_json(tmp_path) -> None:  # noqa: ANN00
     env = json.loads((run / "env.json").read_text())
     expected = "glibc" if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc" else "system default"
     assert env["allocator"].startswith(expected), env["allocator"]
+
+
+def test_cpu_name_reads_the_model_and_names_the_bf16_units(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bench figures depend on the CPU's bf16 units, so runs and benches record the model and the units."""
+    from seqgan.env import cpu_name
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: X\nmodel name\t: Test CPU 9000 @ 3.0GHz\nflags\t\t: fpu\n")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert cpu_name(str(info)) == "Test CPU 9000 @ 3.0GHz (AVX512-BF16)"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    assert cpu_name(str(info)) == "Test CPU 9000 @ 3.0GHz (no bf16 units)"
+    # no /proc/cpuinfo (macOS, Windows): the platform's own name
+    assert cpu_name(str(tmp_path / "missing")).endswith("(no bf16 units)")
+    assert "cpu" in env_snapshot(torch.device("cpu"))
