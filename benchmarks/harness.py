@@ -119,6 +119,11 @@ def elapsed(manifest: dict[str, Any]) -> str:
     return f"{manifest['elapsed_s'] / 60:.0f} min elapsed ({lost})"
 
 
+def out_flag(out: Path, default: Path) -> str:
+    """" --out OUT" for a report's printed command, or "" where OUT is the report's default folder."""
+    return "" if out.resolve() == default.resolve() else f" --out {out}"
+
+
 def fmt(x: float | None, spec: str = ".3f") -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 

@@ -35,8 +35,13 @@ def native_bf16(device: torch.device) -> bool:
         return bool(torch.cuda.is_bf16_supported())
     if device.type != "cpu":
         return False
-    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    return any(bool(probe()) for probe in probes if probe is not None)
+    return bool(cpu_bf16_units())
+
+
+def cpu_bf16_units() -> list[str]:
+    """The CPU's bf16 units that torch sees: "AMX", "AVX512-BF16" (either makes bf16 native)."""
+    probes = (("_is_amx_tile_supported", "AMX"), ("_is_avx512_bf16_supported", "AVX512-BF16"))
+    return [label for name, label in probes if bool(getattr(torch.cpu, name, lambda: False)())]
 
 
 def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
@@ -48,9 +53,7 @@ def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
             name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
     except OSError:
         pass
-    units = [label for probe, label in (("_is_amx_tile_supported", "AMX"), ("_is_avx512_bf16_supported", "AVX512-BF16"))
-             if getattr(torch.cpu, probe, None) is not None and bool(getattr(torch.cpu, probe)())]  # fmt: skip
-    return f"{name} ({', '.join(units) or 'no bf16 units'})"
+    return f"{name} ({', '.join(cpu_bf16_units()) or 'no bf16 units'})"
 
 
 # glibc's mallopt parameters (malloc.h)

@@ -43,7 +43,7 @@ def demo() -> SeqGANConfig:
 
 def paper_cpu() -> SeqGANConfig:
     """The paper's discriminator (1,720 filters) and its per-epoch D schedule (5 rounds x 3 epochs on fresh
-    negatives) on 2 CPU cores, three seeds at once in about 100 minutes: 9,984 oracle samples as in the authors' code,
+    negatives) on 2 CPU cores, three seeds at once in about two hours: 9,984 oracle samples as in the authors' code,
     MLE early-stopped on the validation NLL (patience 3, at most 120 epochs), D pre-training cut to 10 x 3 (the
     authors' 50 x 3 would take hours here), 10 adversarial epochs of 1 G step and 5 x 3 D epochs. An adversarial
     epoch trains D on 300,000 sequences: about 8 minutes with three runs sharing 2 cores of an AMD EPYC with
