@@ -124,6 +124,12 @@ def out_flag(out: Path, default: Path) -> str:
     return "" if out.resolve() == default.resolve() else f" --out {out}"
 
 
+def machine(env: dict[str, Any]) -> str:
+    """The machine of a run's env.json: the CPU model and its bf16 units (env.json's ``cpu``, recorded since
+    2026-12-07) where present, else the processor field older runs have; the GPU's name on a GPU."""
+    return env.get("gpu") or env.get("cpu") or env.get("processor") or env.get("platform") or "n/a"
+
+
 def fmt(x: float | None, spec: str = ".3f") -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 

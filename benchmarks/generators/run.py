@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import add_bench_args, fmt_p, mean_std, paired_verdict, run_jobs, start_bench, train  # noqa: E402
+from harness import add_bench_args, fmt_p, machine, mean_std, paired_verdict, run_jobs, start_bench, train  # noqa: E402
 
 from seqgan.files import write_json  # noqa: E402
 from seqgan.train.portable import load_run  # noqa: E402
@@ -85,7 +85,7 @@ def report(out: Path, seeds: list[int], command: str, manifest: dict) -> str:
     for kind, (title, _) in GENERATORS.items():
         w = [walls[str(out / f"seed{s}" / kind)] for s in done if str(out / f"seed{s}" / kind) in walls]
         lines.append(f"- {title}: {', '.join(f'{v:.0f}' for v in w) or 'n/a'}")
-    lines += ["", f"Machine: {env.get('platform', 'n/a')}, torch {env.get('torch', 'n/a')}."]
+    lines += ["", f"Machine: {machine(env)}, torch {env.get('torch', 'n/a')}."]
     return "\n".join(lines) + "\n"
 
 

@@ -137,8 +137,8 @@ def write_report(out: Path, midi: Path, results: Path, command: str, preset: str
         f"{pre['d_steps']} x {pre['k_epochs']}, "
         f"{adv['epochs']} adversarial epochs of {adv['g_steps']} G step and {adv['d_steps']} x {adv['k_epochs']} D "
         f"epochs, N = {adv['rollout_num']}; the MLE baseline spends the {adv['epochs']} adversarial epochs on MLE",
-        f"- Machine: {env.get('processor') or env.get('platform')}, {env.get('cpu_count')} cores, device "
-        f"{env.get('device')}, torch {env.get('torch')}; commit {env.get('git_sha')}; wall time SeqGAN "
+        f"- Machine: {env.get('cpu') or env.get('processor') or env.get('platform')}, {env.get('cpu_count')} cores, "
+        f"device {env.get('device')}, torch {env.get('torch')}; commit {env.get('git_sha')}; wall time SeqGAN "
         f"{wall['seqgan']} s, MLE {wall['mle']} s",
         f"- Metrics: `seqgan eval` of each final checkpoint on {final['seqgan']['num_samples']} fresh samples (seed "
         "0). BLEU-4: mean over the samples of NLTK-equal sentence BLEU-4 (method1 smoothing) of the pitch-token "

@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import ROOT, elapsed, fmt, fmt_p, mean_std, out_flag, verdict_sentences, verdict_table  # noqa: E402
+from harness import ROOT, elapsed, fmt, fmt_p, machine, mean_std, out_flag, verdict_sentences, verdict_table  # noqa: E402
 
 from seqgan.files import write_atomic
 from seqgan.tools.plotting import global_epoch_series  # noqa: E402
@@ -339,7 +339,7 @@ def main() -> None:
         f"- Command: `python {m['command']}`, then `python benchmarks/oracle/report.py --runs {runs}{flag}`",
         f"- Preset `{m['preset']}`; Table 1 seeds {m['seeds']}; ablation seeds {m['ablation_seeds']}; "
         f"oracle: {oracle}.",
-        f"- Machine: {env.get('processor')}, {env.get('cpu_count')} cores, torch {env.get('torch')} "
+        f"- Machine: {machine(env)}, {env.get('cpu_count')} cores, torch {env.get('torch')} "
         f"({env.get('torch_threads')} threads), device {env.get('device')}; {len(m.get('wall_s', {}))} runs trained, "
         f"{wall / 60:.0f} min of training in all (summed over runs), {elapsed(m)} "
         f"with {m.get('workers', 1)} run(s) at once (elapsed includes the final evaluations).",

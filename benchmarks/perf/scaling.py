@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from seqgan.config import paper_filters  # noqa: E402
-from seqgan.env import git_sha, resolve_device
+from seqgan.env import cpu_name, git_sha, resolve_device
 from seqgan.files import write_atomic  # noqa: E402
 from seqgan.models import Discriminator, Generator  # noqa: E402
 from seqgan.tools.bench import median_time  # noqa: E402
@@ -61,7 +60,7 @@ def main() -> None:
             p = measure(**{**BASE, size: v}, dev=dev) | {"varied": size}
             points.append(p)
             print(json.dumps(p), flush=True)
-    machine = (torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or platform.machine())
+    machine = (torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_name())
     header = {"command": " ".join(["python", *sys.argv]), "machine": machine, "cpu_count": os.cpu_count(),
               "threads": torch.get_num_threads(), "torch": torch.__version__, "commit": git_sha(),
               "date": time.strftime("%Y-%m-%d"), "seconds": round(time.time() - t0)}  # fmt: skip

@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import elapsed, mean_std, out_flag, verdict_sentences, verdict_table  # noqa: E402
+from harness import elapsed, machine, mean_std, out_flag, verdict_sentences, verdict_table  # noqa: E402
 
 from seqgan.files import write_atomic  # noqa: E402
 
@@ -126,7 +126,7 @@ def main() -> None:
         f"- Command: `python {m['command']}`, then `python benchmarks/text/report.py --runs {runs}{flag}`",
         f"- Preset `{m['preset']}`; seeds {m['seeds']}; {len(m.get('wall_s', {}))} runs trained, {wall / 60:.0f} min "
         f"of training (summed), {elapsed(m)} with {m.get('workers', 1)} run(s) at "
-        f"once; {env.get('processor')}, {env.get('cpu_count')} cores, torch {env.get('torch')}.",
+        f"once; {machine(env)}, {env.get('cpu_count')} cores, torch {env.get('torch')}.",
         f"- Data: train `image_coco.txt` less a tenth held out for validation (model selection), test `test_coco.txt` "
         f"({size['test_size']:,} captions, read only by the final evaluations), `--level punct`; the vocabulary from "
         f"the training captions alone ({size['train_size']:,} train, {size['valid_size']:,} validation captions, "

@@ -78,3 +78,16 @@ def test_reports_state_elapsed_time_or_that_it_is_missing() -> None:
 
     assert elapsed({"elapsed_s": 5430.0}).startswith("90 min elapsed")
     assert "not recorded" in elapsed({})
+
+
+def test_reports_name_the_cpu_model_where_the_run_recorded_it() -> None:
+    """Runs since 2026-12-07 record the CPU model and its bf16 units (env.json ``cpu``), which decide the bf16
+    figures; older runs have only ``processor`` (often just "x86_64"), and a GPU run names its GPU."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from harness import machine
+
+    assert machine({"processor": "x86_64", "cpu": "AMD EPYC (AVX512-BF16)"}) == "AMD EPYC (AVX512-BF16)"
+    assert machine({"processor": "x86_64"}) == "x86_64"
+    assert machine({"processor": "", "platform": "Linux-6.1"}) == "Linux-6.1"
+    assert machine({"cpu": "AMD EPYC (no bf16 units)", "gpu": "NVIDIA H100"}) == "NVIDIA H100"
+    assert machine({}) == "n/a"
