@@ -328,6 +328,11 @@ def main() -> None:
     figures = plot_all(data, out, Path(args.caccia_csv))
     env = m["env"]
     wall = sum(m.get("wall_s", {}).values())
+    # What the runs themselves used (the harness process that wrote the manifest may have had more threads).
+    threads = sorted({json.loads(f.read_text()).get("torch_threads") for f in runs.glob("seed*/*/env.json")} - {None})
+    if not threads:
+        threads = [env.get("torch_threads")]
+    threads_text = str(threads[0]) if len(threads) == 1 else f"{threads[0]}-{threads[-1]}"
     source = next((e["seqgan"]["dir"] for e in data["seeds"].values() if "seqgan" in e), None)
     d = json.loads((source / "config.json").read_text())["data"] if source else {}
     oracle = m["oracle_params"] or (f"a fresh N(0, 1) oracle (data.oracle_seed {d.get('oracle_seed')}, vocabulary "
@@ -340,7 +345,7 @@ def main() -> None:
         f"- Preset `{m['preset']}`; Table 1 seeds {m['seeds']}; ablation seeds {m['ablation_seeds']}; "
         f"oracle: {oracle}.",
         f"- Machine: {machine(env)}, {env.get('cpu_count')} cores, torch {env.get('torch')} "
-        f"({env.get('torch_threads')} threads), device {env.get('device')}; {len(m.get('wall_s', {}))} runs trained, "
+        f"(threads a run: {threads_text}), device {env.get('device')}; {len(m.get('wall_s', {}))} runs trained, "
         f"{wall / 60:.0f} min of training in all (summed over runs), {elapsed(m)} "
         f"with {m.get('workers', 1)} run(s) at once (elapsed includes the final evaluations).",
         "- Protocol: MLE pre-training stops early on the **validation** NLL and keeps the best-validation "
