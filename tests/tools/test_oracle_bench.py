@@ -41,8 +41,12 @@ def test_oracle_benchmark_runs_resumes_and_reports(tmp_path: Path) -> None:
     manifest2 = json.loads((runs / "manifest.json").read_text())
     assert manifest2["wall_s"] == manifest["wall_s"] and manifest2["elapsed_s"] > elapsed
 
+    # The Machine line gives the threads the runs used, read from their env.json (not the harness process's).
+    env_file = runs / "seed2" / "sgd" / "env.json"
+    env_file.write_text(json.dumps({**json.loads(env_file.read_text()), "torch_threads": 2}))
     _run("benchmarks/oracle/report.py", "--runs", str(runs), "--out", str(out))
     text = (out / "results.md").read_text()
+    assert "(threads a run: 1-2)" in text
     assert (out / "fig2_nll_oracle.png").stat().st_size > 0
     row = next(line for line in text.splitlines() if line.startswith("| NLL_oracle, ours"))
     cells = re.findall(r"(\d+\.\d+) ± (\d+\.\d+)", row)
