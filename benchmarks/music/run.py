@@ -107,6 +107,9 @@ def _table_rows(name: str, e: dict) -> str:
 
 
 def write_report(out: Path, midi: Path, results: Path, command: str, preset: str) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from harness import machine  # imported here: it loads torch, which the training subprocesses need, not this one
+
     from seqgan.train.logbook import read_metrics
 
     data = json.loads((out / "data" / "manifest.json").read_text())
@@ -137,7 +140,7 @@ def write_report(out: Path, midi: Path, results: Path, command: str, preset: str
         f"{pre['d_steps']} x {pre['k_epochs']}, "
         f"{adv['epochs']} adversarial epochs of {adv['g_steps']} G step and {adv['d_steps']} x {adv['k_epochs']} D "
         f"epochs, N = {adv['rollout_num']}; the MLE baseline spends the {adv['epochs']} adversarial epochs on MLE",
-        f"- Machine: {env.get('cpu') or env.get('processor') or env.get('platform')}, {env.get('cpu_count')} cores, "
+        f"- Machine: {machine(env)}, {env.get('cpu_count')} cores, "
         f"device {env.get('device')}, torch {env.get('torch')}; commit {env.get('git_sha')}; wall time SeqGAN "
         f"{wall['seqgan']} s, MLE {wall['mle']} s",
         f"- Metrics: `seqgan eval` of each final checkpoint on {final['seqgan']['num_samples']} fresh samples (seed "
@@ -160,16 +163,16 @@ def write_report(out: Path, midi: Path, results: Path, command: str, preset: str
         "highest sounding note over all tracks, hold rests, and cut non-overlapping windows), nor its BLEU "
         "reference set, sample count or MSE pairing; " + slim + "one seed.",
         "",
-        "Evaluations during training (BLEU-4 / MSE):",
+        "Evaluations during training (BLEU-4 / MSE; NLL of the validation split, which model selection reads):",
         "",
-        "| run | phase | epoch | BLEU-4 | MSE | NLL_test |",
+        "| run | phase | epoch | BLEU-4 | MSE | NLL_valid |",
         "|---|---|---|---|---|---|",
     ]
     for name, run in runs.items():
         for e in read_metrics(run / "metrics.jsonl"):
             if "eval/mse" in e:
                 lines.append(f"| {name} | {e['phase']} | {e['epoch']} | {e['eval/bleu4']:.4f} | "
-                             f"{e['eval/mse']:.2f} | {e['eval/nll_test']:.3f} |")  # fmt: skip
+                             f"{e['eval/mse']:.2f} | {e['eval/nll_valid']:.3f} |")  # fmt: skip
     results.write_text("\n".join(lines) + "\n")
 
 

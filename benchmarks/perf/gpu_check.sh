@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Every GPU check in one command, sized for a short device loan (about 10 minutes of a 15-minute budget):
+# Every GPU check in one command, sized for a 15-minute device loan (at most about 13 minutes with the limits below):
 #
 #     bash benchmarks/perf/gpu_check.sh [OUT_DIR]      # OUT_DIR: default $OUT (the device tool's), else runs/gpu-check
 #
 # 1. the GPU tests (tests/test_gpu.py: draws, rewards and bf16 against the CPU, D learning, a GPU run the CPU forks),
-# 2. the benchmark on the GPU (benchmarks/perf/run.py --device cuda, without the demo runs),
+# 2. the benchmark on the GPU (benchmarks/perf/run.py --device cuda, without the demo runs; cut at 420 s),
 # 3. the `paper` preset on the GPU for at most PAPER_S seconds (default 240): its metrics.jsonl holds the seconds of
 #    every epoch it finished, from which the whole schedule's time is extrapolated (the run is stopped by SIGTERM,
-#    which finishes the epoch in hand and saves).
+#    which finishes the epoch in hand and saves; killed 120 s later if it has not).
 # Each step runs even if an earlier one failed; the script exits non-zero if any did. It needs only a python with
 # torch, numpy, tqdm and safetensors (the device image has them): the package is read from this checkout.
 set -uo pipefail

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqgan.env import env_snapshot
+from seqgan.env import cpu_name, env_snapshot
 
 # Allocates buffers of 6-20 MiB that live together (as a step's do), frees them, again and again, and prints the
 # page faults of the last 20 rounds.
@@ -70,8 +70,6 @@ def test_cli_records_the_allocator_in_env_json(tmp_path) -> None:  # noqa: ANN00
 
 def test_cpu_name_reads_the_model_and_names_the_bf16_units(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Bench figures depend on the CPU's bf16 units, so runs and benches record the model and the units."""
-    from seqgan.env import cpu_name
-
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nvendor_id\t: X\nmodel name\t: Test CPU 9000 @ 3.0GHz\nflags\t\t: fpu\n")
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
