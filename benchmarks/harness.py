@@ -76,8 +76,14 @@ def load_manifest(out: Path, fields: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
-def run_jobs(out: Path, jobs: Sequence[tuple[int, str]], job: Callable[[int, str], None], workers: int,
-             manifest: dict[str, Any], t_start: float) -> None:  # fmt: skip
+def run_jobs(
+    out: Path,
+    jobs: Sequence[tuple[int, str]],
+    job: Callable[[int, str], None],
+    workers: int,
+    manifest: dict[str, Any],
+    t_start: float,
+) -> None:
     """Run ``job(seed, name)`` for every pair, ``workers`` at once: every seed's "seqgan" run (trained from
     scratch) first, then the forks in order, each waiting for its seed's source run, so no fork holds a worker
     while the run it waits for is still queued. Exits with one line naming the runs that failed."""
@@ -105,8 +111,10 @@ def run_jobs(out: Path, jobs: Sequence[tuple[int, str]], job: Callable[[int, str
     write_json(out / "manifest.json", manifest)
     failed = [f"{run} ({f.exception()})" for run, f in submitted if f.exception() is not None]
     if failed:
-        sys.exit(f"error: {len(failed)} run(s) failed: {'; '.join(failed)}; see {out}/logs/ and rerun the same "
-                 "command to resume")  # fmt: skip
+        sys.exit(
+            f"error: {len(failed)} run(s) failed: {'; '.join(failed)}; see {out}/logs/ and rerun the same "
+            "command to resume"
+        )
 
 
 # ------------------------------------------------------------------ reports
@@ -120,7 +128,7 @@ def elapsed(manifest: dict[str, Any]) -> str:
 
 
 def out_flag(out: Path, default: Path) -> str:
-    """" --out OUT" for a report's printed command, or "" where OUT is the report's default folder."""
+    """ " --out OUT" for a report's printed command, or "" where OUT is the report's default folder."""
     return "" if out.resolve() == default.resolve() else f" --out {out}"
 
 
@@ -175,16 +183,27 @@ def start_bench(args: argparse.Namespace, script: str) -> tuple[Path, str, dict[
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = f"python {script} " + shlex.join(sys.argv[1:])
-    return out, command, load_manifest(out, {"command": command, "env": env_snapshot(torch.device("cpu"))}), \
-        time.perf_counter()  # fmt: skip
+    return (
+        out,
+        command,
+        load_manifest(out, {"command": command, "env": env_snapshot(torch.device("cpu"))}),
+        time.perf_counter(),
+    )
 
 
-def verdict_table(points: Callable[[str], dict[int, list[Point]]], comparisons: Sequence[tuple[str, str]],
-                  names: dict[str, str], gap_label: str) -> tuple[list[str], dict[tuple[str, str], Any]]:  # fmt: skip
+def verdict_table(
+    points: Callable[[str], dict[int, list[Point]]],
+    comparisons: Sequence[tuple[str, str]],
+    names: dict[str, str],
+    gap_label: str,
+) -> tuple[list[str], dict[tuple[str, str], Any]]:
     """Markdown rows: each comparison's per-seed matched-diversity gaps (seeds paired), their t-test and the
     verdict; ``points(system)`` gives a system's sweep per seed."""
-    lines = [f"| system | against | seeds | {gap_label} (mean ± std over seeds) | per seed | p (t-test of the gaps, "
-             "two-sided) | verdict |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"| system | against | seeds | {gap_label} (mean ± std over seeds) | per seed | p (t-test of the gaps, "
+        "two-sided) | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
     verdicts = {}
     for a, b in comparisons:
         pa, pb = points(a), points(b)
@@ -193,11 +212,14 @@ def verdict_table(points: Callable[[str], dict[int, list[Point]]], comparisons: 
             continue
         v = compare([pa[s] for s in seeds], [pb[s] for s in seeds])
         verdicts[(a, b)] = v
-        per_seed = ", ".join(f"{g:+.3f}" for g in v.gaps) + (f" ({v.seeds_without_overlap} without overlap)"
-                                                            if v.seeds_without_overlap else "")  # fmt: skip
+        per_seed = ", ".join(f"{g:+.3f}" for g in v.gaps) + (
+            f" ({v.seeds_without_overlap} without overlap)" if v.seeds_without_overlap else ""
+        )
         spread = "" if math.isnan(v.std) else f" ± {v.std:.3f}"
-        lines.append(f"| {names[a]} | {names[b]} | {len(seeds)} | {fmt(v.mean, '+.3f')}{spread} | {per_seed} | "
-                     f"{fmt_p(v.p)} | **{v.verdict}** |")  # fmt: skip
+        lines.append(
+            f"| {names[a]} | {names[b]} | {len(seeds)} | {fmt(v.mean, '+.3f')}{spread} | {per_seed} | "
+            f"{fmt_p(v.p)} | **{v.verdict}** |"
+        )
     return lines, verdicts
 
 
@@ -211,22 +233,32 @@ def verdict_sentences(verdicts: dict[tuple[str, str], Any], names: dict[str, str
 
     main = says("seqgan", "mle_es")
     if main:
-        word = {"better": "better than", "worse": "worse than", "indistinguishable": "indistinguishable from",
-                "undetermined": "not separable (too few seeds or no overlap) from"}[main]  # fmt: skip
+        word = {
+            "better": "better than",
+            "worse": "worse than",
+            "indistinguishable": "indistinguishable from",
+            "undetermined": "not separable (too few seeds or no overlap) from",
+        }[main]
         out.append(f"- **SeqGAN is {word} early-stopped, temperature-tuned MLE** on the {frontier} frontier.")
     uninformative = [c for c in ("shuffled_reward", "constant_reward") if says("seqgan", c)]
     if uninformative:
         beaten = [names[c] for c in uninformative if says("seqgan", c) == "better"]
         if len(beaten) == len(uninformative):
-            out.append(f"- SeqGAN beats the {' and the '.join(beaten)} controls: D's reward carries information "
-                       "that helps beyond the sharpening of the policy.")  # fmt: skip
+            out.append(
+                f"- SeqGAN beats the {' and the '.join(beaten)} controls: D's reward carries information "
+                "that helps beyond the sharpening of the policy."
+            )
         else:
             rest = [f"{names[c]}: {says('seqgan', c)}" for c in uninformative]
-            out.append("- SeqGAN does not beat every reward that carries no information about the sequence ("
-                       f"{'; '.join(rest)}): whatever SeqGAN gains or loses against MLE is not D's information at "
-                       "work.")  # fmt: skip
+            out.append(
+                "- SeqGAN does not beat every reward that carries no information about the sequence ("
+                f"{'; '.join(rest)}): whatever SeqGAN gains or loses against MLE is not D's information at "
+                "work."
+            )
     for c in ("baseline_mean", "sgd"):
         if says("seqgan", c):
-            out.append(f"- SeqGAN against the {names[c]} control: {says('seqgan', c)}; the {names[c]} control against "
-                       f"early-stopped MLE: {says(c, 'mle_es') or 'not run'}.")  # fmt: skip
+            out.append(
+                f"- SeqGAN against the {names[c]} control: {says('seqgan', c)}; the {names[c]} control against "
+                f"early-stopped MLE: {says(c, 'mle_es') or 'not run'}."
+            )
     return out

@@ -20,9 +20,19 @@ from seqgan.errors import UserError
 # The paper's discriminator windows and filter counts (Table 5 of the appendix).
 # For T = 20: windows 1..10, 15, 20; for T = 32 the last two become 16, 24, 32.
 PAPER_FILTERS_T20: tuple[tuple[int, int], ...] = (
-    (1, 100), (2, 200), (3, 200), (4, 200), (5, 200), (6, 100),
-    (7, 100), (8, 100), (9, 100), (10, 100), (15, 160), (20, 160),
-)  # fmt: skip
+    (1, 100),
+    (2, 200),
+    (3, 200),
+    (4, 200),
+    (5, 200),
+    (6, 100),
+    (7, 100),
+    (8, 100),
+    (9, 100),
+    (10, 100),
+    (15, 160),
+    (20, 160),
+)
 PAPER_FILTERS_T32: tuple[tuple[int, int], ...] = PAPER_FILTERS_T20[:10] + ((16, 160), (24, 160), (32, 160))
 
 
@@ -214,30 +224,63 @@ class SeqGANConfig:
         if not orders or any(not 1 <= n <= MAX_BLEU_ORDER for n in orders):
             raise UserError(f"eval.bleu_orders must be one or more orders in 1..{MAX_BLEU_ORDER}, got {orders}")
         positive = [
-            "data.vocab_size", "data.seq_len", "data.num_train",
-            "data.oracle_emb_dim", "data.oracle_hidden_dim", "generator.emb_dim", "generator.hidden_dim",
-            "discriminator.emb_dim", "discriminator.batch_size", "pretrain.batch_size",
-            "adversarial.batch_size", "adversarial.rollout_num", "adversarial.d_score_batch",
-            "eval.every", "eval.num_samples", "eval.batch_size", "run.checkpoint_every", "adversarial.bleu_order",
-            "generator.init_std", "discriminator.lr", "pretrain.g_lr", "adversarial.g_lr", "generator.layers",
-            "generator.heads", "generator.ff_dim",
-        ]  # fmt: skip
+            "data.vocab_size",
+            "data.seq_len",
+            "data.num_train",
+            "data.oracle_emb_dim",
+            "data.oracle_hidden_dim",
+            "generator.emb_dim",
+            "generator.hidden_dim",
+            "discriminator.emb_dim",
+            "discriminator.batch_size",
+            "pretrain.batch_size",
+            "adversarial.batch_size",
+            "adversarial.rollout_num",
+            "adversarial.d_score_batch",
+            "eval.every",
+            "eval.num_samples",
+            "eval.batch_size",
+            "run.checkpoint_every",
+            "adversarial.bleu_order",
+            "generator.init_std",
+            "discriminator.lr",
+            "pretrain.g_lr",
+            "adversarial.g_lr",
+            "generator.layers",
+            "generator.heads",
+            "generator.ff_dim",
+        ]
         for key in positive:
             if get_value(self, key) <= 0:
                 raise UserError(f"{key} must be > 0, got {get_value(self, key)}")
         non_negative = [
-            "pretrain.g_epochs", "pretrain.d_steps", "pretrain.k_epochs", "adversarial.epochs",
-            "adversarial.g_steps", "adversarial.d_steps", "adversarial.k_epochs", "discriminator.l2_reg",
-            "pretrain.grad_clip", "adversarial.grad_clip", "eval.num_saved_samples", "run.seed",
-            "data.oracle_seed", "adversarial.ss_decay", "data.num_valid", "pretrain.patience", "data.num_test",
+            "pretrain.g_epochs",
+            "pretrain.d_steps",
+            "pretrain.k_epochs",
+            "adversarial.epochs",
+            "adversarial.g_steps",
+            "adversarial.d_steps",
+            "adversarial.k_epochs",
+            "discriminator.l2_reg",
+            "pretrain.grad_clip",
+            "adversarial.grad_clip",
+            "eval.num_saved_samples",
+            "run.seed",
+            "data.oracle_seed",
+            "adversarial.ss_decay",
+            "data.num_valid",
+            "pretrain.patience",
+            "data.num_test",
             "data.num_labels",
-        ]  # fmt: skip
+        ]
         for key in non_negative:
             if get_value(self, key) < 0:
                 raise UserError(f"{key} must be >= 0, got {get_value(self, key)}")
         if self.generator.emb_dim % self.generator.heads:
-            raise UserError(f"generator.emb_dim {self.generator.emb_dim} must be a multiple of generator.heads "
-                            f"{self.generator.heads} (the Transformer splits its width over the heads)")
+            raise UserError(
+                f"generator.emb_dim {self.generator.emb_dim} must be a multiple of generator.heads "
+                f"{self.generator.heads} (the Transformer splits its width over the heads)"
+            )
         if not 0.0 <= self.generator.dropout < 1.0:
             raise UserError(f"generator.dropout must be in [0, 1), got {self.generator.dropout}")
         if not 0.0 < self.discriminator.dropout_keep <= 1.0:
@@ -264,23 +307,32 @@ class SeqGANConfig:
         if self.eval.best_metric is not None:
             check_best_metric(self)
         if self.pretrain.patience > 0 and self.data.num_valid == 0:
-            raise UserError("pretrain.patience stops MLE on the validation NLL, but there is no validation split: "
-                            "set data.num_valid > 0 (oracle task) or prepare the data with --valid-frac > 0")
+            raise UserError(
+                "pretrain.patience stops MLE on the validation NLL, but there is no validation split: "
+                "set data.num_valid > 0 (oracle task) or prepare the data with --valid-frac > 0"
+            )
         for key in ("discriminator.lr", "pretrain.g_lr", "adversarial.g_lr"):
             if get_value(self, key) > MAX_LR:
-                raise UserError(f"{key} {get_value(self, key)} would diverge at once: give at most {MAX_LR} "
-                                "(the authors use 0.01 for G, 1e-4 for D)")  # fmt: skip
+                raise UserError(
+                    f"{key} {get_value(self, key)} would diverge at once: give at most {MAX_LR} "
+                    "(the authors use 0.01 for G, 1e-4 for D)"
+                )
         for key in ("data.start_token", "data.eos_token", "data.pad_token"):
             token = get_value(self, key)
             if token is not None and not 0 <= token < self.data.vocab_size:
-                raise UserError(f"{key} {token} is not a token id: give one in 0..data.vocab_size - 1 "
-                                f"({self.data.vocab_size - 1})")  # fmt: skip
+                raise UserError(
+                    f"{key} {token} is not a token id: give one in 0..data.vocab_size - 1 ({self.data.vocab_size - 1})"
+                )
         if self.data.num_labels and self.adversarial.reward == "bleu":
-            raise UserError("adversarial.reward bleu scores against all training lines, whatever their label: with "
-                            "labelled data use the discriminator's reward (the default)")  # fmt: skip
+            raise UserError(
+                "adversarial.reward bleu scores against all training lines, whatever their label: with "
+                "labelled data use the discriminator's reward (the default)"
+            )
         if self.data.num_labels and self.generator.kind == "custom":
-            raise UserError("labelled data needs a generator that takes labels: use generator.kind lstm or "
-                            "transformer, or train your own generator on unlabelled data")  # fmt: skip
+            raise UserError(
+                "labelled data needs a generator that takes labels: use generator.kind lstm or "
+                "transformer, or train your own generator on unlabelled data"
+            )
         if self.data.seq_len < 2:
             raise UserError(f"data.seq_len must be >= 2 (roll-outs need a prefix), got {self.data.seq_len}")
         if not self.discriminator.filters(self.data.seq_len):
@@ -295,8 +347,15 @@ class SeqGANConfig:
 
 # Metrics best.pt can be chosen by (computed on the validation split, or free of held-out data), and whether
 # higher is better; n stands for an order given in eval.bleu_orders.
-SELECTION_METRICS = {"eval/nll_valid": False, "eval/nll_oracle": False, "eval/bleu<n>": True,
-                     "eval/self_bleu<n>": False, "eval/distinct1": True, "eval/distinct2": True, "eval/mse": False}
+SELECTION_METRICS = {
+    "eval/nll_valid": False,
+    "eval/nll_oracle": False,
+    "eval/bleu<n>": True,
+    "eval/self_bleu<n>": False,
+    "eval/distinct1": True,
+    "eval/distinct2": True,
+    "eval/mse": False,
+}
 
 
 def _metric_pattern(key: str) -> str:
@@ -311,20 +370,28 @@ def check_best_metric(cfg: SeqGANConfig) -> None:
     """Refuse, before a run starts, a best.pt metric that evaluation never logs or that reads the test split."""
     key, pattern = cfg.eval.best_metric, _metric_pattern(cfg.eval.best_metric or "")
     if key == "eval/nll_test":
-        raise UserError("eval.best_metric eval/nll_test would choose best.pt on the test split, which only reports: "
-                        "use eval/nll_valid (the default), which reads the validation split")
+        raise UserError(
+            "eval.best_metric eval/nll_test would choose best.pt on the test split, which only reports: "
+            "use eval/nll_valid (the default), which reads the validation split"
+        )
     if pattern not in SELECTION_METRICS:
-        raise UserError(f"unknown eval.best_metric {key!r}: use one of {', '.join(SELECTION_METRICS)} "
-                        "(n: an order in eval.bleu_orders)")
+        raise UserError(
+            f"unknown eval.best_metric {key!r}: use one of {', '.join(SELECTION_METRICS)} "
+            "(n: an order in eval.bleu_orders)"
+        )
     text = pattern in ("eval/bleu<n>", "eval/self_bleu<n>", "eval/distinct1", "eval/distinct2", "eval/mse")
     if text and cfg.data.path is None:
-        raise UserError(f"eval.best_metric {key} is logged for prepared data only (--data DIR): use eval/nll_valid "
-                        "or eval/nll_oracle on the oracle task")
+        raise UserError(
+            f"eval.best_metric {key} is logged for prepared data only (--data DIR): use eval/nll_valid "
+            "or eval/nll_oracle on the oracle task"
+        )
     if key == "eval/nll_oracle" and cfg.data.path is not None:
         raise UserError("eval.best_metric eval/nll_oracle needs the oracle task: use eval/nll_valid with --data")
     if pattern.endswith("bleu<n>") and int(key[len(pattern) - 3 :]) not in cfg.eval.bleu_orders:
-        raise UserError(f"eval.best_metric {key}: order {key[len(pattern) - 3 :]} is not in eval.bleu_orders "
-                        f"{cfg.eval.bleu_orders}: add it there or pick a listed order")
+        raise UserError(
+            f"eval.best_metric {key}: order {key[len(pattern) - 3 :]} is not in eval.bleu_orders "
+            f"{cfg.eval.bleu_orders}: add it there or pick a listed order"
+        )
 
 
 MAX_SEED = 2**63 - 1  # torch and numpy seeds
@@ -335,8 +402,11 @@ MAX_BLEU_ORDER = 32  # longer n-grams than any sentence the benchmarks hold; a t
 LIMITS = {"eval.num_samples": 100_000, "data.seq_len": 10_000, "data.num_labels": 100_000}
 
 # Keys added after runs were already written: the value an older config.json (without the key) meant.
-LEGACY_VALUES: dict[str, Any] = {"data.num_valid": 0, "discriminator.train_bf16": False,
-                                  "adversarial.reward_bf16": False}  # fmt: skip
+LEGACY_VALUES: dict[str, Any] = {
+    "data.num_valid": 0,
+    "discriminator.train_bf16": False,
+    "adversarial.reward_bf16": False,
+}
 
 
 def all_keys(cfg: SeqGANConfig | None = None) -> list[str]:

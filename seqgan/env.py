@@ -18,7 +18,7 @@ from seqgan.version import __version__
 
 
 def resolve_device(name: str) -> torch.device:
-    """"cpu", "cuda" or "auto" (cuda when available) -> torch.device."""
+    """ "cpu", "cuda" or "auto" (cuda when available) -> torch.device."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -95,8 +95,9 @@ def allocator() -> str:
 
 def git_sha() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5)  # fmt: skip
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None

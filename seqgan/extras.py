@@ -19,5 +19,7 @@ def require(module: str, what: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         extra = EXTRAS[module.split(".")[0]]
-        raise UserError(f"{what} needs {module.split('.')[0]}, which is not installed: pip install "
-                        f"'seqgan[{extra}]' (or 'seqgan[all]')") from None  # fmt: skip
+        raise UserError(
+            f"{what} needs {module.split('.')[0]}, which is not installed: pip install "
+            f"'seqgan[{extra}]' (or 'seqgan[all]')"
+        ) from None

@@ -162,9 +162,16 @@ def music_cpu() -> SeqGANConfig:
 
 
 PRESETS: dict[str, Callable[[], SeqGANConfig]] = {
-    "paper": paper, "paper-cpu": paper_cpu, "demo": demo, "tiny": tiny, "text": text, "coco-cpu": coco_cpu,
-    "coco-gpu": coco_gpu, "music": music, "music-cpu": music_cpu,
-}  # fmt: skip
+    "paper": paper,
+    "paper-cpu": paper_cpu,
+    "demo": demo,
+    "tiny": tiny,
+    "text": text,
+    "coco-cpu": coco_cpu,
+    "coco-gpu": coco_gpu,
+    "music": music,
+    "music-cpu": music_cpu,
+}
 
 
 def get(name: str) -> SeqGANConfig:

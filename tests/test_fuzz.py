@@ -33,13 +33,27 @@ def _only_success_or_one_line(argv: list[str]) -> int:
 
 
 # ------------------------------------------------------------------ prepare
-lines = st.lists(st.one_of(st.text(max_size=30), st.sampled_from(["<eos>", "<pad>", "<unk>", "\r", "\ufeff", " "])),
-                 max_size=12)  # fmt: skip
+lines = st.lists(
+    st.one_of(st.text(max_size=30), st.sampled_from(["<eos>", "<pad>", "<unk>", "\r", "\ufeff", " "])), max_size=12
+)
 raw_bytes = st.one_of(st.binary(max_size=200), lines.map(lambda ls: "\n".join(ls).encode("utf-8", "surrogatepass")))
-flags = st.lists(st.sampled_from([["--level", "char"], ["--level", "punct"], ["--lowercase"], ["--max-len", "3"],
-                                  ["--vocab-size", "6"], ["--min-freq", "2"], ["--test-frac", "0"],
-                                  ["--valid-frac", "0.5"], ["--test-frac", "0.9"], ["--ids", "--vocab-size", "10"]]),
-                 max_size=3)  # fmt: skip
+flags = st.lists(
+    st.sampled_from(
+        [
+            ["--level", "char"],
+            ["--level", "punct"],
+            ["--lowercase"],
+            ["--max-len", "3"],
+            ["--vocab-size", "6"],
+            ["--min-freq", "2"],
+            ["--test-frac", "0"],
+            ["--valid-frac", "0.5"],
+            ["--test-frac", "0.9"],
+            ["--ids", "--vocab-size", "10"],
+        ]
+    ),
+    max_size=3,
+)
 
 
 def _prepare(raw: bytes, extra: list[list[str]]) -> None:
@@ -72,8 +86,11 @@ def _midi_like(seed: int, damage: int) -> bytes:
     track.append(mido.MetaMessage("set_tempo", tempo=r.randint(1, 2**24 - 1)))
     for _ in range(r.randint(0, 30)):
         note = r.randint(0, 127)
-        track.append(mido.Message("note_on", note=note, velocity=r.randint(0, 127), time=r.randint(0, 2000),
-                                  channel=r.choice([0, 0, 9])))  # fmt: skip
+        track.append(
+            mido.Message(
+                "note_on", note=note, velocity=r.randint(0, 127), time=r.randint(0, 2000), channel=r.choice([0, 0, 9])
+            )
+        )
         track.append(mido.Message("note_off", note=note, velocity=0, time=r.randint(0, 5000)))
     mid.tracks.append(track)
     buf = io.BytesIO()
@@ -90,8 +107,9 @@ def _prepare_midi(seeds: list[int], damage: int, extra: list[str]) -> None:
         folder.mkdir()
         for i, s in enumerate(seeds):
             (folder / f"t{i}.mid").write_bytes(_midi_like(s, damage))
-        _only_success_or_one_line(["prepare-midi", str(folder), "--out", str(Path(d) / "out"), "--seq-len", "4",
-                                   *extra])  # fmt: skip
+        _only_success_or_one_line(
+            ["prepare-midi", str(folder), "--out", str(Path(d) / "out"), "--seq-len", "4", *extra]
+        )
 
 
 midi_flags = st.sampled_from([[], ["--rest", "token"], ["--step", "0.05"], ["--track", "1"], ["--test-frac", "0"]])
@@ -121,8 +139,23 @@ def sheet_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("turing")
     for name in ("a", "b"):
         (d / f"{name}.txt").write_text("".join(f"{name} sample {i}\n" for i in range(4)), encoding="utf-8")
-    assert cli.main(["turing-test", "build", "--system", f"a={d / 'a.txt'}", "--system", f"b={d / 'b.txt'}",
-                     "--per-system", "2", "--out", str(d / "t")]) == 0  # fmt: skip
+    assert (
+        cli.main(
+            [
+                "turing-test",
+                "build",
+                "--system",
+                f"a={d / 'a.txt'}",
+                "--system",
+                f"b={d / 'b.txt'}",
+                "--per-system",
+                "2",
+                "--out",
+                str(d / "t"),
+            ]
+        )
+        == 0
+    )
     return d / "t"
 
 
@@ -152,17 +185,62 @@ def test_fuzz_turing_score_long(sheet_key: Path, table: list[list[str]], sep: st
 # ------------------------------------------------------------------ --set values
 # Schedule lengths and sizes are left out: a huge value there is a long run (or refused by the memory check, tested
 # in tests/cli/test_hardening.py), not a malformed input.
-LONG_RUNNING = ("epochs", "steps", "num_", "seq_len", "batch", "rollout_num", "patience", "every", "dim", "vocab_size",
-                "filters", "filter_sizes")  # fmt: skip
+LONG_RUNNING = (
+    "epochs",
+    "steps",
+    "num_",
+    "seq_len",
+    "batch",
+    "rollout_num",
+    "patience",
+    "every",
+    "dim",
+    "vocab_size",
+    "filters",
+    "filter_sizes",
+)
 KEYS = [k for k in all_keys() if not any(part in k for part in LONG_RUNNING)]
-values = st.one_of(st.sampled_from(["nan", "inf", "-1", "0", "1e309", "none", "", "true", "2,3", "1 2 x", "9" * 30,
-                                    "eval/nll_test", "adam", "sgd", "delayed", "0.5"]), st.text(max_size=8))
+values = st.one_of(
+    st.sampled_from(
+        [
+            "nan",
+            "inf",
+            "-1",
+            "0",
+            "1e309",
+            "none",
+            "",
+            "true",
+            "2,3",
+            "1 2 x",
+            "9" * 30,
+            "eval/nll_test",
+            "adam",
+            "sgd",
+            "delayed",
+            "0.5",
+        ]
+    ),
+    st.text(max_size=8),
+)
 
 
 def _set(settings_: list[tuple[str, str]]) -> None:
     with tempfile.TemporaryDirectory() as d:
-        argv = ["train", "--preset", "tiny", "--out-dir", str(Path(d) / "run"), "--no-progress", "--set",
-                "pretrain.g_epochs=1", "--set", "pretrain.d_steps=1", "--set", "adversarial.epochs=1"]  # fmt: skip
+        argv = [
+            "train",
+            "--preset",
+            "tiny",
+            "--out-dir",
+            str(Path(d) / "run"),
+            "--no-progress",
+            "--set",
+            "pretrain.g_epochs=1",
+            "--set",
+            "pretrain.d_steps=1",
+            "--set",
+            "adversarial.epochs=1",
+        ]
         for key, value in settings_:
             argv += ["--set", f"{key}={value}"]
         _only_success_or_one_line(argv)

@@ -21,8 +21,7 @@ from seqgan.models.sampling import sample_from_logits
 from seqgan.train.losses import discriminator_loss
 from seqgan.train.rollout import rollout_completions, rollout_uniforms, score_completions
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]  # fmt: skip
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
 FILTERS = ((1, 20), (2, 20), (3, 20), (5, 20), (8, 16))
 
@@ -89,8 +88,23 @@ def test_a_run_trained_on_the_gpu_forks_and_samples_on_the_cpu(tmp_path, capsys)
     env = json.loads((run / "env.json").read_text())
     assert env["device"].startswith("cuda") and env.get("gpu")
     # The CPU forks a run from the GPU's pre-training checkpoint (tensors saved on the GPU, loaded on the CPU).
-    assert cli.main(["train", "--preset", "tiny", "--init-from", str(run), "--device", "cpu",
-                     "--out-dir", str(tmp_path / "fork"), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        cli.main(
+            [
+                "train",
+                "--preset",
+                "tiny",
+                "--init-from",
+                str(run),
+                "--device",
+                "cpu",
+                "--out-dir",
+                str(tmp_path / "fork"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert cli.main(["sample", str(run), "--num-samples", "5", "--seed", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

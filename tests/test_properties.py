@@ -115,8 +115,11 @@ def test_prepare_is_deterministic_and_order_free(lines, rnd, level):
 
 
 @IO
-@given(st.one_of(st.binary(max_size=64), st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass"))),
-       st.sampled_from(["word", "char"]), st.sampled_from([0.0, 0.1]))  # fmt: skip
+@given(
+    st.one_of(st.binary(max_size=64), st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass"))),
+    st.sampled_from(["word", "char"]),
+    st.sampled_from([0.0, 0.1]),
+)
 def test_prepare_random_bytes_only_user_error(raw, level, test_frac):
     with tempfile.TemporaryDirectory() as d:
         src = Path(d) / "in.txt"

@@ -56,9 +56,13 @@ def main() -> None:
 
     hyps = read_lines(args.hyps, args.num) if args.hyps else synthetic(args.num, seed=1)
     refs = read_lines(args.refs, args.num) if args.refs else synthetic(args.num, seed=2)
-    result: dict = {"hyps": args.hyps or "synthetic(seed=1)", "refs": args.refs or "synthetic(seed=2)",
-                    "num_hypotheses": len(hyps), "num_references": len(refs),
-                    "python": platform.python_version()}  # fmt: skip
+    result: dict = {
+        "hyps": args.hyps or "synthetic(seed=1)",
+        "refs": args.refs or "synthetic(seed=2)",
+        "num_hypotheses": len(hyps),
+        "num_references": len(refs),
+        "python": platform.python_version(),
+    }
 
     t0 = time.perf_counter()
     ours = sentence_bleus(hyps, refs, ORDERS)
@@ -91,17 +95,21 @@ def main() -> None:
             got = sentence_bleu(hyps[:i] + hyps[i + 1 :], hyps[i], weights, smoothing_function=smooth)
             diff = max(diff, *(abs(g - ours_self[n][i]) for g, n in zip(got, ORDERS, strict=True)))
         t_self = time.perf_counter() - t0
-        result.update({
-            "nltk_hyps_timed": k,
-            "nltk_bleu_s_extrapolated": round(t_bleu * len(hyps) / k, 1),
-            "nltk_self_bleu_s_extrapolated": round(t_self * len(hyps) / k, 1),
-            "speedup_bleu": round(t_bleu * len(hyps) / k / max(result["bleu_s"], 1e-9), 1),
-            "speedup_self_bleu": round(t_self * len(hyps) / k / max(result["self_bleu_s"], 1e-9), 1),
-            "max_abs_diff_vs_nltk": diff,
-        })  # fmt: skip
-        print(f"NLTK on {k} hypotheses: BLEU {t_bleu:.2f} s, Self-BLEU {t_self:.2f} s "
-              f"(extrapolated to {len(hyps)}: {result['nltk_bleu_s_extrapolated']} s, "
-              f"{result['nltk_self_bleu_s_extrapolated']} s); max |diff| {diff:.1e}")  # fmt: skip
+        result.update(
+            {
+                "nltk_hyps_timed": k,
+                "nltk_bleu_s_extrapolated": round(t_bleu * len(hyps) / k, 1),
+                "nltk_self_bleu_s_extrapolated": round(t_self * len(hyps) / k, 1),
+                "speedup_bleu": round(t_bleu * len(hyps) / k / max(result["bleu_s"], 1e-9), 1),
+                "speedup_self_bleu": round(t_self * len(hyps) / k / max(result["self_bleu_s"], 1e-9), 1),
+                "max_abs_diff_vs_nltk": diff,
+            }
+        )
+        print(
+            f"NLTK on {k} hypotheses: BLEU {t_bleu:.2f} s, Self-BLEU {t_self:.2f} s "
+            f"(extrapolated to {len(hyps)}: {result['nltk_bleu_s_extrapolated']} s, "
+            f"{result['nltk_self_bleu_s_extrapolated']} s); max |diff| {diff:.1e}"
+        )
     print(json.dumps(result))
 
 

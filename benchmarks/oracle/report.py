@@ -29,20 +29,39 @@ from seqgan.train.logbook import read_metrics  # noqa: E402
 
 PAPER = {"random": 10.310, "mle": 9.038, "ss": 8.985, "pg_bleu": 8.946, "seqgan": 8.736}
 PAPER_FIG3 = {"g100_d1_k10": 8.94, "g30_d1_k30": 8.89, "g1_d1_k10": 8.81, "g1_d5_k3": 8.73}  # read off Fig. 3
-NAMES = {"random": "Random (untrained G)", "uniform": "Uniform tokens", "mle_es": "MLE, early-stopped",
-         "mle": "MLE, fixed schedule", "ss": "Scheduled sampling", "pg_bleu": "PG-BLEU",
-         "seqgan": "SeqGAN"}  # fmt: skip
-CONTROL_NAMES = {"shuffled_reward": "shuffled reward", "constant_reward": "constant reward Q = 1",
-                 "baseline_mean": "mean baseline", "sgd": "plain SGD"}  # fmt: skip
+NAMES = {
+    "random": "Random (untrained G)",
+    "uniform": "Uniform tokens",
+    "mle_es": "MLE, early-stopped",
+    "mle": "MLE, fixed schedule",
+    "ss": "Scheduled sampling",
+    "pg_bleu": "PG-BLEU",
+    "seqgan": "SeqGAN",
+}
+CONTROL_NAMES = {
+    "shuffled_reward": "shuffled reward",
+    "constant_reward": "constant reward Q = 1",
+    "baseline_mean": "mean baseline",
+    "sgd": "plain SGD",
+}
 ABLATION_NAMES = {
-    "rollout_n1": "roll-outs N = 1", "rollout_n4": "N = 4", "rollout_n32": "N = 32",
-    "delayed_policy": "delayed roll-out policy (rate 0.8)", "reward_dropout": "D dropout on at reward time",
-}  # fmt: skip
+    "rollout_n1": "roll-outs N = 1",
+    "rollout_n4": "N = 4",
+    "rollout_n32": "N = 32",
+    "delayed_policy": "delayed roll-out policy (rate 0.8)",
+    "reward_dropout": "D dropout on at reward time",
+}
 ALL_NAMES = {**NAMES, **CONTROL_NAMES, **ABLATION_NAMES}
 # The comparisons whose verdicts the report states: (system a, system b), a judged against b.
-COMPARISONS = [("seqgan", "mle_es"), ("seqgan", "mle"), *[("seqgan", c) for c in CONTROL_NAMES],
-               *[(c, "mle_es") for c in CONTROL_NAMES], ("pg_bleu", "mle_es"), ("ss", "mle_es"),
-               ("mle", "mle_es")]  # fmt: skip
+COMPARISONS = [
+    ("seqgan", "mle_es"),
+    ("seqgan", "mle"),
+    *[("seqgan", c) for c in CONTROL_NAMES],
+    *[(c, "mle_es") for c in CONTROL_NAMES],
+    ("pg_bleu", "mle_es"),
+    ("ss", "mle_es"),
+    ("mle", "mle_es"),
+]
 
 
 def welch(a: list[float], b: list[float]) -> tuple[float, float]:
@@ -70,8 +89,11 @@ def load(runs: Path) -> dict[str, Any]:
                 events = read_metrics(log) if log.exists() else []
                 if run.name == "mle_es":
                     events = [e for e in events if e.get("phase") == "mle"]
-                entry[run.name] = {"final": json.loads((run / "final_eval.json").read_text()), "events": events,
-                                   "dir": run}  # fmt: skip
+                entry[run.name] = {
+                    "final": json.loads((run / "final_eval.json").read_text()),
+                    "events": events,
+                    "dir": run,
+                }
         data["seeds"][seed] = entry
     return data
 
@@ -103,13 +125,17 @@ def sweep_points(data: dict[str, Any], name: str) -> dict[int, list[tuple[float,
 
 
 def entropy_table(data: dict[str, Any], names: list[str]) -> list[str]:
-    lines = ["| system | entropy at temperature 1 (nats/token, mean ± std over seeds) | NLL_oracle | NLL_test |",
-             "|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| system | entropy at temperature 1 (nats/token, mean ± std over seeds) | NLL_oracle | NLL_test |",
+        "|---|---|---|---|",
+    ]
     for name in names:
         ent = column_values(data, name, "entropy")[0]
         if ent:
-            lines.append(f"| {ALL_NAMES[name]} | {mean_std(ent)} | {mean_std(column_values(data, name)[0])} | "
-                         f"{mean_std(column_values(data, name, 'nll_test')[0])} |")  # fmt: skip
+            lines.append(
+                f"| {ALL_NAMES[name]} | {mean_std(ent)} | {mean_std(column_values(data, name)[0])} | "
+                f"{mean_std(column_values(data, name, 'nll_test')[0])} |"
+            )
     return lines
 
 
@@ -122,19 +148,26 @@ def table1(data: dict[str, Any]) -> list[str]:
         "|---|" + "---|" * len(cols),
         "| NLL_oracle, paper (Table 1) | " + " | ".join(fmt(PAPER.get(c)) if c in PAPER else "" for c in cols) + " |",
         "| NLL_oracle, ours (mean ± std over seeds) | " + " | ".join(mean_std(vals[c][0]) for c in cols) + " |",
-        "| NLL_test, ours (test split) | " + " | ".join(mean_std(column_values(data, c, "nll_test")[0]) if c not in
-                                          ("random", "uniform") else "" for c in cols) + " |",  # fmt: skip
+        "| NLL_test, ours (test split) | "
+        + " | ".join(
+            mean_std(column_values(data, c, "nll_test")[0]) if c not in ("random", "uniform") else "" for c in cols
+        )
+        + " |",
         "| p, SeqGAN vs column: Welch t-test on per-sequence NLL_oracle, seeds pooled | "
-        + " | ".join("" if c == "seqgan" else fmt_p(tests[c][0][1]) for c in cols) + " |",
+        + " | ".join("" if c == "seqgan" else fmt_p(tests[c][0][1]) for c in cols)
+        + " |",
         "| p, SeqGAN vs column: Welch t-test on the per-seed means | "
-        + " | ".join("" if c == "seqgan" else fmt_p(tests[c][1][1]) for c in cols) + " |",
+        + " | ".join("" if c == "seqgan" else fmt_p(tests[c][1][1]) for c in cols)
+        + " |",
     ]
     return lines
 
 
 def ablation_table(data: dict[str, Any]) -> list[str]:
-    lines = ["| setting (seed) | NLL_oracle | vs SeqGAN of the same seed | p (Welch, per-sequence) | NLL_test |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| setting (seed) | NLL_oracle | vs SeqGAN of the same seed | p (Welch, per-sequence) | NLL_test |",
+        "|---|---|---|---|---|",
+    ]
     for seed in data["manifest"]["ablation_seeds"]:
         entry = data["seeds"].get(seed, {})
         if "seqgan" not in entry:
@@ -147,8 +180,10 @@ def ablation_table(data: dict[str, Any]) -> list[str]:
                 continue
             f = entry[name]["final"]
             _, p = welch(ref["per_sequence"], f["per_sequence"])
-            lines.append(f"| {label} ({seed}) | {f['nll_oracle']:.3f} | {f['nll_oracle'] - ref['nll_oracle']:+.3f} | "
-                         f"{fmt_p(p)} | {f['nll_test']:.3f} |")  # fmt: skip
+            lines.append(
+                f"| {label} ({seed}) | {f['nll_oracle']:.3f} | {f['nll_oracle'] - ref['nll_oracle']:+.3f} | "
+                f"{fmt_p(p)} | {f['nll_test']:.3f} |"
+            )
     return lines
 
 
@@ -197,12 +232,20 @@ def plot_all(data: dict[str, Any], out: Path, caccia_csv: Path | None) -> list[s
         if series:
             xs = series[0][0]
             same = [s for s in series if s[0] == xs]
-            ax.plot(xs, [statistics.mean(v) for v in zip(*(s[1] for s in same), strict=True)], color=color,
-                    linewidth=2, label=f"{NAMES[name]} (mean of {len(same)} seeds)")  # fmt: skip
+            ax.plot(
+                xs,
+                [statistics.mean(v) for v in zip(*(s[1] for s in same), strict=True)],
+                color=color,
+                linewidth=2,
+                label=f"{NAMES[name]} (mean of {len(same)} seeds)",
+            )
     if boundary is not None:
         ax.axvline(boundary, color="gray", linestyle="--", label="end of MLE pre-training")
-    ax.set(xlabel="generator epoch (MLE, then adversarial / baseline epochs)", ylabel="NLL_oracle (nats/token)",
-           title="Fig. 2: NLL_oracle during training")  # fmt: skip
+    ax.set(
+        xlabel="generator epoch (MLE, then adversarial / baseline epochs)",
+        ylabel="NLL_oracle (nats/token)",
+        title="Fig. 2: NLL_oracle during training",
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     save(fig, "fig2_nll_oracle.png")
@@ -227,8 +270,12 @@ def plot_all(data: dict[str, Any], out: Path, caccia_csv: Path | None) -> list[s
             plt.close(fig)
 
     adversarial_curves(ABLATION_NAMES, "Ablations: NLL_oracle", "ablations.png")
-    adversarial_curves({k: f"(g, d, k) = {tuple(v)}" for k, v in data["manifest"]["fig3"].items()},
-                       "Fig. 3: g-steps, d-steps, k", "fig3_gdk.png", prefix="fig3_")  # fmt: skip
+    adversarial_curves(
+        {k: f"(g, d, k) = {tuple(v)}" for k, v in data["manifest"]["fig3"].items()},
+        "Fig. 3: g-steps, d-steps, k",
+        "fig3_gdk.png",
+        prefix="fig3_",
+    )
 
     # Quality-diversity (Caccia et al. 2020): NLL_oracle against NLL_test over the temperature sweep.
     systems = [n for n in ("mle_es", "mle", "seqgan", *CONTROL_NAMES) if sweep_points(data, n)]
@@ -238,21 +285,38 @@ def plot_all(data: dict[str, Any], out: Path, caccia_csv: Path | None) -> list[s
         for i, name in enumerate(systems):
             for j, pts in enumerate(sweep_points(data, name).values()):
                 pts = sorted(pts)
-                ax.plot([p[1] for p in pts], [p[2] for p in pts], color=f"C{i}", marker="o", markersize=2.5,
-                        alpha=0.75, linewidth=1, label=ALL_NAMES[name] if j == 0 else None)  # fmt: skip
+                ax.plot(
+                    [p[1] for p in pts],
+                    [p[2] for p in pts],
+                    color=f"C{i}",
+                    marker="o",
+                    markersize=2.5,
+                    alpha=0.75,
+                    linewidth=1,
+                    label=ALL_NAMES[name] if j == 0 else None,
+                )
                 one = next(p for p in pts if p[0] == 1.0)
                 ax.scatter([one[1]], [one[2]], color=f"C{i}", s=40, edgecolor="black", zorder=3)
-        ax.set(xlabel="NLL_test (diversity; lower is better)", ylabel="NLL_oracle (quality; lower is better)",
-               title="ours: temperature sweep, every seed (dots: temperature 1)")  # fmt: skip
+        ax.set(
+            xlabel="NLL_test (diversity; lower is better)",
+            ylabel="NLL_oracle (quality; lower is better)",
+            title="ours: temperature sweep, every seed (dots: temperature 1)",
+        )
         if caccia_csv is not None and caccia_csv.exists():
             rows = list(csv.DictReader(caccia_csv.open()))
             for j, method in enumerate(dict.fromkeys(r["method"] for r in rows)):
-                pts = [(float(r["nll_test"]), float(r["nll_oracle"])) for r in rows if r["method"] == method
-                       and r["nll_test"] not in ("", "nan") and float(r["nll_test"]) <= 20]  # fmt: skip
+                pts = [
+                    (float(r["nll_test"]), float(r["nll_oracle"]))
+                    for r in rows
+                    if r["method"] == method and r["nll_test"] not in ("", "nan") and float(r["nll_test"]) <= 20
+                ]
                 if pts:
                     ref.plot(*zip(*pts, strict=True), color=f"C{j}", linewidth=1.2, label=method)
-            ref.set(xlabel="NLL_test", ylabel="NLL_oracle",
-                    title="Caccia et al. 2020, published (authors' oracle; NLL_test <= 20)")  # fmt: skip
+            ref.set(
+                xlabel="NLL_test",
+                ylabel="NLL_oracle",
+                title="Caccia et al. 2020, published (authors' oracle; NLL_test <= 20)",
+            )
             ref.legend(fontsize=6)
             ref.grid(alpha=0.3)
         else:
@@ -270,10 +334,16 @@ def plot_all(data: dict[str, Any], out: Path, caccia_csv: Path | None) -> list[s
                 for axis, key in ((left, "eval/nll_oracle"), (right, "eval/entropy")):
                     xs, ys, _ = curve(entry[name]["events"], key)
                     axis.plot(xs, ys, color=f"C{i}", alpha=0.7, linewidth=1, label=ALL_NAMES[name] if j == 0 else None)
-        left.set(xlabel="generator epoch (MLE, then adversarial)", ylabel="NLL_oracle (nats/token)",
-                 title="NLL_oracle of fresh samples")  # fmt: skip
-        right.set(xlabel="generator epoch (MLE, then adversarial)", ylabel="entropy (nats/token)",
-                  title="generator entropy along its own samples")  # fmt: skip
+        left.set(
+            xlabel="generator epoch (MLE, then adversarial)",
+            ylabel="NLL_oracle (nats/token)",
+            title="NLL_oracle of fresh samples",
+        )
+        right.set(
+            xlabel="generator epoch (MLE, then adversarial)",
+            ylabel="entropy (nats/token)",
+            title="generator entropy along its own samples",
+        )
         for axis in (left, right):
             axis.grid(alpha=0.3)
             axis.legend(fontsize=7)
@@ -297,8 +367,11 @@ def plot_all(data: dict[str, Any], out: Path, caccia_csv: Path | None) -> list[s
             axes[1, 0].plot(epochs, [e["g/entropy"] for e in adv], label="policy entropy (nats)")
             axes[1, 0].set(title="generator entropy", xlabel="adversarial epoch")
             axes[1, 1].plot(epochs, [e["g/distinct2"] for e in adv], label="distinct-2 of the PG batch")
-            axes[1, 1].plot(epochs, [statistics.mean(e["g/reward_std_by_pos"]) for e in adv],
-                            label="reward std (mean over positions)")  # fmt: skip
+            axes[1, 1].plot(
+                epochs,
+                [statistics.mean(e["g/reward_std_by_pos"]) for e in adv],
+                label="reward std (mean over positions)",
+            )
             warn = [e["epoch"] for e in adv if e.get("warn/mode_collapse")]
             if warn:
                 axes[1, 1].scatter(warn, [0] * len(warn), marker="x", color="red", label="mode-collapse warning")
@@ -315,16 +388,20 @@ def main() -> None:
     ap.add_argument("--runs", required=True, help="the --out folder of benchmarks/oracle/run.py")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent), help="where results.md and PNGs go")
     caccia = ROOT.parent / "shared/docs/data/caccia2020_oracle_temperature_sweep.csv"
-    ap.add_argument("--caccia-csv", default=str(caccia),
-                    help="Caccia et al. (2020) sweep points to draw beside ours (skipped when missing)")  # fmt: skip
+    ap.add_argument(
+        "--caccia-csv",
+        default=str(caccia),
+        help="Caccia et al. (2020) sweep points to draw beside ours (skipped when missing)",
+    )
     args = ap.parse_args()
     runs, out = Path(args.runs), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     flag = out_flag(out, Path(__file__).parent)  # the printed command names a non-default --out
     data = load(runs)
     m = data["manifest"]
-    verdicts_md, verdicts = verdict_table(lambda name: sweep_points(data, name), COMPARISONS, ALL_NAMES,
-                                          "NLL_oracle gap at matched NLL_test")  # fmt: skip
+    verdicts_md, verdicts = verdict_table(
+        lambda name: sweep_points(data, name), COMPARISONS, ALL_NAMES, "NLL_oracle gap at matched NLL_test"
+    )
     figures = plot_all(data, out, Path(args.caccia_csv))
     env = m["env"]
     wall = sum(m.get("wall_s", {}).values())
@@ -335,9 +412,11 @@ def main() -> None:
     threads_text = str(threads[0]) if len(threads) == 1 else f"{threads[0]}-{threads[-1]}"
     source = next((e["seqgan"]["dir"] for e in data["seeds"].values() if "seqgan" in e), None)
     d = json.loads((source / "config.json").read_text())["data"] if source else {}
-    oracle = m["oracle_params"] or (f"a fresh N(0, 1) oracle (data.oracle_seed {d.get('oracle_seed')}, vocabulary "
-                                    f"{d.get('vocab_size')}, T {d.get('seq_len')}, {d.get('oracle_emb_dim')}/"
-                                    f"{d.get('oracle_hidden_dim')}; not the authors' file)")  # fmt: skip
+    oracle = m["oracle_params"] or (
+        f"a fresh N(0, 1) oracle (data.oracle_seed {d.get('oracle_seed')}, vocabulary "
+        f"{d.get('vocab_size')}, T {d.get('seq_len')}, {d.get('oracle_emb_dim')}/"
+        f"{d.get('oracle_hidden_dim')}; not the authors' file)"
+    )
     lines = [
         "# Synthetic oracle: does the discriminator help? (generated by benchmarks/oracle/report.py)",
         "",
@@ -364,8 +443,10 @@ def main() -> None:
         "",
         "## Verdicts on the quality-diversity frontier",
         "",
-        *(verdict_sentences(verdicts, ALL_NAMES, "quality-diversity")
-          or ["- no comparison yet (run `--parts sweep`)."]),
+        *(
+            verdict_sentences(verdicts, ALL_NAMES, "quality-diversity")
+            or ["- no comparison yet (run `--parts sweep`)."]
+        ),
         "",
         *verdicts_md,
         "",
@@ -397,8 +478,15 @@ def main() -> None:
         lines += ["## Fig. 3: g-steps, d-steps, k", "", f"Adversarial epochs per run: {epochs}.", "", *fig3, ""]
     else:
         lines += ["## Fig. 3: g-steps, d-steps, k", "", "Not run in this report (`--parts fig3`).", ""]
-    lines += ["## Figures", "", "Caccia et al.'s published curves (right panel of quality_diversity.png) are on the "
-              "authors' oracle, so only their shape compares.", "", *[f"- `{f}`" for f in figures], ""]
+    lines += [
+        "## Figures",
+        "",
+        "Caccia et al.'s published curves (right panel of quality_diversity.png) are on the "
+        "authors' oracle, so only their shape compares.",
+        "",
+        *[f"- `{f}`" for f in figures],
+        "",
+    ]
     write_atomic(out / "results.md", ("\n".join(lines) + "\n").encode())
     print(f"wrote {out / 'results.md'} and {', '.join(figures)}")
 

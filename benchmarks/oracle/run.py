@@ -82,11 +82,14 @@ def fig3_epochs(g_steps: int, epochs: int, max_g_steps: int | None) -> int:
     """Adversarial epochs of a Fig. 3 run: ``epochs``, cut so that it takes at most ``max_g_steps`` G steps
     (g-steps 100 for 40 epochs is 100x the roll-outs of the default run)."""
     return epochs if max_g_steps is None else max(1, min(epochs, math.ceil(max_g_steps / g_steps)))
+
+
 ALPHAS = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0]  # inverse temperatures (Caccia et al. 2020)
 
 
-def final_eval(run: Path, num_samples: int, seed: int, sweep: bool, source: Path | None = None,
-               checkpoint: str = "last") -> None:  # fmt: skip
+def final_eval(
+    run: Path, num_samples: int, seed: int, sweep: bool, source: Path | None = None, checkpoint: str = "last"
+) -> None:
     """The reported numbers of a system, on the test split: per-sequence NLL_oracle of fresh samples (the t-test's
     unit), NLL_test, entropy and, with ``sweep``, the temperature sweep; stored in ``run``/final_eval.json.
     ``source``/``checkpoint``: evaluate another run's checkpoint (the early-stopped MLE: pretrained.pt)."""
@@ -97,9 +100,15 @@ def final_eval(run: Path, num_samples: int, seed: int, sweep: bool, source: Path
     rng = torch.Generator().manual_seed(seed)
     samples = r.generator.generate(num_samples, r.config.data.seq_len, rng)
     per_seq = sequence_nll(r.oracle, samples)
-    result = {"nll_oracle": float(per_seq.double().mean()), "nll_test": mean_nll(r.generator, r.test),
-              "entropy": mean_entropy(r.generator, samples), "per_sequence": [round(v, 5) for v in per_seq.tolist()],
-              "num_samples": num_samples, "seed": seed, "checkpoint": checkpoint}  # fmt: skip
+    result = {
+        "nll_oracle": float(per_seq.double().mean()),
+        "nll_test": mean_nll(r.generator, r.test),
+        "entropy": mean_entropy(r.generator, samples),
+        "per_sequence": [round(v, 5) for v in per_seq.tolist()],
+        "num_samples": num_samples,
+        "seed": seed,
+        "checkpoint": checkpoint,
+    }
     if sweep:
         result["sweep"] = temperature_sweep(r.generator, r.oracle, r.test, ALPHAS, num_samples, seed)
     run.mkdir(parents=True, exist_ok=True)
@@ -119,32 +128,65 @@ def random_eval(source: Path, num_samples: int, seed: int) -> None:
     untrained = sequence_nll(r.oracle, g.generate(num_samples, cfg.data.seq_len, rng))
     tokens = torch.randint(0, cfg.data.vocab_size, (num_samples, cfg.data.seq_len), generator=rng)
     uniform = sequence_nll(r.oracle, tokens)
-    write_json(out, {"untrained": {"nll_oracle": float(untrained.double().mean()),
-                                   "per_sequence": [round(v, 5) for v in untrained.tolist()]},
-                     "uniform": {"nll_oracle": float(uniform.double().mean()),
-                                 "per_sequence": [round(v, 5) for v in uniform.tolist()]}})  # fmt: skip
+    write_json(
+        out,
+        {
+            "untrained": {
+                "nll_oracle": float(untrained.double().mean()),
+                "per_sequence": [round(v, 5) for v in untrained.tolist()],
+            },
+            "uniform": {
+                "nll_oracle": float(uniform.double().mean()),
+                "per_sequence": [round(v, 5) for v in uniform.tolist()],
+            },
+        },
+    )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)  # fmt: skip
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
     ap.add_argument("--out", required=True, help="folder for the runs (created)")
-    ap.add_argument("--preset", default="demo", help="preset of every run (default demo: the CPU-scale schedule; "
-                    "paper: the authors' full schedule, a GPU job)")  # fmt: skip
+    ap.add_argument(
+        "--preset",
+        default="demo",
+        help="preset of every run (default demo: the CPU-scale schedule; paper: the authors' full schedule, a GPU job)",
+    )
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="run seeds of the Table 1 columns")
     ap.add_argument("--ablation-seeds", type=int, nargs="+", default=[1], help="seeds of the ablations and Fig. 3")
-    ap.add_argument("--oracle-params", help="oracle file (the authors' target_params_py3.pkl); default: a fresh "
-                    "N(0, 1) oracle of the preset (data.oracle_seed)")  # fmt: skip
-    ap.add_argument("--parts", nargs="+", default=["table", "controls", "sweep"],
-                    choices=["table", "controls", "ablations", "sweep", "fig3"],
-                    help="what to run (default table controls sweep)")  # fmt: skip
+    ap.add_argument(
+        "--oracle-params",
+        help="oracle file (the authors' target_params_py3.pkl); default: a fresh "
+        "N(0, 1) oracle of the preset (data.oracle_seed)",
+    )
+    ap.add_argument(
+        "--parts",
+        nargs="+",
+        default=["table", "controls", "sweep"],
+        choices=["table", "controls", "ablations", "sweep", "fig3"],
+        help="what to run (default table controls sweep)",
+    )
     ap.add_argument("--fig3-epochs", type=int, help="adversarial epochs of the Fig. 3 runs (default: the preset's)")
-    ap.add_argument("--fig3-max-g-steps", type=int, help="cut each Fig. 3 run to at most this many G steps in all "
-                    "(default: no cut); the runs are evaluated every epoch")  # fmt: skip
-    ap.add_argument("--sgd-lr", type=float, default=SGD_LR, help=f"learning rate of the plain-SGD control (default "
-                    f"{SGD_LR}: as far a move as Adam's on the demo preset)")  # fmt: skip
-    ap.add_argument("--only", nargs="+", metavar="NAME", help="train only these systems of the chosen parts (e.g. "
-                    "seqgan shuffled_reward: SeqGAN, its early-stopped MLE and one control); default: all")  # fmt: skip
+    ap.add_argument(
+        "--fig3-max-g-steps",
+        type=int,
+        help="cut each Fig. 3 run to at most this many G steps in all "
+        "(default: no cut); the runs are evaluated every epoch",
+    )
+    ap.add_argument(
+        "--sgd-lr",
+        type=float,
+        default=SGD_LR,
+        help=f"learning rate of the plain-SGD control (default {SGD_LR}: as far a move as Adam's on the demo preset)",
+    )
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="train only these systems of the chosen parts (e.g. "
+        "seqgan shuffled_reward: SeqGAN, its early-stopped MLE and one control); default: all",
+    )
     ap.add_argument("--workers", type=int, default=1, help="runs trained at once, one torch thread each (default 1)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     args = ap.parse_args()
@@ -155,13 +197,28 @@ def main() -> None:
     cfg = presets.get(args.preset)
     ss_decay = round(0.4 / max(cfg.adversarial.epochs, 1), 6)
     common = ["--preset", args.preset, "--device", args.device]
-    manifest = load_manifest(out, {
-        "preset": args.preset, "seeds": args.seeds, "ablation_seeds": args.ablation_seeds,
-        "oracle_params": args.oracle_params, "ss_decay": ss_decay, "alphas": ALPHAS, "controls": CONTROLS,
-        "sgd_lr": args.sgd_lr, "parts": args.parts, "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        "env": env_snapshot(torch.device("cpu")), "columns": COLUMNS, "ablations": ABLATIONS,
-        "fig3": {k: list(v) for k, v in FIG3.items()}, "fig3_epochs": args.fig3_epochs,
-        "fig3_max_g_steps": args.fig3_max_g_steps, "workers": args.workers})  # fmt: skip
+    manifest = load_manifest(
+        out,
+        {
+            "preset": args.preset,
+            "seeds": args.seeds,
+            "ablation_seeds": args.ablation_seeds,
+            "oracle_params": args.oracle_params,
+            "ss_decay": ss_decay,
+            "alphas": ALPHAS,
+            "controls": CONTROLS,
+            "sgd_lr": args.sgd_lr,
+            "parts": args.parts,
+            "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+            "env": env_snapshot(torch.device("cpu")),
+            "columns": COLUMNS,
+            "ablations": ABLATIONS,
+            "fig3": {k: list(v) for k, v in FIG3.items()},
+            "fig3_epochs": args.fig3_epochs,
+            "fig3_max_g_steps": args.fig3_max_g_steps,
+            "workers": args.workers,
+        },
+    )
 
     overrides: dict[str, list[str]] = {**COLUMNS, **CONTROLS, **ABLATIONS}
     jobs: list[tuple[int, str]] = []  # (seed, run name); Table 1 of every seed first
@@ -176,9 +233,12 @@ def main() -> None:
         for name, (g, d, k) in FIG3.items():
             e = fig3_epochs(g, args.fig3_epochs or cfg.adversarial.epochs, args.fig3_max_g_steps)
             manifest.setdefault("fig3_run_epochs", {})[name] = e
-            overrides[f"fig3_{name}"] = [f"adversarial.g_steps={g}", f"adversarial.d_steps={d}",
-                                         f"adversarial.k_epochs={k}", f"adversarial.epochs={e}"] + (
-                ["eval.every=1"] if args.fig3_max_g_steps else [])  # fmt: skip
+            overrides[f"fig3_{name}"] = [
+                f"adversarial.g_steps={g}",
+                f"adversarial.d_steps={d}",
+                f"adversarial.k_epochs={k}",
+                f"adversarial.epochs={e}",
+            ] + (["eval.every=1"] if args.fig3_max_g_steps else [])
             jobs += [(seed, f"fig3_{name}") for seed in args.ablation_seeds]
     if args.only:
         jobs = [(seed, name) for seed, name in jobs if name in args.only or name == "seqgan"]
@@ -192,8 +252,14 @@ def main() -> None:
             train(source, [*common, *first], manifest, log_file)
             random_eval(source, n, seed)
             # The early-stopped MLE baseline: the generator pre-training ended with, before any adversarial step.
-            final_eval(out / f"seed{seed}" / "mle_es", n, seed, "sweep" in args.parts and seed in args.seeds,
-                       source=source, checkpoint=str(source / "checkpoints" / "pretrained.pt"))  # fmt: skip
+            final_eval(
+                out / f"seed{seed}" / "mle_es",
+                n,
+                seed,
+                "sweep" in args.parts and seed in args.seeds,
+                source=source,
+                checkpoint=str(source / "checkpoints" / "pretrained.pt"),
+            )
         else:
             sets = [x for o in overrides[name] for x in ("--set", o.format(ss_decay=ss_decay, sgd_lr=args.sgd_lr))]
             train(run, [*common, "--init-from", str(source), *sets], manifest, log_file)

@@ -72,17 +72,23 @@ ROWS = [
 def where_the_time_goes(r: dict) -> list[str]:
     """The split of one G step's roll-out rewards, from this run's figures."""
     lines = ["## Where the time of the roll-out rewards goes", ""]
-    for name, total_key, d_key in (("fp32", "rollout_batched_fp32_s", "d_scoring_prefix_shared_s"),
-                                   ("bf16", "rollout_batched_bf16_s", "d_scoring_prefix_shared_bf16_s")):  # fmt: skip
+    for name, total_key, d_key in (
+        ("fp32", "rollout_batched_fp32_s", "d_scoring_prefix_shared_s"),
+        ("bf16", "rollout_batched_bf16_s", "d_scoring_prefix_shared_bf16_s"),
+    ):
         if total_key in r and d_key in r:
             total, d = r[total_key], r[d_key]
             rest = total - d
-            lines.append(f"- D in {name}: {total:.2f} s in all; D on the completions {d:.2f} s "
-                         f"({100 * d / total:.0f} %), sampling the continuations and the rest {rest:.2f} s "
-                         f"({100 * rest / total:.0f} %).")  # fmt: skip
+            lines.append(
+                f"- D in {name}: {total:.2f} s in all; D on the completions {d:.2f} s "
+                f"({100 * d / total:.0f} %), sampling the continuations and the rest {rest:.2f} s "
+                f"({100 * rest / total:.0f} %)."
+            )
     if "rollout_naive_s" in r:
-        lines.append(f"- For 17x the naive loop ({r['rollout_naive_s']:.1f} s) one G step may take "
-                     f"{r['rollout_naive_s'] / 17:.2f} s.")
+        lines.append(
+            f"- For 17x the naive loop ({r['rollout_naive_s']:.1f} s) one G step may take "
+            f"{r['rollout_naive_s'] / 17:.2f} s."
+        )
     return lines
 
 
@@ -90,11 +96,22 @@ def demo_end_to_end(device: str) -> dict[str, float]:
     """Wall seconds of `seqgan train --preset demo` (a fresh process each), D in fp32 and in the default precision
     (bf16 where the device computes it natively), and each run's last NLL_oracle."""
     out: dict[str, float] = {}
-    for name, sets in (("fp32", ["discriminator.train_bf16=false", "adversarial.reward_bf16=false"]),
-                       ("default", [])):  # fmt: skip
+    for name, sets in (("fp32", ["discriminator.train_bf16=false", "adversarial.reward_bf16=false"]), ("default", [])):
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "seqgan", "train", "--preset", "demo", "--device", device, "--no-progress",
-                   "--out-dir", str(Path(tmp) / "run"), *[x for s in sets for x in ("--set", s)]]  # fmt: skip
+            cmd = [
+                sys.executable,
+                "-m",
+                "seqgan",
+                "train",
+                "--preset",
+                "demo",
+                "--device",
+                device,
+                "--no-progress",
+                "--out-dir",
+                str(Path(tmp) / "run"),
+                *[x for s in sets for x in ("--set", s)],
+            ]
             start = time.perf_counter()
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             out[f"demo_{name}_s"] = time.perf_counter() - start
@@ -108,12 +125,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default=str(HERE / "results.md"))
-    parser.add_argument("--demo", action="store_true",
-                        help="also train the demo preset end to end, with D in fp32 and in the default precision "
-                             "(two runs of several minutes each, in a temporary folder)")  # fmt: skip
-    parser.add_argument("--render", metavar="JSON",
-                        help="write results.md from the raw JSON of an earlier measurement (its figures, command, "
-                             "commit and date) instead of measuring")  # fmt: skip
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="also train the demo preset end to end, with D in fp32 and in the default precision "
+        "(two runs of several minutes each, in a temporary folder)",
+    )
+    parser.add_argument(
+        "--render",
+        metavar="JSON",
+        help="write results.md from the raw JSON of an earlier measurement (its figures, command, "
+        "commit and date) instead of measuring",
+    )
     args = parser.parse_args()
     if args.render:
         result = json.loads(Path(args.render).read_text())
@@ -123,9 +146,13 @@ def main() -> None:
         result = run_bench(device=args.device)
         if args.demo:
             result.update(demo_end_to_end(args.device))
-        result.update(command=f"python {' '.join(sys.argv)}", commit=git_sha(), date=time.strftime("%Y-%m-%d"),
-                      machine=f"{cpu_name()}, {os.cpu_count()} cores",
-                      measure_s=round(time.time() - t0))  # fmt: skip
+        result.update(
+            command=f"python {' '.join(sys.argv)}",
+            commit=git_sha(),
+            date=time.strftime("%Y-%m-%d"),
+            machine=f"{cpu_name()}, {os.cpu_count()} cores",
+            measure_s=round(time.time() - t0),
+        )
     Path(args.out).write_text("\n".join(render(result)) + "\n")
     print(json.dumps(result))
 

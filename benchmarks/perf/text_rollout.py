@@ -34,12 +34,22 @@ def main() -> None:
     rng = torch.Generator().manual_seed(0)
     tokens, states = g.sample(args.batch, T, rng, return_states=True)
     dev = tokens.device
-    out = {"run": args.run, "seq_len": T, "batch": args.batch, "rollout_num": args.rollout_num,
-           "threads": torch.get_num_threads(),
-           "mean_length": float(sequence_mask(tokens, g.eos_token).sum(dim=1).float().mean())}  # fmt: skip
+    out = {
+        "run": args.run,
+        "seq_len": T,
+        "batch": args.batch,
+        "rollout_num": args.rollout_num,
+        "threads": torch.get_num_threads(),
+        "mean_length": float(sequence_mask(tokens, g.eos_token).sum(dim=1).float().mean()),
+    }
     figures = eos_rollout_figures(g, d, tokens, states, args.rollout_num, rng, dev, 3, bf16=True)
-    out.update(all_rows_s=figures["all_rows_s"], fp32_s=figures["fp32_s"], bf16_s=figures["s"],
-               fp32_speedup=figures["all_rows_s"] / figures["fp32_s"], bf16_speedup=figures["speedup"])  # fmt: skip
+    out.update(
+        all_rows_s=figures["all_rows_s"],
+        fp32_s=figures["fp32_s"],
+        bf16_s=figures["s"],
+        fp32_speedup=figures["all_rows_s"] / figures["fp32_s"],
+        bf16_speedup=figures["speedup"],
+    )
     # The same random numbers through both paths: the rewards must agree on every real position.
     u = rollout_uniforms(args.batch, T, args.rollout_num, torch.Generator().manual_seed(1), dev)
     comp = rollout_completions(g, tokens, args.rollout_num, states, uniforms=u, drop_ended=False)

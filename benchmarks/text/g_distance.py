@@ -24,8 +24,9 @@ def distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", required=True, help="the benchmark's output folder (seed1/, seed2/, ...)")
-    ap.add_argument("--systems", nargs="+", default=["seqgan", "constant_reward", "shuffled_reward", "baseline_mean",
-                                                      "sgd", "mle"])  # fmt: skip
+    ap.add_argument(
+        "--systems", nargs="+", default=["seqgan", "constant_reward", "shuffled_reward", "baseline_mean", "sgd", "mle"]
+    )
     args = ap.parse_args()
     print("| seed | " + " | ".join(args.systems) + " |")
     print("|---" * (len(args.systems) + 1) + "|")

@@ -20,22 +20,61 @@ from harness import elapsed, machine, mean_std, out_flag, verdict_sentences, ver
 
 from seqgan.files import write_atomic  # noqa: E402
 
-NAMES = {"mle_es": "MLE, early-stopped", "mle": "MLE, fixed schedule", "seqgan": "SeqGAN",
-         "shuffled_reward": "shuffled reward", "constant_reward": "constant reward Q = 1",
-         "baseline_mean": "mean baseline", "sgd": "plain SGD"}  # fmt: skip
+NAMES = {
+    "mle_es": "MLE, early-stopped",
+    "mle": "MLE, fixed schedule",
+    "seqgan": "SeqGAN",
+    "shuffled_reward": "shuffled reward",
+    "constant_reward": "constant reward Q = 1",
+    "baseline_mean": "mean baseline",
+    "sgd": "plain SGD",
+}
 CONTROLS = ["shuffled_reward", "constant_reward", "baseline_mean", "sgd"]
-COMPARISONS = [("seqgan", "mle_es"), ("seqgan", "mle"), *[("seqgan", c) for c in CONTROLS],
-               *[(c, "mle_es") for c in CONTROLS], ("mle", "mle_es")]  # fmt: skip
+COMPARISONS = [
+    ("seqgan", "mle_es"),
+    ("seqgan", "mle"),
+    *[("seqgan", c) for c in CONTROLS],
+    *[(c, "mle_es") for c in CONTROLS],
+    ("mle", "mle_es"),
+]
 # Texygen (Zhu et al., SIGIR 2018) Table 2 / README (BLEU against the test set) and Table 3 (Self-BLEU); other
 # sample and reference counts than ours (published-numbers.md section 2.4): compare trends, not third decimals.
 PUBLISHED = {
-    "MLE (Texygen)": {"bleu2": 0.731, "bleu3": 0.497, "bleu4": 0.305, "bleu5": 0.189,
-                      "self_bleu2": 0.916, "self_bleu3": 0.769, "self_bleu4": 0.583, "self_bleu5": 0.408},
-    "SeqGAN (Texygen)": {"bleu2": 0.745, "bleu3": 0.498, "bleu4": 0.294, "bleu5": 0.180,
-                         "self_bleu2": 0.950, "self_bleu3": 0.840, "self_bleu4": 0.670, "self_bleu5": 0.489},
-}  # fmt: skip
-COLUMNS = ["bleu2", "bleu3", "bleu4", "bleu5", "self_bleu2", "self_bleu3", "self_bleu4", "self_bleu5", "nll_test",
-           "lm_score", "reverse_lm_score", "entropy"]  # fmt: skip
+    "MLE (Texygen)": {
+        "bleu2": 0.731,
+        "bleu3": 0.497,
+        "bleu4": 0.305,
+        "bleu5": 0.189,
+        "self_bleu2": 0.916,
+        "self_bleu3": 0.769,
+        "self_bleu4": 0.583,
+        "self_bleu5": 0.408,
+    },
+    "SeqGAN (Texygen)": {
+        "bleu2": 0.745,
+        "bleu3": 0.498,
+        "bleu4": 0.294,
+        "bleu5": 0.180,
+        "self_bleu2": 0.950,
+        "self_bleu3": 0.840,
+        "self_bleu4": 0.670,
+        "self_bleu5": 0.489,
+    },
+}
+COLUMNS = [
+    "bleu2",
+    "bleu3",
+    "bleu4",
+    "bleu5",
+    "self_bleu2",
+    "self_bleu3",
+    "self_bleu4",
+    "self_bleu5",
+    "nll_test",
+    "lm_score",
+    "reverse_lm_score",
+    "entropy",
+]
 # The frontiers, both axes lower-better: (diversity, quality) from a point's metrics.
 FRONTIERS = {
     "BLEU-4 / Self-BLEU-4": lambda m: (m.get("eval/self_bleu4"), None if "eval/bleu4" not in m else -m["eval/bleu4"]),
@@ -69,8 +108,11 @@ def points(data: dict[str, Any], name: str, frontier: str) -> dict[int, list[tup
 
 
 def at_one(data: dict[str, Any], name: str, key: str) -> list[float]:
-    return [f["sweep"]["1"][f"eval/{key}"] for f in data["finals"].get(name, {}).values()
-            if f"eval/{key}" in f["sweep"].get("1", {})]  # fmt: skip
+    return [
+        f["sweep"]["1"][f"eval/{key}"]
+        for f in data["finals"].get(name, {}).values()
+        if f"eval/{key}" in f["sweep"].get("1", {})
+    ]
 
 
 def plot(data: dict[str, Any], out: Path) -> str | None:
@@ -88,14 +130,28 @@ def plot(data: dict[str, Any], out: Path) -> str | None:
                 xs, ys = [p[1] for p in pts], [p[2] for p in pts]
                 if frontier.startswith("BLEU"):
                     ys = [-y for y in ys]
-                ax.plot(xs, ys, color=f"C{i}", marker="o", markersize=2.5, alpha=0.75, linewidth=1,
-                        label=NAMES[name] if j == 0 else None)  # fmt: skip
+                ax.plot(
+                    xs,
+                    ys,
+                    color=f"C{i}",
+                    marker="o",
+                    markersize=2.5,
+                    alpha=0.75,
+                    linewidth=1,
+                    label=NAMES[name] if j == 0 else None,
+                )
         if frontier.startswith("BLEU"):
-            ax.set(xlabel="Self-BLEU-4 (lower: more diverse)", ylabel="BLEU-4 against the test captions (higher: "
-                   "better)", title="BLEU-4 against Self-BLEU-4, temperature sweep")  # fmt: skip
+            ax.set(
+                xlabel="Self-BLEU-4 (lower: more diverse)",
+                ylabel="BLEU-4 against the test captions (higher: better)",
+                title="BLEU-4 against Self-BLEU-4, temperature sweep",
+            )
         else:
-            ax.set(xlabel="reverse LM score (lower: covers more of the test set)", ylabel="LM score (lower: more "
-                   "typical)", title="LM score against reverse LM score")  # fmt: skip
+            ax.set(
+                xlabel="reverse LM score (lower: covers more of the test set)",
+                ylabel="LM score (lower: more typical)",
+                title="LM score against reverse LM score",
+            )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -143,20 +199,38 @@ def main() -> None:
         "is a two-sided one-sample t-test of the per-seed gaps (seeds paired by pre-training), at level 0.05.",
         "",
     ]
-    missing = [f"{NAMES[name]} (seed {', '.join(str(s) for s in m['seeds'] if s not in data['finals'].get(name, {}))})"
-               for name in NAMES if any(s not in data["finals"].get(name, {}) for s in m["seeds"])]  # fmt: skip
+    missing = [
+        f"{NAMES[name]} (seed {', '.join(str(s) for s in m['seeds'] if s not in data['finals'].get(name, {}))})"
+        for name in NAMES
+        if any(s not in data["finals"].get(name, {}) for s in m["seeds"])
+    ]
     if missing:
-        lines += [f"**Partial report**: not evaluated yet: {'; '.join(missing)}. Rerun the benchmark's command to "
-                  "finish them, then this report.", ""]  # fmt: skip
+        lines += [
+            f"**Partial report**: not evaluated yet: {'; '.join(missing)}. Rerun the benchmark's command to "
+            "finish them, then this report.",
+            "",
+        ]
     for frontier in FRONTIERS:
-        label = "-BLEU-4 gap at matched Self-BLEU-4" if frontier.startswith("BLEU") else \
-            "LM-score gap at matched reverse LM score"  # fmt: skip
+        label = (
+            "-BLEU-4 gap at matched Self-BLEU-4"
+            if frontier.startswith("BLEU")
+            else "LM-score gap at matched reverse LM score"
+        )
         md, verdicts = verdict_table(lambda name, f=frontier: points(data, name, f), COMPARISONS, NAMES, label)
-        lines += [f"## Verdicts on the {frontier} frontier", "",
-                  *(verdict_sentences(verdicts, NAMES, frontier) or ["- not measured yet."]), "", *md, ""]  # fmt: skip
-    lines += ["## Temperature 1 (mean ± std over seeds)", "",
-              "| system | " + " | ".join(c.upper().replace("_", "-") for c in COLUMNS) + " |",
-              "|---|" + "---|" * len(COLUMNS)]  # fmt: skip
+        lines += [
+            f"## Verdicts on the {frontier} frontier",
+            "",
+            *(verdict_sentences(verdicts, NAMES, frontier) or ["- not measured yet."]),
+            "",
+            *md,
+            "",
+        ]
+    lines += [
+        "## Temperature 1 (mean ± std over seeds)",
+        "",
+        "| system | " + " | ".join(c.upper().replace("_", "-") for c in COLUMNS) + " |",
+        "|---|" + "---|" * len(COLUMNS),
+    ]
     for name in NAMES:
         if name in data["finals"]:
             lines.append(f"| {NAMES[name]} | " + " | ".join(mean_std(at_one(data, name, c)) for c in COLUMNS) + " |")

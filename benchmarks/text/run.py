@@ -53,8 +53,11 @@ def final_eval(run: Path, out: Path, seed: int, num: int, parts: list[str], chec
     """The reported numbers of a system on the test captions (stored in ``out``/final_eval.json, resumable point by
     point): every metric at temperature 1 and, with "sweep", at every alpha; "lm" adds the LM scores."""
     path = out / "final_eval.json"
-    result = json.loads(path.read_text()) if path.exists() else {"checkpoint": checkpoint, "num_samples": num,
-                                                                   "seed": seed, "sweep": {}}  # fmt: skip
+    result = (
+        json.loads(path.read_text())
+        if path.exists()
+        else {"checkpoint": checkpoint, "num_samples": num, "seed": seed, "sweep": {}}
+    )
     alphas = ALPHAS if "sweep" in parts else [1.0]
     r = None
     for alpha in alphas:
@@ -65,8 +68,9 @@ def final_eval(run: Path, out: Path, seed: int, num: int, parts: list[str], chec
         if have and (not want_lm or "eval/lm_score" in have) and (not want_reverse or "eval/reverse_lm_score" in have):
             continue
         r = r or load_run(run, checkpoint)
-        metrics = r.evaluate(num, seed, 1.0 / alpha, "test", lm=want_lm, reverse_lm=want_reverse,
-                             lm_cache=out.parent.parent / "lm")  # fmt: skip
+        metrics = r.evaluate(
+            num, seed, 1.0 / alpha, "test", lm=want_lm, reverse_lm=want_reverse, lm_cache=out.parent.parent / "lm"
+        )
         result["sweep"][key] = {"alpha": alpha, **metrics}
         out.mkdir(parents=True, exist_ok=True)
         write_json(path, result)
@@ -74,17 +78,24 @@ def final_eval(run: Path, out: Path, seed: int, num: int, parts: list[str], chec
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)  # fmt: skip
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
     ap.add_argument("--coco", required=True, help="folder with image_coco.txt and test_coco.txt")
     ap.add_argument("--out", required=True, help="folder for the prepared data and the runs (created)")
     ap.add_argument("--preset", default="coco-cpu", help="coco-cpu (2 CPU cores, default) or coco-gpu")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--parts", nargs="+", default=["table", "controls", "sweep", "lm"],
-                    choices=["table", "controls", "sweep", "lm"], help="what to run (default: all)")  # fmt: skip
+    ap.add_argument(
+        "--parts",
+        nargs="+",
+        default=["table", "controls", "sweep", "lm"],
+        choices=["table", "controls", "sweep", "lm"],
+        help="what to run (default: all)",
+    )
     ap.add_argument("--num-samples", type=int, default=5000, help="samples per evaluation point (default 5000)")
-    ap.add_argument("--sgd-lr", type=float, default=SGD_LR, help=f"learning rate of the plain-SGD control "
-                    f"(default {SGD_LR})")  # fmt: skip
+    ap.add_argument(
+        "--sgd-lr", type=float, default=SGD_LR, help=f"learning rate of the plain-SGD control (default {SGD_LR})"
+    )
     ap.add_argument("--workers", type=int, default=1, help="runs trained at once, one torch thread each (default 1)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     args = ap.parse_args()
@@ -94,15 +105,43 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
     if not (data / "manifest.json").exists():
-        subprocess.run([sys.executable, "-m", "seqgan", "prepare", str(coco / "image_coco.txt"), "--test-file",
-                        str(coco / "test_coco.txt"), "--level", "punct", "--out", str(data), "--json"], check=True,
-                       cwd=ROOT)  # fmt: skip
-    manifest = load_manifest(out, {
-        "preset": args.preset, "seeds": args.seeds, "parts": args.parts, "controls": CONTROLS, "sgd_lr": args.sgd_lr,
-        "alphas": ALPHAS, "reverse_alphas": REVERSE_ALPHAS, "reverse_lm": REVERSE_LM.to_dict(),
-        "lm": LMSettings().to_dict(), "num_samples": args.num_samples, "workers": args.workers,
-        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]), "data": str(data),
-        "env": env_snapshot(torch.device("cpu"))})  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "seqgan",
+                "prepare",
+                str(coco / "image_coco.txt"),
+                "--test-file",
+                str(coco / "test_coco.txt"),
+                "--level",
+                "punct",
+                "--out",
+                str(data),
+                "--json",
+            ],
+            check=True,
+            cwd=ROOT,
+        )
+    manifest = load_manifest(
+        out,
+        {
+            "preset": args.preset,
+            "seeds": args.seeds,
+            "parts": args.parts,
+            "controls": CONTROLS,
+            "sgd_lr": args.sgd_lr,
+            "alphas": ALPHAS,
+            "reverse_alphas": REVERSE_ALPHAS,
+            "reverse_lm": REVERSE_LM.to_dict(),
+            "lm": LMSettings().to_dict(),
+            "num_samples": args.num_samples,
+            "workers": args.workers,
+            "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+            "data": str(data),
+            "env": env_snapshot(torch.device("cpu")),
+        },
+    )
     common = ["--preset", args.preset, "--device", args.device]
     overrides = {**COLUMNS, **CONTROLS}
     jobs = [(seed, name) for seed in args.seeds for name in COLUMNS if "table" in args.parts]
@@ -115,8 +154,9 @@ def main() -> None:
         log_file = out / "logs" / f"seed{seed}_{name}.log" if args.workers > 1 else None
         if name == "seqgan":
             train(source, [*common, "--data", str(data), "--seed", str(seed)], manifest, log_file)
-            final_eval(source, out / f"seed{seed}" / "mle_es", seed, args.num_samples, args.parts,
-                       checkpoint="pretrained")  # fmt: skip
+            final_eval(
+                source, out / f"seed{seed}" / "mle_es", seed, args.num_samples, args.parts, checkpoint="pretrained"
+            )
         else:
             sets = [x for o in overrides[name] for x in ("--set", o.format(sgd_lr=args.sgd_lr))]
             train(run, [*common, "--init-from", str(source), *sets], manifest, log_file)

@@ -58,8 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as e:  # a full or read-only disk, a vanished folder: name it instead of a traceback
         where = f" ({e.filename})" if e.filename else ""
-        _report("error", f"cannot read or write a file{where}: {e.strerror or e}; free disk space or choose a writable "
-                "location, then run again (a run continues with --resume)", e)  # fmt: skip
+        _report(
+            "error",
+            f"cannot read or write a file{where}: {e.strerror or e}; free disk space or choose a writable "
+            "location, then run again (a run continues with --resume)",
+            e,
+        )
         return 2
     except (Interrupted, KeyboardInterrupt) as e:
         if str(e):

@@ -24,8 +24,13 @@ class Parser(argparse.ArgumentParser):
 
 def subcommand(subparsers: argparse._SubParsersAction, name: str, help: str, example: str) -> argparse.ArgumentParser:
     """A subcommand whose ``--help`` ends with a worked example."""
-    return subparsers.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    return subparsers.add_parser(
+        name,
+        help=help,
+        description=help,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _json_safe(value: Any) -> Any:
@@ -60,8 +65,9 @@ def output_file(path: str, force: bool = False, flag: str = "--out") -> Path:
     if not out.parent.is_dir():
         raise UserError(f"the folder of {flag} {path} does not exist: create it first")
     if (run := run_file_of(out)) is not None:
-        raise UserError(f"{flag} {path} is one of the files of the run {run}: writing it would break the run; choose "
-                        "another file")  # fmt: skip
+        raise UserError(
+            f"{flag} {path} is one of the files of the run {run}: writing it would break the run; choose another file"
+        )
     if os.path.lexists(out):
         if not out.is_file():
             raise UserError(f"{flag} {path} exists and is not a regular file: choose another file")
@@ -88,8 +94,10 @@ def check_text_arguments(args: argparse.Namespace) -> None:
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str) and any("\udc80" <= ch <= "\udcff" for ch in item):
                 shown = item.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-                raise UserError(f"--{name.replace('_', '-')} {shown!r} is not valid UTF-8 (a file name with "
-                                "undecodable bytes): rename the file or pass another path")  # fmt: skip
+                raise UserError(
+                    f"--{name.replace('_', '-')} {shown!r} is not valid UTF-8 (a file name with "
+                    "undecodable bytes): rename the file or pass another path"
+                )
 
 
 def add_force(p: argparse.ArgumentParser) -> None:

@@ -20,8 +20,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from seqgan.models.sampling import check_sampling
     from seqgan.train.portable import load_run
 
-    check_sampling(args.num_samples, args.temperature, args.top_k, args.top_p, max_num=10**8 if not args.midi_out
-                   else 10_000)  # fmt: skip
+    check_sampling(
+        args.num_samples, args.temperature, args.top_k, args.top_p, max_num=10**8 if not args.midi_out else 10_000
+    )
     out = output_file(args.out, args.force) if args.out else None
     run = load_run(args.run, args.checkpoint)
     if args.midi_out:
@@ -32,11 +33,14 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
         if run.kind != "music":
             kind = "the oracle task" if run.kind == "oracle" else "a text run"
-            raise UserError(f"--midi-out needs a music run (trained on `seqgan prepare-midi` data); {args.run} is "
-                            f"{kind}: drop --midi-out")  # fmt: skip
+            raise UserError(
+                f"--midi-out needs a music run (trained on `seqgan prepare-midi` data); {args.run} is "
+                f"{kind}: drop --midi-out"
+            )
         check_midi_out(args.midi_out, args.num_samples, args.force)
-    chunks = run.iter_sample_ids(args.num_samples, args.temperature, args.top_k, args.top_p, args.prefix, args.seed,
-                                 label=args.label)  # fmt: skip
+    chunks = run.iter_sample_ids(
+        args.num_samples, args.temperature, args.top_k, args.top_p, args.prefix, args.seed, label=args.label
+    )
     next_chunk = next(chunks)  # the prefix, the labels and the options are checked before anything is written
     # A conditional run writes LABEL<TAB>text, the format `seqgan prepare --labels tab` reads.
     labels, done = run.label_ids(args.num_samples, args.label), 0
@@ -74,16 +78,38 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
         prepared = load_prepared(args.data)
         if run.vocab is None or prepared.vocab.tokens != run.vocab.tokens:
-            raise UserError(f"--data {args.data} has another vocabulary than {args.run}: give the data the model was "
-                            "trained on (or prepared with the same vocabulary)")  # fmt: skip
+            raise UserError(
+                f"--data {args.data} has another vocabulary than {args.run}: give the data the model was "
+                "trained on (or prepared with the same vocabulary)"
+            )
         data = {"train": prepared.train, "valid": prepared.valid, "test": prepared.test}
         if prepared.labels:
-            data.update(train_labels=prepared.train_labels, valid_labels=prepared.valid_labels,
-                        test_labels=prepared.test_labels)  # fmt: skip
-    metrics = run.evaluate(num, args.seed, args.temperature, args.split, lm=args.lm, data=data,
-                           lm_cache=None if args.lm_cache is None else Path(args.lm_cache))  # fmt: skip
-    emit({"run": args.run, "checkpoint": args.checkpoint, "phase": run.phase, "epoch": run.epoch, "split": args.split,
-          "num_samples": num, "seed": args.seed, "temperature": args.temperature, **metrics}, args.json)  # fmt: skip
+            data.update(
+                train_labels=prepared.train_labels, valid_labels=prepared.valid_labels, test_labels=prepared.test_labels
+            )
+    metrics = run.evaluate(
+        num,
+        args.seed,
+        args.temperature,
+        args.split,
+        lm=args.lm,
+        data=data,
+        lm_cache=None if args.lm_cache is None else Path(args.lm_cache),
+    )
+    emit(
+        {
+            "run": args.run,
+            "checkpoint": args.checkpoint,
+            "phase": run.phase,
+            "epoch": run.epoch,
+            "split": args.split,
+            "num_samples": num,
+            "seed": args.seed,
+            "temperature": args.temperature,
+            **metrics,
+        },
+        args.json,
+    )
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -93,10 +119,14 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = subcommand(sub, "export", "write a run's models to a portable folder (safetensors, config, vocabulary, model "
-                   "card; no data, no pickle) that `seqgan sample`, `seqgan eval` and `seqgan.load_run` open",
-                   "seqgan export runs/caps --checkpoint best --out models/caps\n"
-                   "  seqgan sample models/caps --num-samples 5 --temperature 0.8")  # fmt: skip
+    p = subcommand(
+        sub,
+        "export",
+        "write a run's models to a portable folder (safetensors, config, vocabulary, model "
+        "card; no data, no pickle) that `seqgan sample`, `seqgan eval` and `seqgan.load_run` open",
+        "seqgan export runs/caps --checkpoint best --out models/caps\n"
+        "  seqgan sample models/caps --num-samples 5 --temperature 0.8",
+    )
     p.add_argument("run", help="run directory written by `seqgan train`")
     p.add_argument("--out", required=True, metavar="DIR", help="new (or empty) folder")
     p.add_argument("--checkpoint", default="last", choices=["last", "best"], help="which checkpoint (default last)")
@@ -104,52 +134,87 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(p)
     p.set_defaults(func=cmd_export)
 
-    p = subcommand(sub, "sample", "generate sequences from a trained run: text for prepared data, ids for the oracle "
-                   "task", "seqgan sample runs/demo --num-samples 100 --seed 1 --out samples.txt")  # fmt: skip
+    p = subcommand(
+        sub,
+        "sample",
+        "generate sequences from a trained run: text for prepared data, ids for the oracle task",
+        "seqgan sample runs/demo --num-samples 100 --seed 1 --out samples.txt",
+    )
     p.add_argument("run", help="run directory written by `seqgan train`, or an exported model (`seqgan export`)")
     p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
     p.add_argument("--top-k", type=int, help="sample only among the k most likely tokens at each step")
     p.add_argument("--top-p", type=float, help="nucleus sampling: the smallest set of tokens with probability >= p")
     p.add_argument("--prefix", help="text (or ids, oracle task) every sample starts with")
-    p.add_argument("--label", action="append", metavar="NAME", help="runs trained on labelled data: generate text of "
-                   "this label (repeat it for equal shares of several; all, the default: an equal share of every "
-                   "label); lines are written as LABEL<TAB>text")  # fmt: skip
+    p.add_argument(
+        "--label",
+        action="append",
+        metavar="NAME",
+        help="runs trained on labelled data: generate text of "
+        "this label (repeat it for equal shares of several; all, the default: an equal share of every "
+        "label); lines are written as LABEL<TAB>text",
+    )
     p.add_argument("--num-samples", type=int, default=20, help="how many sequences (default 20)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
     p.add_argument("--seed", type=seed_type, default=0, help="sampling seed (default 0); same seed, same output")
     p.add_argument("--out", help="output file (default: stdout); written as the samples come, complete or not at all")
     add_force(p)
-    p.add_argument("--midi-out", metavar="DIR", help="music runs (`seqgan prepare-midi`): also write one MIDI file "
-                   "per sample, DIR/sample-0000.mid ... (one token lasts the data's --step seconds, steady tempo), and "
-                   "DIR/samples.txt")  # fmt: skip
+    p.add_argument(
+        "--midi-out",
+        metavar="DIR",
+        help="music runs (`seqgan prepare-midi`): also write one MIDI file "
+        "per sample, DIR/sample-0000.mid ... (one token lasts the data's --step seconds, steady tempo), and "
+        "DIR/samples.txt",
+    )
     p.set_defaults(func=cmd_sample)
 
-    p = subcommand(sub, "eval", "all metrics of a run's checkpoint on fresh samples, as JSON",
-             "seqgan eval runs/demo --checkpoint best --json\n\n"
-             "Prepared data: BLEU-n of each sample against the whole test set, averaged; Self-BLEU; distinct-n.\n"
-             "Music runs (seqgan prepare-midi) add eval/mse: for each generated melody, the mean over its T\n"
-             "positions of the squared pitch difference (semitones^2) to the nearest test window (the one\n"
-             "that minimises it), averaged over the generated melodies; a rest token counts as the note\n"
-             "last heard. BLEU there is over the pitch-token sequences.\n"
-             "Runs trained on labelled data ask for every label in turn and add every metric per label\n"
-             "(eval/label<k>/..., k in the order of the reported labels) and eval/label_acc: the share of samples\n"
-             "a judge assigns to the label asked for (the exact Bayes classifier on the conditional oracle\n"
-             "task; on text, a CNN trained here on the real training split), beside eval/label_acc_real, the\n"
-             "same judge on the real split (its accuracy, the ceiling).")  # fmt: skip
+    p = subcommand(
+        sub,
+        "eval",
+        "all metrics of a run's checkpoint on fresh samples, as JSON",
+        "seqgan eval runs/demo --checkpoint best --json\n\n"
+        "Prepared data: BLEU-n of each sample against the whole test set, averaged; Self-BLEU; distinct-n.\n"
+        "Music runs (seqgan prepare-midi) add eval/mse: for each generated melody, the mean over its T\n"
+        "positions of the squared pitch difference (semitones^2) to the nearest test window (the one\n"
+        "that minimises it), averaged over the generated melodies; a rest token counts as the note\n"
+        "last heard. BLEU there is over the pitch-token sequences.\n"
+        "Runs trained on labelled data ask for every label in turn and add every metric per label\n"
+        "(eval/label<k>/..., k in the order of the reported labels) and eval/label_acc: the share of samples\n"
+        "a judge assigns to the label asked for (the exact Bayes classifier on the conditional oracle\n"
+        "task; on text, a CNN trained here on the real training split), beside eval/label_acc_real, the\n"
+        "same judge on the real split (its accuracy, the ceiling).",
+    )
     p.add_argument("run", help="run directory written by `seqgan train`, or an exported model (`seqgan export`)")
     p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
     p.add_argument("--num-samples", type=int, help="generated samples (default: the run's eval.num_samples)")
     p.add_argument("--seed", type=seed_type, default=0, help="sampling seed (default 0)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sample at this softmax temperature and score "
-                   "NLL_test under the same softmax: one point of the quality-diversity curve of Caccia et al. "
-                   "(2020) (default 1.0)")  # fmt: skip
-    p.add_argument("--split", choices=["test", "valid"], default="test", help="the held-out split scored against: "
-                   "test (default; the reported numbers) or valid (what model selection reads)")  # fmt: skip
-    p.add_argument("--lm", action="store_true", help="text runs: also eval/lm_score (NLL of the samples under an "
-                   "LSTM LM of the real training split) and eval/reverse_lm_score (NLL of the split under an LSTM LM "
-                   "trained on the samples); trains the LMs here (minutes on a CPU)")  # fmt: skip
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="sample at this softmax temperature and score "
+        "NLL_test under the same softmax: one point of the quality-diversity curve of Caccia et al. "
+        "(2020) (default 1.0)",
+    )
+    p.add_argument(
+        "--split",
+        choices=["test", "valid"],
+        default="test",
+        help="the held-out split scored against: "
+        "test (default; the reported numbers) or valid (what model selection reads)",
+    )
+    p.add_argument(
+        "--lm",
+        action="store_true",
+        help="text runs: also eval/lm_score (NLL of the samples under an "
+        "LSTM LM of the real training split) and eval/reverse_lm_score (NLL of the split under an LSTM LM "
+        "trained on the samples); trains the LMs here (minutes on a CPU)",
+    )
     p.add_argument("--lm-cache", metavar="DIR", help="where the real-text LM is kept and reused (default RUN/lm)")
-    p.add_argument("--data", metavar="DIR", help="score against this prepared directory's split instead of the run's "
-                   "own (an exported model carries no data)")  # fmt: skip
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        help="score against this prepared directory's split instead of the run's "
+        "own (an exported model carries no data)",
+    )
     add_json(p)
     p.set_defaults(func=cmd_eval)

@@ -16,9 +16,11 @@ def _oracle_fits(vocab_size: int, emb_dim: int, hidden_dim: int) -> None:
     need = 8 * (vocab_size * (emb_dim + hidden_dim + 1) + 4 * hidden_dim * (emb_dim + hidden_dim + 1))
     available = available_memory()
     if available is not None and need > 0.5 * available:
-        raise UserError(f"an oracle of vocabulary {vocab_size:,}, embedding {emb_dim} and hidden size {hidden_dim} "
-                        f"needs about {need / 2**30:.1f} GiB while drawn, but {available / 2**30:.1f} GiB are "
-                        "available: lower --vocab-size, --emb-dim or --hidden-dim")  # fmt: skip
+        raise UserError(
+            f"an oracle of vocabulary {vocab_size:,}, embedding {emb_dim} and hidden size {hidden_dim} "
+            f"needs about {need / 2**30:.1f} GiB while drawn, but {available / 2**30:.1f} GiB are "
+            "available: lower --vocab-size, --emb-dim or --hidden-dim"
+        )
 
 
 def cmd_oracle_new(args: argparse.Namespace) -> None:
@@ -74,17 +76,26 @@ def cmd_oracle_score(args: argparse.Namespace) -> None:
     oracle = build_oracle(load_oracle_params(args.params))
     rows = torch.tensor(read_id_lines(args.input, oracle.vocab_size, "--input"))
     per_seq = sequence_nll(oracle, rows)
-    emit({"nll_oracle": float(per_seq.double().mean()), "num_sequences": len(rows),
-           "seq_len": rows.shape[1]}, args.json)  # fmt: skip
+    emit(
+        {"nll_oracle": float(per_seq.double().mean()), "num_sequences": len(rows), "seq_len": rows.shape[1]}, args.json
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = subcommand(sub, "oracle", "make, sample and score with a synthetic oracle LSTM",
-             "seqgan oracle new --seed 1 --out oracle.npz")  # fmt: skip
+    p = subcommand(
+        sub,
+        "oracle",
+        "make, sample and score with a synthetic oracle LSTM",
+        "seqgan oracle new --seed 1 --out oracle.npz",
+    )
     osub = p.add_subparsers(dest="oracle_command", metavar="ACTION", parser_class=Parser)
     osub.required = True
-    q = subcommand(osub, "new", "draw a fresh oracle with every parameter N(0, 1), as in the paper",
-             "seqgan oracle new --seed 1 --out oracle.npz")  # fmt: skip
+    q = subcommand(
+        osub,
+        "new",
+        "draw a fresh oracle with every parameter N(0, 1), as in the paper",
+        "seqgan oracle new --seed 1 --out oracle.npz",
+    )
     q.add_argument("--seed", type=seed_type, default=0, help="numpy seed of the draw (default 0)")
     q.add_argument("--out", required=True, help="output .npz file")
     add_force(q)
@@ -93,8 +104,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--hidden-dim", type=int, default=32, help="hidden size (default 32, authors' code)")
     add_json(q)
     q.set_defaults(func=cmd_oracle_new)
-    q = subcommand(osub, "sample", "write oracle samples, one sequence of space-separated ids per line",
-             "seqgan oracle sample --params oracle.npz --num-samples 9984 --seed 1 --out real.txt")  # fmt: skip
+    q = subcommand(
+        osub,
+        "sample",
+        "write oracle samples, one sequence of space-separated ids per line",
+        "seqgan oracle sample --params oracle.npz --num-samples 9984 --seed 1 --out real.txt",
+    )
     q.add_argument("--params", required=True, help="oracle file (.npz or the authors' .pkl)")
     q.add_argument("--num-samples", type=int, default=9984, help="how many sequences (default 9984, authors' code)")
     q.add_argument("--seq-len", type=int, default=20, help="tokens per sequence (default 20)")
@@ -103,8 +118,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_force(q)
     add_json(q)
     q.set_defaults(func=cmd_oracle_sample)
-    q = subcommand(osub, "score", "NLL_oracle of sequences: mean per-token negative log-likelihood in nats",
-             "seqgan oracle score --params oracle.npz --input samples.txt --json")  # fmt: skip
+    q = subcommand(
+        osub,
+        "score",
+        "NLL_oracle of sequences: mean per-token negative log-likelihood in nats",
+        "seqgan oracle score --params oracle.npz --input samples.txt --json",
+    )
     q.add_argument("--params", required=True, help="oracle file (.npz or the authors' .pkl)")
     q.add_argument("--input", required=True, help="text file, one sequence of space-separated ids per line")
     add_json(q)

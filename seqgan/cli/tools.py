@@ -10,17 +10,22 @@ import sys
 from seqgan.cli.common import Parser, add_force, add_json, emit, output_file, seed_type, subcommand
 from seqgan.errors import UserError
 
-PROTOCOL_HELP = ("full (the only one): every reference line is a reference for every hypothesis, NLTK "
-                 "method1 smoothing, uniform weights 1/n, score = mean of NLTK sentence BLEU")  # fmt: skip
-SELF_PROTOCOL_HELP = ("full (the only one): each hypothesis against all the other lines (itself excluded, "
-                      "duplicates kept), NLTK method1 smoothing, uniform weights 1/n, "
-                      "mean of sentence BLEU")  # fmt: skip
+PROTOCOL_HELP = (
+    "full (the only one): every reference line is a reference for every hypothesis, NLTK "
+    "method1 smoothing, uniform weights 1/n, score = mean of NLTK sentence BLEU"
+)
+SELF_PROTOCOL_HELP = (
+    "full (the only one): each hypothesis against all the other lines (itself excluded, "
+    "duplicates kept), NLTK method1 smoothing, uniform weights 1/n, "
+    "mean of sentence BLEU"
+)
 
 
-SYSTEM_HELP = ("LABEL=SOURCE (repeat, at least 2): SOURCE is a run directory (fresh samples of its generator), "
-               "RUN_DIR:test (rows of the run's test set, decoded like its samples) or a text file with one "
-               "sample per line (e.g. the real test set)")  # fmt: skip
-
+SYSTEM_HELP = (
+    "LABEL=SOURCE (repeat, at least 2): SOURCE is a run directory (fresh samples of its generator), "
+    "RUN_DIR:test (rows of the run's test set, decoded like its samples) or a text file with one "
+    "sample per line (e.g. the real test set)"
+)
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
@@ -64,8 +69,15 @@ def cmd_bleu(args: argparse.Namespace) -> None:
     refs, ref_blank = _sentences(args.refs, "--refs")
     scores = bleu(hyps, refs, orders)
     result: dict = {f"bleu{n}": scores[n] for n in orders}
-    result.update({"num_hypotheses": len(hyps), "num_references": len(refs), "protocol": args.protocol,
-                   "blank_lines_skipped_hyps": hyp_blank, "blank_lines_skipped_refs": ref_blank})  # fmt: skip
+    result.update(
+        {
+            "num_hypotheses": len(hyps),
+            "num_references": len(refs),
+            "protocol": args.protocol,
+            "blank_lines_skipped_hyps": hyp_blank,
+            "blank_lines_skipped_refs": ref_blank,
+        }
+    )
     emit(result, args.json)
 
 
@@ -85,8 +97,9 @@ def cmd_self_bleu(args: argparse.Namespace) -> None:
 def _system(value: str) -> tuple[str, str]:
     label, sep, source = value.partition("=")
     if not sep or not label.strip() or not source.strip():
-        raise UserError(f"--system {value!r} is not LABEL=SOURCE: give e.g. --system real=data/test.txt "
-                        "--system seqgan=runs/poems")  # fmt: skip
+        raise UserError(
+            f"--system {value!r} is not LABEL=SOURCE: give e.g. --system real=data/test.txt --system seqgan=runs/poems"
+        )
     return label.strip(), source.strip()
 
 
@@ -99,10 +112,12 @@ def cmd_build(args: argparse.Namespace) -> None:
         emit(result, True)
         return
     systems = ", ".join(result["systems"])
-    sys.stdout.write(f"wrote {result['items']} items ({result['per_system']} of each of {systems}) "
-                     f"to {result['out_dir']}\n"
-                     f"give the judges only: {' and '.join(result['for_judges'])}\n"
-                     f"keep secret: {' and '.join(result['keep_secret'])}\n")  # fmt: skip
+    sys.stdout.write(
+        f"wrote {result['items']} items ({result['per_system']} of each of {systems}) "
+        f"to {result['out_dir']}\n"
+        f"give the judges only: {' and '.join(result['for_judges'])}\n"
+        f"keep secret: {' and '.join(result['keep_secret'])}\n"
+    )
 
 
 def cmd_score(args: argparse.Namespace) -> None:
@@ -113,24 +128,32 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = subcommand(sub, "plot", "draw a run's curves (NLL_oracle, NLL_test, rewards, D accuracy) to a PNG",
-             "seqgan plot runs/demo")  # fmt: skip
+    p = subcommand(
+        sub, "plot", "draw a run's curves (NLL_oracle, NLL_test, rewards, D accuracy) to a PNG", "seqgan plot runs/demo"
+    )
     p.add_argument("run", help="run directory written by `seqgan train`")
     p.add_argument("--out", help="PNG path (default RUN/curves.png, which a new plot replaces)")
     add_force(p)
     add_json(p)
     p.set_defaults(func=cmd_plot)
 
-    p = subcommand(sub, "bench", "time roll-outs (naive vs batched vs D alone), D, MLE and sampling at paper sizes",
-             "seqgan bench --device cpu --json")  # fmt: skip
+    p = subcommand(
+        sub,
+        "bench",
+        "time roll-outs (naive vs batched vs D alone), D, MLE and sampling at paper sizes",
+        "seqgan bench --device cpu --json",
+    )
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="device (default cpu)")
     p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test (not paper sizes)")
     add_json(p)
     p.set_defaults(func=cmd_bench)
 
-    p = subcommand(sub, "bleu", "BLEU-n of generated text against a reference file (SeqGAN/Texygen/RelGAN protocol, "
-             "exactly NLTK's numbers)",
-             "seqgan bleu --hyps samples.txt --refs test_coco.txt --n 2 3 4 5 --json")  # fmt: skip
+    p = subcommand(
+        sub,
+        "bleu",
+        "BLEU-n of generated text against a reference file (SeqGAN/Texygen/RelGAN protocol, exactly NLTK's numbers)",
+        "seqgan bleu --hyps samples.txt --refs test_coco.txt --n 2 3 4 5 --json",
+    )
     p.add_argument("--hyps", required=True, metavar="FILE", help="generated text: UTF-8, one sentence per line")
     p.add_argument("--refs", required=True, metavar="FILE", help="reference text (e.g. the test set), same format")
     p.add_argument("--n", type=int, nargs="+", default=[2, 3, 4, 5], metavar="N", help="orders (default 2 3 4 5)")
@@ -138,46 +161,73 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(p)
     p.set_defaults(func=cmd_bleu)
 
-    p = subcommand(sub, "self-bleu", "Self-BLEU-n of generated text (diversity; higher = less diverse), each line "
-             "scored against all the others, exactly NLTK's numbers",
-             "seqgan self-bleu --hyps samples.txt --n 2 3 4 5 --json")  # fmt: skip
+    p = subcommand(
+        sub,
+        "self-bleu",
+        "Self-BLEU-n of generated text (diversity; higher = less diverse), each line "
+        "scored against all the others, exactly NLTK's numbers",
+        "seqgan self-bleu --hyps samples.txt --n 2 3 4 5 --json",
+    )
     p.add_argument("--hyps", required=True, metavar="FILE", help="generated text: UTF-8, one sentence per line")
     p.add_argument("--n", type=int, nargs="+", default=[2, 3, 4, 5], metavar="N", help="orders (default 2 3 4 5)")
     p.add_argument("--protocol", choices=["full"], default="full", help=SELF_PROTOCOL_HELP)
     add_json(p)
     p.set_defaults(func=cmd_self_bleu)
 
-    p = subcommand(sub, "turing-test", "human evaluation (the paper's Turing test, Table 2): a blind sheet of real and "
-             "generated samples, and the human score of filled sheets",
-             "seqgan turing-test build --system real=data/test.txt --system seqgan=runs/poems --system "
-             "mle=runs/poems-mle --per-system 20 --seed 0 --out turing\n"
-             "  seqgan turing-test score --key turing/key.csv judge1.csv judge2.csv --real real")  # fmt: skip
+    p = subcommand(
+        sub,
+        "turing-test",
+        "human evaluation (the paper's Turing test, Table 2): a blind sheet of real and "
+        "generated samples, and the human score of filled sheets",
+        "seqgan turing-test build --system real=data/test.txt --system seqgan=runs/poems --system "
+        "mle=runs/poems-mle --per-system 20 --seed 0 --out turing\n"
+        "  seqgan turing-test score --key turing/key.csv judge1.csv judge2.csv --real real",
+    )
     tsub = p.add_subparsers(dest="turing_command", metavar="ACTION", parser_class=Parser)
     tsub.required = True
 
-    q = subcommand(tsub, "build", "write a blind sheet (sheet.html to read, sheet.csv to fill) mixing samples of "
-             "several systems, and its answer key (key.csv, key.json) separately",
-             "seqgan turing-test build --system real=data/test.txt --system seqgan=runs/poems --system "
-             "mle=runs/poems-mle --per-system 20 --seed 0 --out turing\n"
-             "  seqgan turing-test build --system real=runs/poems:test --system seqgan=runs/poems "
-             "--out turing")  # fmt: skip
+    q = subcommand(
+        tsub,
+        "build",
+        "write a blind sheet (sheet.html to read, sheet.csv to fill) mixing samples of "
+        "several systems, and its answer key (key.csv, key.json) separately",
+        "seqgan turing-test build --system real=data/test.txt --system seqgan=runs/poems --system "
+        "mle=runs/poems-mle --per-system 20 --seed 0 --out turing\n"
+        "  seqgan turing-test build --system real=runs/poems:test --system seqgan=runs/poems "
+        "--out turing",
+    )
     q.add_argument("--system", action="append", metavar="LABEL=SOURCE", help=SYSTEM_HELP)
-    q.add_argument("--checkpoint", default="last", choices=["last", "best", "prev"],
-                   help="checkpoint the runs are sampled from (default last)")  # fmt: skip
+    q.add_argument(
+        "--checkpoint",
+        default="last",
+        choices=["last", "best", "prev"],
+        help="checkpoint the runs are sampled from (default last)",
+    )
     q.add_argument("--per-system", type=int, default=20, help="items per system (default 20, as in the paper)")
-    q.add_argument("--seed", type=seed_type, default=0, help="seed of every draw and the shuffle (default 0); same "
-                   "arguments, same sheet")  # fmt: skip
+    q.add_argument(
+        "--seed",
+        type=seed_type,
+        default=0,
+        help="seed of every draw and the shuffle (default 0); same arguments, same sheet",
+    )
     q.add_argument("--out", required=True, metavar="DIR", help="new or empty output directory (its parent must exist)")
     add_json(q)
     q.set_defaults(func=cmd_build)
 
-    q = subcommand(tsub, "score", "human score per system (mean of the judgements, 1 = judged real) over items and "
-             "judges, standard errors, Welch t-tests and Fisher exact tests between systems",
-             "seqgan turing-test score --key turing/key.csv judge1.csv judge2.csv --real real --json")  # fmt: skip
+    q = subcommand(
+        tsub,
+        "score",
+        "human score per system (mean of the judgements, 1 = judged real) over items and "
+        "judges, standard errors, Welch t-tests and Fisher exact tests between systems",
+        "seqgan turing-test score --key turing/key.csv judge1.csv judge2.csv --real real --json",
+    )
     q.add_argument("--key", required=True, metavar="KEY_CSV", help="the key.csv written by `turing-test build`")
     q.add_argument("sheets", nargs="+", metavar="SHEET_CSV", help="filled sheets, one per judge")
     q.add_argument("--real", metavar="LABEL", help="the system that is real data: also report each judge's accuracy")
-    q.add_argument("--allow-blank", action="store_true", help="skip (and count) blank judgements and deleted rows "
-                   "instead of refusing the sheet")  # fmt: skip
+    q.add_argument(
+        "--allow-blank",
+        action="store_true",
+        help="skip (and count) blank judgements and deleted rows instead of refusing the sheet",
+    )
     add_json(q)
     q.set_defaults(func=cmd_score)

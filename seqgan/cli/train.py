@@ -44,12 +44,21 @@ def _make_trainer(args: argparse.Namespace) -> SeqGANTrainer:
     from seqgan.train.trainer import SeqGANTrainer
 
     if args.resume:
-        if (args.preset or args.set or args.oracle_params or args.data or args.seed is not None or args.out_dir
-                or args.init_from):  # fmt: skip
-            raise distributed.mirrored(UserError(
-                "--resume continues a run with its stored config: drop --preset/--set/--seed/--oracle-params/--out-dir/"
-                "--init-from"
-            ))
+        if (
+            args.preset
+            or args.set
+            or args.oracle_params
+            or args.data
+            or args.seed is not None
+            or args.out_dir
+            or args.init_from
+        ):
+            raise distributed.mirrored(
+                UserError(
+                    "--resume continues a run with its stored config: drop "
+                    "--preset/--set/--seed/--oracle-params/--out-dir/--init-from"
+                )
+            )
         trainer = SeqGANTrainer.resume(args.resume, device=args.device)
         if args.no_progress:
             trainer.cfg.run.progress = False
@@ -70,8 +79,9 @@ def _make_trainer(args: argparse.Namespace) -> SeqGANTrainer:
         if args.no_progress:
             overrides.append("run.progress=false")
         if args.init_from and (args.data or args.oracle_params or args.seed is not None):
-            raise UserError("--init-from takes the data, oracle and seed of its source run: drop --data, "
-                            "--oracle-params and --seed")  # fmt: skip
+            raise UserError(
+                "--init-from takes the data, oracle and seed of its source run: drop --data, --oracle-params and --seed"
+            )
         apply_overrides(cfg, overrides)
     if args.out_dir:
         out_dir = args.out_dir
@@ -99,30 +109,52 @@ def register(sub: argparse._SubParsersAction) -> None:
     from seqgan.presets import PRESETS
 
     names = ", ".join(PRESETS)
-    p = subcommand(sub, "train", "train SeqGAN on the synthetic oracle (or resume a run)",
-             "seqgan train --preset demo --out-dir runs/demo\n  seqgan train --resume runs/demo\n"
-             "  seqgan train --preset demo --init-from runs/demo --set adversarial.mode=mle --out-dir runs/demo-mle")
+    p = subcommand(
+        sub,
+        "train",
+        "train SeqGAN on the synthetic oracle (or resume a run)",
+        "seqgan train --preset demo --out-dir runs/demo\n  seqgan train --resume runs/demo\n"
+        "  seqgan train --preset demo --init-from runs/demo --set adversarial.mode=mle --out-dir runs/demo-mle",
+    )
     p.add_argument("--preset", help=f"named configuration, one of: {names} (see `seqgan presets`)")
-    p.add_argument("--data", metavar="DIR", help="train on a prepared data directory (`seqgan prepare`) "
-                   "instead of the synthetic oracle")  # fmt: skip
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        help="train on a prepared data directory (`seqgan prepare`) instead of the synthetic oracle",
+    )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
-    p.add_argument("--init-from", metavar="RUN_DIR", help="start from the end of RUN_DIR's pre-training (its data, "
-                   "oracle, seed and pre-trained G and D); --preset/--set choose what follows, e.g. a baseline: "
-                   "--set adversarial.mode=mle")  # fmt: skip
-    p.add_argument("--oracle-params", metavar="FILE", help="oracle parameters: .npz or the authors' "
-                   "target_params(_py3).pkl (default: a fresh N(0,1) oracle)")  # fmt: skip
+    p.add_argument(
+        "--init-from",
+        metavar="RUN_DIR",
+        help="start from the end of RUN_DIR's pre-training (its data, "
+        "oracle, seed and pre-trained G and D); --preset/--set choose what follows, e.g. a baseline: "
+        "--set adversarial.mode=mle",
+    )
+    p.add_argument(
+        "--oracle-params",
+        metavar="FILE",
+        help="oracle parameters: .npz or the authors' target_params(_py3).pkl (default: a fresh N(0,1) oracle)",
+    )
     p.add_argument("--seed", type=seed_type, help="run seed (default 88, the authors' seed)")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="where to train (default cpu)")
     p.add_argument("--out-dir", help="run directory (default runs/PRESET-seedS-TIME)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set adversarial.rollout_num=8 (repeatable; "
-                        "`seqgan presets --keys` lists the keys)")  # fmt: skip
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set adversarial.rollout_num=8 (repeatable; "
+        "`seqgan presets --keys` lists the keys)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_json(p)
     p.set_defaults(func=cmd_train)
 
-    p = subcommand(sub, "presets", "list the presets (or, with --keys, every config key and its value)",
-             "seqgan presets --keys --preset demo")  # fmt: skip
+    p = subcommand(
+        sub,
+        "presets",
+        "list the presets (or, with --keys, every config key and its value)",
+        "seqgan presets --keys --preset demo",
+    )
     p.add_argument("--keys", action="store_true", help="list every config key with its value")
     p.add_argument("--preset", help=f"with --keys: the preset whose values to show, one of: {names} (default paper)")
     p.set_defaults(func=cmd_presets)

@@ -37,27 +37,35 @@ def split_tab_lines(lines: Sequence[str], path: str | Path) -> tuple[list[str], 
             names.append(None)
             continue
         if "\t" not in line:
-            raise UserError(f"{path} line {n} has no tab: {TAB_HINT}; put the line's label and a tab before its "
-                            "text, or drop --labels")  # fmt: skip
+            raise UserError(
+                f"{path} line {n} has no tab: {TAB_HINT}; put the line's label and a tab before its "
+                "text, or drop --labels"
+            )
         label, text = line.split("\t", 1)
         if not label.strip():
-            raise UserError(f"{path} line {n} has an empty label before its tab: {TAB_HINT}; write the label "
-                            "before the tab")  # fmt: skip
+            raise UserError(
+                f"{path} line {n} has an empty label before its tab: {TAB_HINT}; write the label before the tab"
+            )
         if label.strip() == RESERVED:
-            raise UserError(f"{path} line {n} has the label 'all', which `seqgan sample --label all` reserves for "
-                            "every label at once: rename it")  # fmt: skip
+            raise UserError(
+                f"{path} line {n} has the label 'all', which `seqgan sample --label all` reserves for "
+                "every label at once: rename it"
+            )
         texts.append(text)
         names.append(label.strip())
     return texts, names
 
 
-def unknown_label(names: Sequence[str | None], known: Sequence[str], path: str | Path, lines: Sequence[int],
-                  source: str | Path) -> None:  # fmt: skip
+def unknown_label(
+    names: Sequence[str | None], known: Sequence[str], path: str | Path, lines: Sequence[int], source: str | Path
+) -> None:
     """Refuse a held-out line whose label the input never uses (its ids would mean nothing to the model)."""
     for n, name in zip(lines, names, strict=True):
         if name not in known:
-            raise UserError(f"{path} line {n} has the label {name!r}, which {source} never uses (its labels: "
-                            f"{', '.join(known)}): fix the label or drop the line")  # fmt: skip
+            raise UserError(
+                f"{path} line {n} has the label {name!r}, which {source} never uses (its labels: "
+                f"{', '.join(known)}): fix the label or drop the line"
+            )
 
 
 def label_seed(seed: int, name: str) -> str:
@@ -66,8 +74,9 @@ def label_seed(seed: int, name: str) -> str:
     return f"{seed}:{name}"
 
 
-def stratified_split(item_labels: Sequence[int], names: Sequence[str], seed: int,
-                     split_one: SplitOne) -> tuple[list[int], list[int], list[int]]:  # fmt: skip
+def stratified_split(
+    item_labels: Sequence[int], names: Sequence[str], seed: int, split_one: SplitOne
+) -> tuple[list[int], list[int], list[int]]:
     """Item indices of train, valid and test: label k's items are split by ``split_one(count, seed, name)`` (which
     returns positions among them), then the splits are merged back in item order."""
     parts: tuple[list[int], list[int], list[int]] = ([], [], [])
@@ -90,17 +99,23 @@ def midi_labels(files: Sequence[Path], inputs: Sequence[str | Path]) -> list[str
     """``--labels dirs``: each file's label is the name of the sub-folder of a given folder that holds it
     (data/music/jigs/a.mid and data/music/jigs/set2/b.mid -> jigs, for the folder data/music)."""
     if item := next((i for i in inputs if not Path(i).is_dir()), None):
-        raise UserError(f"--labels dirs takes each file's label from its folder: give folders holding one sub-folder "
-                        f"per label, not the file {item}")  # fmt: skip
+        raise UserError(
+            f"--labels dirs takes each file's label from its folder: give folders holding one sub-folder "
+            f"per label, not the file {item}"
+        )
     names = []
     for path in files:
         item = next(Path(i) for i in inputs if path.is_relative_to(i))  # found under one of them
         parts = path.relative_to(item).parts
         if len(parts) < 2:
-            raise UserError(f"{path} lies directly in {item}: with --labels dirs each file sits in a sub-folder "
-                            f"named after its label ({item}/LABEL/...); move it into one, or drop --labels")
+            raise UserError(
+                f"{path} lies directly in {item}: with --labels dirs each file sits in a sub-folder "
+                f"named after its label ({item}/LABEL/...); move it into one, or drop --labels"
+            )
         if parts[0] == RESERVED:
-            raise UserError(f"the folder {item / parts[0]} names the label 'all', which `seqgan sample --label all` "
-                            "reserves for every label at once: rename the folder")  # fmt: skip
+            raise UserError(
+                f"the folder {item / parts[0]} names the label 'all', which `seqgan sample --label all` "
+                "reserves for every label at once: rename the folder"
+            )
         names.append(parts[0])
     return names

@@ -44,9 +44,11 @@ def read_text(path: str | Path, what: str = "input file", hint: str = TEXT_HINT)
     check_regular_file(path, what, hint)
     size, available = path.stat().st_size, available_memory()
     if available is not None and size * MEMORY_PER_BYTE > available:
-        raise UserError(f"{what} {path} is {size / 2**30:.1f} GiB: reading it (as lines, tokens and n-grams) needs "
-                        f"about {size * MEMORY_PER_BYTE / 2**30:.0f} GiB, but {available / 2**30:.1f} GiB are "
-                        "available: give a smaller file")  # fmt: skip
+        raise UserError(
+            f"{what} {path} is {size / 2**30:.1f} GiB: reading it (as lines, tokens and n-grams) needs "
+            f"about {size * MEMORY_PER_BYTE / 2**30:.0f} GiB, but {available / 2**30:.1f} GiB are "
+            "available: give a smaller file"
+        )
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -54,14 +56,17 @@ def read_text(path: str | Path, what: str = "input file", hint: str = TEXT_HINT)
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw  # a byte-order mark is encoding, not content
     if (nul := body.find(b"\0")) >= 0:
         line = body.count(b"\n", 0, nul) + 1
-        raise UserError(f"{what} {path} line {line} holds a NUL byte: it is binary or UTF-16, not UTF-8 text; "
-                        f"convert it ({hint})")  # fmt: skip
+        raise UserError(
+            f"{what} {path} line {line} holds a NUL byte: it is binary or UTF-16, not UTF-8 text; convert it ({hint})"
+        )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
         line = body.count(b"\n", 0, e.start) + 1
-        raise UserError(f"{what} {path} line {line} is not UTF-8 (byte 0x{body[e.start]:02x}): convert the file, e.g. "
-                        f"`iconv -f <enc> -t utf-8 {path} > {path.name}.utf8`") from None  # fmt: skip
+        raise UserError(
+            f"{what} {path} line {line} is not UTF-8 (byte 0x{body[e.start]:02x}): convert the file, e.g. "
+            f"`iconv -f <enc> -t utf-8 {path} > {path.name}.utf8`"
+        ) from None
     lines = text.split("\n")  # not splitlines(): \x0c, \x1c, \u2028 ... stay inside a line
     if lines[-1] == "":
         lines.pop()
@@ -89,8 +94,9 @@ def read_id_lines(path: str | Path, vocab_size: int, what: str = "input file") -
         if bad := [i for i in row if not 0 <= i < vocab_size]:
             raise UserError(f"{path} line {n}: id {bad[0]} is outside the vocabulary 0..{vocab_size - 1}")
         if rows and len(row) != len(rows[0]):
-            raise UserError(f"{path} line {n}: {len(row)} ids but the first line has {len(rows[0])}; give lines of "
-                            "one length")  # fmt: skip
+            raise UserError(
+                f"{path} line {n}: {len(row)} ids but the first line has {len(rows[0])}; give lines of one length"
+            )
         rows.append(row)
     if not rows:
         raise UserError(f"{path} holds no sequences: {hint}")

@@ -142,8 +142,10 @@ def melody(notes: Notes, step: float) -> Tensor:
     A tune longer than MAX_TUNE_SECONDS raises :class:`Skip` (a damaged or hostile file can hold one note of days)."""
     end = float(notes.end.max())
     if end > MAX_TUNE_SECONDS:
-        raise Skip("too_long", f"it lasts {end / 3600:.1f} hours; tunes longer than {MAX_TUNE_SECONDS // 3600} hours "
-                   "are skipped")  # fmt: skip
+        raise Skip(
+            "too_long",
+            f"it lasts {end / 3600:.1f} hours; tunes longer than {MAX_TUNE_SECONDS // 3600} hours are skipped",
+        )
     K = max(0, math.ceil((end - EPS) / step))
     times = torch.arange(K, dtype=torch.float64) * step + EPS
     out, rows = [], max(1, 2**22 // max(len(notes.pitch), 1))  # bounds the (rows, M) masks
@@ -201,9 +203,13 @@ def tokens_to_midi(ids: Sequence[int], pitch: PitchInfo, velocity: int = 80) -> 
             events.append((k * TICKS_PER_BEAT, mido.Message("note_on", note=note, velocity=velocity)))
             events.append((j * TICKS_PER_BEAT, mido.Message("note_off", note=note, velocity=0)))
         k = j
-    track = mido.MidiTrack([mido.MetaMessage("track_name", name="seqgan"),
-                            mido.MetaMessage("set_tempo", tempo=round(pitch.step * 1e6)),
-                            mido.Message("program_change", program=0)])  # fmt: skip
+    track = mido.MidiTrack(
+        [
+            mido.MetaMessage("track_name", name="seqgan"),
+            mido.MetaMessage("set_tempo", tempo=round(pitch.step * 1e6)),
+            mido.Message("program_change", program=0),
+        ]
+    )
     last = 0
     for tick, msg in events:  # absolute ticks -> MIDI delta times
         track.append(msg.copy(time=tick - last))
@@ -230,8 +236,9 @@ def check_midi_out(out_dir: str | Path, num: int = 0, force: bool = False) -> Pa
         raise UserError(f"the folder of --midi-out {out} does not exist: create {out.parent} first")
     names = [f"sample-{i:04d}.mid" for i in range(num)] + (["samples.txt"] if num else [])
     if not force and (taken := next((n for n in names if os.path.lexists(out / n)), None)):
-        raise UserError(f"--midi-out {out} already holds {taken}: pass --force to replace the samples, or choose "
-                        "another folder")  # fmt: skip
+        raise UserError(
+            f"--midi-out {out} already holds {taken}: pass --force to replace the samples, or choose another folder"
+        )
     return out
 
 
@@ -262,8 +269,9 @@ def find_midi_files(inputs: Sequence[str | Path]) -> list[Path]:
     return sorted(found.values(), key=str)
 
 
-def _check_options(step: float, seq_len: int, track: int | None, rest: str, test_frac: float,
-                   valid_frac: float = 0.0) -> None:  # fmt: skip
+def _check_options(
+    step: float, seq_len: int, track: int | None, rest: str, test_frac: float, valid_frac: float = 0.0
+) -> None:
     problems = [
         (not 0 < step <= MAX_STEP, f"--step {step} must be in (0, {MAX_STEP:g}] seconds, e.g. 0.4"),
         (seq_len < 1, f"--seq-len {seq_len} must be >= 1, e.g. 32 (the paper)"),
@@ -271,16 +279,27 @@ def _check_options(step: float, seq_len: int, track: int | None, rest: str, test
         (rest not in ("hold", "token"), f"--rest {rest!r} is unknown: use hold or token"),
         (not 0 <= test_frac < 1, f"--test-frac {test_frac} must be in [0, 1), e.g. 0.1 (0: no test set)"),
         (not 0 <= valid_frac < 1, f"--valid-frac {valid_frac} must be in [0, 1), e.g. 0.1 (0: no validation set)"),
-    ]  # fmt: skip
+    ]
     for bad, message in problems:
         if bad:
             raise UserError(message)
 
 
-def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: float = 0.4, seq_len: int = 32,
-                 track: int | None = None, rest: str = "hold", test_frac: float = 0.1, seed: int = 0,
-                 force: bool = False, warn: Callable[[str], None] | None = None,
-                 valid_frac: float = 0.1, labels: str | None = None) -> dict[str, Any]:  # fmt: skip
+def prepare_midi(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    step: float = 0.4,
+    seq_len: int = 32,
+    track: int | None = None,
+    rest: str = "hold",
+    test_frac: float = 0.1,
+    seed: int = 0,
+    force: bool = False,
+    warn: Callable[[str], None] | None = None,
+    valid_frac: float = 0.1,
+    labels: str | None = None,
+) -> dict[str, Any]:
     """MIDI files (folders searched recursively) -> prepared directory like `seqgan prepare`; returns the report.
 
     Rows are windows of exactly ``seq_len`` token ids (no EOS, no padding, start token 0 as the authors' code), so
@@ -324,69 +343,119 @@ def prepare_midi(inputs: Sequence[str | Path], out_dir: str | Path, *, step: flo
         stats["pitches_folded"] += counts["folded"]
     by_reason = {r: sum(s["reason"] == r for s in skipped) for r in SKIP_REASONS}
     if not tunes:  # one line, not one per file: the first file's reason stands for them
-        why = (f"{by_reason['unreadable']} unreadable, {by_reason['no_notes']} without notes, "
-               f"{by_reason['too_short']} shorter than --seq-len {seq_len} x --step {step:g} s, "
-               f"{by_reason['too_long']} longer than {MAX_TUNE_SECONDS // 3600} hours; "
-               f"{Path(skipped[0]['file']).name}: {skipped[0]['detail']}")  # fmt: skip
-        raise UserError(f"none of the {len(files)} MIDI file(s) under {where} is usable ({why}): give melody MIDI "
-                        "files or lower --seq-len")  # fmt: skip
+        why = (
+            f"{by_reason['unreadable']} unreadable, {by_reason['no_notes']} without notes, "
+            f"{by_reason['too_short']} shorter than --seq-len {seq_len} x --step {step:g} s, "
+            f"{by_reason['too_long']} longer than {MAX_TUNE_SECONDS // 3600} hours; "
+            f"{Path(skipped[0]['file']).name}: {skipped[0]['detail']}"
+        )
+        raise UserError(
+            f"none of the {len(files)} MIDI file(s) under {where} is usable ({why}): give melody MIDI "
+            "files or lower --seq-len"
+        )
     label_names = None if labels is None else sorted({file_labels[path] for path, _ in tunes})
     label_index = {name: k for k, name in enumerate(label_names or [])}
     tune_labels = [label_index[file_labels[path]] for path, _ in tunes] if label_names is not None else []
     if label_names is None:
         train, valid, test = _split_tunes(len(tunes), test_frac, valid_frac, seed)
     else:
-        train, valid, test = stratified_split(tune_labels, label_names, seed, lambda n, label_seed, name:
-                                              _split_tunes(n, test_frac, valid_frac, label_seed, name))
+        train, valid, test = stratified_split(
+            tune_labels,
+            label_names,
+            seed,
+            lambda n, label_seed, name: _split_tunes(n, test_frac, valid_frac, label_seed, name),
+        )
     for s in skipped:  # after every check, so that a run that fails prints its one error line only
         warn(f"skipped {s['file']}: {s['reason'].replace('_', ' ')} ({s['detail']})")
     split = {"train": train, "valid": valid, "test": test}
-    rows = {name: torch.cat([tunes[i][1] for i in idx]) if idx else torch.zeros(0, seq_len, dtype=torch.long)
-            for name, idx in split.items()}  # fmt: skip
+    rows = {
+        name: torch.cat([tunes[i][1] for i in idx]) if idx else torch.zeros(0, seq_len, dtype=torch.long)
+        for name, idx in split.items()
+    }
     pitch = PitchInfo(float(step), rest)
     vocab = Vocab("pitch", pitch_tokens(rest), NUM_KEYS + (rest == "token"), {}, False, pitch, label_names)
     notes = torch.cat(list(rows.values())).flatten()
     notes = notes[notes < NUM_KEYS] + LOWEST_PITCH
     lo, hi = int(notes.min()), int(notes.max())
-    report = {"files_found": len(files), "files_read": len(tunes), "files_skipped": by_reason, "skipped": skipped,
-              "train_tunes": len(split["train"]), "valid_tunes": len(split["valid"]), "test_tunes": len(split["test"]),
-              "windows": sum(len(r) for r in rows.values()), "train_windows": len(rows["train"]),
-              "valid_windows": len(rows["valid"]), "test_windows": len(rows["test"]), **stats,
-              "pitch_range": {"min": note_name(lo), "max": note_name(hi), "min_midi": lo, "max_midi": hi},
-              "seq_len": seq_len, "step": step, "rest": rest, "vocab_size": vocab.vocab_size,
-              "out": str(out)}  # fmt: skip
-    options = {"step": step, "seq_len": seq_len, "track": "melody" if track is None else track, "rest": rest,
-               "test_frac": test_frac, "valid_frac": valid_frac, "seed": seed}  # fmt: skip
+    report = {
+        "files_found": len(files),
+        "files_read": len(tunes),
+        "files_skipped": by_reason,
+        "skipped": skipped,
+        "train_tunes": len(split["train"]),
+        "valid_tunes": len(split["valid"]),
+        "test_tunes": len(split["test"]),
+        "windows": sum(len(r) for r in rows.values()),
+        "train_windows": len(rows["train"]),
+        "valid_windows": len(rows["valid"]),
+        "test_windows": len(rows["test"]),
+        **stats,
+        "pitch_range": {"min": note_name(lo), "max": note_name(hi), "min_midi": lo, "max_midi": hi},
+        "seq_len": seq_len,
+        "step": step,
+        "rest": rest,
+        "vocab_size": vocab.vocab_size,
+        "out": str(out),
+    }
+    options = {
+        "step": step,
+        "seq_len": seq_len,
+        "track": "melody" if track is None else track,
+        "rest": rest,
+        "test_frac": test_frac,
+        "valid_frac": valid_frac,
+        "seed": seed,
+    }
     split_labels = None
     if label_names is not None:  # each window inherits its tune's label
-        split_labels = {name: [tune_labels[i] for i in idx for _ in range(len(tunes[i][1]))]
-                        for name, idx in split.items()}  # fmt: skip
+        split_labels = {
+            name: [tune_labels[i] for i in idx for _ in range(len(tunes[i][1]))] for name, idx in split.items()
+        }
         report["labels"] = label_counts(label_names, split_labels)
-        report["label_tunes"] = label_counts(label_names, {name: [tune_labels[i] for i in idx]
-                                                           for name, idx in split.items()})  # fmt: skip
+        report["label_tunes"] = label_counts(
+            label_names, {name: [tune_labels[i] for i in idx] for name, idx in split.items()}
+        )
         options["labels"] = labels
-    manifest = {"format": DATA_FORMAT, "version": VERSION, "kind": "midi",
-                "source": [str(Path(p).resolve()) for p in inputs], "source_sha256": digest.hexdigest(),
-                "options": options, "seq_len": seq_len, "vocab_size": vocab.vocab_size, "start_token": 0,
-                "eos_token": None, "pad_token": None, "report": report,
-                "tunes": {name: [str(tunes[i][0]) for i in idx] for name, idx in split.items()}}  # fmt: skip
+    manifest = {
+        "format": DATA_FORMAT,
+        "version": VERSION,
+        "kind": "midi",
+        "source": [str(Path(p).resolve()) for p in inputs],
+        "source_sha256": digest.hexdigest(),
+        "options": options,
+        "seq_len": seq_len,
+        "vocab_size": vocab.vocab_size,
+        "start_token": 0,
+        "eos_token": None,
+        "pad_token": None,
+        "report": report,
+        "tunes": {name: [str(tunes[i][0]) for i in idx] for name, idx in split.items()},
+    }
     write_prepared(out, vocab, {name: r.tolist() for name, r in rows.items()}, seq_len, 0, manifest, split_labels)
     return report
 
 
-def _split_tunes(n: int, test_frac: float, valid_frac: float, seed: int | str,
-                 label: str | None = None) -> tuple[list[int], list[int], list[int]]:  # fmt: skip
+def _split_tunes(
+    n: int, test_frac: float, valid_frac: float, seed: int | str, label: str | None = None
+) -> tuple[list[int], list[int], list[int]]:
     """Tune indices of train, validation and test: one seeded shuffle; the test tunes are its last n_test, the
     validation tunes the n_valid before them. Labelled data: called once per label, on that label's tunes."""
     n_test = held_out_count(n, test_frac)
     n_valid = held_out_count(n - n_test, valid_frac)
     if n - n_test - n_valid < 1 and label is not None:
-        raise UserError(f"the label {label!r} has only {n} usable tune(s): holding out {n_test} test and {n_valid} "
-                        "validation tune(s) leaves none to train on; lower --test-frac / --valid-frac (0 holds out "
-                        f"none), or add MIDI files to its folder {label}/")  # fmt: skip
+        raise UserError(
+            f"the label {label!r} has only {n} usable tune(s): holding out {n_test} test and {n_valid} "
+            "validation tune(s) leaves none to train on; lower --test-frac / --valid-frac (0 holds out "
+            f"none), or add MIDI files to its folder {label}/"
+        )
     if n - n_test - n_valid < 1:
-        fix = ("lower --test-frac / --valid-frac (0 holds out none)" if n >= 3 else
-               "give more MIDI files, or --test-frac 0 --valid-frac 0")  # fmt: skip
-        raise UserError(f"only {n} usable tune(s): holding out {n_test} test and {n_valid} validation tune(s) leaves "
-                        f"none to train on; {fix}")  # fmt: skip
+        fix = (
+            "lower --test-frac / --valid-frac (0 holds out none)"
+            if n >= 3
+            else "give more MIDI files, or --test-frac 0 --valid-frac 0"
+        )
+        raise UserError(
+            f"only {n} usable tune(s): holding out {n_test} test and {n_valid} validation tune(s) leaves "
+            f"none to train on; {fix}"
+        )
     return shuffled_split(n, n_test, n_valid, seed)

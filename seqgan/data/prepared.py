@@ -54,8 +54,10 @@ def check_out(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> None
     for item in inputs:
         source = Path(item).resolve()
         if source == resolved or resolved in source.parents:
-            raise UserError(f"the input {item} lies inside --out {out}, which a rerun with --force would replace: "
-                            "choose an --out elsewhere")  # fmt: skip
+            raise UserError(
+                f"the input {item} lies inside --out {out}, which a rerun with --force would replace: "
+                "choose an --out elsewhere"
+            )
     if not os.path.lexists(out):
         return
     if not force:
@@ -64,8 +66,10 @@ def check_out(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> None
         raise UserError(f"--out {out} exists and is not a directory: remove it or choose another --out")
     foreign = sorted(e.name for e in out.iterdir() if e.name not in PREPARED_FILES or not e.is_file())
     if foreign:
-        raise UserError(f"--out {out} holds {foreign[0]!r}, which seqgan prepare did not write: refusing to replace "
-                        "the directory even with --force; move that file or choose another --out")  # fmt: skip
+        raise UserError(
+            f"--out {out} holds {foreign[0]!r}, which seqgan prepare did not write: refusing to replace "
+            "the directory even with --force; move that file or choose another --out"
+        )
     try:
         is_data = read_json(out / "manifest.json", "manifest", _HINT).get("format") == DATA_FORMAT
     except (UserError, AttributeError):
@@ -87,8 +91,15 @@ def _pack(rows: list[list[int]], seq_len: int, eos: int, labels: list[int] | Non
     return buf.getvalue()
 
 
-def write_prepared(out: Path, vocab: Vocab, splits: dict[str, list[list[int]]], seq_len: int, eos: int,
-                   manifest: dict[str, Any], labels: dict[str, list[int]] | None = None) -> None:  # fmt: skip
+def write_prepared(
+    out: Path,
+    vocab: Vocab,
+    splits: dict[str, list[list[int]]],
+    seq_len: int,
+    eos: int,
+    manifest: dict[str, Any],
+    labels: dict[str, list[int]] | None = None,
+) -> None:
     """Write a prepared directory (vocab.json, NAME.pt for each split's rows, padded to ``seq_len`` after ``eos``
     EOS tokens, manifest.json) all at once or not at all: built in a temporary sibling, then swapped in; with
     --force the old directory goes only after the new one is in place."""
@@ -158,8 +169,12 @@ def load_prepared(data_dir: str | Path) -> PreparedData:
         try:
             obj = torch.load(d / name, map_location="cpu", weights_only=True)
             tokens, lengths = obj["tokens"], obj["lengths"]
-            if not (tokens.dtype == lengths.dtype == torch.long and tokens.dim() == 2
-                    and tokens.shape[1] == manifest.get("seq_len") and lengths.shape == tokens.shape[:1]):  # fmt: skip
+            if not (
+                tokens.dtype == lengths.dtype == torch.long
+                and tokens.dim() == 2
+                and tokens.shape[1] == manifest.get("seq_len")
+                and lengths.shape == tokens.shape[:1]
+            ):
                 raise ValueError("unexpected tensor shapes")
             if tokens.numel() and not (0 <= int(tokens.min()) and int(tokens.max()) < vocab.vocab_size):
                 raise ValueError("ids outside the vocabulary")
@@ -167,15 +182,24 @@ def load_prepared(data_dir: str | Path) -> PreparedData:
         except Exception as e:  # noqa: BLE001 - any damage to the file is the same user-facing problem
             raise UserError(f"{d / name} is damaged ({type(e).__name__}): re{hint}") from None
         tensors += [tokens, lengths]
-    return PreparedData(vocab, *tensors, manifest, train_labels=labels["train"], valid_labels=labels["valid"],
-                        test_labels=labels["test"])  # fmt: skip
+    return PreparedData(
+        vocab,
+        *tensors,
+        manifest,
+        train_labels=labels["train"],
+        valid_labels=labels["valid"],
+        test_labels=labels["test"],
+    )
 
 
 def _check_labels(ids: Any, names: list[str] | None, rows: int) -> torch.Tensor | None:
     """The label ids of a split file, checked against vocab.json's label names: both or neither."""
     if (ids is None) != (names is None):
-        raise ValueError("label ids without label names in vocab.json" if names is None else
-                         "no label ids, but vocab.json names labels")  # fmt: skip
+        raise ValueError(
+            "label ids without label names in vocab.json"
+            if names is None
+            else "no label ids, but vocab.json names labels"
+        )
     if ids is None:
         return None
     if not (isinstance(ids, torch.Tensor) and ids.dtype == torch.long and ids.shape == (rows,)):

@@ -23,31 +23,57 @@ from seqgan.data.vocab import BOS, EOS, PAD, SPECIAL_TOKENS, SPECIALS, UNK, Voca
 from seqgan.errors import UserError
 
 
-def _check_options(level: str, ids: bool, max_len: int | None, vocab_size: int | None, min_freq: int | None,
-                   test_frac: float, lowercase: bool) -> None:  # fmt: skip
+def _check_options(
+    level: str,
+    ids: bool,
+    max_len: int | None,
+    vocab_size: int | None,
+    min_freq: int | None,
+    test_frac: float,
+    lowercase: bool,
+) -> None:
     problems = [
         (level not in ("word", "punct", "char"), f"--level {level!r} is unknown: use word, punct or char"),
         (ids and (vocab_size is None or vocab_size < 1), "--ids needs --vocab-size V >= 1 (ids lie in 0..V-1)"),
-        (ids and (level != "word" or lowercase or min_freq is not None or max_len is not None),
-         "--ids reads the ids as they are: drop --level, --lowercase, --min-freq and --max-len"),
-        (not ids and vocab_size is not None and vocab_size <= 4,
-         f"--vocab-size {vocab_size} leaves no room beside the 4 special tokens: give at least 5"),
-        (vocab_size is not None and min_freq is not None,
-         "--vocab-size and --min-freq both cap the vocabulary: give only one of them"),
+        (
+            ids and (level != "word" or lowercase or min_freq is not None or max_len is not None),
+            "--ids reads the ids as they are: drop --level, --lowercase, --min-freq and --max-len",
+        ),
+        (
+            not ids and vocab_size is not None and vocab_size <= 4,
+            f"--vocab-size {vocab_size} leaves no room beside the 4 special tokens: give at least 5",
+        ),
+        (
+            vocab_size is not None and min_freq is not None,
+            "--vocab-size and --min-freq both cap the vocabulary: give only one of them",
+        ),
         (min_freq is not None and min_freq < 1, f"--min-freq {min_freq} must be >= 1 (1 keeps every token)"),
         (max_len is not None and max_len < 1, f"--max-len {max_len} must be >= 1 (tokens per line, without EOS)"),
         (not 0 <= test_frac < 1, f"--test-frac {test_frac} must be in [0, 1), e.g. 0.1 (0: no test set)"),
-    ]  # fmt: skip
+    ]
     for bad, message in problems:
         if bad:
             raise UserError(message)
 
 
-def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word", lowercase: bool = False,
-            max_len: int | None = None, vocab_size: int | None = None, min_freq: int | None = None,
-            test_frac: float = 0.1, seed: int = 0, ids: bool = False, force: bool = False,
-            test_file: str | Path | None = None, valid_frac: float = 0.1,
-            valid_file: str | Path | None = None, labels: str | None = None) -> dict[str, Any]:  # fmt: skip
+def prepare(
+    input_path: str | Path,
+    out_dir: str | Path,
+    *,
+    level: str = "word",
+    lowercase: bool = False,
+    max_len: int | None = None,
+    vocab_size: int | None = None,
+    min_freq: int | None = None,
+    test_frac: float = 0.1,
+    seed: int = 0,
+    ids: bool = False,
+    force: bool = False,
+    test_file: str | Path | None = None,
+    valid_frac: float = 0.1,
+    valid_file: str | Path | None = None,
+    labels: str | None = None,
+) -> dict[str, Any]:
     """Text file (or id lines, ``ids=True``) -> prepared directory, complete or not at all; returns the report.
 
     With ``test_file`` the test split is that file (e.g. a benchmark's reference set) instead of a random
@@ -81,15 +107,17 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
                 kept.append((n, toks))
         return kept
 
-    def labelled(lines: list[str], src: str | Path | None,
-                 dropped: dict[str, int]) -> tuple[list[tuple[int, list[str]]], list[str | None]]:  # fmt: skip
+    def labelled(
+        lines: list[str], src: str | Path | None, dropped: dict[str, int]
+    ) -> tuple[list[tuple[int, list[str]]], list[str | None]]:
         """The kept lines of a file and, with --labels, their labels (the text after the tab is the line)."""
         texts, names = (lines, []) if labels is None else split_tab_lines(lines, src)
         got = keep(texts, dropped)
         return got, [names[n - 1] for n, _ in got] if labels is not None else []
 
-    def held_out(src: str | Path | None, what: str,
-                 dropped: dict[str, int]) -> tuple[list[tuple[int, list[str]]], list[str | None]]:  # fmt: skip
+    def held_out(
+        src: str | Path | None, what: str, dropped: dict[str, int]
+    ) -> tuple[list[tuple[int, list[str]]], list[str | None]]:
         return labelled(read_text(src, what)[0], src, dropped) if src is not None else ([], [])
 
     dropped, test_dropped = {"blank": 0, "too_long": 0}, {"blank": 0, "too_long": 0}
@@ -114,18 +142,26 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
     def split() -> tuple[list[int], list[int], list[int]]:  # after every line was checked
         if label_names is None:
             return _split(len(kept), test_frac, valid_frac, seed, test_file, valid_file, path)
-        return stratified_split([label_index[x] for x in kept_names], label_names, seed, lambda n, label_seed, name:
-                                _split(n, test_frac, valid_frac, label_seed, test_file, valid_file, path, name))
+        return stratified_split(
+            [label_index[x] for x in kept_names],
+            label_names,
+            seed,
+            lambda n, label_seed, name: _split(n, test_frac, valid_frac, label_seed, test_file, valid_file, path, name),
+        )
 
     if ids:
         vocab, (first_n, first) = Vocab("ids", None, vocab_size, labels=label_names), kept[0]
         if ragged := next(((n, toks) for n, toks in kept if len(toks) != len(first)), None):
-            raise UserError(f"{path} line {ragged[0]} has {len(ragged[1])} ids but line {first_n} has {len(first)}: "
-                            "--ids needs every line of one length")  # fmt: skip
+            raise UserError(
+                f"{path} line {ragged[0]} has {len(ragged[1])} ids but line {first_n} has {len(first)}: "
+                "--ids needs every line of one length"
+            )
         for other, other_kept in ((test_file, test_kept), (valid_file, valid_kept)):
             if ragged := next(((n, toks) for n, toks in other_kept if len(toks) != len(first)), None):
-                raise UserError(f"{other} line {ragged[0]} has {len(ragged[1])} ids but {path} has {len(first)}: "
-                                "--ids needs every line of one length")  # fmt: skip
+                raise UserError(
+                    f"{other} line {ragged[0]} has {len(ragged[1])} ids but {path} has {len(first)}: "
+                    "--ids needs every line of one length"
+                )
         rows = [[parse_id(t, vocab_size, f"{path} line {n}") for t in toks] for n, toks in kept]
         test_rows = [[parse_id(t, vocab_size, f"{test_file} line {n}") for t in toks] for n, toks in test_kept]
         valid_rows = [[parse_id(t, vocab_size, f"{valid_file} line {n}") for t in toks] for n, toks in valid_kept]
@@ -135,31 +171,48 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
         for src, lines_kept in ((path, kept), (test_file, test_kept), (valid_file, valid_kept)):
             for n, toks in lines_kept:
                 if bad := next((t for t in toks if t in SPECIAL_TOKENS[:3]), None):
-                    raise UserError(f"{src} line {n} holds the reserved token {bad}: remove it (a line ends the "
-                                    "sequence)")
+                    raise UserError(
+                        f"{src} line {n} holds the reserved token {bad}: remove it (a line ends the sequence)"
+                    )
         train_lines, valid_lines, test_lines = split()
         # The vocabulary comes from the training lines alone: held-out lines are read only to be encoded.
         counts = Counter(t for i in train_lines for t in kept[i][1] if t != "<unk>")
         order = sorted(counts, key=lambda t: (-counts[t], t))
         order = [t for t in order if counts[t] >= (min_freq or 1)][: None if vocab_size is None else vocab_size - 4]
-        vocab = Vocab(level, SPECIAL_TOKENS + order, len(SPECIAL_TOKENS) + len(order), dict(SPECIALS), lowercase,
-                      labels=label_names)  # fmt: skip
+        vocab = Vocab(
+            level,
+            SPECIAL_TOKENS + order,
+            len(SPECIAL_TOKENS) + len(order),
+            dict(SPECIALS),
+            lowercase,
+            labels=label_names,
+        )
         rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in kept]
         test_rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in test_kept]
         valid_rows = [[vocab._index.get(t, UNK) for t in toks] for _, toks in valid_kept]
         unk_rate = sum(rows[i].count(UNK) for i in train_lines) / sum(len(rows[i]) for i in train_lines)
         seq_len = (max_len if max_len is not None else max(len(r) for r in rows + test_rows + valid_rows)) + 1
     n = len(rows)
-    splits = {"train": [rows[i] for i in train_lines],
-              "valid": [rows[i] for i in valid_lines] if valid_file is None else valid_rows,
-              "test": [rows[i] for i in test_lines] if test_file is None else test_rows}  # fmt: skip
+    splits = {
+        "train": [rows[i] for i in train_lines],
+        "valid": [rows[i] for i in valid_lines] if valid_file is None else valid_rows,
+        "test": [rows[i] for i in test_lines] if test_file is None else test_rows,
+    }
     lens = sorted(len(r) for r in rows)
     pct = {f"p{p}": lens[max(0, math.ceil(p / 100 * n) - 1)] for p in (50, 95, 99)}
-    report = {"lines_read": len(lines), "lines_kept": n, "dropped": dropped, "vocab_size": vocab.vocab_size,
-              "unk_rate": round(unk_rate, 6), "length": {"min": lens[0], "max": lens[-1],
-              "mean": round(sum(lens) / n, 4), **pct}, "seq_len": seq_len,
-              "train_size": len(splits["train"]), "valid_size": len(splits["valid"]), "test_size": len(splits["test"]),
-              "out": str(out)}  # fmt: skip
+    report = {
+        "lines_read": len(lines),
+        "lines_kept": n,
+        "dropped": dropped,
+        "vocab_size": vocab.vocab_size,
+        "unk_rate": round(unk_rate, 6),
+        "length": {"min": lens[0], "max": lens[-1], "mean": round(sum(lens) / n, 4), **pct},
+        "seq_len": seq_len,
+        "train_size": len(splits["train"]),
+        "valid_size": len(splits["valid"]),
+        "test_size": len(splits["test"]),
+        "out": str(out),
+    }
     for name in ("valid", "test"):  # tokens the training lines never showed, as <unk>
         held = splits[name]
         report[f"{name}_unk_rate"] = round(sum(r.count(UNK) for r in held) / max(sum(map(len, held)), 1), 6)
@@ -168,40 +221,75 @@ def prepare(input_path: str | Path, out_dir: str | Path, *, level: str = "word",
     split_labels = None
     if label_names is not None:  # label ids per row of each split, and rows per label per split
         kept_ids = [label_index[x] for x in kept_names]
-        split_labels = {"train": [kept_ids[i] for i in train_lines],
-                        "valid": [kept_ids[i] for i in valid_lines] if valid_file is None else
-                                 [label_index[x] for x in valid_names],
-                        "test": [kept_ids[i] for i in test_lines] if test_file is None else
-                                [label_index[x] for x in test_names]}  # fmt: skip
+        split_labels = {
+            "train": [kept_ids[i] for i in train_lines],
+            "valid": [kept_ids[i] for i in valid_lines]
+            if valid_file is None
+            else [label_index[x] for x in valid_names],
+            "test": [kept_ids[i] for i in test_lines] if test_file is None else [label_index[x] for x in test_names],
+        }
         report["labels"] = label_counts(label_names, split_labels)
-    options = {"level": vocab.level, "lowercase": lowercase, "max_len": max_len, "vocab_size": vocab_size,
-               "min_freq": min_freq, "test_frac": test_frac, "seed": seed, "ids": ids,
-               "test_file": None if test_file is None else str(Path(test_file).resolve()), "valid_frac": valid_frac,
-               "valid_file": None if valid_file is None else str(Path(valid_file).resolve())}  # fmt: skip
+    options = {
+        "level": vocab.level,
+        "lowercase": lowercase,
+        "max_len": max_len,
+        "vocab_size": vocab_size,
+        "min_freq": min_freq,
+        "test_frac": test_frac,
+        "seed": seed,
+        "ids": ids,
+        "test_file": None if test_file is None else str(Path(test_file).resolve()),
+        "valid_frac": valid_frac,
+        "valid_file": None if valid_file is None else str(Path(valid_file).resolve()),
+    }
     if labels is not None:
         options["labels"] = labels
-    manifest = {"format": DATA_FORMAT, "version": VERSION, "source": str(path.resolve()),
-                "source_sha256": hashlib.sha256(raw).hexdigest(), "options": options, "seq_len": seq_len,
-                "vocab_size": vocab.vocab_size, "start_token": 0 if ids else BOS, "eos_token": None if ids else EOS,
-                "pad_token": None if ids else PAD, "report": report}  # fmt: skip
+    manifest = {
+        "format": DATA_FORMAT,
+        "version": VERSION,
+        "source": str(path.resolve()),
+        "source_sha256": hashlib.sha256(raw).hexdigest(),
+        "options": options,
+        "seq_len": seq_len,
+        "vocab_size": vocab.vocab_size,
+        "start_token": 0 if ids else BOS,
+        "eos_token": None if ids else EOS,
+        "pad_token": None if ids else PAD,
+        "report": report,
+    }
     write_prepared(out, vocab, splits, seq_len, int(not ids), manifest, split_labels)
     return report
 
 
-def _split(n: int, test_frac: float, valid_frac: float, seed: int | str, test_file: object, valid_file: object,
-           path: Path, label: str | None = None) -> tuple[list[int], list[int], list[int]]:  # fmt: skip
+def _split(
+    n: int,
+    test_frac: float,
+    valid_frac: float,
+    seed: int | str,
+    test_file: object,
+    valid_file: object,
+    path: Path,
+    label: str | None = None,
+) -> tuple[list[int], list[int], list[int]]:
     """Line indices of train, validation and test: one seeded shuffle; the test lines are its last n_test, the
     validation lines the n_valid before them, so the test split is the same whatever the validation options.
     Labelled data: called once per label, on that label's lines (``seed`` then names the label too)."""
     n_test = 0 if test_file is not None else held_out_count(n, test_frac)
     n_valid = 0 if valid_file is not None else held_out_count(n - n_test, valid_frac)
     if n - n_test - n_valid < 1 and label is not None:
-        raise UserError(f"the label {label!r} of {path} has {n} usable line(s): holding out {n_test} test and "
-                        f"{n_valid} validation line(s) leaves none to train on; lower --test-frac / --valid-frac "
-                        "(0 holds out none), or add lines with that label")  # fmt: skip
+        raise UserError(
+            f"the label {label!r} of {path} has {n} usable line(s): holding out {n_test} test and "
+            f"{n_valid} validation line(s) leaves none to train on; lower --test-frac / --valid-frac "
+            "(0 holds out none), or add lines with that label"
+        )
     if n - n_test - n_valid < 1:
-        fix = ("lower --test-frac / --valid-frac (0 holds out none)" if n >= 3 else
-               "give more lines, or --test-frac 0 --valid-frac 0")  # fmt: skip
-        raise UserError(f"{path} has {n} usable line(s): holding out {n_test} test and {n_valid} validation line(s) "
-                        f"leaves none to train on; {fix}")  # fmt: skip
+        fix = (
+            "lower --test-frac / --valid-frac (0 holds out none)"
+            if n >= 3
+            else "give more lines, or --test-frac 0 --valid-frac 0"
+        )
+        raise UserError(
+            f"{path} has {n} usable line(s): holding out {n_test} test and {n_valid} validation line(s) "
+            f"leaves none to train on; {fix}"
+        )
     return shuffled_split(n, n_test, n_valid, seed)

@@ -122,8 +122,15 @@ class Vocab:
         return ("" if self.level == "char" else " ").join(self.tokens[i] for i in ids if i not in (PAD, BOS))
 
     def to_json(self) -> dict[str, Any]:
-        obj = {"format": VOCAB_FORMAT, "version": VERSION, "level": self.level, "lowercase": self.lowercase,
-               "specials": dict(self.specials), "vocab_size": self.vocab_size, "tokens": self.tokens}  # fmt: skip
+        obj = {
+            "format": VOCAB_FORMAT,
+            "version": VERSION,
+            "level": self.level,
+            "lowercase": self.lowercase,
+            "specials": dict(self.specials),
+            "vocab_size": self.vocab_size,
+            "tokens": self.tokens,
+        }
         if self.pitch is not None:
             obj["pitch"] = self.pitch.to_json()
         if self.labels is not None:
@@ -133,11 +140,15 @@ class Vocab:
     def label_id(self, name: str) -> int:
         """The id of the label ``name`` (its place in ``labels``); a UserError if the data has no labels or not it."""
         if self.labels is None:
-            raise UserError(f"label {name!r} was asked for, but this run's data has no labels: drop --label, or "
-                            "train on labelled data (`seqgan prepare FILE --labels tab`)")  # fmt: skip
+            raise UserError(
+                f"label {name!r} was asked for, but this run's data has no labels: drop --label, or "
+                "train on labelled data (`seqgan prepare FILE --labels tab`)"
+            )
         if name not in self.labels:
-            raise UserError(f"label {name!r} is not one of this run's labels ({', '.join(self.labels)}): pass one of "
-                            "them, or --label all")  # fmt: skip
+            raise UserError(
+                f"label {name!r} is not one of this run's labels ({', '.join(self.labels)}): pass one of "
+                "them, or --label all"
+            )
         return self.labels.index(name)
 
     @classmethod
@@ -147,8 +158,13 @@ class Vocab:
             raise UserError(f"{where} is not a {VOCAB_FORMAT} file of version {VERSION} (got {got}): {_HINT}")
         level, tokens, size = obj.get("level"), obj.get("tokens"), obj.get("vocab_size")
         ok = level == "ids" and tokens is None and isinstance(size, int) and size > 0
-        ok |= (level in ("word", "punct", "char") and isinstance(tokens, list) and tokens[:4] == SPECIAL_TOKENS
-               and all(isinstance(t, str) for t in tokens) and size == len(tokens))  # fmt: skip
+        ok |= (
+            level in ("word", "punct", "char")
+            and isinstance(tokens, list)
+            and tokens[:4] == SPECIAL_TOKENS
+            and all(isinstance(t, str) for t in tokens)
+            and size == len(tokens)
+        )
         pitch = PitchInfo.from_json(obj.get("pitch")) if level == "pitch" else None
         # The note names are a function of (rest, lowest): anything else is a damaged or foreign file.
         ok |= pitch is not None and tokens == pitch_tokens(pitch.rest, pitch.lowest) and size == len(tokens)
@@ -161,8 +177,9 @@ class Vocab:
         labels = obj.get("labels")
         names_ok = isinstance(labels, list) and labels and all(isinstance(t, str) and t for t in labels)
         if "labels" in obj and not (names_ok and len(set(labels)) == len(labels)):
-            raise UserError(f"{where} is damaged (labels must be a non-empty list of distinct non-empty names): "
-                            f"{_HINT}")  # fmt: skip
+            raise UserError(
+                f"{where} is damaged (labels must be a non-empty list of distinct non-empty names): {_HINT}"
+            )
         specials = {} if level in ("ids", "pitch") else dict(SPECIALS)
         return cls(level, tokens, size, specials, bool(obj.get("lowercase")), pitch, labels)
 

@@ -65,8 +65,9 @@ class Verdict:
     seeds_without_overlap: int
 
 
-def compare(per_seed_a: Sequence[Sequence[Point]], per_seed_b: Sequence[Sequence[Point]],
-            alpha: float = 0.05) -> Verdict:  # fmt: skip
+def compare(
+    per_seed_a: Sequence[Sequence[Point]], per_seed_b: Sequence[Sequence[Point]], alpha: float = 0.05
+) -> Verdict:
     """Frontier of system a against b, seed by seed (paired), and the verdict of a t-test at level ``alpha``."""
     gaps, missing = [], 0
     for a, b in zip(per_seed_a, per_seed_b, strict=True):
@@ -110,15 +111,18 @@ def regularized_beta(x: float, a: float, b: float) -> float:
         return 1.0
     if x > (a + 1) / (a + b + 2):  # the fraction converges fast below the mean; use the symmetry above it
         return 1.0 - regularized_beta(1.0 - x, b, a)
-    log_front = a * math.log(x) + b * math.log1p(-x) - math.log(a) - (
-        math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b))
+    log_front = (
+        a * math.log(x) + b * math.log1p(-x) - math.log(a) - (math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b))
+    )
     tiny = 1e-300
     c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
     d = 1.0 / (d if abs(d) > tiny else tiny)
     frac = d
     for m in range(1, 500):
-        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):  # fmt: skip
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
             d = 1.0 + numerator * d
             d = 1.0 / (d if abs(d) > tiny else tiny)
             c = 1.0 + numerator / c

@@ -61,10 +61,19 @@ def cnn_classifier(network: Discriminator, batch_size: int = 1024) -> Classifier
     return classify
 
 
-def train_label_classifier(tokens: Tensor, labels: Tensor, num_labels: int, vocab_size: int,
-                           filters: tuple[tuple[int, int], ...], emb_dim: int = 64, epochs: int = 5,
-                           batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
-                           device: torch.device | str = "cpu") -> Discriminator:  # fmt: skip
+def train_label_classifier(
+    tokens: Tensor,
+    labels: Tensor,
+    num_labels: int,
+    vocab_size: int,
+    filters: tuple[tuple[int, int], ...],
+    emb_dim: int = 64,
+    epochs: int = 5,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> Discriminator:
     """A k-way CNN (the discriminator's network, dropout keep 0.75) trained on real ``tokens`` (N, T) with their
     ``labels`` (N,) by cross-entropy with Adam for ``epochs`` passes in seeded order. Deterministic per seed."""
     gen = torch.Generator().manual_seed(seed)

@@ -52,15 +52,28 @@ def _held_out_nll(lm: Generator, tokens: Tensor) -> float:
     return mean_nll(lm, tokens, batch_size=512)
 
 
-def train_lm(train: Tensor, held_out: Tensor, vocab_size: int, start_token: int, eos_token: int | None,
-             pad_token: int = 0, settings: LMSettings = LMSettings()) -> tuple[Generator, dict[str, Any]]:  # fmt: skip
+def train_lm(
+    train: Tensor,
+    held_out: Tensor,
+    vocab_size: int,
+    start_token: int,
+    eos_token: int | None,
+    pad_token: int = 0,
+    settings: LMSettings = LMSettings(),
+) -> tuple[Generator, dict[str, Any]]:
     """An LSTM LM fitted to ``train`` (N, T) by maximum likelihood, stopped early on ``held_out`` (M, T) and put
     back to its best epoch. Returns the LM (eval mode, CPU) and a record of its training."""
     gen = torch.Generator().manual_seed(settings.seed)
     with torch.random.fork_rng(devices=[]):  # initialise from the LM's own seed, leaving torch's stream alone
         torch.manual_seed(settings.seed)
-        lm = Generator(vocab_size, settings.emb_dim, settings.hidden_dim, start_token=start_token,
-                       eos_token=eos_token, pad_token=pad_token)  # fmt: skip
+        lm = Generator(
+            vocab_size,
+            settings.emb_dim,
+            settings.hidden_dim,
+            start_token=start_token,
+            eos_token=eos_token,
+            pad_token=pad_token,
+        )
         torch.nn.init.zeros_(lm.out.bias)
     opt = torch.optim.Adam([p for p in lm.parameters() if p.requires_grad], lr=settings.lr)
     best, best_state, bad, history = math.inf, None, 0, []
@@ -86,8 +99,13 @@ def train_lm(train: Tensor, held_out: Tensor, vocab_size: int, start_token: int,
             if bad >= settings.patience:
                 break
     lm.load_state_dict(best_state)
-    record = {"settings": settings.to_dict(), "train_rows": len(train), "held_out_rows": len(held_out),
-              "held_out_nll_by_epoch": history, "best_epoch": history.index(min(history)) + 1}  # fmt: skip
+    record = {
+        "settings": settings.to_dict(),
+        "train_rows": len(train),
+        "held_out_rows": len(held_out),
+        "held_out_nll_by_epoch": history,
+        "best_epoch": history.index(min(history)) + 1,
+    }
     return lm.eval(), record
 
 
@@ -99,16 +117,29 @@ def data_key(*tensors: Tensor, settings: LMSettings = LMSettings()) -> str:
     return h.hexdigest()[:16]
 
 
-def forward_lm(train: Tensor, valid: Tensor, vocab_size: int, start_token: int, eos_token: int | None,
-               pad_token: int = 0, cache_dir: Path | None = None,
-               settings: LMSettings = LMSettings()) -> tuple[Generator, dict[str, Any]]:  # fmt: skip
+def forward_lm(
+    train: Tensor,
+    valid: Tensor,
+    vocab_size: int,
+    start_token: int,
+    eos_token: int | None,
+    pad_token: int = 0,
+    cache_dir: Path | None = None,
+    settings: LMSettings = LMSettings(),
+) -> tuple[Generator, dict[str, Any]]:
     """The LM of real text: trained on ``train``, early-stopped on ``valid``; kept in ``cache_dir`` (one file per
     data and settings), so that every system and every call scores under the same LM."""
     path = None if cache_dir is None else cache_dir / f"lm-{data_key(train, valid, settings=settings)}.pt"
     if path is not None and path.is_file():
         saved = torch.load(path, map_location="cpu", weights_only=True)
-        lm = Generator(vocab_size, settings.emb_dim, settings.hidden_dim, start_token=start_token,
-                       eos_token=eos_token, pad_token=pad_token)  # fmt: skip
+        lm = Generator(
+            vocab_size,
+            settings.emb_dim,
+            settings.hidden_dim,
+            start_token=start_token,
+            eos_token=eos_token,
+            pad_token=pad_token,
+        )
         lm.load_state_dict(saved["state"])
         return lm.eval(), saved["record"]
     lm, record = train_lm(train, valid, vocab_size, start_token, eos_token, pad_token, settings)
@@ -120,16 +151,24 @@ def forward_lm(train: Tensor, valid: Tensor, vocab_size: int, start_token: int, 
     return lm, record
 
 
-def lm_scores(samples: Tensor, forward: Generator, test: Tensor, reverse: bool = True,
-              settings: LMSettings = LMSettings()) -> dict[str, Any]:  # fmt: skip
+def lm_scores(
+    samples: Tensor, forward: Generator, test: Tensor, reverse: bool = True, settings: LMSettings = LMSettings()
+) -> dict[str, Any]:
     """``eval/lm_score`` of ``samples`` (S, T) under the real-text LM ``forward`` and, with ``reverse``,
     ``eval/reverse_lm_score``: the NLL of the real ``test`` split (N, T) under an LM trained on the samples (nine
     tenths; early-stopped on the last tenth)."""
     out: dict[str, Any] = {"eval/lm_score": mean_nll(forward, samples, batch_size=512)}
     if reverse:
         cut = max(1, len(samples) // 10)
-        lm, record = train_lm(samples[cut:], samples[:cut], forward.vocab_size, forward.start_token,
-                              forward.eos_token, forward.pad_token, settings)  # fmt: skip
+        lm, record = train_lm(
+            samples[cut:],
+            samples[:cut],
+            forward.vocab_size,
+            forward.start_token,
+            forward.eos_token,
+            forward.pad_token,
+            settings,
+        )
         out["eval/reverse_lm_score"] = mean_nll(lm, test, batch_size=512)
         out["reverse_lm"] = {"best_epoch": record["best_epoch"], "train_rows": record["train_rows"]}
     return out

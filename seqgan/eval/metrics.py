@@ -14,8 +14,14 @@ from seqgan.models.sampling import sequence_mask, trim_padding
 
 
 @torch.no_grad()
-def token_scores(model: SequenceGenerator, tokens: Tensor, temperature: float = 1.0, entropy: bool = False,
-                 block: int = 256, labels: Tensor | None = None) -> tuple[Tensor, Tensor | None]:  # fmt: skip
+def token_scores(
+    model: SequenceGenerator,
+    tokens: Tensor,
+    temperature: float = 1.0,
+    entropy: bool = False,
+    block: int = 256,
+    labels: Tensor | None = None,
+) -> tuple[Tensor, Tensor | None]:
     """log G(y_t | y_<t) of every token and, with ``entropy``, the entropy of every step's distribution, teacher-
     forced at ``temperature``: tokens (B, T) -> (B, T) each (float64 sums stay exact enough; positions after EOS 0).
 
@@ -40,8 +46,13 @@ def token_scores(model: SequenceGenerator, tokens: Tensor, temperature: float = 
 
 
 @torch.no_grad()
-def sequence_nll(model: SequenceGenerator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0,
-                 labels: Tensor | None = None) -> Tensor:  # fmt: skip
+def sequence_nll(
+    model: SequenceGenerator,
+    tokens: Tensor,
+    batch_size: int = 1024,
+    temperature: float = 1.0,
+    labels: Tensor | None = None,
+) -> Tensor:
     """Per-sequence mean per-token NLL (nats) of ``tokens`` under ``model``: (B, T) -> (B,).
 
     With an EOS token, the mean runs over the real positions (up to and including the first EOS).
@@ -64,8 +75,13 @@ def sequence_nll(model: SequenceGenerator, tokens: Tensor, batch_size: int = 102
     return torch.cat(out).cpu()
 
 
-def mean_nll(model: SequenceGenerator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0,
-             labels: Tensor | None = None) -> float:  # fmt: skip
+def mean_nll(
+    model: SequenceGenerator,
+    tokens: Tensor,
+    batch_size: int = 1024,
+    temperature: float = 1.0,
+    labels: Tensor | None = None,
+) -> float:
     """Mean per-token NLL in nats over all real tokens of the corpus (for fixed-length
     sequences the paper's Table 1 scale: the mean of the per-sequence means)."""
     per_seq = sequence_nll(model, tokens, batch_size, temperature, labels).double()
@@ -74,8 +90,13 @@ def mean_nll(model: SequenceGenerator, tokens: Tensor, batch_size: int = 1024, t
 
 
 @torch.no_grad()
-def mean_entropy(model: SequenceGenerator, tokens: Tensor, batch_size: int = 1024, temperature: float = 1.0,
-                 labels: Tensor | None = None) -> float:  # fmt: skip
+def mean_entropy(
+    model: SequenceGenerator,
+    tokens: Tensor,
+    batch_size: int = 1024,
+    temperature: float = 1.0,
+    labels: Tensor | None = None,
+) -> float:
     """Mean entropy (nats) of ``model``'s next-token distribution along ``tokens`` (B, T), over real positions.
 
     With the model's own samples as ``tokens`` this is the policy entropy that falls when the policy sharpens
@@ -140,12 +161,22 @@ def label_accuracy(classify: Callable[[Tensor], Tensor], tokens: Tensor, labels:
     return float((classify(tokens).cpu() == labels.cpu()).double().mean())
 
 
-def evaluate_samples(generator: SequenceGenerator, samples: Tensor, test: Tensor, oracle: SequenceGenerator | None,
-                     bleu_orders: tuple[int, ...] = (2, 3, 4, 5), with_text_metrics: bool = False,
-                     batch_size: int = 1024, pitch: PitchInfo | None = None,
-                     temperature: float = 1.0, split: str = "test", sample_labels: Tensor | None = None,
-                     test_labels: Tensor | None = None, num_labels: int = 0,
-                     classify: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:  # fmt: skip
+def evaluate_samples(
+    generator: SequenceGenerator,
+    samples: Tensor,
+    test: Tensor,
+    oracle: SequenceGenerator | None,
+    bleu_orders: tuple[int, ...] = (2, 3, 4, 5),
+    with_text_metrics: bool = False,
+    batch_size: int = 1024,
+    pitch: PitchInfo | None = None,
+    temperature: float = 1.0,
+    split: str = "test",
+    sample_labels: Tensor | None = None,
+    test_labels: Tensor | None = None,
+    num_labels: int = 0,
+    classify: Callable[[Tensor], Tensor] | None = None,
+) -> dict[str, float]:
     """Every evaluation metric of a generator, as flat ``eval/...`` keys.
 
     samples (S, T): fresh generator samples; test (N, T): held-out real sequences of the split named ``split``
@@ -191,16 +222,34 @@ def evaluate_samples(generator: SequenceGenerator, samples: Tensor, test: Tensor
             theirs = (test_labels == k).to(test.device) if test_labels is not None else test.new_zeros(len(test)) > 0
             if not mine.any():
                 continue
-            part = evaluate_samples(generator, samples[mine], test[theirs], oracle, bleu_orders, with_text_metrics,
-                                    batch_size, pitch, temperature, split, sample_labels[mine],
-                                    test_labels[theirs] if test_labels is not None else None)  # fmt: skip
+            part = evaluate_samples(
+                generator,
+                samples[mine],
+                test[theirs],
+                oracle,
+                bleu_orders,
+                with_text_metrics,
+                batch_size,
+                pitch,
+                temperature,
+                split,
+                sample_labels[mine],
+                test_labels[theirs] if test_labels is not None else None,
+            )
             out.update({f"eval/label{k}/{key[5:]}": value for key, value in part.items()})
     return out
 
 
 @torch.no_grad()
-def temperature_sweep(generator: SequenceGenerator, oracle: SequenceGenerator, test: Tensor, alphas: list[float],
-                      num_samples: int, seed: int = 0, batch_size: int = 1024) -> list[dict[str, float]]:  # fmt: skip
+def temperature_sweep(
+    generator: SequenceGenerator,
+    oracle: SequenceGenerator,
+    test: Tensor,
+    alphas: list[float],
+    num_samples: int,
+    seed: int = 0,
+    batch_size: int = 1024,
+) -> list[dict[str, float]]:
     """The quality-diversity curve of Caccia et al. (2020) on the oracle task: for each inverse
     temperature alpha (logits x alpha), NLL_oracle of ``num_samples`` samples drawn at temperature
     1 / alpha (quality), NLL_test of the held-out ``test`` (N, T) under the same softmax (diversity) and the
@@ -210,7 +259,12 @@ def temperature_sweep(generator: SequenceGenerator, oracle: SequenceGenerator, t
         temperature = 1.0 / alpha
         rng = torch.Generator(device_of(generator)).manual_seed(seed)
         samples = generator.generate(num_samples, test.shape[1], rng, batch_size, temperature=temperature)
-        points.append({"alpha": alpha, "nll_oracle": mean_nll(oracle, samples, batch_size),
-                       "nll_test": mean_nll(generator, test, batch_size, temperature),
-                       "entropy": mean_entropy(generator, samples, batch_size, temperature)})  # fmt: skip
+        points.append(
+            {
+                "alpha": alpha,
+                "nll_oracle": mean_nll(oracle, samples, batch_size),
+                "nll_test": mean_nll(generator, test, batch_size, temperature),
+                "entropy": mean_entropy(generator, samples, batch_size, temperature),
+            }
+        )
     return points

@@ -23,9 +23,13 @@ class Models(NamedTuple):
     oracle: Generator | None  # the synthetic task's oracle; None for prepared data
 
 
-def build_models(cfg: SeqGANConfig, oracle_params: dict[str, np.ndarray] | None = None,
-                 device: str | torch.device = "cpu", generator: nn.Module | None = None,
-                 discriminator: nn.Module | None = None) -> Models:  # fmt: skip
+def build_models(
+    cfg: SeqGANConfig,
+    oracle_params: dict[str, np.ndarray] | None = None,
+    device: str | torch.device = "cpu",
+    generator: nn.Module | None = None,
+    discriminator: nn.Module | None = None,
+) -> Models:
     """G, D (and the oracle from its parameters) as ``cfg`` describes them, on ``device``; a ``generator`` or
     ``discriminator`` given (your own models, see :mod:`seqgan.models.interface`) is used instead of building one.
 
@@ -34,29 +38,65 @@ def build_models(cfg: SeqGANConfig, oracle_params: dict[str, np.ndarray] | None 
     data, g, d = cfg.data, cfg.generator, cfg.discriminator
     if generator is not None:
         if not isinstance(generator, SequenceGenerator):
-            missing = [m for m in ("hidden", "project", "sample", "advance", "draw", "prefix_state", "repeat_state",
-                                   "cat_state", "states_of") if not hasattr(generator, m)]  # fmt: skip
-            raise UserError(f"the generator given does not implement seqgan.models.interface.SequenceGenerator "
-                            f"(no {missing[0] if missing else 'vocab_size / start_token / eos_token / pad_token'})")
+            missing = [
+                m
+                for m in (
+                    "hidden",
+                    "project",
+                    "sample",
+                    "advance",
+                    "draw",
+                    "prefix_state",
+                    "repeat_state",
+                    "cat_state",
+                    "states_of",
+                )
+                if not hasattr(generator, m)
+            ]
+            raise UserError(
+                f"the generator given does not implement seqgan.models.interface.SequenceGenerator "
+                f"(no {missing[0] if missing else 'vocab_size / start_token / eos_token / pad_token'})"
+            )
         generator = generator.to(device)
     elif g.kind == "transformer":
-        generator = TransformerGenerator(data.vocab_size, g.emb_dim, g.layers, g.heads, g.ff_dim, g.dropout,
-                                         data.seq_len, g.positions, data.start_token, data.eos_token, data.pad_token,
-                                         g.init_std, data.num_labels).to(device)  # fmt: skip
+        generator = TransformerGenerator(
+            data.vocab_size,
+            g.emb_dim,
+            g.layers,
+            g.heads,
+            g.ff_dim,
+            g.dropout,
+            data.seq_len,
+            g.positions,
+            data.start_token,
+            data.eos_token,
+            data.pad_token,
+            g.init_std,
+            data.num_labels,
+        ).to(device)
     elif g.kind == "lstm":
-        generator = Generator(data.vocab_size, g.emb_dim, g.hidden_dim, start_token=data.start_token,
-                              init_std=g.init_std, eos_token=data.eos_token,
-                              pad_token=data.pad_token, num_labels=data.num_labels).to(device)  # fmt: skip
+        generator = Generator(
+            data.vocab_size,
+            g.emb_dim,
+            g.hidden_dim,
+            start_token=data.start_token,
+            init_std=g.init_std,
+            eos_token=data.eos_token,
+            pad_token=data.pad_token,
+            num_labels=data.num_labels,
+        ).to(device)
     else:
-        raise UserError("generator.kind is custom: this run's generator was passed from Python; open it from Python "
-                        "with the same generator (SeqGANTrainer.resume(RUN, generator=...))")  # fmt: skip
+        raise UserError(
+            "generator.kind is custom: this run's generator was passed from Python; open it from Python "
+            "with the same generator (SeqGANTrainer.resume(RUN, generator=...))"
+        )
     if discriminator is None:  # a conditional D reads each sequence's label as one more token first (id V + label)
-        discriminator = Discriminator(data.vocab_size + data.num_labels, d.filters(data.seq_len), d.emb_dim,
-                                      d.dropout_keep)  # fmt: skip
+        discriminator = Discriminator(
+            data.vocab_size + data.num_labels, d.filters(data.seq_len), d.emb_dim, d.dropout_keep
+        )
     discriminator = discriminator.to(device)
     oracle = build_oracle(oracle_params, device) if oracle_params is not None else None
     return Models(generator, discriminator, oracle)
-
 
 
 def estimated_bytes(cfg: SeqGANConfig) -> dict[str, int]:
@@ -95,11 +135,16 @@ def check_fits(cfg: SeqGANConfig, available: int | None) -> None:
     need = sum(parts.values())
     if need > 0.9 * available:
         biggest = max(parts, key=parts.__getitem__)
-        hints = {"models": "generator.hidden_dim / emb_dim, the vocabulary or the discriminator's filters",
-                 "oracle": "the oracle's vocabulary", "data": "data.num_train / num_test / num_valid",
-                 "mle_batch": "pretrain.batch_size / adversarial.batch_size or the vocabulary",
-                 "rollouts": "adversarial.rollout_num / batch_size or adversarial.d_score_batch",
-                 "sampling": "eval.batch_size"}  # fmt: skip
-        raise UserError(f"this config needs about {need / 2**30:.1f} GiB of memory ({biggest}: "
-                        f"{parts[biggest] / 2**30:.1f} GiB) but {available / 2**30:.1f} GiB are available: lower "
-                        f"{hints[biggest]}")  # fmt: skip
+        hints = {
+            "models": "generator.hidden_dim / emb_dim, the vocabulary or the discriminator's filters",
+            "oracle": "the oracle's vocabulary",
+            "data": "data.num_train / num_test / num_valid",
+            "mle_batch": "pretrain.batch_size / adversarial.batch_size or the vocabulary",
+            "rollouts": "adversarial.rollout_num / batch_size or adversarial.d_score_batch",
+            "sampling": "eval.batch_size",
+        }
+        raise UserError(
+            f"this config needs about {need / 2**30:.1f} GiB of memory ({biggest}: "
+            f"{parts[biggest] / 2**30:.1f} GiB) but {available / 2**30:.1f} GiB are available: lower "
+            f"{hints[biggest]}"
+        )

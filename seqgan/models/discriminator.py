@@ -23,8 +23,14 @@ class Discriminator(nn.Module):
     the same network as a k-way classifier (the label classifier of :mod:`seqgan.eval.labels`).
     """
 
-    def __init__(self, vocab_size: int, filters: tuple[tuple[int, int], ...], emb_dim: int = 64,
-                 dropout_keep: float = 0.75, num_classes: int = 2) -> None:  # fmt: skip
+    def __init__(
+        self,
+        vocab_size: int,
+        filters: tuple[tuple[int, int], ...],
+        emb_dim: int = 64,
+        dropout_keep: float = 0.75,
+        num_classes: int = 2,
+    ) -> None:
         super().__init__()
         self.filters = tuple(filters)
         total = sum(n for _, n in self.filters)

@@ -31,9 +31,17 @@ class Generator(nn.Module):
     a sampled sequence ends at its first EOS and is padded with ``pad_token`` after it.
     """
 
-    def __init__(self, vocab_size: int, emb_dim: int = 32, hidden_dim: int = 32, start_token: int = 0,
-                 init_std: float = 0.1, eos_token: int | None = None, pad_token: int = 0,
-                 num_labels: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        vocab_size: int,
+        emb_dim: int = 32,
+        hidden_dim: int = 32,
+        start_token: int = 0,
+        init_std: float = 0.1,
+        eos_token: int | None = None,
+        pad_token: int = 0,
+        num_labels: int = 0,
+    ) -> None:
         super().__init__()
         self.vocab_size, self.emb_dim, self.hidden_dim = vocab_size, emb_dim, hidden_dim
         self.start_token, self.eos_token, self.pad_token = start_token, eos_token, pad_token
@@ -87,8 +95,9 @@ class Generator(nn.Module):
         ``temperature``: of the softmax, as in :meth:`sample` (Caccia et al. 2020 score NLL_test this way)."""
         return token_log_probs(self(tokens, labels), tokens, temperature, self.eos_token)
 
-    def scheduled_sampling_logits(self, tokens: Tensor, true_prob: float, rng: torch.Generator | None = None,
-                                  labels: Tensor | None = None) -> Tensor:  # fmt: skip
+    def scheduled_sampling_logits(
+        self, tokens: Tensor, true_prob: float, rng: torch.Generator | None = None, labels: Tensor | None = None
+    ) -> Tensor:
         """Scheduled sampling (Bengio et al. 2015): logits (B, T, V) of ``tokens`` (B, T) where, at each
         position of each sequence independently, the input is the true previous token with probability
         ``true_prob`` and otherwise a token drawn from G's own prediction at the previous position (no
@@ -164,14 +173,21 @@ class Generator(nn.Module):
         state = self.lstm_step(inputs, state)
         return self.out(state[0]), state
 
-    def draw(self, state: State, uniforms: Tensor, temperature: float = 1.0, top_k: int | None = None,
-             top_p: float | None = None) -> Tensor:  # fmt: skip
+    def draw(
+        self,
+        state: State,
+        uniforms: Tensor,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+    ) -> Tensor:
         """Next tokens from states (h, c), each (R, H): uniforms (R,) or (R, K) -> (R,) or (R, K) token ids."""
         return draw_chunked(self.out, state[0], uniforms, temperature, top_k=top_k, top_p=top_p)
 
     @torch.no_grad()
-    def generate(self, num: int, seq_len: int, rng: torch.Generator | None = None, batch_size: int = 1024,
-                 **kwargs: object) -> Tensor:  # fmt: skip
+    def generate(
+        self, num: int, seq_len: int, rng: torch.Generator | None = None, batch_size: int = 1024, **kwargs: object
+    ) -> Tensor:
         """``num`` sequences sampled ``batch_size`` at a time (bounded memory) -> (num, T).
 
         Takes the keyword arguments of :meth:`sample` (temperature, top_k, top_p, prefix).
@@ -179,10 +195,19 @@ class Generator(nn.Module):
         return generate_in_batches(self.sample, num, seq_len, rng, batch_size, **kwargs)
 
     @torch.no_grad()
-    def sample(self, num: int, seq_len: int, rng: torch.Generator | None = None, temperature: float = 1.0,
-               uniforms: Tensor | None = None, return_states: bool = False, top_k: int | None = None,
-               top_p: float | None = None, prefix: Tensor | None = None,
-               labels: Tensor | None = None) -> Tensor | tuple[Tensor, State]:  # fmt: skip
+    def sample(
+        self,
+        num: int,
+        seq_len: int,
+        rng: torch.Generator | None = None,
+        temperature: float = 1.0,
+        uniforms: Tensor | None = None,
+        return_states: bool = False,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        prefix: Tensor | None = None,
+        labels: Tensor | None = None,
+    ) -> Tensor | tuple[Tensor, State]:
         """Ancestral sampling of ``num`` sequences (``labels`` (num,): of each, for a conditional G).
 
         Args:
@@ -197,8 +222,18 @@ class Generator(nn.Module):
         """
         if uniforms is None:
             uniforms = torch.rand(num, seq_len, generator=rng, device=self.out.weight.device)
-        tokens, kept, _ = ancestral_decode(self, num, seq_len, uniforms, temperature, top_k, top_p, prefix, labels,
-                                           keep=(lambda state: state) if return_states else None)  # fmt: skip
+        tokens, kept, _ = ancestral_decode(
+            self,
+            num,
+            seq_len,
+            uniforms,
+            temperature,
+            top_k,
+            top_p,
+            prefix,
+            labels,
+            keep=(lambda state: state) if return_states else None,
+        )
         if not return_states:
             return tokens
         return tokens, (torch.stack([h for h, _ in kept], dim=1), torch.stack([c for _, c in kept], dim=1))

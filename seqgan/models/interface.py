@@ -55,14 +55,24 @@ class SequenceGenerator(Protocol):
         """Logits (B, T, V) when each input is the true token with probability ``true_prob``, else G's own draw."""
 
     # ---------------------------------------------------------------- sampling
-    def sample(self, num: int, seq_len: int, rng: torch.Generator | None = None, temperature: float = 1.0,
-               uniforms: Tensor | None = None, return_states: bool = False, top_k: int | None = None,
-               top_p: float | None = None, prefix: Tensor | None = None) -> Tensor | tuple[Tensor, States]:  # fmt: skip
+    def sample(
+        self,
+        num: int,
+        seq_len: int,
+        rng: torch.Generator | None = None,
+        temperature: float = 1.0,
+        uniforms: Tensor | None = None,
+        return_states: bool = False,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        prefix: Tensor | None = None,
+    ) -> Tensor | tuple[Tensor, States]:
         """``num`` sequences (num, T); ``uniforms`` (num, T) drive the draws; ``return_states``: also the
         per-position States that :meth:`prefix_state` reads."""
 
-    def generate(self, num: int, seq_len: int, rng: torch.Generator | None = None, batch_size: int = 1024,
-                 **kwargs: Any) -> Tensor:  # fmt: skip
+    def generate(
+        self, num: int, seq_len: int, rng: torch.Generator | None = None, batch_size: int = 1024, **kwargs: Any
+    ) -> Tensor:
         """``num`` sequences, ``batch_size`` at a time (:meth:`sample`'s keyword arguments)."""
 
     # ---------------------------------------------------------------- incremental decoding
@@ -81,8 +91,14 @@ class SequenceGenerator(Protocol):
     def step(self, inputs: Tensor, state: State) -> tuple[Tensor, State]:
         """:meth:`advance`, and the logits (R, V) of the next token."""
 
-    def draw(self, state: State, uniforms: Tensor, temperature: float = 1.0, top_k: int | None = None,
-             top_p: float | None = None) -> Tensor:  # fmt: skip
+    def draw(
+        self,
+        state: State,
+        uniforms: Tensor,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+    ) -> Tensor:
         """Next tokens of every row by inverse-CDF sampling: uniforms (R,) or (R, K) -> (R,) or (R, K)."""
 
     def prefix_state(self, states: States, t: int) -> State:

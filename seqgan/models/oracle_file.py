@@ -20,12 +20,21 @@ from seqgan.files import write_atomic
 
 PARAM_KEYS: tuple[str, ...] = (
     "embedding",
-    "W_i", "U_i", "b_i",
-    "W_f", "U_f", "b_f",
-    "W_o", "U_o", "b_o",
-    "W_c", "U_c", "b_c",
-    "W_out", "b_out",
-)  # fmt: skip
+    "W_i",
+    "U_i",
+    "b_i",
+    "W_f",
+    "U_f",
+    "b_f",
+    "W_o",
+    "U_o",
+    "b_o",
+    "W_c",
+    "U_c",
+    "b_c",
+    "W_out",
+    "b_out",
+)
 
 _HINT = (
     "expected the authors' target_params.pkl / target_params_py3.pkl or an .npz with keys "
@@ -102,8 +111,7 @@ def _validate(raw: dict[str, Any], where: str) -> dict[str, np.ndarray]:
     emb, w_i = raw["embedding"], raw["W_i"]
     if emb.ndim != 2 or w_i.ndim != 2:
         raise UserError(
-            f"{where}: embedding shape {emb.shape} / W_i shape {w_i.shape} must be 2-D (V, E) / (E, H); "
-            f"{_HINT}"
+            f"{where}: embedding shape {emb.shape} / W_i shape {w_i.shape} must be 2-D (V, E) / (E, H); {_HINT}"
         )
     shapes = expected_shapes(emb.shape[0], emb.shape[1], w_i.shape[1])
     out: dict[str, np.ndarray] = {}
@@ -155,9 +163,7 @@ def load_oracle_params(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
                 obj = _ArrayUnpickler(fh, p).load()
                 if not isinstance(obj, (list, tuple)) or len(obj) != len(PARAM_KEYS):
                     got = f"{len(obj)} items" if isinstance(obj, (list, tuple)) else type(obj).__name__
-                    raise UserError(
-                        f"{p}: pickle holds {got}, expected a list of {len(PARAM_KEYS)} arrays; {_HINT}"
-                    )
+                    raise UserError(f"{p}: pickle holds {got}, expected a list of {len(PARAM_KEYS)} arrays; {_HINT}")
                 raw = dict(zip(PARAM_KEYS, obj, strict=True))
                 where = f"{p} (pickle)"
     except UserError:

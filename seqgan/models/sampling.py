@@ -55,15 +55,22 @@ _BLOCK = 128  # tokens per block of the two-level inverse CDF
 MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-2, 1e2  # beyond them the softmax under- or overflows to one token or noise
 
 
-def check_sampling(num: int | None = None, temperature: float = 1.0, top_k: int | None = None,
-                   top_p: float | None = None, max_num: int = 10**8) -> None:  # fmt: skip
+def check_sampling(
+    num: int | None = None,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    max_num: int = 10**8,
+) -> None:
     """Refuse sampling options that would silently give wrong output or run for days (one line naming the option
     and the fix)."""
     if num is not None and not 0 < num <= max_num:
         raise UserError(f"the number of samples (--num-samples) must be in 1..{max_num:,}, got {num}")
     if not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:  # also refuses NaN
-        raise UserError(f"the temperature (--temperature) must be in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}], "
-                        f"got {temperature}: 1.0 samples the model as trained")  # fmt: skip
+        raise UserError(
+            f"the temperature (--temperature) must be in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}], "
+            f"got {temperature}: 1.0 samples the model as trained"
+        )
     if top_k is not None and top_k < 1:
         raise UserError(f"top_k (--top-k) must be >= 1, got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:  # also refuses NaN
@@ -146,13 +153,21 @@ def _two_level_search(probs: Tensor, u: Tensor) -> Tensor:
     return block * _BLOCK + j
 
 
-def draw_chunked(project: Callable[[Tensor], Tensor], h: Tensor, uniforms: Tensor, temperature: float = 1.0,
-                 chunk: int = 256, top_k: int | None = None, top_p: float | None = None) -> Tensor:  # fmt: skip
+def draw_chunked(
+    project: Callable[[Tensor], Tensor],
+    h: Tensor,
+    uniforms: Tensor,
+    temperature: float = 1.0,
+    chunk: int = 256,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> Tensor:
     """Next tokens from output states: ``project`` maps h (R, H) to logits (R, V); uniforms (R,) or (R, K).
 
     Projects and samples ``chunk`` rows at a time on the CPU: the (R, V) logits of a large batch do not fit in
     cache, and going through them in pieces is about 2.5x faster there. On a GPU one call over all rows avoids
     many small kernel launches. -> (R,) or (R, K) token ids."""
+
     def one(hc: Tensor, uc: Tensor) -> Tensor:
         logits = project(hc)
         if top_k is not None or top_p is not None:
@@ -164,14 +179,29 @@ def draw_chunked(project: Callable[[Tensor], Tensor], h: Tensor, uniforms: Tenso
     return torch.cat([one(hc, uc) for hc, uc in zip(h.split(chunk), uniforms.split(chunk), strict=True)])
 
 
-def generate_in_batches(sample: Callable[..., Tensor], num: int, seq_len: int, rng: torch.Generator | None,
-                        batch_size: int, **kwargs: object) -> Tensor:  # fmt: skip
+def generate_in_batches(
+    sample: Callable[..., Tensor],
+    num: int,
+    seq_len: int,
+    rng: torch.Generator | None,
+    batch_size: int,
+    **kwargs: object,
+) -> Tensor:
     """``num`` sequences of a generator's ``sample``, ``batch_size`` at a time (bounded memory) -> (num, T);
     per-row ``labels`` (num,) are cut into the batches too."""
     labels = kwargs.pop("labels", None)
-    return torch.cat([sample(min(batch_size, num - i), seq_len, rng, **kwargs,
-                             labels=None if labels is None else labels[i : i + batch_size])
-                      for i in range(0, num, batch_size)])  # fmt: skip
+    return torch.cat(
+        [
+            sample(
+                min(batch_size, num - i),
+                seq_len,
+                rng,
+                **kwargs,
+                labels=None if labels is None else labels[i : i + batch_size],
+            )
+            for i in range(0, num, batch_size)
+        ]
+    )
 
 
 # ------------------------------------------------------- decoding loops every generator shares
@@ -184,8 +214,9 @@ def token_log_probs(logits: Tensor, tokens: Tensor, temperature: float, eos_toke
     return logp if eos_token is None else logp * sequence_mask(tokens, eos_token)
 
 
-def scheduled_sampling_decode(model: Any, tokens: Tensor, true_prob: float, rng: torch.Generator | None,
-                              labels: Tensor | None) -> Tensor:  # fmt: skip
+def scheduled_sampling_decode(
+    model: Any, tokens: Tensor, true_prob: float, rng: torch.Generator | None, labels: Tensor | None
+) -> Tensor:
     """Scheduled sampling (Bengio et al. 2015): logits (B, T, V) of ``tokens`` (B, T) where, at each position of
     each sequence independently, the input is the true previous token with probability ``true_prob`` and otherwise
     a token drawn from the model's own prediction at the previous position (no gradient through the draw)."""
@@ -204,9 +235,18 @@ def scheduled_sampling_decode(model: Any, tokens: Tensor, true_prob: float, rng:
     return torch.stack(logits, dim=1)
 
 
-def ancestral_decode(model: Any, num: int, seq_len: int, uniforms: Tensor, temperature: float, top_k: int | None,
-                     top_p: float | None, prefix: Tensor | None, labels: Tensor | None,
-                     keep: Callable[[Any], Any] | None = None) -> tuple[Tensor, list[Any], Any]:  # fmt: skip
+def ancestral_decode(
+    model: Any,
+    num: int,
+    seq_len: int,
+    uniforms: Tensor,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    prefix: Tensor | None,
+    labels: Tensor | None,
+    keep: Callable[[Any], Any] | None = None,
+) -> tuple[Tensor, list[Any], Any]:
     """Ancestral sampling driven by ``uniforms`` (num, T): tokens (num, T), what ``keep`` took of the state after
     each of y_0 .. y_{T-2} was fed (the states the roll-outs continue from; nothing without ``keep``), and the last
     state. ``prefix`` (P,): fed, not drawn. Rows end at their first EOS and are padded after it."""

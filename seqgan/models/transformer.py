@@ -75,10 +75,22 @@ class TransformerGenerator(nn.Module):
     first EOS and is padded with ``pad_token``, as the LSTM's.
     """
 
-    def __init__(self, vocab_size: int, width: int = 32, layers: int = 2, heads: int = 2, ff_dim: int = 64,
-                 dropout: float = 0.0, max_len: int = 64, positions: str = "learned", start_token: int = 0,
-                 eos_token: int | None = None, pad_token: int = 0, init_std: float = 0.02,
-                 num_labels: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        vocab_size: int,
+        width: int = 32,
+        layers: int = 2,
+        heads: int = 2,
+        ff_dim: int = 64,
+        dropout: float = 0.0,
+        max_len: int = 64,
+        positions: str = "learned",
+        start_token: int = 0,
+        eos_token: int | None = None,
+        pad_token: int = 0,
+        init_std: float = 0.02,
+        num_labels: int = 0,
+    ) -> None:
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} is not a multiple of heads {heads}")
@@ -150,8 +162,9 @@ class TransformerGenerator(nn.Module):
         """log G(y_t | y_<t) of each token, (B, T); positions after EOS are 0."""
         return token_log_probs(self(tokens, labels), tokens, temperature, self.eos_token)
 
-    def scheduled_sampling_logits(self, tokens: Tensor, true_prob: float, rng: torch.Generator | None = None,
-                                  labels: Tensor | None = None) -> Tensor:  # fmt: skip
+    def scheduled_sampling_logits(
+        self, tokens: Tensor, true_prob: float, rng: torch.Generator | None = None, labels: Tensor | None = None
+    ) -> Tensor:
         """Scheduled sampling (Bengio et al. 2015), decoded position by position from the caches: logits (B, T, V)
         where each input is the true previous token with probability ``true_prob``, else G's own draw."""
         return scheduled_sampling_decode(self, tokens, true_prob, rng, labels)
@@ -186,8 +199,14 @@ class TransformerGenerator(nn.Module):
     def state_logits(self, state: State) -> Tensor:
         return self.out(state[1])
 
-    def draw(self, state: State, uniforms: Tensor, temperature: float = 1.0, top_k: int | None = None,
-             top_p: float | None = None) -> Tensor:  # fmt: skip
+    def draw(
+        self,
+        state: State,
+        uniforms: Tensor,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+    ) -> Tensor:
         return draw_chunked(self.out, state[1], uniforms, temperature, top_k=top_k, top_p=top_p)
 
     def prefix_state(self, states: States, t: int) -> State:
@@ -224,22 +243,42 @@ class TransformerGenerator(nn.Module):
 
     # ---------------------------------------------------------------- sampling
     @torch.no_grad()
-    def generate(self, num: int, seq_len: int, rng: torch.Generator | None = None, batch_size: int = 1024,
-                 **kwargs: object) -> Tensor:  # fmt: skip
+    def generate(
+        self, num: int, seq_len: int, rng: torch.Generator | None = None, batch_size: int = 1024, **kwargs: object
+    ) -> Tensor:
         return generate_in_batches(self.sample, num, seq_len, rng, batch_size, **kwargs)
 
     @torch.no_grad()
-    def sample(self, num: int, seq_len: int, rng: torch.Generator | None = None, temperature: float = 1.0,
-               uniforms: Tensor | None = None, return_states: bool = False, top_k: int | None = None,
-               top_p: float | None = None, prefix: Tensor | None = None,
-               labels: Tensor | None = None) -> Tensor | tuple[Tensor, States]:  # fmt: skip
+    def sample(
+        self,
+        num: int,
+        seq_len: int,
+        rng: torch.Generator | None = None,
+        temperature: float = 1.0,
+        uniforms: Tensor | None = None,
+        return_states: bool = False,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        prefix: Tensor | None = None,
+        labels: Tensor | None = None,
+    ) -> Tensor | tuple[Tensor, States]:
         """Ancestral sampling of ``num`` sequences, position by position from the caches (as the LSTM's
         :meth:`~seqgan.models.generator.Generator.sample`); ``return_states``: also the caches and the outputs
         the roll-outs continue from."""
         if uniforms is None:
             uniforms = torch.rand(num, seq_len, generator=rng, device=self.out.weight.device)
-        tokens, outputs, state = ancestral_decode(self, num, seq_len, uniforms, temperature, top_k, top_p, prefix,
-                                                  labels, keep=(lambda s: s[1]) if return_states else None)  # fmt: skip
+        tokens, outputs, state = ancestral_decode(
+            self,
+            num,
+            seq_len,
+            uniforms,
+            temperature,
+            top_k,
+            top_p,
+            prefix,
+            labels,
+            keep=(lambda s: s[1]) if return_states else None,
+        )
         if not return_states:
             return tokens
         return tokens, (state[0], torch.stack(outputs, dim=1))

@@ -49,20 +49,30 @@ def discriminator_flops(d: Discriminator, seq_len: int) -> int:
     return 2 * (conv + 2 * total * total + 2 * total)
 
 
-def eos_rollout_figures(g: Generator, d: Discriminator, tokens: torch.Tensor, states: object, rollout_num: int,
-                        rng: torch.Generator, dev: torch.device, reps: int,
-                        bf16: bool) -> dict[str, float]:  # fmt: skip
+def eos_rollout_figures(
+    g: Generator,
+    d: Discriminator,
+    tokens: torch.Tensor,
+    states: object,
+    rollout_num: int,
+    rng: torch.Generator,
+    dev: torch.device,
+    reps: int,
+    bf16: bool,
+) -> dict[str, float]:
     """One G step's rewards for sequences with EOS: every roll-out row kept to the end and every completion scored
     in fp32 (``all_rows_s``), against the roll-outs that drop ended rows, skip ended prefixes and compute windows of
     PAD only once, in fp32 (``fp32_s``) and in the precision ``bf16`` says (``s``); the same rewards."""
+
     def all_rows() -> torch.Tensor:
         comp = rollout_completions(g, tokens, rollout_num, states, rng=rng, drop_ended=False)
         return score_completions(d, tokens, comp)
 
-    out = {"all_rows_s": median_time(all_rows, dev, reps),
-           "fp32_s": median_time(lambda: rollout_rewards(g, d, tokens, rollout_num, states, rng=rng), dev, reps),
-           "s": median_time(lambda: rollout_rewards(g, d, tokens, rollout_num, states, rng=rng, bf16=bf16), dev,
-                            reps)}  # fmt: skip
+    out = {
+        "all_rows_s": median_time(all_rows, dev, reps),
+        "fp32_s": median_time(lambda: rollout_rewards(g, d, tokens, rollout_num, states, rng=rng), dev, reps),
+        "s": median_time(lambda: rollout_rewards(g, d, tokens, rollout_num, states, rng=rng, bf16=bf16), dev, reps),
+    }
     out["speedup"] = out["all_rows_s"] / out["s"]
     return out
 
@@ -100,7 +110,8 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     out["reward_bf16_default"] = str(reward_bf16).lower()
     out["rollout_batched_fp32_s"] = median_time(lambda: rollout_rewards(g, d, tokens, N, states, rng=rng), dev, reps)
     out["rollout_batched_bf16_s"] = median_time(
-        lambda: rollout_rewards(g, d, tokens, N, states, rng=rng, bf16=True), dev, reps)  # fmt: skip
+        lambda: rollout_rewards(g, d, tokens, N, states, rng=rng, bf16=True), dev, reps
+    )
     out["rollout_batched_s"] = out["rollout_batched_bf16_s" if reward_bf16 else "rollout_batched_fp32_s"]
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt  # fresh memory the OS had to map (what allocator
     rollout_rewards(g, d, tokens, N, states, rng=rng, bf16=reward_bf16)  # says decides how many)
@@ -111,6 +122,7 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     # The part of the batched roll-out that is D: completions scored with prefix windows shared.
     completions = rollout_completions(g, tokens, N, states, rng=rng)
     out["d_scoring_prefix_shared_s"] = median_time(lambda: score_completions(d, tokens, completions), dev, reps)
+
     # D in bf16 only (the sampled tokens stay the same): its speed, and how far the rewards move.
     def d_bf16() -> torch.Tensor:
         return score_completions(d, tokens, completions, dtype=torch.bfloat16)
@@ -147,9 +159,11 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     tg = TransformerGenerator(V, 32, 2, 2, 64, max_len=T).to(dev)
     t_tokens, t_states = tg.sample(B, T, rng, return_states=True)
     out["transformer_rollout_batched_s"] = median_time(
-        lambda: rollout_rewards(tg, d, t_tokens, N, t_states, rng=rng), dev, reps)  # fmt: skip
+        lambda: rollout_rewards(tg, d, t_tokens, N, t_states, rng=rng), dev, reps
+    )
     out["transformer_rollout_naive_s"] = median_time(
-        lambda: naive_rollout_rewards(tg, d, t_tokens, N, rng=rng), dev, 1, warmup=0)  # fmt: skip
+        lambda: naive_rollout_rewards(tg, d, t_tokens, N, rng=rng), dev, 1, warmup=0
+    )
     out["transformer_rollout_speedup"] = out["transformer_rollout_naive_s"] / out["transformer_rollout_batched_s"]
     # The largest cache of the staircase: (T-1) N B rows x layers x keys and values x T positions x width.
     out["transformer_rollout_cache_mb"] = (T - 1) * N * B * 2 * 2 * T * 32 * 4 / 2**20
@@ -163,8 +177,11 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     # per-tensor Adam loop), the vectorised Adam (bit-identical), bf16 autocast with the fused Adam.
     x = torch.randint(0, V, (64, T), generator=rng, device=dev)
     y = torch.randint(0, 2, (64,), generator=rng, device=dev)
-    paths = {"fp32": ({"foreach": False}, False), "foreach": ({"foreach": True}, False),
-             "bf16": ({"fused": True}, True)}  # fmt: skip
+    paths = {
+        "fp32": ({"foreach": False}, False),
+        "foreach": ({"foreach": True}, False),
+        "bf16": ({"fused": True}, True),
+    }
 
     def d_path(kwargs: dict, bf16: bool) -> Callable[[], None]:
         model = copy.deepcopy(d).train()

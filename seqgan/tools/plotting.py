@@ -54,8 +54,11 @@ def d_round_series(events: list[Event], key: str) -> Series:
 
 
 def _phase_series(events: list[Event], key: str, phase: str) -> tuple[list[float], list[float]]:
-    pts = [(float(e.get("epoch", 0)), float(e[key])) for e in events
-           if e.get("phase") == phase and isinstance(e.get(key), (int, float))]  # fmt: skip
+    pts = [
+        (float(e.get("epoch", 0)), float(e[key]))
+        for e in events
+        if e.get("phase") == phase and isinstance(e.get(key), (int, float))
+    ]
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
@@ -69,8 +72,12 @@ def _load_events(run: Path) -> list[Event]:
 
     def well_formed(e: object) -> bool:  # an edited or foreign line is left out, like a torn last line
         epoch = e.get("epoch", 0) if isinstance(e, dict) else None
-        return isinstance(e, dict) and isinstance(e.get("phase", ""), str) and type(epoch) in (int, float) \
+        return (
+            isinstance(e, dict)
+            and isinstance(e.get("phase", ""), str)
+            and type(epoch) in (int, float)
             and math.isfinite(epoch)
+        )
 
     try:
         events = [e for e in read_metrics(path) if well_formed(e)]
@@ -83,8 +90,14 @@ def _load_events(run: Path) -> list[Event]:
     return events
 
 
-def _draw(ax: Any, series: list[tuple[str, list[float], list[float]]], boundary: float | None,
-          title: str, xlabel: str, ylabel: str) -> None:  # fmt: skip
+def _draw(
+    ax: Any,
+    series: list[tuple[str, list[float], list[float]]],
+    boundary: float | None,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+) -> None:
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -124,16 +137,36 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
         (a, b), (c, d) = axes
         g_series = [global_epoch_series(events, k) for k in ("eval/nll_oracle", "eval/nll_test")]
         boundary = next((s[2] for s in g_series if s[2] is not None), None)
-        _draw(a, [("NLL_oracle", *g_series[0][:2]), ("NLL_test", *g_series[1][:2])], boundary,
-              "(a) NLL (nats per token)", "G epoch (MLE, then adversarial)", "NLL")  # fmt: skip
-        _draw(b, [("g/mle_loss", *_phase_series(events, "g/mle_loss", "mle"))], None,
-              "(b) MLE loss", "MLE epoch", "cross-entropy")  # fmt: skip
+        _draw(
+            a,
+            [("NLL_oracle", *g_series[0][:2]), ("NLL_test", *g_series[1][:2])],
+            boundary,
+            "(a) NLL (nats per token)",
+            "G epoch (MLE, then adversarial)",
+            "NLL",
+        )
+        _draw(
+            b,
+            [("g/mle_loss", *_phase_series(events, "g/mle_loss", "mle"))],
+            None,
+            "(b) MLE loss",
+            "MLE epoch",
+            "cross-entropy",
+        )
         d_series = [(k.split("/")[1], *d_round_series(events, k)) for k in ("d/loss", "d/acc_real", "d/acc_fake")]
         d_boundary = next((s[3] for s in d_series if s[3] is not None), None)
-        _draw(c, [s[:3] for s in d_series], d_boundary,
-              "(c) discriminator", "D round (pre-training, then adversarial epochs)", "loss / accuracy")  # fmt: skip
-        rewards = [(k.split("/")[1], *_phase_series(events, k, "adversarial"))
-                   for k in ("g/reward_mean", "g/reward_first", "g/reward_last")]  # fmt: skip
+        _draw(
+            c,
+            [s[:3] for s in d_series],
+            d_boundary,
+            "(c) discriminator",
+            "D round (pre-training, then adversarial epochs)",
+            "loss / accuracy",
+        )
+        rewards = [
+            (k.split("/")[1], *_phase_series(events, k, "adversarial"))
+            for k in ("g/reward_mean", "g/reward_first", "g/reward_last")
+        ]
         _draw(d, rewards, None, "(d) roll-out rewards", "adversarial epoch", "reward (D's P(real))")
         collapse_x, _ = _phase_series(events, "warn/mode_collapse", "adversarial")
         if collapse_x:  # epochs where entropy or distinct bigrams fell below half their first value

@@ -71,8 +71,9 @@ def read_text_lines(path: Path, what: str) -> list[tuple[int, str]]:
     return [(n, line.strip()) for n, line in enumerate(read_text(path, what, hint)[0], 1) if line.strip()]
 
 
-def _system_items(index: int, label: str, source: str, per_system: int, seed: int, checkpoint: str
-                  ) -> tuple[list[str], dict[str, Any]]:  # fmt: skip
+def _system_items(
+    index: int, label: str, source: str, per_system: int, seed: int, checkpoint: str
+) -> tuple[list[str], dict[str, Any]]:
     """The ``per_system`` texts of one system and what key.json records about how they were drawn."""
     what = f"--system {label}={source}"
     is_test = source.endswith(TEST_SUFFIX) and Path(source[: -len(TEST_SUFFIX)]).is_dir()
@@ -87,8 +88,10 @@ def _system_items(index: int, label: str, source: str, per_system: int, seed: in
         if is_test:
             n = len(run.test)
             if n < per_system:
-                raise UserError(f"{what}: the run's test set holds {n} sequences, fewer than --per-system "
-                                f"{per_system}: lower --per-system")  # fmt: skip
+                raise UserError(
+                    f"{what}: the run's test set holds {n} sequences, fewer than --per-system "
+                    f"{per_system}: lower --per-system"
+                )
             picked = sorted(random.Random(_derive(seed, "test", index)).sample(range(n), per_system))
             texts = render_rows([run.test[i].tolist() for i in picked], run.vocab)
             info.update(kind="run-test-set", test_rows=picked, test_size=n)
@@ -100,8 +103,10 @@ def _system_items(index: int, label: str, source: str, per_system: int, seed: in
         return texts, info
     lines = read_text_lines(path, what)
     if len(lines) < per_system:
-        raise UserError(f"{what}: {path} holds {len(lines)} non-blank lines, fewer than --per-system {per_system}: "
-                        "lower --per-system or give a longer file")  # fmt: skip
+        raise UserError(
+            f"{what}: {path} holds {len(lines)} non-blank lines, fewer than --per-system {per_system}: "
+            "lower --per-system or give a longer file"
+        )
     picked = sorted(random.Random(_derive(seed, "lines", index)).sample(range(len(lines)), per_system))
     info = {"kind": "text-file", "lines": [lines[i][0] for i in picked], "non_blank_lines": len(lines)}
     return [lines[i][1] for i in picked], info
@@ -178,8 +183,9 @@ every row. Save the file as CSV (UTF-8) and send it back.</p>
     return page.encode("utf-8")
 
 
-def build(systems: list[tuple[str, str]], per_system: int, seed: int, out_dir: str | Path,
-          checkpoint: str = "last") -> dict[str, Any]:  # fmt: skip
+def build(
+    systems: list[tuple[str, str]], per_system: int, seed: int, out_dir: str | Path, checkpoint: str = "last"
+) -> dict[str, Any]:
     """Write a blind Turing-test sheet mixing ``per_system`` samples of every system into ``out_dir``.
 
     Args:
@@ -206,8 +212,10 @@ def build(systems: list[tuple[str, str]], per_system: int, seed: int, out_dir: s
         raise UserError("a Turing test needs at least 2 systems (e.g. --system real=test.txt --system seqgan=RUN)")
     for label in labels:
         if not label or label != label.strip() or any(c in label for c in "\r\n"):
-            raise UserError(f"system label {label!r} is empty or has surrounding spaces or line breaks: "
-                            "give --system LABEL=SOURCE with a plain label")  # fmt: skip
+            raise UserError(
+                f"system label {label!r} is empty or has surrounding spaces or line breaks: "
+                "give --system LABEL=SOURCE with a plain label"
+            )
     dupes = sorted({label for label in labels if labels.count(label) > 1})
     if dupes:
         raise UserError(f"system label {dupes[0]!r} is given twice: give every --system its own label")
@@ -244,18 +252,30 @@ def build(systems: list[tuple[str, str]], per_system: int, seed: int, out_dir: s
     sheet_csv = _csv_bytes([SHEET_COLUMNS, *((i, item.text, "") for i, item in zip(ids, items, strict=True))])
     by_system = sorted(zip(ids, items, strict=True), key=lambda pair: (labels.index(pair[1].system), pair[0]))
     key_csv = _csv_bytes([KEY_COLUMNS, *((i, item.system) for i, item in by_system)])
-    key_json = {"format": KEY_FORMAT, "version": KEY_VERSION, "build_id": build_id, "seed": seed,
-                "per_system": per_system, "checkpoint": checkpoint, "items": len(items), "systems": described,
-                "seqgan": __version__,
-                "judgement": "1 = judged real (human), 0 = judged machine; human score = mean"}  # fmt: skip
+    key_json = {
+        "format": KEY_FORMAT,
+        "version": KEY_VERSION,
+        "build_id": build_id,
+        "seed": seed,
+        "per_system": per_system,
+        "checkpoint": checkpoint,
+        "items": len(items),
+        "systems": described,
+        "seqgan": __version__,
+        "judgement": "1 = judged real (human), 0 = judged machine; human score = mean",
+    }
 
     final = out_dir.resolve()  # "." or "x/" have no usable name or parent as given
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     key_bytes = (json.dumps(key_json, indent=2, ensure_ascii=False) + "\n").encode()
-    files = {"sheet.html": _sheet_html(ids, [item.text for item in items]), "sheet.csv": sheet_csv,
-             "key.csv": key_csv, "key.json": key_bytes}  # fmt: skip
+    files = {
+        "sheet.html": _sheet_html(ids, [item.text for item in items]),
+        "sheet.csv": sheet_csv,
+        "key.csv": key_csv,
+        "key.json": key_bytes,
+    }
     try:
         for name, data in files.items():
             write_atomic(tmp / name, data)
@@ -268,9 +288,16 @@ def build(systems: list[tuple[str, str]], per_system: int, seed: int, out_dir: s
             fsync_dir(final.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"out_dir": str(out_dir), "items": len(items), "systems": labels, "per_system": per_system,
-            "seed": seed, "build_id": build_id, "for_judges": [str(out_dir / "sheet.html"), str(out_dir / "sheet.csv")],
-            "keep_secret": [str(out_dir / "key.csv"), str(out_dir / "key.json")]}  # fmt: skip
+    return {
+        "out_dir": str(out_dir),
+        "items": len(items),
+        "systems": labels,
+        "per_system": per_system,
+        "seed": seed,
+        "build_id": build_id,
+        "for_judges": [str(out_dir / "sheet.html"), str(out_dir / "sheet.csv")],
+        "keep_secret": [str(out_dir / "key.csv"), str(out_dir / "key.json")],
+    }
 
 
 # ------------------------------------------------------------------ score
@@ -351,43 +378,56 @@ def read_sheet(path: str | Path, key: dict[str, str], allow_blank: bool = False)
     header, rows = _read_csv(path, "sheet", fix)
     if "id" not in header or "judgement" not in header:
         hint = ": this is the answer key, keep it away from the judges" if header[:2] == list(KEY_COLUMNS) else ""
-        raise UserError(f"sheet {path} has columns {','.join(header) or '(none)'}, without id and judgement{hint}; "
-                        f"{fix}")  # fmt: skip
+        raise UserError(
+            f"sheet {path} has columns {','.join(header) or '(none)'}, without id and judgement{hint}; {fix}"
+        )
     id_col, j_col = header.index("id"), header.index("judgement")
     ids = [(line, cells[id_col].strip() if id_col < len(cells) else "") for line, cells in rows]
     if ids and not any(i in key for _, i in ids):
-        raise UserError(f"sheet {path}: none of its ids are in the key: it comes from another build; score it with "
-                        "the key.csv written next to its sheet.csv")  # fmt: skip
+        raise UserError(
+            f"sheet {path}: none of its ids are in the key: it comes from another build; score it with "
+            "the key.csv written next to its sheet.csv"
+        )
     judged: dict[str, int] = {}
     seen: dict[str, int] = {}
     blank = 0
     for (line, cells), (_, item_id) in zip(rows, ids, strict=True):
         if item_id not in key:
             shown = repr(item_id) if item_id else "(blank)"
-            raise UserError(f"sheet {path} line {line}: id {shown} is not in the key: restore the id from the "
-                            "original sheet.csv (or delete the row if it was added)")  # fmt: skip
+            raise UserError(
+                f"sheet {path} line {line}: id {shown} is not in the key: restore the id from the "
+                "original sheet.csv (or delete the row if it was added)"
+            )
         if item_id in seen:
-            raise UserError(f"sheet {path} line {line}: id {item_id} appears again (first on line {seen[item_id]}): "
-                            "keep one row per id")  # fmt: skip
+            raise UserError(
+                f"sheet {path} line {line}: id {item_id} appears again (first on line {seen[item_id]}): "
+                "keep one row per id"
+            )
         seen[item_id] = line
         raw = cells[j_col] if j_col < len(cells) else ""
         try:
             value = parse_judgement(raw)
         except ValueError:
-            raise UserError(f"sheet {path} line {line}: judgement {raw.strip()[:20]!r} of id {item_id} is not one of "
-                            f"{_ACCEPTED}: correct it") from None  # fmt: skip
+            raise UserError(
+                f"sheet {path} line {line}: judgement {raw.strip()[:20]!r} of id {item_id} is not one of "
+                f"{_ACCEPTED}: correct it"
+            ) from None
         if value is None:
             if not allow_blank:
-                raise UserError(f"sheet {path} line {line}: id {item_id} has no judgement: ask the judge to fill it "
-                                "(1 = real, 0 = machine), or pass --allow-blank to skip and count blanks")  # fmt: skip
+                raise UserError(
+                    f"sheet {path} line {line}: id {item_id} has no judgement: ask the judge to fill it "
+                    "(1 = real, 0 = machine), or pass --allow-blank to skip and count blanks"
+                )
             blank += 1
             continue
         judged[item_id] = value
     missing = [i for i in key if i not in seen]
     if missing and not allow_blank:
-        raise UserError(f"sheet {path} lacks {len(missing)} of the key's {len(key)} ids (first: {missing[0]}): "
-                        "restore those rows from the original sheet.csv and have them judged, or pass "
-                        "--allow-blank to skip and count them")  # fmt: skip
+        raise UserError(
+            f"sheet {path} lacks {len(missing)} of the key's {len(key)} ids (first: {missing[0]}): "
+            "restore those rows from the original sheet.csv and have them judged, or pass "
+            "--allow-blank to skip and count them"
+        )
     if not judged:
         raise UserError(f"sheet {path} holds no judgements: fill the judgement column (1 = real, 0 = machine)")
     return judged, blank + len(missing)
@@ -405,8 +445,7 @@ def summarize(values: list[int]) -> dict[str, Any]:
     one item is rated by many judges): with few judges or few items read it as a lower bound.
     """
     n, k = len(values), sum(values)
-    result: dict[str, Any] = {"human_score": k / n if n else None, "judgements": n, "judged_real": k,
-                              "std_error": None}  # fmt: skip
+    result: dict[str, Any] = {"human_score": k / n if n else None, "judgements": n, "judged_real": k, "std_error": None}
     if n >= 2:
         mean = k / n
         var = (k * (1 - mean) ** 2 + (n - k) * mean**2) / (n - 1)
@@ -425,8 +464,7 @@ def compare(a: list[int], b: list[int]) -> dict[str, Any]:
     """
     stats = require("scipy.stats", "seqgan turing-test score")
     a_sum, b_sum = summarize(a), summarize(b)
-    result: dict[str, Any] = {"difference": None, "welch_t": None, "welch_df": None, "welch_p": None,
-                              "fisher_p": None}  # fmt: skip
+    result: dict[str, Any] = {"difference": None, "welch_t": None, "welch_df": None, "welch_p": None, "fisher_p": None}
     if not a or not b:
         return result
     result["difference"] = a_sum["human_score"] - b_sum["human_score"]
@@ -441,8 +479,9 @@ def compare(a: list[int], b: list[int]) -> dict[str, Any]:
     return result
 
 
-def score(key_file: str | Path, sheet_files: list[str | Path], real: str | None = None,
-          allow_blank: bool = False) -> dict[str, Any]:  # fmt: skip
+def score(
+    key_file: str | Path, sheet_files: list[str | Path], real: str | None = None, allow_blank: bool = False
+) -> dict[str, Any]:
     """Human scores per system, pairwise significance tests and per-judge figures from filled sheets.
 
     Args:
@@ -474,20 +513,29 @@ def score(key_file: str | Path, sheet_files: list[str | Path], real: str | None 
             per_system[key[item_id]].append(value)
             values[key[item_id]].append(value)
         scores = {s: summarize(v)["human_score"] for s, v in per_system.items()}
-        judge: dict[str, Any] = {"sheet": str(sheet), "judgements": len(judged), "unjudged": blank,
-                                 "human_score": scores}  # fmt: skip
+        judge: dict[str, Any] = {
+            "sheet": str(sheet),
+            "judgements": len(judged),
+            "unjudged": blank,
+            "human_score": scores,
+        }
         if real is not None:
             judge["correct"] = sum(v == (key[i] == real) for i, v in judged.items())
             judge["accuracy"] = judge["correct"] / len(judged)
         judges.append(judge)
     result: dict[str, Any] = {
-        "key": str(key_file), "judges": len(judges), "items": len(key), "judgements": sum(map(len, values.values())),
-        "unjudged": total_blank, "systems": {s: {"items": sum(v == s for v in key.values()), **summarize(values[s])}
-                                             for s in systems},
-        "tests": [{"a": a, "b": b, **compare(values[a], values[b])}
-                  for n, a in enumerate(systems) for b in systems[n + 1:]],
-        "per_judge": judges, "real": real,
-    }  # fmt: skip
+        "key": str(key_file),
+        "judges": len(judges),
+        "items": len(key),
+        "judgements": sum(map(len, values.values())),
+        "unjudged": total_blank,
+        "systems": {s: {"items": sum(v == s for v in key.values()), **summarize(values[s])} for s in systems},
+        "tests": [
+            {"a": a, "b": b, **compare(values[a], values[b])} for n, a in enumerate(systems) for b in systems[n + 1 :]
+        ],
+        "per_judge": judges,
+        "real": real,
+    }
     if real is not None:
         result["accuracy"] = sum(j["correct"] for j in judges) / result["judgements"]
     return result
@@ -500,18 +548,24 @@ def format_report(result: dict[str, Any]) -> str:
         return "n/a" if x is None else format(x, fmt)
 
     width = max(len("system"), *(len(s) for s in result["systems"]))
-    lines = [f"{result['judges']} judge(s), {result['items']} items, {result['judgements']} judgements"
-             + (f", {result['unjudged']} unjudged (skipped)" if result["unjudged"] else ""),
-             f"{'system':{width}}  human score  std error  judged real / judgements"]  # fmt: skip
+    lines = [
+        f"{result['judges']} judge(s), {result['items']} items, {result['judgements']} judgements"
+        + (f", {result['unjudged']} unjudged (skipped)" if result["unjudged"] else ""),
+        f"{'system':{width}}  human score  std error  judged real / judgements",
+    ]
     for name, s in result["systems"].items():
-        lines.append(f"{name:{width}}  {num(s['human_score']):>11}  {num(s['std_error']):>9}  "
-                     f"{s['judged_real']} / {s['judgements']}")  # fmt: skip
+        lines.append(
+            f"{name:{width}}  {num(s['human_score']):>11}  {num(s['std_error']):>9}  "
+            f"{s['judged_real']} / {s['judgements']}"
+        )
     for t in result["tests"]:
         welch = "Welch t-test undefined (no variation)"
         if t["welch_p"] is not None:
             welch = f"Welch t = {t['welch_t']:.3f} (df {t['welch_df']:.1f}), p = {t['welch_p']:.4g}"
-        lines.append(f"{t['a']} vs {t['b']}: difference {num(t['difference'], '+.4f')}, {welch}; "
-                     f"Fisher exact p = {num(t['fisher_p'], '.4g')}")  # fmt: skip
+        lines.append(
+            f"{t['a']} vs {t['b']}: difference {num(t['difference'], '+.4f')}, {welch}; "
+            f"Fisher exact p = {num(t['fisher_p'], '.4g')}"
+        )
     for j in result["per_judge"]:
         extra = f", accuracy {j['accuracy']:.4f}" if "accuracy" in j else ""
         skipped = f", {j['unjudged']} unjudged" if j["unjudged"] else ""

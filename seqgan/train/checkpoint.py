@@ -33,8 +33,14 @@ def save_checkpoint(ckpt_dir: str | Path, payload: dict[str, Any]) -> Path:
     torch.save(payload, inner)
     data = inner.getvalue()
     outer = io.BytesIO()
-    torch.save({"format_version": FORMAT_VERSION, "sha256": hashlib.sha256(data).hexdigest(),
-                "payload": torch.frombuffer(bytearray(data), dtype=torch.uint8)}, outer)  # fmt: skip
+    torch.save(
+        {
+            "format_version": FORMAT_VERSION,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "payload": torch.frombuffer(bytearray(data), dtype=torch.uint8),
+        },
+        outer,
+    )
     last, prev = ckpt_dir / "last.pt", ckpt_dir / "prev.pt"
     tmp = ckpt_dir / ".next.pt"
     write_atomic(tmp, outer.getvalue())
@@ -45,8 +51,17 @@ def save_checkpoint(ckpt_dir: str | Path, payload: dict[str, Any]) -> Path:
 
 
 # What every checkpoint holds (a file without one of them is damaged, whatever its checksum says).
-PAYLOAD_KEYS = ("config", "state", "generator", "discriminator", "rollout_policy", "g_mle_opt", "g_pg_opt", "d_opt",
-                "rng")  # fmt: skip
+PAYLOAD_KEYS = (
+    "config",
+    "state",
+    "generator",
+    "discriminator",
+    "rollout_policy",
+    "g_mle_opt",
+    "g_pg_opt",
+    "d_opt",
+    "rng",
+)
 STATE_KEYS = ("phase", "epoch", "metrics_bytes")
 
 
@@ -72,8 +87,11 @@ def load_file(path: str | Path) -> dict[str, Any]:
     except Exception as e:  # noqa: BLE001 - a payload that matches its checksum but does not load
         raise UserError(f"checkpoint {path} is damaged (its state does not load: {type(e).__name__})") from None
     missing = [k for k in PAYLOAD_KEYS if not isinstance(state, dict) or k not in state]
-    missing += [f"state.{k}" for k in STATE_KEYS if not missing and (not isinstance(state["state"], dict)
-                                                                     or k not in state["state"])]  # fmt: skip
+    missing += [
+        f"state.{k}"
+        for k in STATE_KEYS
+        if not missing and (not isinstance(state["state"], dict) or k not in state["state"])
+    ]
     if missing:
         raise UserError(f"checkpoint {path} is damaged (it lacks {missing[0]})")
     return state

@@ -56,8 +56,10 @@ def init_from_env(timeout_s: float = 1800.0) -> None:
     if not launched() or (dist.is_available() and dist.is_initialized()):
         return
     if not dist.is_available():
-        raise UserError("WORLD_SIZE > 1 but this PyTorch build has no torch.distributed: use a build with it, or "
-                        "run one process (plain `seqgan train`)")  # fmt: skip
+        raise UserError(
+            "WORLD_SIZE > 1 but this PyTorch build has no torch.distributed: use a build with it, or "
+            "run one process (plain `seqgan train`)"
+        )
     # One group for both devices: object collectives use its CPU (gloo) side, GPU tensors its NCCL side.
     backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() and dist.is_nccl_available() else "gloo"
     dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
@@ -81,8 +83,10 @@ def local_device(device: torch.device) -> torch.device:
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if local >= torch.cuda.device_count():
         # only the ranks beyond the GPU count raise this (not mirrored): each says so
-        raise UserError(f"LOCAL_RANK {local} but this machine has {torch.cuda.device_count()} CUDA GPU(s): start at "
-                        "most one process per GPU (--nproc-per-node)")  # fmt: skip
+        raise UserError(
+            f"LOCAL_RANK {local} but this machine has {torch.cuda.device_count()} CUDA GPU(s): start at "
+            "most one process per GPU (--nproc-per-node)"
+        )
     torch.cuda.set_device(local)  # NCCL works on the current device
     return torch.device("cuda", local)
 
@@ -231,8 +235,10 @@ def check_split(config: SeqGANConfig, world: int) -> None:
         size = get_value(config, key)
         if size % world:
             fit = max(world, size - size % world)
-            raise UserError(f"{key} is {size}, which {world} processes cannot split equally: use a multiple of "
-                            f"{world} (--set {key}={fit}) or a process count that divides it")  # fmt: skip
+            raise UserError(
+                f"{key} is {size}, which {world} processes cannot split equally: use a multiple of "
+                f"{world} (--set {key}={fit}) or a process count that divides it"
+            )
 
 
 def rng_states(rng: torch.Generator, shared: torch.Generator, device: torch.device) -> dict[str, Any]:
@@ -263,5 +269,7 @@ def check_world(ckpt: dict[str, Any], source: Any) -> None:
     saved, world = ckpt["rng"].get("world_size", 1), world_size()
     if saved != world:
         how = f"torchrun --nproc-per-node {saved} -m seqgan train ..." if saved > 1 else "plain `seqgan train`"
-        raise UserError(f"{source} was trained with {saved} process(es) but this launch has {world}: continue it "
-                        f"with the same number ({how})")  # fmt: skip
+        raise UserError(
+            f"{source} was trained with {saved} process(es) but this launch has {world}: continue it "
+            f"with the same number ({how})"
+        )

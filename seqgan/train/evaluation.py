@@ -21,9 +21,17 @@ def label_names(vocab: Vocab | None, num_labels: int) -> list[str]:
     return list(names) if names else [str(k) for k in range(num_labels)]
 
 
-def sample_and_score(generator: SequenceGenerator, cfg: SeqGANConfig, refs: Tensor, ref_labels: Tensor | None,
-                     split: str, oracle: SequenceGenerator | None, vocab: Vocab | None, seed: int,
-                     device: torch.device) -> tuple[dict[str, Any], Tensor, Tensor | None]:  # fmt: skip
+def sample_and_score(
+    generator: SequenceGenerator,
+    cfg: SeqGANConfig,
+    refs: Tensor,
+    ref_labels: Tensor | None,
+    split: str,
+    oracle: SequenceGenerator | None,
+    vocab: Vocab | None,
+    seed: int,
+    device: torch.device,
+) -> tuple[dict[str, Any], Tensor, Tensor | None]:
     """``eval.num_samples`` fresh samples of ``generator`` (seeded by ``seed``) and their metrics against the
     held-out ``refs`` (N, T) of ``split``. A conditional generator is asked for every label in turn (equal shares);
     on the conditional oracle task the exact Bayes classifier judges their labels. Returns (metrics, samples,
@@ -34,8 +42,19 @@ def sample_and_score(generator: SequenceGenerator, cfg: SeqGANConfig, refs: Tens
     given = {} if labels is None else {"labels": labels}
     samples = generator.generate(ev.num_samples, cfg.data.seq_len, rng, ev.batch_size, **given)
     classify = bayes_classifier(oracle, K, ev.batch_size) if K and oracle is not None else None
-    metrics = evaluate_samples(generator, samples, refs, oracle, ev.bleu_orders, cfg.data.path is not None,
-                               ev.batch_size, pitch=vocab.pitch if vocab is not None else None, split=split,
-                               sample_labels=labels, test_labels=ref_labels, num_labels=K,
-                               classify=classify)  # fmt: skip
+    metrics = evaluate_samples(
+        generator,
+        samples,
+        refs,
+        oracle,
+        ev.bleu_orders,
+        cfg.data.path is not None,
+        ev.batch_size,
+        pitch=vocab.pitch if vocab is not None else None,
+        split=split,
+        sample_labels=labels,
+        test_labels=ref_labels,
+        num_labels=K,
+        classify=classify,
+    )
     return metrics, samples, labels

@@ -55,8 +55,9 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     return events
 
 
-def policy_gradient_stats(tokens: Tensor, rewards: Tensor, entropy: Tensor, mask: Tensor,
-                          eos_token: int | None) -> dict[str, Any]:  # fmt: skip
+def policy_gradient_stats(
+    tokens: Tensor, rewards: Tensor, entropy: Tensor, mask: Tensor, eos_token: int | None
+) -> dict[str, Any]:
     """What a policy-gradient step logs about its batch: tokens (B, T), rewards Q (B, T), the policy's entropy at
     each step (B, T) and the real positions (B, T): Q by position (mean and spread over the sequences still running
     there), its overall mean, spread, first and last column, the entropy per real token and distinct bigrams."""
@@ -82,10 +83,13 @@ def check_finite(event: dict[str, Any], checkpoints: Path) -> None:
     global numbers, the same on every rank, so all ranks stop here together."""
     bad = [k for k, v in event.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
-        raise distributed.mirrored(TrainingError(
-            f"{bad[0]} is {event[bad[0]]} in phase {event['phase']}, epoch {event['epoch']}: training stopped and "
-            f"the last good checkpoint in {checkpoints} is kept; lower the learning rate "
-            "(--set pretrain.g_lr=... / adversarial.g_lr=...) and resume"))  # fmt: skip
+        raise distributed.mirrored(
+            TrainingError(
+                f"{bad[0]} is {event[bad[0]]} in phase {event['phase']}, epoch {event['epoch']}: training stopped and "
+                f"the last good checkpoint in {checkpoints} is kept; lower the learning rate "
+                "(--set pretrain.g_lr=... / adversarial.g_lr=...) and resume"
+            )
+        )
 
 
 class StopSignals:
@@ -134,8 +138,11 @@ class CollapseMonitor:
             self._warned = True
             logging.getLogger("seqgan").warning(
                 "possible mode collapse at adversarial epoch %d: %s fell below half of its first value (%s); "
-                "consider fewer adversarial epochs, a weaker D or reward_baseline=mean", event["epoch"], fallen[0],
-                f"{self.reference[fallen[0]]:.3f} -> {event[fallen[0]]:.3f}")  # fmt: skip
+                "consider fewer adversarial epochs, a weaker D or reward_baseline=mean",
+                event["epoch"],
+                fallen[0],
+                f"{self.reference[fallen[0]]:.3f} -> {event[fallen[0]]:.3f}",
+            )
 
 
 def mean_over_steps(stats: list[dict[str, Any]]) -> dict[str, Any]:
@@ -143,8 +150,11 @@ def mean_over_steps(stats: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in stats[0] if stats else {}:
         values = [s[key] for s in stats]
-        out[key] = ([sum(v) / len(v) for v in zip(*values, strict=True)] if isinstance(values[0], list)
-                    else sum(values) / len(values))  # fmt: skip
+        out[key] = (
+            [sum(v) / len(v) for v in zip(*values, strict=True)]
+            if isinstance(values[0], list)
+            else sum(values) / len(values)
+        )
     return out
 
 

@@ -14,8 +14,9 @@ from torch.nn import functional as F
 from seqgan.models.discriminator import Discriminator
 
 
-def mle_loss(logits: Tensor, targets: Tensor, mask: Tensor | None = None,
-             total: Tensor | float | None = None) -> Tensor:  # fmt: skip
+def mle_loss(
+    logits: Tensor, targets: Tensor, mask: Tensor | None = None, total: Tensor | float | None = None
+) -> Tensor:
     """Per-token cross-entropy (nats) summed over real positions, divided by ``total`` (default: their count here,
     i.e. the mean over this batch's real tokens).
 
@@ -34,8 +35,9 @@ def mean_reward(rewards: Tensor, mask: Tensor | None = None) -> Tensor:
     return (rewards * m).sum() / m.sum().clamp(min=1.0)
 
 
-def policy_gradient_loss(log_probs: Tensor, rewards: Tensor, baseline: str | Tensor | float = "none",
-                         mask: Tensor | None = None) -> Tensor:  # fmt: skip
+def policy_gradient_loss(
+    log_probs: Tensor, rewards: Tensor, baseline: str | Tensor | float = "none", mask: Tensor | None = None
+) -> Tensor:
     """REINFORCE loss -sum_{b,t} log G(y_t | Y_1:t-1) * (Q_t - b) (paper Eq. 6-8).
 
     A sum over batch and time, not a mean, as in the authors' ``generator.py``: with Adam the scale only matters
@@ -58,8 +60,14 @@ def policy_gradient_loss(log_probs: Tensor, rewards: Tensor, baseline: str | Ten
     return -(log_probs * (q - baseline) * m).sum()
 
 
-def discriminator_loss(discriminator: Discriminator, tokens: Tensor, labels: Tensor, l2_reg: float,
-                       total: int | None = None, l2_share: float = 1.0) -> tuple[Tensor, Tensor]:  # fmt: skip
+def discriminator_loss(
+    discriminator: Discriminator,
+    tokens: Tensor,
+    labels: Tensor,
+    l2_reg: float,
+    total: int | None = None,
+    l2_share: float = 1.0,
+) -> tuple[Tensor, Tensor]:
     """2-class cross-entropy (1 = real) of the rows here as a share of a batch of ``total`` rows (default: these
     rows alone, the batch mean), plus ``l2_share`` x ``l2_reg`` x L2 of the output layer (authors' code: 0.2).
 

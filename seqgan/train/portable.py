@@ -85,16 +85,19 @@ class Run:
         names = [label] if isinstance(label, str) else list(label or [])
         if not self.labels:
             if names:
-                raise UserError(f"{self.path} was trained without labels: drop --label (prepare labelled data with "
-                                "`seqgan prepare --labels tab` to train a conditional model)")  # fmt: skip
+                raise UserError(
+                    f"{self.path} was trained without labels: drop --label (prepare labelled data with "
+                    "`seqgan prepare --labels tab` to train a conditional model)"
+                )
             return None
         if not names or names == ["all"]:
             names = self.labels
         unknown = next((n for n in names if n not in self.labels), None)
         if unknown is not None:
             shown = ", ".join(self.labels[:20]) + (", ..." if len(self.labels) > 20 else "")
-            raise UserError(f"label {unknown[:40]!r} is not one of this run's labels ({shown}): give one of them, "
-                            "or all")  # fmt: skip
+            raise UserError(
+                f"label {unknown[:40]!r} is not one of this run's labels ({shown}): give one of them, or all"
+            )
         ids = torch.tensor([self.labels.index(n) for n in names], dtype=torch.long)
         return ids[torch.arange(num) % len(ids)]
 
@@ -107,8 +110,9 @@ class Run:
             try:
                 ids = [int(tok) for tok in text.split()]
             except ValueError:
-                raise UserError("this run has no vocabulary (oracle task): give the prefix as space-separated "
-                                "ids") from None  # fmt: skip
+                raise UserError(
+                    "this run has no vocabulary (oracle task): give the prefix as space-separated ids"
+                ) from None
             if any(not 0 <= i < self.config.data.vocab_size for i in ids):
                 raise UserError(f"prefix ids must be in 0..{self.config.data.vocab_size - 1}")
         T = self.config.data.seq_len
@@ -116,9 +120,17 @@ class Run:
             raise UserError(f"the prefix has {len(ids)} tokens but sequences hold {T}: give a shorter prefix")
         return torch.tensor(ids, dtype=torch.long)
 
-    def iter_sample_ids(self, num: int, temperature: float = 1.0, top_k: int | None = None,
-                        top_p: float | None = None, prefix: str | None = None, seed: int = 0,
-                        chunk: int = 16 * 1024, label: Labels = None) -> Iterator[Tensor]:  # fmt: skip
+    def iter_sample_ids(
+        self,
+        num: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        prefix: str | None = None,
+        seed: int = 0,
+        chunk: int = 16 * 1024,
+        label: Labels = None,
+    ) -> Iterator[Tensor]:
         """``num`` sequences of the generator in pieces of ``chunk`` rows (memory stays flat however many are asked
         for); the same seed gives the same sequences, however they are cut. -> (<= chunk, T) ids each.
         ``label``: of a conditional run, see :meth:`label_ids` (the rows follow its order)."""
@@ -129,25 +141,57 @@ class Run:
         chunk = max(1024, chunk // 1024 * 1024)  # whole sampling batches: the random stream does not see the cut
         for lo in range(0, num, chunk):
             given = {} if labels is None else {"labels": labels[lo : lo + chunk]}
-            yield self.generator.generate(min(chunk, num - lo), self.config.data.seq_len, rng, 1024,
-                                          temperature=temperature, top_k=top_k, top_p=top_p, prefix=start,
-                                          **given)  # fmt: skip
+            yield self.generator.generate(
+                min(chunk, num - lo),
+                self.config.data.seq_len,
+                rng,
+                1024,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                prefix=start,
+                **given,
+            )
 
-    def sample_ids(self, num: int, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                   prefix: str | None = None, seed: int = 0, label: Labels = None) -> Tensor:  # fmt: skip
+    def sample_ids(
+        self,
+        num: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        prefix: str | None = None,
+        seed: int = 0,
+        label: Labels = None,
+    ) -> Tensor:
         """``num`` sequences of the generator (the same seed, the same sequences). -> (num, T) ids."""
         return torch.cat(list(self.iter_sample_ids(num, temperature, top_k, top_p, prefix, seed, label=label)))
 
-    def sample(self, num: int, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-               prefix: str | None = None, seed: int = 0, label: Labels = None) -> list[str]:  # fmt: skip
+    def sample(
+        self,
+        num: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        prefix: str | None = None,
+        seed: int = 0,
+        label: Labels = None,
+    ) -> list[str]:
         """``num`` sequences as text (ids for the oracle task); see :meth:`sample_ids`."""
         return render_rows(self.sample_ids(num, temperature, top_k, top_p, prefix, seed, label), self.vocab)
 
     generate = sample  # model.generate(5, temperature=0.8, top_p=0.9, prefix="a man", label="pos") -> five lines
 
-    def evaluate(self, num: int | None = None, seed: int = 0, temperature: float = 1.0, split: str = "test",
-                 lm: bool = False, reverse_lm: bool = True, lm_cache: Path | None = None,
-                 data: dict[str, Tensor] | None = None) -> dict[str, Any]:  # fmt: skip
+    def evaluate(
+        self,
+        num: int | None = None,
+        seed: int = 0,
+        temperature: float = 1.0,
+        split: str = "test",
+        lm: bool = False,
+        reverse_lm: bool = True,
+        lm_cache: Path | None = None,
+        data: dict[str, Tensor] | None = None,
+    ) -> dict[str, Any]:
         """Every metric of ``num`` fresh samples (default: the run's eval.num_samples) at ``temperature``, against
         the ``split`` ("test": the reported numbers; "valid"). ``lm``: text runs also get the LM score and the
         reverse LM score (:mod:`seqgan.eval.lm`; the real-text LM is kept in ``lm_cache``, by default RUN/lm/)."""
@@ -156,31 +200,53 @@ class Run:
         data = data if data is not None else None if self.exported else self.data()
         refs = data[split] if data is not None else self.test[:0]
         if self.exported and data is None and self.kind != "oracle":
-            raise UserError(f"{self.path} is an exported model, which holds no data: give --data DIR (a prepared "
-                            "directory with this model's vocabulary) to score against its split")  # fmt: skip
+            raise UserError(
+                f"{self.path} is an exported model, which holds no data: give --data DIR (a prepared "
+                "directory with this model's vocabulary) to score against its split"
+            )
         if len(refs) == 0 and not self.exported:
             raise UserError(f"{self.path} has no {split} split: evaluate on the other one (--split)")
         num = num or self.config.eval.num_samples
         check_sampling(num, temperature, max_num=MAX_EVAL_SAMPLES)
         labels, K = self.label_ids(num), self.config.data.num_labels  # conditional: every label in turn
-        samples = self.generator.generate(num, self.config.data.seq_len, torch.Generator().manual_seed(seed),
-                                          temperature=temperature, **({} if labels is None else {"labels": labels}))
+        samples = self.generator.generate(
+            num,
+            self.config.data.seq_len,
+            torch.Generator().manual_seed(seed),
+            temperature=temperature,
+            **({} if labels is None else {"labels": labels}),
+        )
         pitch = self.vocab.pitch if self.vocab is not None else None  # music runs add eval/mse
         judge = self._label_judge(data) if K else None
-        metrics: dict[str, Any] = evaluate_samples(self.generator, samples, refs, self.oracle,
-                                                   self.config.eval.bleu_orders, self.kind != "oracle", pitch=pitch,
-                                                   temperature=temperature, split=split, sample_labels=labels,
-                                                   test_labels=None if data is None else data.get(f"{split}_labels"),
-                                                   num_labels=K, classify=judge)  # fmt: skip
+        metrics: dict[str, Any] = evaluate_samples(
+            self.generator,
+            samples,
+            refs,
+            self.oracle,
+            self.config.eval.bleu_orders,
+            self.kind != "oracle",
+            pitch=pitch,
+            temperature=temperature,
+            split=split,
+            sample_labels=labels,
+            test_labels=None if data is None else data.get(f"{split}_labels"),
+            num_labels=K,
+            classify=judge,
+        )
         if K:
             metrics["labels"] = self.labels
         if lm:
             if self.kind == "oracle":
                 raise UserError("LM scores are for text runs: the oracle task has NLL_oracle instead")
-            forward, record = forward_lm(data["train"], data["valid"] if len(data["valid"]) else data["train"],
-                                         self.config.data.vocab_size, self.config.data.start_token,
-                                         self.config.data.eos_token, self.config.data.pad_token,
-                                         lm_cache or self.path / "lm")  # fmt: skip
+            forward, record = forward_lm(
+                data["train"],
+                data["valid"] if len(data["valid"]) else data["train"],
+                self.config.data.vocab_size,
+                self.config.data.start_token,
+                self.config.data.eos_token,
+                self.config.data.pad_token,
+                lm_cache or self.path / "lm",
+            )
             metrics.update(lm_scores(samples, forward, refs, reverse=reverse_lm))
             metrics["lm"] = {"settings": record["settings"], "best_epoch": record["best_epoch"]}
         return metrics
@@ -194,8 +260,15 @@ class Run:
         if data is None or data.get("train_labels") is None:
             return None
         d, T = self.config.discriminator, self.config.data.seq_len
-        net = train_label_classifier(data["train"], data["train_labels"], K, self.config.data.vocab_size,
-                                     d.filters(T), d.emb_dim, seed=self.config.run.seed)  # fmt: skip
+        net = train_label_classifier(
+            data["train"],
+            data["train_labels"],
+            K,
+            self.config.data.vocab_size,
+            d.filters(T),
+            d.emb_dim,
+            seed=self.config.run.seed,
+        )
         return cnn_classifier(net)
 
 
@@ -216,8 +289,19 @@ def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:
     except (KeyError, RuntimeError):
         raise UserError(f"the checkpoint does not match the config in {run_dir}: it comes from another run") from None
     data = rundir.data(cfg)
-    return Run(cfg, models.generator.eval(), models.discriminator.eval(), models.oracle, rundir.vocab(), data["test"],
-               data["valid"], ckpt["state"]["phase"], ckpt["state"]["epoch"], rundir.kind(), rundir.path)  # fmt: skip
+    return Run(
+        cfg,
+        models.generator.eval(),
+        models.discriminator.eval(),
+        models.oracle,
+        rundir.vocab(),
+        data["test"],
+        data["valid"],
+        ckpt["state"]["phase"],
+        ckpt["state"]["epoch"],
+        rundir.kind(),
+        rundir.path,
+    )
 
 
 # ------------------------------------------------------------------ exported model folders
@@ -248,9 +332,18 @@ def export_run(run_dir: str | Path, out: str | Path, checkpoint: str = "last", f
     last = evals[-1] if evals else {}
     metrics = {k: v for k, v in last.items() if k.startswith("eval/") or k in ("phase", "epoch")}
     command = (rundir.path / COMMAND).read_text(encoding="utf-8").strip()
-    model = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "checkpoint": checkpoint, "phase": run.phase,
-             "epoch": run.epoch, "kind": run.kind, "source": str(rundir.path.resolve()), "data_sha256": data_hash,
-             "last_evaluation": metrics, "command": command}  # fmt: skip
+    model = {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "checkpoint": checkpoint,
+        "phase": run.phase,
+        "epoch": run.epoch,
+        "kind": run.kind,
+        "source": str(rundir.path.resolve()),
+        "data_sha256": data_hash,
+        "last_evaluation": metrics,
+        "command": command,
+    }
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -268,27 +361,37 @@ def export_run(run_dir: str | Path, out: str | Path, checkpoint: str = "last", f
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"out": str(out), "checkpoint": checkpoint, "phase": run.phase, "epoch": run.epoch, "kind": run.kind,
-            "files": sorted(p.name for p in out.iterdir())}  # fmt: skip
+    return {
+        "out": str(out),
+        "checkpoint": checkpoint,
+        "phase": run.phase,
+        "epoch": run.epoch,
+        "kind": run.kind,
+        "files": sorted(p.name for p in out.iterdir()),
+    }
 
 
 def _card(run: Run, model: dict[str, Any]) -> str:
     g = run.config.generator
     size = sum(p.numel() for p in run.generator.parameters())
-    lines = [f"# SeqGAN model ({run.kind})", "",
-             f"- Generator: {g.kind}, {size:,} parameters (emb_dim {g.emb_dim}, hidden_dim {g.hidden_dim}"
-             + (f", {g.layers} layers, {g.heads} heads" if g.kind == "transformer" else "") + f"); vocabulary "
-             f"{run.config.data.vocab_size}, sequences of {run.config.data.seq_len} tokens.",
-             f"- From `{model['source']}`, checkpoint `{model['checkpoint']}` (phase {model['phase']}, epoch "
-             f"{model['epoch']}).",
-             f"- Trained with: `{model['command']}`",
-             f"- Data: SHA-256 of the run's data.pt {model['data_sha256']} (train / valid / test sequences; not "
-             "shipped here).",
-             "- Last evaluation (validation split): " + (", ".join(f"{k} {v:.4g}" for k, v in
-                                                                  model["last_evaluation"].items()
-                                                                  if isinstance(v, float)) or "none"),
-             "", "Use: `seqgan sample DIR --num-samples 5` or, in Python, "
-             "`seqgan.load_run(DIR).generate(5, temperature=0.8)`.", ""]  # fmt: skip
+    lines = [
+        f"# SeqGAN model ({run.kind})",
+        "",
+        f"- Generator: {g.kind}, {size:,} parameters (emb_dim {g.emb_dim}, hidden_dim {g.hidden_dim}"
+        + (f", {g.layers} layers, {g.heads} heads" if g.kind == "transformer" else "")
+        + f"); vocabulary "
+        f"{run.config.data.vocab_size}, sequences of {run.config.data.seq_len} tokens.",
+        f"- From `{model['source']}`, checkpoint `{model['checkpoint']}` (phase {model['phase']}, epoch "
+        f"{model['epoch']}).",
+        f"- Trained with: `{model['command']}`",
+        f"- Data: SHA-256 of the run's data.pt {model['data_sha256']} (train / valid / test sequences; not "
+        "shipped here).",
+        "- Last evaluation (validation split): "
+        + (", ".join(f"{k} {v:.4g}" for k, v in model["last_evaluation"].items() if isinstance(v, float)) or "none"),
+        "",
+        "Use: `seqgan sample DIR --num-samples 5` or, in Python, `seqgan.load_run(DIR).generate(5, temperature=0.8)`.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -311,9 +414,23 @@ def _load_exported(folder: Path) -> Run:
         except FileNotFoundError:
             raise UserError(f"{folder} lacks {name}: export the run again") from None
         except Exception as e:  # noqa: BLE001 - a damaged file or weights of other shapes: the same problem
-            raise UserError(f"{folder / name} is damaged or does not match its config.json "
-                            f"({type(e).__name__}): export the run again") from None  # fmt: skip
+            raise UserError(
+                f"{folder / name} is damaged or does not match its config.json "
+                f"({type(e).__name__}): export the run again"
+            ) from None
     kind = "oracle" if vocab is None else ("music" if vocab.pitch is not None else "text")
     empty = torch.zeros(0, cfg.data.seq_len, dtype=torch.long)
-    return Run(cfg, models.generator.eval(), models.discriminator.eval(), models.oracle, vocab, empty, empty,
-               str(model.get("phase")), int(model.get("epoch", 0)), kind, folder, exported=True)  # fmt: skip
+    return Run(
+        cfg,
+        models.generator.eval(),
+        models.discriminator.eval(),
+        models.oracle,
+        vocab,
+        empty,
+        empty,
+        str(model.get("phase")),
+        int(model.get("epoch", 0)),
+        kind,
+        folder,
+        exported=True,
+    )

@@ -46,8 +46,13 @@ def eval_mode(*modules: nn.Module, training: bool = False) -> Iterator[None]:
 
 
 @torch.no_grad()
-def score(discriminator: Discriminator, tokens: Tensor, batch: int = 4096, dropout: bool = False,
-          dtype: torch.dtype | None = None) -> Tensor:  # fmt: skip
+def score(
+    discriminator: Discriminator,
+    tokens: Tensor,
+    batch: int = 4096,
+    dropout: bool = False,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
     """P(real) of every row, in eval mode (``dropout=True``: with D's dropout), ``batch`` rows per call.
     ``dtype`` (e.g. ``torch.bfloat16``): the paper CNN computes as :func:`score_completions` does; another D runs
     under bf16 autocast. tokens (R, T) -> (R,)."""
@@ -58,12 +63,17 @@ def score(discriminator: Discriminator, tokens: Tensor, batch: int = 4096, dropo
             with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
                 return score(discriminator, tokens, batch, dropout).to(dtype_of(discriminator))
         cnn = _frozen_cnn(discriminator, dtype)
-        return torch.cat([_probs_from_raw(discriminator, cnn, _pooled_raw(cnn, cnn.embedding[chunk]))
-                          for chunk in tokens.split(batch)])  # fmt: skip
+        return torch.cat(
+            [
+                _probs_from_raw(discriminator, cnn, _pooled_raw(cnn, cnn.embedding[chunk]))
+                for chunk in tokens.split(batch)
+            ]
+        )
 
 
-def rollout_uniforms(batch: int, seq_len: int, rollout_num: int, rng: torch.Generator | None,
-                     device: torch.device | str) -> Tensor:  # fmt: skip
+def rollout_uniforms(
+    batch: int, seq_len: int, rollout_num: int, rng: torch.Generator | None, device: torch.device | str
+) -> Tensor:
     """Random numbers for every draw of a roll-out, (T-1, N, B, T): [t-1, n, b, i] drives the
     token at position i of roll-out n of prefix length t of sequence b (used for i >= t)."""
     return torch.rand(seq_len - 1, rollout_num, batch, seq_len, generator=rng, device=device)
@@ -79,9 +89,16 @@ def labelled(tokens: Tensor, labels: Tensor | None, vocab_size: int) -> Tensor:
 
 
 @torch.no_grad()
-def rollout_completions(policy: SequenceGenerator, tokens: Tensor, rollout_num: int, states: States | None = None,
-                        uniforms: Tensor | None = None, rng: torch.Generator | None = None,
-                        labels: Tensor | None = None, drop_ended: bool = True) -> Tensor:  # fmt: skip
+def rollout_completions(
+    policy: SequenceGenerator,
+    tokens: Tensor,
+    rollout_num: int,
+    states: States | None = None,
+    uniforms: Tensor | None = None,
+    rng: torch.Generator | None = None,
+    labels: Tensor | None = None,
+    drop_ended: bool = True,
+) -> Tensor:
     """Complete every prefix of ``tokens`` ``rollout_num`` times with ``policy``.
 
     Args:
@@ -158,16 +175,24 @@ class _FrozenCNN(NamedTuple):
 
 def _frozen_cnn(d: Discriminator, dtype: torch.dtype) -> _FrozenCNN:
     if dtype == torch.bfloat16:  # the layout of window_products, laid out once
-        filters = [(w, c.weight.detach().permute(2, 1, 0).flatten(0, 1).to(dtype).contiguous())
-                   for (w, _), c in zip(d.filters, d.convs, strict=True)]  # fmt: skip
+        filters = [
+            (w, c.weight.detach().permute(2, 1, 0).flatten(0, 1).to(dtype).contiguous())
+            for (w, _), c in zip(d.filters, d.convs, strict=True)
+        ]
     else:
         filters = [(w, c.weight.detach().to(dtype)) for (w, _), c in zip(d.filters, d.convs, strict=True)]
     weight = torch.cat([d.highway_gate.weight, d.highway_transform.weight]).detach().T.to(dtype).contiguous()
     bias = torch.cat([d.highway_gate.bias, d.highway_transform.bias]).detach()
     out = d.out.weight.detach(), d.out.bias.detach()
     real = (out[0][1] - out[0][0], out[1][1] - out[1][0]) if out[0].shape[0] == 2 else None
-    return _FrozenCNN(d.embedding.weight.detach().to(dtype), filters, torch.cat([c.bias for c in d.convs]).detach(),
-                      weight, bias, real)
+    return _FrozenCNN(
+        d.embedding.weight.detach().to(dtype),
+        filters,
+        torch.cat([c.bias for c in d.convs]).detach(),
+        weight,
+        bias,
+        real,
+    )
 
 
 def _window_outputs(x: Tensor, weight: Tensor) -> Tensor:
@@ -201,10 +226,18 @@ def _probs_from_raw(d: Discriminator, cnn: _FrozenCNN, raw: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def score_completions(discriminator: Discriminator, tokens: Tensor, completions: Tensor, batch: int = 4096,
-                      dropout: bool = False, shift: int = 0, dtype: torch.dtype | None = None,
-                      ended: Tensor | None = None, full: Tensor | None = None,
-                      pad: int | None = None) -> Tensor:  # fmt: skip
+def score_completions(
+    discriminator: Discriminator,
+    tokens: Tensor,
+    completions: Tensor,
+    batch: int = 4096,
+    dropout: bool = False,
+    shift: int = 0,
+    dtype: torch.dtype | None = None,
+    ended: Tensor | None = None,
+    full: Tensor | None = None,
+    pad: int | None = None,
+) -> Tensor:
     """P(real) of every roll-out completion, sharing the work that lies inside the prefix.
 
     A completion of the prefix Y_1:t agrees with Y on positions < t, so every convolution window
@@ -238,8 +271,10 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
         prefix_max = [_window_outputs(x_y, weight).cummax(dim=1).values for _, weight in cnn.filters]
         widest = max(w for w, _ in cnn.filters)
         if pad is not None:  # each filter bank's output on a window of PAD only, (1, n)
-            pad_windows = [_window_outputs(cnn.embedding[torch.full((1, w), pad, device=tokens.device)], weight)[:, 0]
-                           for w, weight in cnn.filters]  # fmt: skip
+            pad_windows = [
+                _window_outputs(cnn.embedding[torch.full((1, w), pad, device=tokens.device)], weight)[:, 0]
+                for w, weight in cnn.filters
+            ]
         else:
             pad_windows = [None] * len(cnn.filters)
         for t in range(1, T1 + 1):  # t: the prefix length (T counts the label column too when shift = 1)
@@ -285,10 +320,19 @@ def score_completions(discriminator: Discriminator, tokens: Tensor, completions:
     return out
 
 
-def rollout_rewards(policy: SequenceGenerator, discriminator: Discriminator, tokens: Tensor, rollout_num: int,
-                    states: States | None = None, uniforms: Tensor | None = None,
-                    rng: torch.Generator | None = None, score_batch: int = 4096,
-                    dropout: bool = False, bf16: bool = False, labels: Tensor | None = None) -> Tensor:  # fmt: skip
+def rollout_rewards(
+    policy: SequenceGenerator,
+    discriminator: Discriminator,
+    tokens: Tensor,
+    rollout_num: int,
+    states: States | None = None,
+    uniforms: Tensor | None = None,
+    rng: torch.Generator | None = None,
+    score_batch: int = 4096,
+    dropout: bool = False,
+    bf16: bool = False,
+    labels: Tensor | None = None,
+) -> Tensor:
     """Q-values of Eq. 4 for every position: tokens (B, T) -> rewards (B, T).
 
     rewards[:, t-1] is the mean over N roll-outs of D(completion of Y_1:t) for t < T and
@@ -307,17 +351,33 @@ def rollout_rewards(policy: SequenceGenerator, discriminator: Discriminator, tok
     eos = policy.eos_token
     ended = None if eos is None or dropout else ended_prefixes(raw, eos)[:, :-1]
     last = None if ended is None else score(discriminator, tokens, dropout=dropout, dtype=compute)
-    q = score_completions(discriminator, tokens, completions, score_batch, dropout, shift=int(labels is not None),
-                          dtype=compute, ended=ended, full=last,
-                          pad=None if eos is None else policy.pad_token).mean(dim=1)  # (T-1, B)  # fmt: skip
+    q = score_completions(
+        discriminator,
+        tokens,
+        completions,
+        score_batch,
+        dropout,
+        shift=int(labels is not None),
+        dtype=compute,
+        ended=ended,
+        full=last,
+        pad=None if eos is None else policy.pad_token,
+    ).mean(dim=1)  # (T-1, B)
     if last is None:
         last = score(discriminator, tokens, dropout=dropout, dtype=compute)
     return torch.cat([q.to(dtype).T, last.to(dtype).unsqueeze(1)], dim=1)
 
 
-def bleu_rollout_rewards(policy: SequenceGenerator, reference: BleuReference, tokens: Tensor, rollout_num: int,
-                         states: States | None = None, uniforms: Tensor | None = None,
-                         rng: torch.Generator | None = None, labels: Tensor | None = None) -> Tensor:  # fmt: skip
+def bleu_rollout_rewards(
+    policy: SequenceGenerator,
+    reference: BleuReference,
+    tokens: Tensor,
+    rollout_num: int,
+    states: States | None = None,
+    uniforms: Tensor | None = None,
+    rng: torch.Generator | None = None,
+    labels: Tensor | None = None,
+) -> Tensor:
     """PG-BLEU (paper Table 1): Eq. 4 with BLEU against the training data in place of D.
 
     reference: the training sequences, indexed once (:class:`seqgan.bleu.BleuReference`, one order).
@@ -329,14 +389,20 @@ def bleu_rollout_rewards(policy: SequenceGenerator, reference: BleuReference, to
     (order,) = reference.orders
     scores = reference.scores(strip_special(rows.cpu(), policy.eos_token))[order]
     scores = torch.tensor(scores, dtype=dtype_of(policy), device=tokens.device)
-    q = scores[: -B].view(T - 1, rollout_num, B).mean(dim=1)  # (T-1, B)
+    q = scores[:-B].view(T - 1, rollout_num, B).mean(dim=1)  # (T-1, B)
     return torch.cat([q.T, scores[-B:].unsqueeze(1)], dim=1)
 
 
 @torch.no_grad()
-def naive_rollout_rewards(policy: SequenceGenerator, discriminator: Discriminator, tokens: Tensor, rollout_num: int,
-                          uniforms: Tensor | None = None, rng: torch.Generator | None = None,
-                          labels: Tensor | None = None) -> Tensor:  # fmt: skip
+def naive_rollout_rewards(
+    policy: SequenceGenerator,
+    discriminator: Discriminator,
+    tokens: Tensor,
+    rollout_num: int,
+    uniforms: Tensor | None = None,
+    rng: torch.Generator | None = None,
+    labels: Tensor | None = None,
+) -> Tensor:
     """Reference: the authors' loop (rollout.py). For each roll-out n and prefix length t,
     re-encode the prefix from the start token, sample the rest step by step, score with D; the
     full sequence is scored once per roll-out as they do. With ``uniforms`` the draws use the

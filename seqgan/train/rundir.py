@@ -87,8 +87,9 @@ def read_run_config(run_dir: str | Path) -> SeqGANConfig:
         raise UserError(f"{path} is damaged: it is not the JSON config that `seqgan train` writes") from None
 
 
-def new_run_data(cfg: SeqGANConfig, device: torch.device
-                 ) -> tuple[dict[str, Tensor], dict[str, np.ndarray] | None, Vocab | None]:  # fmt: skip
+def new_run_data(
+    cfg: SeqGANConfig, device: torch.device
+) -> tuple[dict[str, Tensor], dict[str, np.ndarray] | None, Vocab | None]:
     """The data of a new run, and ``cfg`` completed from it: prepared data fixes the vocabulary, the length, the
     special tokens and the split sizes; the oracle task samples train / test / valid from the oracle once (so that
     resume and later evaluation use exactly these). Returns (data, oracle parameters, vocabulary)."""
@@ -106,8 +107,9 @@ def new_run_data(cfg: SeqGANConfig, device: torch.device
         check_fits(cfg, available_memory())
         data = {"train": prepared.train, "valid": prepared.valid, "test": prepared.test}
         if d.num_labels:
-            data.update(train_labels=prepared.train_labels, valid_labels=prepared.valid_labels,
-                        test_labels=prepared.test_labels)  # fmt: skip
+            data.update(
+                train_labels=prepared.train_labels, valid_labels=prepared.valid_labels, test_labels=prepared.test_labels
+            )
         return data, None, prepared.vocab
     if cfg.data.oracle_params is not None:
         params = load_oracle_params(cfg.data.oracle_params)
@@ -117,8 +119,13 @@ def new_run_data(cfg: SeqGANConfig, device: torch.device
         check_fits(cfg, available_memory())
     else:
         check_fits(cfg, available_memory())  # before the oracle is drawn: its size is the config's
-        params = random_oracle_params(cfg.data.vocab_size, cfg.data.oracle_emb_dim, cfg.data.oracle_hidden_dim,
-                                      seed=cfg.data.oracle_seed, num_labels=cfg.data.num_labels)  # fmt: skip
+        params = random_oracle_params(
+            cfg.data.vocab_size,
+            cfg.data.oracle_emb_dim,
+            cfg.data.oracle_hidden_dim,
+            seed=cfg.data.oracle_seed,
+            num_labels=cfg.data.num_labels,
+        )
     oracle = build_oracle(params, device)
     rng = torch.Generator(device).manual_seed(derived_seed(cfg.run.seed, 1))
     n_train, n_test, n_valid = cfg.data.num_train, cfg.data.num_test, cfg.data.num_valid
@@ -129,8 +136,11 @@ def new_run_data(cfg: SeqGANConfig, device: torch.device
     given = {} if labels is None else {"labels": labels}
     rows = oracle.generate(n_train + n_test + n_valid, cfg.data.seq_len, rng, cfg.eval.batch_size, **given).cpu()
     # validation drawn last, so train and test are those of runs made before validation splits existed
-    parts = {"train": slice(0, n_train), "valid": slice(n_train + n_test, None),
-             "test": slice(n_train, n_train + n_test)}  # fmt: skip
+    parts = {
+        "train": slice(0, n_train),
+        "valid": slice(n_train + n_test, None),
+        "test": slice(n_train, n_train + n_test),
+    }
     data = {name: rows[part].clone() for name, part in parts.items()}
     if labels is not None:
         data.update({f"{name}_labels": labels[part].cpu().clone() for name, part in parts.items()})
@@ -157,8 +167,15 @@ class RunDir:
         return self.path / METRICS
 
     # -------------------------------------------------------------- writers
-    def create(self, cfg: SeqGANConfig, command: str, env: dict[str, Any], data: dict[str, Tensor],
-               oracle_params: dict[str, np.ndarray] | None, vocab: Vocab | None) -> MetricsLog:  # fmt: skip
+    def create(
+        self,
+        cfg: SeqGANConfig,
+        command: str,
+        env: dict[str, Any],
+        data: dict[str, Tensor],
+        oracle_params: dict[str, np.ndarray] | None,
+        vocab: Vocab | None,
+    ) -> MetricsLog:
         """A new run: refuses a directory that holds one; returns its (empty) metrics log."""
         self._make()
         if vocab is not None:
@@ -173,8 +190,9 @@ class RunDir:
         log.truncate(0)
         return log
 
-    def fork_from(self, source: RunDir, cfg: SeqGANConfig, command: str, env: dict[str, Any],
-                  ckpt: dict[str, Any]) -> MetricsLog:  # fmt: skip
+    def fork_from(
+        self, source: RunDir, cfg: SeqGANConfig, command: str, env: dict[str, Any], ckpt: dict[str, Any]
+    ) -> MetricsLog:
         """A new run that starts from ``source``'s checkpoint ``ckpt``: its data, pre-training samples and the
         events up to that checkpoint are copied, so the curves start at MLE epoch 0."""
         self._make()
@@ -185,8 +203,10 @@ class RunDir:
             write_atomic(self.path / SAMPLES / sample_file.name, sample_file.read_bytes())
         write_atomic(self.metrics_file, source.metrics_file.read_bytes()[: ckpt["state"]["metrics_bytes"]])
         self._describe(cfg, command, env)
-        write_json(self.path / FORK, {"source": str(source.path.resolve()), "phase": ckpt["state"]["phase"],
-                                      "epoch": ckpt["state"]["epoch"]})  # fmt: skip
+        write_json(
+            self.path / FORK,
+            {"source": str(source.path.resolve()), "phase": ckpt["state"]["phase"], "epoch": ckpt["state"]["epoch"]},
+        )
         return MetricsLog(self.metrics_file)
 
     def open(self, cfg: SeqGANConfig) -> MetricsLog:
@@ -199,13 +219,15 @@ class RunDir:
 
     def _make(self) -> None:
         if (self.path / CONFIG).exists() or self.checkpoints.exists():
-            raise UserError(f"{self.path} already holds a run: continue it with --resume {self.path} or pick a new "
-                            "--out-dir")  # fmt: skip
+            raise UserError(
+                f"{self.path} already holds a run: continue it with --resume {self.path} or pick a new --out-dir"
+            )
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise UserError(f"cannot create run directory {self.path} ({e.strerror}): pick a writable "
-                            "--out-dir") from None  # fmt: skip
+            raise UserError(
+                f"cannot create run directory {self.path} ({e.strerror}): pick a writable --out-dir"
+            ) from None
         self.lock()
         (self.path / SAMPLES).mkdir(exist_ok=True)
 
@@ -227,8 +249,10 @@ class RunDir:
         except OSError:
             self._lock_file.close()
             self._lock_file = None
-            raise UserError(f"{self.path} is in use by another seqgan process: wait for it to finish, or stop it "
-                            "(Ctrl-C saves a checkpoint) and resume") from None  # fmt: skip
+            raise UserError(
+                f"{self.path} is in use by another seqgan process: wait for it to finish, or stop it "
+                "(Ctrl-C saves a checkpoint) and resume"
+            ) from None
 
     def close(self) -> None:
         """Release the lock (also released when the process ends)."""
@@ -270,8 +294,10 @@ class RunDir:
                 V, T = cfg.data.vocab_size, cfg.data.seq_len
                 ok = rows.shape[1] == T and 0 <= int(rows.min()) and int(rows.max()) < V
             if not ok:
-                raise UserError(f"{self.path}/{DATA} is damaged: its {name} split is not a matrix of ids of the run's "
-                                "length and vocabulary; start a new run")  # fmt: skip
+                raise UserError(
+                    f"{self.path}/{DATA} is damaged: its {name} split is not a matrix of ids of the run's "
+                    "length and vocabulary; start a new run"
+                )
             labels, K = data.get(f"{name}_labels"), cfg.data.num_labels if cfg is not None else None
             if labels is None:
                 ok = not K
@@ -280,8 +306,10 @@ class RunDir:
                 ok = ok and labels.shape == rows.shape[:1] and (not labels.numel() or int(labels.min()) >= 0)
                 ok = ok and (K is None or not labels.numel() or int(labels.max()) < K)
             if not ok:
-                raise UserError(f"{self.path}/{DATA} is damaged: the labels of its {name} split do not match the run "
-                                "(one label id per sequence, below data.num_labels); start a new run")  # fmt: skip
+                raise UserError(
+                    f"{self.path}/{DATA} is damaged: the labels of its {name} split do not match the run "
+                    "(one label id per sequence, below data.num_labels); start a new run"
+                )
         return data
 
     def oracle_params(self) -> dict[str, np.ndarray] | None:
@@ -335,12 +363,14 @@ class RunDir:
         at = (ckpt["state"]["phase"], ckpt["state"]["epoch"]) if ckpt else None
         if at != ("adversarial", 0):
             where = "it has no checkpoint" if at is None else f"it is at phase {at[0]}, epoch {at[1]}"
-            raise UserError(f"--init-from {self.path} has not finished pre-training ({where}): resume it "
-                            "(`seqgan train --resume`) until it reaches the adversarial phase")
+            raise UserError(
+                f"--init-from {self.path} has not finished pre-training ({where}): resume it "
+                "(`seqgan train --resume`) until it reaches the adversarial phase"
+            )
         return ckpt
 
     def kind(self) -> str:
-        """"oracle", "text" or "music"."""
+        """ "oracle", "text" or "music"."""
         vocab = self.vocab()
         return "oracle" if vocab is None else ("music" if vocab.pitch is not None else "text")
 
@@ -348,23 +378,34 @@ class RunDir:
 def fork_config(source: SeqGANConfig, cfg: SeqGANConfig, source_dir: Path) -> SeqGANConfig:
     """``cfg`` for a fork of a run trained with ``source``: the data and seed are the source's; the models and
     pre-training must be the same (a fork equals a run trained from scratch with ``cfg``)."""
-    fixed = ([f"generator.{f.name}" for f in dataclasses.fields(cfg.generator)]
-             + ["discriminator.emb_dim", "discriminator.filter_sizes", "discriminator.num_filters"]
-             + [f"pretrain.{f.name}" for f in dataclasses.fields(cfg.pretrain)])  # fmt: skip
+    fixed = (
+        [f"generator.{f.name}" for f in dataclasses.fields(cfg.generator)]
+        + ["discriminator.emb_dim", "discriminator.filter_sizes", "discriminator.num_filters"]
+        + [f"pretrain.{f.name}" for f in dataclasses.fields(cfg.pretrain)]
+    )
     for key in fixed:
         mine, theirs = get_value(cfg, key), get_value(source, key)
         if mine != theirs:
-            raise UserError(f"--init-from {source_dir}: {key} is {mine!r} here but {theirs!r} in the source run; a "
-                            "fork keeps the source's models and pre-training: drop that --set or pick another source "
-                            "run")  # fmt: skip
+            raise UserError(
+                f"--init-from {source_dir}: {key} is {mine!r} here but {theirs!r} in the source run; a "
+                "fork keeps the source's models and pre-training: drop that --set or pick another source "
+                "run"
+            )
     cfg.data = copy.deepcopy(source.data)
     cfg.run.seed = source.run.seed
     cfg.validate()
     return cfg
 
 
-def open_for_training(run: RunDir, cfg: SeqGANConfig, command: str, resume: bool, init_from: str | Path | None,
-                      device: torch.device, given: tuple[Any, Any] = (None, None)) -> dict[str, Any]:  # fmt: skip
+def open_for_training(
+    run: RunDir,
+    cfg: SeqGANConfig,
+    command: str,
+    resume: bool,
+    init_from: str | Path | None,
+    device: torch.device,
+    given: tuple[Any, Any] = (None, None),
+) -> dict[str, Any]:
     """Create, fork or reopen ``run`` for training (rank 0 of several processes): returns what every rank builds
     from (the config, the data, the oracle's parameters, the checkpoint to resume or fork from) and the metrics log
     (rank 0's only: it does not travel to the other ranks)."""
@@ -390,8 +431,16 @@ def open_for_training(run: RunDir, cfg: SeqGANConfig, command: str, resume: bool
             logging.getLogger("seqgan").warning(
                 "only %d training sequences, fewer than one batch (pretrain.batch_size %d): the generator can only "
                 "memorise them and the metrics will say little; prepare more data for a real run",
-                len(data["train"]), cfg.pretrain.batch_size)  # fmt: skip
+                len(data["train"]),
+                cfg.pretrain.batch_size,
+            )
         log = run.create(cfg, command, env, data, oracle, vocab)
     # Read back what was written, so that a new run builds from exactly what a resumed one will read.
-    return {"config": cfg, "data": run.data(cfg), "oracle": run.oracle_params(), "checkpoint": checkpoint,
-            "fork": fork_state, "log": log}  # fmt: skip
+    return {
+        "config": cfg,
+        "data": run.data(cfg),
+        "oracle": run.oracle_params(),
+        "checkpoint": checkpoint,
+        "fork": fork_state,
+        "log": log,
+    }

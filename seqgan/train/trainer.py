@@ -53,9 +53,16 @@ class SeqGANTrainer:
     """Builds everything a run needs from a config and trains it: ``SeqGANTrainer(cfg, "runs/x").fit()``;
     ``SeqGANTrainer.resume("runs/x").fit()`` continues."""
 
-    def __init__(self, config: SeqGANConfig, out_dir: str | Path, command: str | None = None,
-                 resume: bool = False, init_from: str | Path | None = None, generator: nn.Module | None = None,
-                 discriminator: nn.Module | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: SeqGANConfig,
+        out_dir: str | Path,
+        command: str | None = None,
+        resume: bool = False,
+        init_from: str | Path | None = None,
+        generator: nn.Module | None = None,
+        discriminator: nn.Module | None = None,
+    ) -> None:
         """``init_from``: a run whose pre-training this run starts from (:meth:`fork`). ``generator`` /
         ``discriminator``: your own models (a :class:`~seqgan.models.interface.SequenceGenerator`; tokens (B, T) ->
         logits (B, 2), class 1 = real, an optional ``l2_penalty()``); the config then says generator.kind = custom
@@ -83,8 +90,9 @@ class SeqGANTrainer:
         self._bleu_reference: BleuReference | None = None
         command = command or shlex.join(sys.argv)
         # Rank 0 creates or opens the run and hands the config, data and checkpoint to the other ranks.
-        setup = distributed.run_on_main(lambda: open_for_training(self.run, config, command, resume, init_from,
-                                                                  self.device, self._given))  # fmt: skip
+        setup = distributed.run_on_main(
+            lambda: open_for_training(self.run, config, command, resume, init_from, self.device, self._given)
+        )
         self.cfg = setup["config"]
         self.early = logbook.EarlyStopping(self.cfg.pretrain.patience)  # MLE: the best validation NLL, its G
         self.log: logbook.MetricsLog | None = setup["log"] if self.is_main else None  # only rank 0 writes the run
@@ -100,16 +108,22 @@ class SeqGANTrainer:
                 self.log.truncate(0)
 
     @classmethod
-    def fork(cls, source: str | Path, config: SeqGANConfig, out_dir: str | Path,
-             command: str | None = None) -> SeqGANTrainer:  # fmt: skip
+    def fork(
+        cls, source: str | Path, config: SeqGANConfig, out_dir: str | Path, command: str | None = None
+    ) -> SeqGANTrainer:
         """A new run that starts where ``source`` finished pre-training (checkpoints/pretrained.pt), with its data,
         seed and models; ``config`` decides everything after, so baselines and controls share one pre-training (a
         fork equals a run trained from scratch with ``config``: tested)."""
         return cls(config, out_dir, command, init_from=source)
 
     @classmethod
-    def resume(cls, out_dir: str | Path, device: str | None = None, generator: nn.Module | None = None,
-               discriminator: nn.Module | None = None) -> SeqGANTrainer:  # fmt: skip
+    def resume(
+        cls,
+        out_dir: str | Path,
+        device: str | None = None,
+        generator: nn.Module | None = None,
+        discriminator: nn.Module | None = None,
+    ) -> SeqGANTrainer:
         """Continue the run in ``out_dir`` from its latest checkpoint (with the models it was trained with, if
         they were your own)."""
         distributed.init_from_env()
@@ -129,7 +143,8 @@ class SeqGANTrainer:
         self.valid_data = data.get("valid", data["test"][:0]).to(dev)  # empty for runs made before valid splits
         # Conditional generation: each sequence's label id (N,), else None.
         self.train_labels, self.valid_labels, self.test_labels = (
-            data[f"{name}_labels"].to(dev) if f"{name}_labels" in data else None for name in ("train", "valid", "test"))
+            data[f"{name}_labels"].to(dev) if f"{name}_labels" in data else None for name in ("train", "valid", "test")
+        )
         torch.manual_seed(cfg.run.seed)  # dropout and initialisation
         self.rng = torch.Generator(dev).manual_seed(cfg.run.seed)
         self.generator, self.discriminator, self.oracle = build_models(cfg, oracle_params, dev, *self._given)
@@ -157,15 +172,31 @@ class SeqGANTrainer:
         rng = distributed.rng_states(self.rng, self.shared_rng, self.device)
         if not self.is_main:
             return None
-        state = {"phase": self.phase, "epoch": self.epoch, "metrics_bytes": self.log.size(), "best": self.best,
-                 "diversity_ref": self.collapse.reference, "mle_best": self.early.best}  # fmt: skip
-        return {"config": self.cfg.to_dict(), "state": state, "rng": rng,
-                **{k: None if v is None else v.state_dict() for k, v in self._parts().items()}}  # fmt: skip
+        state = {
+            "phase": self.phase,
+            "epoch": self.epoch,
+            "metrics_bytes": self.log.size(),
+            "best": self.best,
+            "diversity_ref": self.collapse.reference,
+            "mle_best": self.early.best,
+        }
+        return {
+            "config": self.cfg.to_dict(),
+            "state": state,
+            "rng": rng,
+            **{k: None if v is None else v.state_dict() for k, v in self._parts().items()},
+        }
 
     def _parts(self) -> dict[str, Any]:
         """What a checkpoint holds the state dict of, by its key there."""
-        return {"generator": self.generator, "discriminator": self.discriminator, "rollout_policy": self.rollout_policy,
-                "g_mle_opt": self.g_mle_opt, "g_pg_opt": self.g_pg_opt, "d_opt": self.d_opt}  # fmt: skip
+        return {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "rollout_policy": self.rollout_policy,
+            "g_mle_opt": self.g_mle_opt,
+            "g_pg_opt": self.g_pg_opt,
+            "d_opt": self.d_opt,
+        }
 
     def save(self) -> None:
         """Write a checkpoint (rank 0; every rank must call it, since it gathers their random states)."""
@@ -201,8 +232,16 @@ class SeqGANTrainer:
         return self.train_labels[torch.randint(len(self.train_labels), (num,), generator=self.rng, device=self.device)]
 
     def _progress(self, total: int, desc: str) -> tqdm:
-        return tqdm(total=total, initial=self.epoch, desc=desc, unit="ep", leave=False, file=sys.stderr,
-                    disable=None if self.cfg.run.progress and self.is_main else True, dynamic_ncols=True)  # fmt: skip
+        return tqdm(
+            total=total,
+            initial=self.epoch,
+            desc=desc,
+            unit="ep",
+            leave=False,
+            file=sys.stderr,
+            disable=None if self.cfg.run.progress and self.is_main else True,
+            dynamic_ncols=True,
+        )
 
     def _mine(self, rows: Tensor) -> Tensor:
         """This rank's share of a global batch's rows (all of them in one process)."""
@@ -231,9 +270,12 @@ class SeqGANTrainer:
         if stop is not None:
             name = signal.Signals(stop).name
             launch = f"torchrun --nproc-per-node {self.world} -m seqgan" if self.world > 1 else "seqgan"
-            raise distributed.mirrored(Interrupted(
-                f"{name}: stopped after a checkpoint in phase {self.phase}, epoch {self.epoch}; "
-                f"continue with: {launch} train --resume {self.out}"))  # fmt: skip
+            raise distributed.mirrored(
+                Interrupted(
+                    f"{name}: stopped after a checkpoint in phase {self.phase}, epoch {self.epoch}; "
+                    f"continue with: {launch} train --resume {self.out}"
+                )
+            )
 
     def _clip_step(self, opt: torch.optim.Optimizer, loss: Tensor, clip: float) -> Tensor:
         """Backward, global-norm clip, step; returns the norm as a tensor (no device sync here)."""
@@ -263,8 +305,10 @@ class SeqGANTrainer:
                 if not self.cfg.run.detect_anomaly:
                     raise
                 first = str(e).strip().splitlines()[0]
-                raise TrainingError(f"anomaly in phase {self.phase}, epoch {self.epoch + 1}: {first}; the last good "
-                                    f"checkpoint in {self.run.checkpoints} is kept") from None  # fmt: skip
+                raise TrainingError(
+                    f"anomaly in phase {self.phase}, epoch {self.epoch + 1}: {first}; the last good "
+                    f"checkpoint in {self.run.checkpoints} is kept"
+                ) from None
 
     def pretrain_generator(self) -> None:
         """MLE pre-training: ``pretrain.g_epochs`` epochs over the training data, stopped early when the
@@ -299,8 +343,11 @@ class SeqGANTrainer:
             return
         self.generator.load_state_dict(best["generator"])
         # Evaluated again, so that the curves show the generator every later phase starts from.
-        self.evaluate("mle", epoch, {"mle/stopped_early": int(stopped), "mle/best_epoch": best["epoch"],
-                                     "mle/best_nll_valid": best["value"]})  # fmt: skip
+        self.evaluate(
+            "mle",
+            epoch,
+            {"mle/stopped_early": int(stopped), "mle/best_epoch": best["epoch"], "mle/best_nll_valid": best["value"]},
+        )
 
     def _mle_epoch(self, true_prob: float = 1.0) -> float:
         """One epoch of maximum likelihood over the training set; returns the mean batch loss.
@@ -330,8 +377,11 @@ class SeqGANTrainer:
             return torch.zeros((), device=self.device)
         rows = trim_padding(rows, self.generator.eos_token)
         given = _given(None if labels is None else self._mine(labels))
-        logits = (self.generator(rows, **given) if true_prob >= 1.0
-                  else self.generator.scheduled_sampling_logits(rows, true_prob, self.rng, **given))  # fmt: skip
+        logits = (
+            self.generator(rows, **given)
+            if true_prob >= 1.0
+            else self.generator.scheduled_sampling_logits(rows, true_prob, self.rng, **given)
+        )
         loss = mle_loss(logits, rows, sequence_mask(rows, self.generator.eos_token), total.to(logits.dtype))
         self._clip_step(self.g_mle_opt, loss, self.cfg.pretrain.grad_clip)
         return loss.detach()
@@ -347,8 +397,9 @@ class SeqGANTrainer:
         while self.phase == "d_pretrain" and self.epoch < cfg.d_steps:
             t0 = time.perf_counter()
             stats = self._train_discriminator(1, cfg.k_epochs)
-            self._log({"phase": "d_pretrain", "epoch": self.epoch + 1, **stats,
-                       "time/epoch_s": time.perf_counter() - t0})  # fmt: skip
+            self._log(
+                {"phase": "d_pretrain", "epoch": self.epoch + 1, **stats, "time/epoch_s": time.perf_counter() - t0}
+            )
             self._advance(cfg.d_steps, "adversarial")
             bar.update(1)
             bar.set_postfix(acc=f"{(stats['d/acc_real'] + stats['d/acc_fake']) / 2:.3f}")
@@ -408,20 +459,31 @@ class SeqGANTrainer:
         Several processes: each rank samples and rolls out batch_size / K of the sequences."""
         cfg, T = self.cfg.adversarial, self.cfg.data.seq_len
         labels = self._draw_labels(cfg.batch_size // self.world)  # conditional: the roll-outs keep each one's label
-        tokens, states = self.generator.sample(cfg.batch_size // self.world, T, self.rng, return_states=True,
-                                               **_given(labels))  # fmt: skip
+        tokens, states = self.generator.sample(
+            cfg.batch_size // self.world, T, self.rng, return_states=True, **_given(labels)
+        )
         policy = self.generator if self.rollout_policy is None else self.rollout_policy
         states = states if self.rollout_policy is None else None  # the delayed policy has its own states
         if cfg.reward == "discriminator":
-            rewards = rollout.rollout_rewards(policy, self.discriminator, tokens, cfg.rollout_num, states,
-                                              rng=self.rng, score_batch=cfg.d_score_batch, dropout=cfg.reward_dropout,
-                                              bf16=cfg.reward_bf16, labels=labels)  # fmt: skip
+            rewards = rollout.rollout_rewards(
+                policy,
+                self.discriminator,
+                tokens,
+                cfg.rollout_num,
+                states,
+                rng=self.rng,
+                score_batch=cfg.d_score_batch,
+                dropout=cfg.reward_dropout,
+                bf16=cfg.reward_bf16,
+                labels=labels,
+            )
         elif cfg.reward == "bleu":
             if self._bleu_reference is None:  # index the training data once per process
                 refs = strip_special(self.train_data.cpu(), self.generator.eos_token)
                 self._bleu_reference = BleuReference(refs, (cfg.bleu_order,))
-            rewards = rollout.bleu_rollout_rewards(policy, self._bleu_reference, tokens, cfg.rollout_num, states,
-                                                   rng=self.rng)  # fmt: skip
+            rewards = rollout.bleu_rollout_rewards(
+                policy, self._bleu_reference, tokens, cfg.rollout_num, states, rng=self.rng
+            )
         else:  # constant Q = 1: no roll-outs, the gradient only sharpens G on its own samples
             rewards = torch.ones(tokens.shape, device=self.device, dtype=dtype_of(self.generator))
         if cfg.reward_shuffle:  # control: the same Q values, cut from the sequences that earned them
@@ -450,8 +512,11 @@ class SeqGANTrainer:
         loss = policy_gradient_loss(log_probs, local_rewards, baseline, mask)
         norm = self._clip_step(self.g_pg_opt, loss, cfg.grad_clip)
         loss = distributed.all_reduce_sum(loss.detach().clone())
-        return {**logbook.policy_gradient_stats(tokens, rewards, entropy, all_mask, self.generator.eos_token),
-                "g/pg_loss": float(loss), "g/grad_norm": float(norm)}  # fmt: skip
+        return {
+            **logbook.policy_gradient_stats(tokens, rewards, entropy, all_mask, self.generator.eos_token),
+            "g/pg_loss": float(loss),
+            "g/grad_norm": float(norm),
+        }
 
     def _train_discriminator(self, d_steps: int, k_epochs: int) -> dict[str, float]:
         """d_steps rounds: sample as many negatives as there are positives, shuffle once, train
@@ -483,7 +548,8 @@ class SeqGANTrainer:
             return {}
         loss_sum = distributed.all_reduce_sum(torch.stack(losses))  # batch losses: the sum of the ranks' shares
         right_real, right_fake, n_real, n_fake = distributed.all_reduce_sum(
-            torch.stack([right_real, right_fake, n_real, n_fake]))  # fmt: skip
+            torch.stack([right_real, right_fake, n_real, n_fake])
+        )
         return {
             "d/loss": float(loss_sum.mean()),
             "d/acc_real": float(right_real) / max(float(n_real), 1.0),
@@ -496,8 +562,9 @@ class SeqGANTrainer:
         term once. Returns this rank's share of the batch loss and its rows' logits."""
         cfg = self.cfg.discriminator
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.train_bf16):
-            loss, logits = discriminator_loss(self.discriminator, self._mine(x), self._mine(y), cfg.l2_reg,
-                                              total=len(y), l2_share=1.0 / self.world)  # fmt: skip
+            loss, logits = discriminator_loss(
+                self.discriminator, self._mine(x), self._mine(y), cfg.l2_reg, total=len(y), l2_share=1.0 / self.world
+            )
         self.d_opt.zero_grad(set_to_none=True)
         loss.backward()
         distributed.all_reduce_grads(self.discriminator.parameters())
@@ -510,9 +577,11 @@ class SeqGANTrainer:
         -> (num, T)."""
         sizes = distributed.split_sizes(num, self.world)
         share, start = sizes[self.rank], sum(sizes[: self.rank])
-        mine = (self._sample(self.generator, share, self.rng, None if labels is None else labels[start : start + share])
-                if share
-                else torch.empty(0, self.cfg.data.seq_len, dtype=torch.long, device=self.device))  # fmt: skip
+        mine = (
+            self._sample(self.generator, share, self.rng, None if labels is None else labels[start : start + share])
+            if share
+            else torch.empty(0, self.cfg.data.seq_len, dtype=torch.long, device=self.device)
+        )
         return distributed.all_gather_rows(mine)
 
     def evaluate(self, phase: str, epoch: int, extra: dict[str, Any] | None = None) -> dict[str, float]:
@@ -524,10 +593,12 @@ class SeqGANTrainer:
             seed = derived_seed(self.cfg.run.seed, 2, PHASES.index(phase), epoch)
             vocab = self.run.vocab()  # music runs (pitch vocabulary) add eval/mse
             split = "valid" if len(self.valid_data) else "test"
-            refs, ref_labels = (self.valid_data, self.valid_labels) if split == "valid" else (
-                self.test_data, self.test_labels)  # fmt: skip
-            metrics, samples, labels = sample_and_score(self.generator, self.cfg, refs, ref_labels, split, self.oracle,
-                                                        vocab, seed, self.device)  # fmt: skip
+            refs, ref_labels = (
+                (self.valid_data, self.valid_labels) if split == "valid" else (self.test_data, self.test_labels)
+            )
+            metrics, samples, labels = sample_and_score(
+                self.generator, self.cfg, refs, ref_labels, split, self.oracle, vocab, seed, self.device
+            )
         metrics = distributed.broadcast_object(metrics)
         self._log({"phase": phase, "epoch": epoch, **(extra or {}), **metrics})
         self._track_best(metrics, first=phase == "mle" and epoch == 0)

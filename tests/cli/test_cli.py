@@ -26,32 +26,84 @@ V, T = 30, 10
 
 def _python_m(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "seqgan", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=120)  # fmt: skip
-
-
+    return subprocess.run(
+        [sys.executable, "-m", "seqgan", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+    )
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
-    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
-            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
 def oracle_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     d = tmp_path_factory.mktemp("oracle")
     o, s = d / "o.npz", d / "s.txt"
-    assert cli.main(["oracle", "new", "--seed", "1", "--out", str(o), "--vocab-size", str(V),
-                     "--emb-dim", "8", "--hidden-dim", "8"]) == 0  # fmt: skip
-    assert cli.main(["oracle", "sample", "--params", str(o), "--num-samples", "200", "--seq-len", str(T),
-                     "--seed", "3", "--out", str(s)]) == 0  # fmt: skip
+    assert (
+        cli.main(
+            [
+                "oracle",
+                "new",
+                "--seed",
+                "1",
+                "--out",
+                str(o),
+                "--vocab-size",
+                str(V),
+                "--emb-dim",
+                "8",
+                "--hidden-dim",
+                "8",
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "oracle",
+                "sample",
+                "--params",
+                str(o),
+                "--num-samples",
+                "200",
+                "--seq-len",
+                str(T),
+                "--seed",
+                "3",
+                "--out",
+                str(s),
+            ]
+        )
+        == 0
+    )
     return o, s
 
 
 # ------------------------------------------------------------------- help
-COMMANDS = [["train"], ["presets"], ["oracle"], ["oracle", "new"], ["oracle", "sample"], ["oracle", "score"],
-            ["sample"], ["plot"], ["bench"], ["prepare"], ["bleu"], ["self-bleu"], ["eval"], ["prepare-midi"],
-            ["turing-test"], ["turing-test", "build"], ["turing-test", "score"]]  # fmt: skip
+COMMANDS = [
+    ["train"],
+    ["presets"],
+    ["oracle"],
+    ["oracle", "new"],
+    ["oracle", "sample"],
+    ["oracle", "score"],
+    ["sample"],
+    ["plot"],
+    ["bench"],
+    ["prepare"],
+    ["bleu"],
+    ["self-bleu"],
+    ["eval"],
+    ["prepare-midi"],
+    ["turing-test"],
+    ["turing-test", "build"],
+    ["turing-test", "score"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
@@ -104,8 +156,9 @@ def test_oracle_sample_file(oracle_files: tuple[Path, Path]) -> None:
     assert all(0 <= i < V for r in rows for i in r)
 
 
-def test_oracle_sample_is_seeded(oracle_files: tuple[Path, Path], tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_oracle_sample_is_seeded(
+    oracle_files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     o, s = oracle_files
     base = ["oracle", "sample", "--params", str(o), "--num-samples", "200", "--seq-len", str(T)]
     _ok(capsys, [*base, "--seed", "3", "--out", str(tmp_path / "same.txt")])
@@ -114,12 +167,29 @@ def test_oracle_sample_is_seeded(oracle_files: tuple[Path, Path], tmp_path: Path
     assert (tmp_path / "other.txt").read_bytes() != s.read_bytes()
 
 
-def test_oracle_new_is_seeded(oracle_files: tuple[Path, Path], tmp_path: Path,
-                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_oracle_new_is_seeded(
+    oracle_files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from seqgan.models.oracle_file import load_oracle_params
 
-    out = _ok(capsys, ["oracle", "new", "--seed", "1", "--out", str(tmp_path / "o.npz"), "--vocab-size", str(V),
-                       "--emb-dim", "8", "--hidden-dim", "8", "--json"])  # fmt: skip
+    out = _ok(
+        capsys,
+        [
+            "oracle",
+            "new",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path / "o.npz"),
+            "--vocab-size",
+            str(V),
+            "--emb-dim",
+            "8",
+            "--hidden-dim",
+            "8",
+            "--json",
+        ],
+    )
     assert json.loads(out.splitlines()[-1])["vocab_size"] == V
     a, b = load_oracle_params(oracle_files[0]), load_oracle_params(tmp_path / "o.npz")
     assert all(np.array_equal(a[k], b[k]) for k in a)
@@ -235,8 +305,9 @@ def test_malicious_pickle_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
     ],
     ids=["id-above-vocab", "ragged", "non-integer", "negative-id", "empty", "blank", "binary"],
 )
-def test_score_bad_input(content: bytes, needle: str, oracle_files: tuple[Path, Path], tmp_path: Path,
-                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_score_bad_input(
+    content: bytes, needle: str, oracle_files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "in.txt"
     bad.write_bytes(content)
     err = _user_error(capsys, ["oracle", "score", "--params", str(oracle_files[0]), "--input", str(bad), "--json"])
@@ -244,8 +315,9 @@ def test_score_bad_input(content: bytes, needle: str, oracle_files: tuple[Path, 
     assert bad.read_bytes() == content
 
 
-def test_score_missing_input(oracle_files: tuple[Path, Path], tmp_path: Path,
-                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_score_missing_input(
+    oracle_files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _user_error(capsys, ["oracle", "score", "--params", str(oracle_files[0]), "--input", str(tmp_path / "no.txt")])
 
 
@@ -291,10 +363,17 @@ def test_sample_temperature_zero(tiny_run: Path, tmp_path: Path, capsys: pytest.
 
 @pytest.mark.parametrize(
     "argv",
-    [["train", "--preset", "tiny", "--bogus"], ["--bogus"], ["frobnicate"], [], ["oracle"],
-     ["sample", "x", "--num-samples", "many"], ["oracle", "new"]],
+    [
+        ["train", "--preset", "tiny", "--bogus"],
+        ["--bogus"],
+        ["frobnicate"],
+        [],
+        ["oracle"],
+        ["sample", "x", "--num-samples", "many"],
+        ["oracle", "new"],
+    ],
     ids=["train-flag", "top-flag", "command", "nothing", "oracle-no-action", "bad-int", "missing-required"],
-)  # fmt: skip
+)
 def test_bad_command_line(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = _user_error(capsys, argv)
     assert "--help" in err
@@ -333,8 +412,9 @@ def test_sample_to_stdout(tiny_run: Path, capsys: pytest.CaptureFixture[str]) ->
     assert len(out.splitlines()) == 3
 
 
-def test_full_disk_is_one_line_and_keeps_existing_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_full_disk_is_one_line_and_keeps_existing_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A write that fails with ENOSPC (the tests run as root, so a read-only folder would not stop
     them) is reported in one line with exit 2, and the file that was there is unchanged."""
     import errno
@@ -344,16 +424,43 @@ def test_full_disk_is_one_line_and_keeps_existing_files(tmp_path: Path, capsys: 
 
     out = tmp_path / "samples.txt"
     out.write_text("old\n")
-    cli.main(["oracle", "new", "--seed", "1", "--out", str(tmp_path / "o.npz"), "--vocab-size", "20",
-              "--emb-dim", "4", "--hidden-dim", "4"])  # fmt: skip
+    cli.main(
+        [
+            "oracle",
+            "new",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path / "o.npz"),
+            "--vocab-size",
+            "20",
+            "--emb-dim",
+            "4",
+            "--hidden-dim",
+            "4",
+        ]
+    )
     capsys.readouterr()
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out))
 
     monkeypatch.setattr(seqgan.files.os, "fsync", full)
-    code = cli.main(["oracle", "sample", "--params", str(tmp_path / "o.npz"), "--num-samples", "5", "--seq-len", "3",
-                     "--out", str(out), "--force"])  # fmt: skip
+    code = cli.main(
+        [
+            "oracle",
+            "sample",
+            "--params",
+            str(tmp_path / "o.npz"),
+            "--num-samples",
+            "5",
+            "--seq-len",
+            "3",
+            "--out",
+            str(out),
+            "--force",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
     assert out.read_text() == "old\n"
@@ -365,17 +472,20 @@ def test_unknown_preset_suggests_the_nearest(capsys: pytest.CaptureFixture[str])
     assert "did you mean demo?" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flags", [["--top-p", "0"], ["--top-p", "1.5"], ["--top-k", "0"], ["--num-samples", "0"],
-                                   ["--temperature", "-1"]])  # fmt: skip
-def test_sample_invalid_values(flags: list[str], tiny_run: Path, tmp_path: Path,
-                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    "flags", [["--top-p", "0"], ["--top-p", "1.5"], ["--top-k", "0"], ["--num-samples", "0"], ["--temperature", "-1"]]
+)
+def test_sample_invalid_values(
+    flags: list[str], tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "s.txt"
     assert "error:" in _user_error(capsys, ["sample", str(tiny_run), *flags, "--out", str(out)])
     assert not out.exists()
 
 
-def test_sample_with_every_checkpoint_damaged(tiny_run: Path, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_sample_with_every_checkpoint_damaged(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import shutil
 
     run = tmp_path / "copy"
@@ -391,12 +501,31 @@ def test_bench_quick_reports_every_figure(capsys: pytest.CaptureFixture[str]) ->
     """`seqgan bench --quick` (small sizes) prints one JSON object with every figure, all positive."""
     assert cli.main(["bench", "--quick", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.splitlines()[-1])
-    keys = {"rollout_batched_s", "rollout_naive_s", "d_scoring_alone_s", "d_scoring_prefix_shared_s",
-            "rollout_speedup", "rollout_over_d_scoring", "d_infer_seqs_per_s", "d_train_seqs_per_s",
-            "mle_tokens_per_s", "sampling_tokens_per_s", "bleu2to5_s", "self_bleu2to5_s", "peak_rss_mb",
-            "d_scoring_prefix_shared_bf16_s", "d_bf16_speedup", "q_std", "rollout_batched_fp32_s",
-            "rollout_batched_bf16_s", "rollout_speedup_bf16", "text_rollout_s", "text_rollout_all_rows_s",
-            "text_rollout_fp32_s", "text_mean_length"}  # fmt: skip
+    keys = {
+        "rollout_batched_s",
+        "rollout_naive_s",
+        "d_scoring_alone_s",
+        "d_scoring_prefix_shared_s",
+        "rollout_speedup",
+        "rollout_over_d_scoring",
+        "d_infer_seqs_per_s",
+        "d_train_seqs_per_s",
+        "mle_tokens_per_s",
+        "sampling_tokens_per_s",
+        "bleu2to5_s",
+        "self_bleu2to5_s",
+        "peak_rss_mb",
+        "d_scoring_prefix_shared_bf16_s",
+        "d_bf16_speedup",
+        "q_std",
+        "rollout_batched_fp32_s",
+        "rollout_batched_bf16_s",
+        "rollout_speedup_bf16",
+        "text_rollout_s",
+        "text_rollout_all_rows_s",
+        "text_rollout_fp32_s",
+        "text_mean_length",
+    }
     assert keys <= result.keys() and all(result[k] > 0 for k in keys)
     # bf16 moves the rewards a little, never by as much as their spread
     assert 0 <= result["d_bf16_mean_abs_q_diff"] <= result["d_bf16_max_abs_q_diff"] < result["q_std"]

@@ -22,13 +22,22 @@ def labelled_run(tmp_path_factory) -> tuple[Path, Path]:
 
     d = tmp_path_factory.mktemp("labelled")
     rng = random.Random(0)
-    lines = [f"{label}\t{' '.join(rng.choice(words) for _ in range(rng.randint(3, 6)))}"
-             for _ in range(160) for label, words in WORDS.items()]  # fmt: skip
+    lines = [
+        f"{label}\t{' '.join(rng.choice(words) for _ in range(rng.randint(3, 6)))}"
+        for _ in range(160)
+        for label, words in WORDS.items()
+    ]
     (d / "weather.tsv").write_text("\n".join(lines) + "\n")
     assert cli.main(["prepare", str(d / "weather.tsv"), "--out", str(d / "data"), "--labels", "tab"]) == 0
     run = d / "run"
-    sets = ["pretrain.g_epochs=20", "pretrain.g_lr=0.02", "pretrain.d_steps=1", "adversarial.epochs=2",
-            "eval.num_samples=64", "eval.every=5"]  # fmt: skip
+    sets = [
+        "pretrain.g_epochs=20",
+        "pretrain.g_lr=0.02",
+        "pretrain.d_steps=1",
+        "adversarial.epochs=2",
+        "eval.num_samples=64",
+        "eval.every=5",
+    ]
     argv = ["train", "--preset", "tiny", "--data", str(d / "data"), "--out-dir", str(run), "--no-progress"]
     assert cli.main(argv + sum((["--set", s] for s in sets), [])) == 0
     return d, run

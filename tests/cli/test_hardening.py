@@ -30,8 +30,10 @@ def run_copy(tiny_run: Path, tmp_path: Path) -> Path:
 
 
 # ------------------------------------------------------------------ 1. security: CSV injection
-@pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "'=x", "''+y",
-                                  "plain", "", "'plain", "a=b"])  # fmt: skip
+@pytest.mark.parametrize(
+    "cell",
+    ['=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "'=x", "''+y", "plain", "", "'plain", "a=b"],
+)
 def test_csv_cells_are_neutralised_and_read_back_exactly(cell: str) -> None:
     written = neutralise_cell(cell)
     assert written[:1] not in ("=", "+", "-", "@", "\t", "\r")
@@ -42,15 +44,34 @@ def test_turing_sheet_and_key_hold_no_formula_and_score_reads_them_back(tmp_path
     real, gen = tmp_path / "real.txt", tmp_path / "gen.txt"
     real.write_text("=cmd|'/c calc'!A1\n+a b\n-c d\n@e f\n", encoding="utf-8")
     gen.write_text("ordinary one\nordinary two\nordinary three\nordinary four\n", encoding="utf-8")
-    ok(capsys, ["turing-test", "build", "--system", f"@evil={real}", "--system", f"gen={gen}", "--per-system", "4",
-                "--out", str(tmp_path / "t")])  # fmt: skip
+    ok(
+        capsys,
+        [
+            "turing-test",
+            "build",
+            "--system",
+            f"@evil={real}",
+            "--system",
+            f"gen={gen}",
+            "--per-system",
+            "4",
+            "--out",
+            str(tmp_path / "t"),
+        ],
+    )
     for name in ("sheet.csv", "key.csv"):
         rows = list(csv.reader(io.StringIO((tmp_path / "t" / name).read_text(encoding="utf-8-sig"))))
         assert all(cell[:1] not in ("=", "+", "-", "@") for row in rows for cell in row), name
     sheet = (tmp_path / "t" / "sheet.csv").read_bytes().decode("utf-8-sig").replace(",\r\n", ",1\r\n")
     (tmp_path / "judge.csv").write_text(sheet, encoding="utf-8")
-    result = json.loads(ok(capsys, ["turing-test", "score", "--key", str(tmp_path / "t" / "key.csv"),
-                                    str(tmp_path / "judge.csv"), "--json"]).strip().splitlines()[-1])  # fmt: skip
+    result = json.loads(
+        ok(
+            capsys,
+            ["turing-test", "score", "--key", str(tmp_path / "t" / "key.csv"), str(tmp_path / "judge.csv"), "--json"],
+        )
+        .strip()
+        .splitlines()[-1]
+    )
     assert set(result["systems"]) == {"@evil", "gen"}  # the label as given, not as neutralised
 
 
@@ -62,8 +83,9 @@ def test_prepare_force_never_deletes_foreign_files_or_the_input(tmp_path: Path, 
     ok(capsys, ["prepare", str(corpus), "--out", str(data)])
     (data / "notes.txt").write_text("mine")
     before = _snapshot(data)
-    assert "which seqgan prepare did not write" in user_error(capsys, ["prepare", str(corpus), "--out", str(data),
-                                                                      "--force"])  # fmt: skip
+    assert "which seqgan prepare did not write" in user_error(
+        capsys, ["prepare", str(corpus), "--out", str(data), "--force"]
+    )
     assert _snapshot(data) == before
     (data / "notes.txt").unlink()
     inside = data / "corpus.txt"
@@ -75,9 +97,11 @@ def test_prepare_force_never_deletes_foreign_files_or_the_input(tmp_path: Path, 
 @pytest.mark.parametrize("target", ["checkpoints/last.pt", "config.json", "data.pt", "metrics.jsonl"])
 def test_outputs_never_overwrite_a_run_s_own_files(run_copy: Path, target: str, capsys) -> None:
     before = _snapshot(run_copy)
-    for argv in (["sample", str(run_copy), "--num-samples", "2", "--out", str(run_copy / target), "--force"],
-                 ["plot", str(run_copy), "--out", str(run_copy / target), "--force"],
-                 ["oracle", "new", "--out", str(run_copy / target), "--force", "--vocab-size", "10"]):  # fmt: skip
+    for argv in (
+        ["sample", str(run_copy), "--num-samples", "2", "--out", str(run_copy / target), "--force"],
+        ["plot", str(run_copy), "--out", str(run_copy / target), "--force"],
+        ["oracle", "new", "--out", str(run_copy / target), "--force", "--vocab-size", "10"],
+    ):
         assert "files of the run" in user_error(capsys, argv)
     assert _snapshot(run_copy) == before
     ok(capsys, ["sample", str(run_copy), "--num-samples", "2"])  # the run still works
@@ -86,10 +110,12 @@ def test_outputs_never_overwrite_a_run_s_own_files(run_copy: Path, target: str, 
 def test_existing_outputs_need_force(run_copy: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "mine.txt"
     out.write_text("keep")
-    for argv in (["sample", str(run_copy), "--num-samples", "2", "--out", str(out)],
-                 ["oracle", "new", "--out", str(out), "--vocab-size", "10"],
-                 ["oracle", "sample", "--params", str(run_copy / "oracle.npz"), "--out", str(out)],
-                 ["plot", str(run_copy), "--out", str(out)]):  # fmt: skip
+    for argv in (
+        ["sample", str(run_copy), "--num-samples", "2", "--out", str(out)],
+        ["oracle", "new", "--out", str(out), "--vocab-size", "10"],
+        ["oracle", "sample", "--params", str(run_copy / "oracle.npz"), "--out", str(out)],
+        ["plot", str(run_copy), "--out", str(out)],
+    ):
         assert "already exists: pass --force" in user_error(capsys, argv)
         assert out.read_text() == "keep"
     ok(capsys, ["sample", str(run_copy), "--num-samples", "2", "--out", str(out), "--force"])
@@ -97,10 +123,18 @@ def test_existing_outputs_need_force(run_copy: Path, tmp_path: Path, capsys) -> 
 
 
 # ------------------------------------------------------------------ 3. tracebacks: values and tampered files
-BAD_SETTINGS = ["pretrain.g_lr=nan", "adversarial.grad_clip=nan", "generator.init_std=inf",
-                "run.seed=9223372036854775808", "eval.bleu_orders=0", "eval.bleu_orders=1000000000",
-                "generator.hidden_dim=1000000", "data.num_train=1000000000000", "adversarial.rollout_num=100000000",
-                "eval.best_metric=eval/nll_test"]  # fmt: skip
+BAD_SETTINGS = [
+    "pretrain.g_lr=nan",
+    "adversarial.grad_clip=nan",
+    "generator.init_std=inf",
+    "run.seed=9223372036854775808",
+    "eval.bleu_orders=0",
+    "eval.bleu_orders=1000000000",
+    "generator.hidden_dim=1000000",
+    "data.num_train=1000000000000",
+    "adversarial.rollout_num=100000000",
+    "eval.best_metric=eval/nll_test",
+]
 
 
 @pytest.mark.parametrize("setting", BAD_SETTINGS)
@@ -112,13 +146,23 @@ def test_bad_settings_are_refused_before_the_run_exists(tmp_path: Path, setting:
 
 def test_absurd_sizes_and_seeds_on_the_command_line(tmp_path: Path, tiny_run: Path, capsys) -> None:
     assert "GiB" in user_error(capsys, ["oracle", "new", "--vocab-size", "1000000000", "--out", str(tmp_path / "o")])
-    for argv in (["sample", str(tiny_run), "--seed", str(2**64)], ["sample", str(tiny_run), "--seed", "-1"],
-                 ["sample", str(tiny_run), "--num-samples", "1000000000"],
-                 ["eval", str(tiny_run), "--num-samples", "1000000000"],
-                 ["oracle", "sample", "--params", str(tiny_run / "oracle.npz"), "--seq-len", "1000000000", "--out",
-                  str(tmp_path / "s.txt")],
-                 ["bleu", "--hyps", str(tiny_run / "command.txt"), "--refs", str(tiny_run / "command.txt"), "--n",
-                  "1000000000"]):  # fmt: skip
+    for argv in (
+        ["sample", str(tiny_run), "--seed", str(2**64)],
+        ["sample", str(tiny_run), "--seed", "-1"],
+        ["sample", str(tiny_run), "--num-samples", "1000000000"],
+        ["eval", str(tiny_run), "--num-samples", "1000000000"],
+        [
+            "oracle",
+            "sample",
+            "--params",
+            str(tiny_run / "oracle.npz"),
+            "--seq-len",
+            "1000000000",
+            "--out",
+            str(tmp_path / "s.txt"),
+        ],
+        ["bleu", "--hyps", str(tiny_run / "command.txt"), "--refs", str(tiny_run / "command.txt"), "--n", "1000000000"],
+    ):
         user_error(capsys, argv)
     assert list(tmp_path.iterdir()) == []
 
@@ -177,13 +221,35 @@ def test_prepared_ids_outside_the_vocabulary_and_duplicate_tokens(tmp_path: Path
     train = torch.load(tmp_path / "data" / "train.pt", weights_only=True)
     train["tokens"][0, 0] = 10_000
     _rewrite(tmp_path / "data" / "train.pt", train)
-    assert "train.pt is damaged" in user_error(capsys, ["train", "--preset", "tiny", "--data", str(tmp_path / "data"),
-                                                        "--out-dir", str(tmp_path / "r"), "--no-progress"])  # fmt: skip
+    assert "train.pt is damaged" in user_error(
+        capsys,
+        [
+            "train",
+            "--preset",
+            "tiny",
+            "--data",
+            str(tmp_path / "data"),
+            "--out-dir",
+            str(tmp_path / "r"),
+            "--no-progress",
+        ],
+    )
     vocab = json.loads((tmp_path / "data" / "vocab.json").read_text())
     vocab["tokens"][5] = vocab["tokens"][4]
     (tmp_path / "data" / "vocab.json").write_text(json.dumps(vocab))
-    assert "appears twice" in user_error(capsys, ["train", "--preset", "tiny", "--data", str(tmp_path / "data"),
-                                                  "--out-dir", str(tmp_path / "r"), "--no-progress"])  # fmt: skip
+    assert "appears twice" in user_error(
+        capsys,
+        [
+            "train",
+            "--preset",
+            "tiny",
+            "--data",
+            str(tmp_path / "data"),
+            "--out-dir",
+            str(tmp_path / "r"),
+            "--no-progress",
+        ],
+    )
     assert not (tmp_path / "r").exists()
 
 
@@ -206,19 +272,35 @@ def test_midi_note_of_days_is_skipped_as_one_file(tmp_path: Path, capsys) -> Non
         track.append(mido.Message("note_off", note=60, velocity=0, time=ticks))
         mid.tracks.append(track)
         mid.save(folder / name)
-    ok(capsys, ["prepare-midi", str(folder), "--out", str(tmp_path / "d"), "--seq-len", "8", "--test-frac", "0",
-                "--valid-frac", "0", "--json"])  # fmt: skip
+    ok(
+        capsys,
+        [
+            "prepare-midi",
+            str(folder),
+            "--out",
+            str(tmp_path / "d"),
+            "--seq-len",
+            "8",
+            "--test-frac",
+            "0",
+            "--valid-frac",
+            "0",
+            "--json",
+        ],
+    )
 
 
 # ------------------------------------------------------------------ 4. hangs: FIFOs and devices
 def test_fifos_and_devices_are_refused_not_waited_on(tmp_path: Path, tiny_run: Path, capsys) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    for argv in (["prepare", str(fifo), "--out", str(tmp_path / "d")],
-                 ["sample", str(tiny_run), "--checkpoint", str(fifo)],
-                 ["bleu", "--hyps", str(fifo), "--refs", str(fifo)],
-                 ["oracle", "score", "--params", str(tiny_run / "oracle.npz"), "--input", str(fifo)],
-                 ["turing-test", "score", "--key", str(fifo), str(fifo)]):  # fmt: skip
+    for argv in (
+        ["prepare", str(fifo), "--out", str(tmp_path / "d")],
+        ["sample", str(tiny_run), "--checkpoint", str(fifo)],
+        ["bleu", "--hyps", str(fifo), "--refs", str(fifo)],
+        ["oracle", "score", "--params", str(tiny_run / "oracle.npz"), "--input", str(fifo)],
+        ["turing-test", "score", "--key", str(fifo), str(fifo)],
+    ):
         err = user_error(capsys, argv)
         assert "not a regular file" in err and "does not exist" not in err, argv
     assert "not a regular file" in user_error(capsys, ["prepare", "/dev/null", "--out", str(tmp_path / "d")])
@@ -231,8 +313,10 @@ def test_sample_streams_and_gives_the_same_lines_however_it_is_cut(tiny_run: Pat
     whole = run.sample_ids(3000, seed=4)
     pieces = torch.cat(list(run.iter_sample_ids(3000, seed=4, chunk=1024)))
     assert torch.equal(whole, pieces)
-    assert cli.main(["sample", str(tiny_run), "--num-samples", "3000", "--seed", "4", "--out",
-                     str(tmp_path / "s.txt")]) == 0  # fmt: skip
+    assert (
+        cli.main(["sample", str(tiny_run), "--num-samples", "3000", "--seed", "4", "--out", str(tmp_path / "s.txt")])
+        == 0
+    )
     assert (tmp_path / "s.txt").read_text().splitlines() == run.sample(3000, seed=4)
 
 
@@ -241,8 +325,23 @@ def test_test_frac_zero_trains(tmp_path: Path, capsys) -> None:
     corpus = tmp_path / "c.txt"
     corpus.write_text("".join(f"w{i % 7} w{i % 5} w{i % 3}\n" for i in range(40)))
     ok(capsys, ["prepare", str(corpus), "--out", str(tmp_path / "d"), "--test-frac", "0"])
-    ok(capsys, ["train", "--preset", "tiny", "--data", str(tmp_path / "d"), "--out-dir", str(tmp_path / "r"),
-                "--no-progress", "--set", "pretrain.g_epochs=1", "--set", "adversarial.epochs=1"])  # fmt: skip
+    ok(
+        capsys,
+        [
+            "train",
+            "--preset",
+            "tiny",
+            "--data",
+            str(tmp_path / "d"),
+            "--out-dir",
+            str(tmp_path / "r"),
+            "--no-progress",
+            "--set",
+            "pretrain.g_epochs=1",
+            "--set",
+            "adversarial.epochs=1",
+        ],
+    )
     assert "no test split" in user_error(capsys, ["eval", str(tmp_path / "r")])
     ok(capsys, ["eval", str(tmp_path / "r"), "--split", "valid"])
 
@@ -252,8 +351,25 @@ def test_a_tiny_corpus_gets_a_clear_warning(tmp_path: Path, capsys, caplog) -> N
     corpus.write_text("a b\nc d\n")
     ok(capsys, ["prepare", str(corpus), "--out", str(tmp_path / "d"), "--test-frac", "0", "--valid-frac", "0"])
     with caplog.at_level("WARNING", logger="seqgan"):
-        assert cli.main(["train", "--preset", "tiny", "--data", str(tmp_path / "d"), "--out-dir", str(tmp_path / "r"),
-                         "--no-progress", "--set", "pretrain.g_epochs=1", "--set", "adversarial.epochs=0"]) == 0
+        assert (
+            cli.main(
+                [
+                    "train",
+                    "--preset",
+                    "tiny",
+                    "--data",
+                    str(tmp_path / "d"),
+                    "--out-dir",
+                    str(tmp_path / "r"),
+                    "--no-progress",
+                    "--set",
+                    "pretrain.g_epochs=1",
+                    "--set",
+                    "adversarial.epochs=0",
+                ]
+            )
+            == 0
+        )
     assert "only 2 training sequences, fewer than one batch" in caplog.text
 
 

@@ -78,8 +78,12 @@ def test_sample_writes_decoded_text(word_run: Path, tmp_path: Path, capsys):
     cli.main(["sample", str(word_run), "--num-samples", "30", "--seed", "3", "--out", str(out2)])
     assert out2.read_text() == out.read_text()
     # prefix, top-k and the best checkpoint
-    assert cli.main(["sample", str(word_run), "--num-samples", "5", "--prefix", "a man", "--top-k", "3",
-                     "--checkpoint", "best"]) == 0  # fmt: skip
+    assert (
+        cli.main(
+            ["sample", str(word_run), "--num-samples", "5", "--prefix", "a man", "--top-k", "3", "--checkpoint", "best"]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5 and all(line.startswith("a man") for line in lines)
 
@@ -107,8 +111,11 @@ def test_eval_lm_scores_and_splits(word_run: Path, tiny_run: Path, capsys):
     assert first["lm"]["settings"]["hidden_dim"] == 128 and len(list((word_run / "lm").glob("lm-*.pt"))) == 1
     again = json.loads(ok(capsys, argv).strip().splitlines()[-1])
     assert again["eval/lm_score"] == first["eval/lm_score"] and len(list((word_run / "lm").glob("*.pt"))) == 1
-    valid = json.loads(ok(capsys, ["eval", str(word_run), "--num-samples", "60", "--split", "valid", "--json"])
-                       .strip().splitlines()[-1])  # fmt: skip
+    valid = json.loads(
+        ok(capsys, ["eval", str(word_run), "--num-samples", "60", "--split", "valid", "--json"])
+        .strip()
+        .splitlines()[-1]
+    )
     assert "eval/nll_valid" in valid and "eval/nll_test" not in valid and "eval/nll_test" in first
     assert "oracle task" in user_error(capsys, ["eval", str(tiny_run), "--lm"])
 
@@ -153,8 +160,10 @@ def test_resume_on_text_data_equals_uninterrupted(tmp_path: Path):
     SeqGANTrainer.resume(tmp_path / "part").fit()
 
     def strip(run: str) -> list[dict]:
-        return [{k: v for k, v in e.items() if not k.startswith("time/")}
-                for e in read_metrics(tmp_path / run / "metrics.jsonl")]  # fmt: skip
+        return [
+            {k: v for k, v in e.items() if not k.startswith("time/")}
+            for e in read_metrics(tmp_path / run / "metrics.jsonl")
+        ]
 
     assert strip("part") == strip("full")
     best = [load_file(tmp_path / run / "checkpoints" / "best.pt") for run in ("part", "full")]
@@ -165,12 +174,27 @@ def test_resume_on_text_data_equals_uninterrupted(tmp_path: Path):
 
 
 def test_data_errors(tmp_path: Path, capsys):
-    assert cli.main(["train", "--preset", "tiny", "--data", str(tmp_path / "nope"), "--out-dir",
-                     str(tmp_path / "r")]) == 2  # fmt: skip
+    assert (
+        cli.main(["train", "--preset", "tiny", "--data", str(tmp_path / "nope"), "--out-dir", str(tmp_path / "r")]) == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "seqgan prepare" in err[0]
     assert not (tmp_path / "r").exists()
     data = _prepare(tmp_path, WORDS)
-    assert cli.main(["train", "--preset", "tiny", "--data", str(data), "--oracle-params", "x.npz",
-                     "--out-dir", str(tmp_path / "r")]) == 2  # fmt: skip
+    assert (
+        cli.main(
+            [
+                "train",
+                "--preset",
+                "tiny",
+                "--data",
+                str(data),
+                "--oracle-params",
+                "x.npz",
+                "--out-dir",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     assert "exclude" in capsys.readouterr().err

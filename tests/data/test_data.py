@@ -41,8 +41,9 @@ def _prep(tmp_path: Path, content: str | bytes, out: str = "out", **kw) -> tuple
 def _distinct_lines(n: int) -> list[str]:
     """n different lines made of the same few words ("one zero one x", ...): whatever lines are held out, their
     words were seen in training, so they decode back exactly (held-out-only words would become <unk>)."""
-    return [" ".join("one" if i >> b & 1 else "zero" for b in range(max(1, (n - 1).bit_length()))) + " x"
-            for i in range(n)]  # fmt: skip
+    return [
+        " ".join("one" if i >> b & 1 else "zero" for b in range(max(1, (n - 1).bit_length()))) + " x" for i in range(n)
+    ]
 
 
 def _leftovers(tmp_path: Path) -> list[str]:
@@ -58,12 +59,15 @@ def test_tokenize_levels() -> None:
     assert tokenize("AbC", "char", lowercase=True) == ["a", "b", "c"]
 
 
-@pytest.mark.parametrize(("level", "text", "line", "expected"), [
-    ("word", "the cat sat\nthe dog\n", "the  dog sat ", "the dog sat"),
-    ("char", "床前明月光\n疑是地上霜\n", "床前明月光", "床前明月光"),
-    ("char", "床前 明月光 ab c\n举头望明月\n", " 床前 明月光 ab c", " 床前 明月光 ab c"),
-    ("word", "The Cat\nthe DOG\n", "THE cat dog", "the cat dog"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("level", "text", "line", "expected"),
+    [
+        ("word", "the cat sat\nthe dog\n", "the  dog sat ", "the dog sat"),
+        ("char", "床前明月光\n疑是地上霜\n", "床前明月光", "床前明月光"),
+        ("char", "床前 明月光 ab c\n举头望明月\n", " 床前 明月光 ab c", " 床前 明月光 ab c"),
+        ("word", "The Cat\nthe DOG\n", "THE cat dog", "the cat dog"),
+    ],
+)
 def test_encode_decode_round_trip(tmp_path: Path, level: str, text: str, line: str, expected: str) -> None:
     _, d = _prep(tmp_path, text, level=level, lowercase=level == "word" and "The" in text)
     ids = d.vocab.encode(line)
@@ -143,8 +147,14 @@ def test_tensor_layout_eos_pad(tmp_path: Path) -> None:
     assert d.train_lengths.tolist() == [4, 3, 3]
     assert d.test.shape == (0, 4) and d.test_lengths.shape == (0,)
     assert (d.start_token, d.eos_token, d.pad_token) == (BOS, EOS, PAD)
-    assert report["length"] == {"min": 2, "max": 3, "mean": pytest.approx(2.3333, abs=1e-4), "p50": 2, "p95": 3,
-                                "p99": 3}  # fmt: skip
+    assert report["length"] == {
+        "min": 2,
+        "max": 3,
+        "mean": pytest.approx(2.3333, abs=1e-4),
+        "p50": 2,
+        "p95": 3,
+        "p99": 3,
+    }
 
 
 def test_max_len_drops_and_counts(tmp_path: Path) -> None:
@@ -187,9 +197,15 @@ def test_split_sizes_and_determinism(tmp_path: Path) -> None:
     assert torch.equal(d.train, d2.train) and torch.equal(d.test, d2.test)
     rows = sorted(d.vocab.decode(x) for x in torch.cat([d.train, d.test]))
     assert rows == sorted(lines)  # a partition of the lines
-    seen = {tuple(sorted(d.vocab.decode(x) for x in load_prepared(d_).test)) for d_ in
-            [tmp_path / "out"] + [tmp_path / f"s{s}" for s in range(5) if prepare(
-                _file(tmp_path, text), tmp_path / f"s{s}", seed=s, test_frac=0.25)]}  # fmt: skip
+    seen = {
+        tuple(sorted(d.vocab.decode(x) for x in load_prepared(d_).test))
+        for d_ in [tmp_path / "out"]
+        + [
+            tmp_path / f"s{s}"
+            for s in range(5)
+            if prepare(_file(tmp_path, text), tmp_path / f"s{s}", seed=s, test_frac=0.25)
+        ]
+    }
     assert len(seen) > 1  # other seeds, other test sets
     assert _prep(tmp_path, text, out="f07", test_frac=0.7)[0]["test_size"] == 7  # no float round-up to 8
     assert _prep(tmp_path, text, out="f01", test_frac=0.01)[0]["test_size"] == 1  # at least one
@@ -237,13 +253,16 @@ def test_ids_format(tmp_path: Path) -> None:
     assert d.vocab.decode([4, 0, 2]) == "4 0 2" and d.vocab.encode("1 2") == [1, 2]
 
 
-@pytest.mark.parametrize(("text", "pattern"), [
-    ("0 1 2\n1 10 2\n", r"line 2: id 10 is outside 0\.\.9"),
-    ("0 1 2\n\n1 -1 2\n", r"line 3: id -1 is outside"),
-    ("0 1 2\nthe cat sat\n", r"line 2: 'the' is not an integer id"),
-    ("0 1 2\n1 2.5 3\n", r"line 2: '2\.5' is not an integer id"),
-    ("0 1 2\n1 2 3\n1 2\n", r"line 3 has 2 ids but line 1 has 3"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("0 1 2\n1 10 2\n", r"line 2: id 10 is outside 0\.\.9"),
+        ("0 1 2\n\n1 -1 2\n", r"line 3: id -1 is outside"),
+        ("0 1 2\nthe cat sat\n", r"line 2: 'the' is not an integer id"),
+        ("0 1 2\n1 2.5 3\n", r"line 2: '2\.5' is not an integer id"),
+        ("0 1 2\n1 2 3\n1 2\n", r"line 3 has 2 ids but line 1 has 3"),
+    ],
+)
 def test_ids_bad_lines_name_the_line(tmp_path: Path, text: str, pattern: str) -> None:
     with pytest.raises(UserError, match=pattern):
         prepare(_file(tmp_path, text), tmp_path / "out", ids=True, vocab_size=10)
@@ -290,12 +309,27 @@ def test_manifest(tmp_path: Path) -> None:
     assert (m["format"], m["version"], m["seq_len"], m["vocab_size"]) == ("seqgan-data", 1, 4, 8)
     assert m["source"] == str((tmp_path / "in.txt").resolve())
     assert m["source_sha256"] == hashlib.sha256(CORPUS.encode()).hexdigest()
-    assert m["options"] == {"level": "word", "lowercase": True, "max_len": None, "vocab_size": None,
-                            "min_freq": None, "test_frac": 0.0, "seed": 4, "ids": False, "test_file": None,
-                            "valid_frac": 0.0, "valid_file": None}  # fmt: skip
+    assert m["options"] == {
+        "level": "word",
+        "lowercase": True,
+        "max_len": None,
+        "vocab_size": None,
+        "min_freq": None,
+        "test_frac": 0.0,
+        "seed": 4,
+        "ids": False,
+        "test_file": None,
+        "valid_frac": 0.0,
+        "valid_file": None,
+    }
     assert m["report"] == report and report["out"] == str(tmp_path / "out")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json", "test.pt", "train.pt",
-                                                                      "valid.pt", "vocab.json"]  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "manifest.json",
+        "test.pt",
+        "train.pt",
+        "valid.pt",
+        "vocab.json",
+    ]
     saved = torch.load(tmp_path / "out" / "train.pt", weights_only=True)
     assert set(saved) == {"tokens", "lengths"} and saved["lengths"].dtype == torch.long
 
@@ -355,19 +389,35 @@ def test_parser_runs_prepare(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     _parser_run(["prepare", str(src), "--out", str(tmp_path / "o"), "--test-frac", "0", "--json"])
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["vocab_size"] == 8 and report["dropped"] == {"blank": 0, "too_long": 0}
-    _parser_run(["prepare", str(src), "--out", str(tmp_path / "o"), "--force", "--level", "char", "--test-frac", "0",
-                 "--valid-frac", "0"])  # fmt: skip
+    _parser_run(
+        [
+            "prepare",
+            str(src),
+            "--out",
+            str(tmp_path / "o"),
+            "--force",
+            "--level",
+            "char",
+            "--test-frac",
+            "0",
+            "--valid-frac",
+            "0",
+        ]
+    )
     out = capsys.readouterr().out
     assert "dropped: blank=0 too_long=0" in out and "vocab_size: 9" in out  # a b c d and the space
 
 
-@pytest.mark.parametrize(("argv", "pattern"), [
-    (["prepare", "{d}/nope.txt", "--out", "{d}/o"], "does not exist"),
-    (["prepare", "{d}/in.txt", "--out", "{d}/o", "--test-frac", "abc"], "invalid float value"),
-    (["prepare", "{d}/in.txt", "--out", "{d}/o", "--vocab-size", "3"], "--vocab-size 3 leaves no room"),
-    (["prepare", "{d}/in.txt", "--out", "{d}/o", "--ids"], "--ids needs --vocab-size"),
-    (["prepare", "{d}/in.txt"], "--out"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [
+        (["prepare", "{d}/nope.txt", "--out", "{d}/o"], "does not exist"),
+        (["prepare", "{d}/in.txt", "--out", "{d}/o", "--test-frac", "abc"], "invalid float value"),
+        (["prepare", "{d}/in.txt", "--out", "{d}/o", "--vocab-size", "3"], "--vocab-size 3 leaves no room"),
+        (["prepare", "{d}/in.txt", "--out", "{d}/o", "--ids"], "--ids needs --vocab-size"),
+        (["prepare", "{d}/in.txt"], "--out"),
+    ],
+)
 def test_parser_user_errors(tmp_path: Path, argv: list[str], pattern: str) -> None:
     _file(tmp_path, CORPUS)
     with pytest.raises(UserError, match=pattern):
@@ -424,8 +474,9 @@ def test_vocab_load_errors(tmp_path: Path) -> None:
     (tmp_path / "v.json").write_text(json.dumps({"format": "seqgan-vocab", "version": 9}))
     with pytest.raises(UserError, match="version 1"):
         Vocab.load(tmp_path / "v.json")
-    (tmp_path / "v.json").write_text(json.dumps({"format": "seqgan-vocab", "version": 1, "level": "word",
-                                                 "tokens": ["a"], "vocab_size": 1}))  # fmt: skip
+    (tmp_path / "v.json").write_text(
+        json.dumps({"format": "seqgan-vocab", "version": 1, "level": "word", "tokens": ["a"], "vocab_size": 1})
+    )
     with pytest.raises(UserError, match="is damaged"):
         Vocab.load(tmp_path / "v.json")
 

@@ -47,8 +47,9 @@ def test_vocab_labels_json_round_trip_and_label_id() -> None:
     assert (vocab.label_id("jigs"), vocab.label_id("reels")) == (0, 1)
     with pytest.raises(UserError) as exc:
         vocab.label_id("polka")
-    assert str(exc.value) == ("label 'polka' is not one of this run's labels (jigs, reels): pass one of them, or "
-                              "--label all")  # fmt: skip
+    assert str(exc.value) == (
+        "label 'polka' is not one of this run's labels (jigs, reels): pass one of them, or --label all"
+    )
     plain = Vocab("ids", None, 10)
     assert "labels" not in plain.to_json() and Vocab.from_json(plain.to_json()).labels is None
     with pytest.raises(UserError, match=r"^label 'jigs' was asked for, but this run's data has no labels: drop"):
@@ -84,8 +85,10 @@ def test_labelled_text_round_trip_and_stratified_splits(tmp_path: Path) -> None:
     assert d.labels == d.vocab.labels == ["neg", "pos"]
     assert json.loads((tmp_path / "out" / "vocab.json").read_text())["labels"] == ["neg", "pos"]
     # neg: 20 lines, 2 test (ceil 2.0), 2 valid (ceil 1.8); pos: 40 lines, 4 test, 4 valid (ceil 3.6)
-    assert report["labels"] == {"neg": {"train": 16, "valid": 2, "test": 2}, "pos": {"train": 32, "valid": 4,
-                                                                                    "test": 4}}  # fmt: skip
+    assert report["labels"] == {
+        "neg": {"train": 16, "valid": 2, "test": 2},
+        "pos": {"train": 32, "valid": 4, "test": 4},
+    }
     assert (report["train_size"], report["valid_size"], report["test_size"]) == (48, 6, 6)
     assert report["dropped"]["blank"] == 3 and report["lines_kept"] == 60
     assert d.manifest["report"] == report and d.manifest["options"]["labels"] == "tab"
@@ -96,8 +99,11 @@ def test_labelled_text_round_trip_and_stratified_splits(tmp_path: Path) -> None:
         n_held = 2 if name == "neg" else 4
         for split, positions in zip(expected, _split_of(len(idx), label_seed(3, name), n_held, n_held), strict=True):
             expected[split] += [idx[j] for j in positions]
-    for split, (tokens, ids) in {"train": (d.train, d.train_labels), "valid": (d.valid, d.valid_labels),
-                                 "test": (d.test, d.test_labels)}.items():  # fmt: skip
+    for split, (tokens, ids) in {
+        "train": (d.train, d.train_labels),
+        "valid": (d.valid, d.valid_labels),
+        "test": (d.test, d.test_labels),
+    }.items():
         want = sorted(expected[split])
         assert [d.vocab.decode(row) for row in tokens] == [pairs[i][1] for i in want], split
         assert ids.dtype == torch.long and ids.tolist() == [["neg", "pos"].index(pairs[i][0]) for i in want], split
@@ -149,24 +155,40 @@ def test_labelled_held_out_files_and_ids(tmp_path: Path) -> None:
 
 
 LABEL_ERRORS = {
-    "no tab": ("a\tx y\nx y\n", {}, r"in\.tsv line 2 has no tab: with --labels tab every non-blank line is "
-               r"LABEL<TAB>TEXT; put the line's label and a tab before its text, or drop --labels$"),
+    "no tab": (
+        "a\tx y\nx y\n",
+        {},
+        r"in\.tsv line 2 has no tab: with --labels tab every non-blank line is "
+        r"LABEL<TAB>TEXT; put the line's label and a tab before its text, or drop --labels$",
+    ),
     "empty label": ("a\tx y\n\n \tx z\n", {}, r"in\.tsv line 3 has an empty label before its tab: with --labels tab"),
     "unknown option": ("a\tx\n", {"labels": "csv"}, r"^--labels 'csv' is unknown: use --labels tab"),
-    "the reserved label all": ("a\tx\nall\ty\n", {}, r"in\.tsv line 2 has the label 'all', which `seqgan sample "
-                               r"--label all` reserves for every label at once: rename it$"),
-    "too few lines of a label": ("a\tx\n" * 10 + "b\tx\nb\ty\n", {"test_frac": 0.1, "valid_frac": 0.1},
-                                 r"the label 'b' of .*in\.tsv has 2 usable line\(s\): holding out 1 test and 1 "
-                                 r"validation line\(s\) leaves none to train on; lower --test-frac / --valid-frac "
-                                 r"\(0 holds out none\), or add lines with that label$"),
-    "test file line without a tab": ("a\tx\n", {"test_file": "t.tsv", "valid_frac": 0.0},
-                                     r"t\.tsv line 2 has no tab"),
-    "test file label unknown": ("a\tx\nb\ty\n", {"test_file": "u.tsv", "valid_frac": 0.0},
-                                r"u\.tsv line 1 has the label 'c', which .*in\.tsv never uses \(its labels: a, b\): "
-                                r"fix the label or drop the line$"),
-    "valid file label unknown": ("a\tx\nb\ty\n", {"valid_file": "u.tsv", "test_frac": 0.0},
-                                 r"u\.tsv line 1 has the label 'c'"),
-}  # fmt: skip
+    "the reserved label all": (
+        "a\tx\nall\ty\n",
+        {},
+        r"in\.tsv line 2 has the label 'all', which `seqgan sample "
+        r"--label all` reserves for every label at once: rename it$",
+    ),
+    "too few lines of a label": (
+        "a\tx\n" * 10 + "b\tx\nb\ty\n",
+        {"test_frac": 0.1, "valid_frac": 0.1},
+        r"the label 'b' of .*in\.tsv has 2 usable line\(s\): holding out 1 test and 1 "
+        r"validation line\(s\) leaves none to train on; lower --test-frac / --valid-frac "
+        r"\(0 holds out none\), or add lines with that label$",
+    ),
+    "test file line without a tab": ("a\tx\n", {"test_file": "t.tsv", "valid_frac": 0.0}, r"t\.tsv line 2 has no tab"),
+    "test file label unknown": (
+        "a\tx\nb\ty\n",
+        {"test_file": "u.tsv", "valid_frac": 0.0},
+        r"u\.tsv line 1 has the label 'c', which .*in\.tsv never uses \(its labels: a, b\): "
+        r"fix the label or drop the line$",
+    ),
+    "valid file label unknown": (
+        "a\tx\nb\ty\n",
+        {"valid_file": "u.tsv", "test_frac": 0.0},
+        r"u\.tsv line 1 has the label 'c'",
+    ),
+}
 
 
 @pytest.mark.parametrize("case", list(LABEL_ERRORS))
@@ -196,15 +218,19 @@ def test_cli_labels_tab(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     bad = _file(tmp_path, "a\tx\nno tab here\n", "bad.tsv")
     err = user_error(capsys, ["prepare", str(bad), "--out", str(tmp_path / "e"), "--labels", "tab"])
     assert "bad.tsv line 2 has no tab" in err and not (tmp_path / "e").exists()
-    err = user_error(capsys, ["prepare", str(src), "--out", str(tmp_path / "e"), "--labels", "tab", "--test-frac",
-                              "0.7"])  # fmt: skip
+    err = user_error(
+        capsys, ["prepare", str(src), "--out", str(tmp_path / "e"), "--labels", "tab", "--test-frac", "0.7"]
+    )
     assert "the label 'a' of" in err and "has 4 usable line(s): holding out 3 test and 1 validation" in err
 
 
-@pytest.mark.parametrize(("command", "example"), [
-    ("prepare", "  seqgan prepare reviews.tsv --out data/reviews --labels tab"),
-    ("prepare-midi", "  seqgan prepare-midi music/ --out data/styles --labels dirs"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("command", "example"),
+    [
+        ("prepare", "  seqgan prepare reviews.tsv --out data/reviews --labels tab"),
+        ("prepare-midi", "  seqgan prepare-midi music/ --out data/styles --labels dirs"),
+    ],
+)
 def test_help_shows_a_labelled_example(capsys: pytest.CaptureFixture[str], command: str, example: str) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main([command, "--help"])
@@ -215,20 +241,28 @@ def test_help_shows_a_labelled_example(capsys: pytest.CaptureFixture[str], comma
 
 # ------------------------------------------------------------- damaged data
 def _labelled_dir(tmp_path: Path) -> Path:
-    prepare(_file(tmp_path, "a\tx y\nb\ty z\na\tz x\nb\tx x\n"), tmp_path / "out", labels="tab", test_frac=0.0,
-            valid_frac=0.0)  # fmt: skip
+    prepare(
+        _file(tmp_path, "a\tx y\nb\ty z\na\tz x\nb\tx x\n"),
+        tmp_path / "out",
+        labels="tab",
+        test_frac=0.0,
+        valid_frac=0.0,
+    )
     return tmp_path / "out"
 
 
-@pytest.mark.parametrize("change", [
-    pytest.param(lambda obj: obj.pop("labels"), id="no label ids"),
-    pytest.param(lambda obj: obj.update(labels=obj["labels"].float()), id="float"),
-    pytest.param(lambda obj: obj.update(labels=obj["labels"][:3]), id="short"),
-    pytest.param(lambda obj: obj.update(labels=obj["labels"][None]), id="2-d"),
-    pytest.param(lambda obj: obj.update(labels=torch.tensor([0, 1, 2, 0])), id="id 2 of 2 labels"),
-    pytest.param(lambda obj: obj.update(labels=torch.tensor([0, -1, 1, 0])), id="negative"),
-    pytest.param(lambda obj: obj.update(labels=[0, 1, 0, 1]), id="a list"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda obj: obj.pop("labels"), id="no label ids"),
+        pytest.param(lambda obj: obj.update(labels=obj["labels"].float()), id="float"),
+        pytest.param(lambda obj: obj.update(labels=obj["labels"][:3]), id="short"),
+        pytest.param(lambda obj: obj.update(labels=obj["labels"][None]), id="2-d"),
+        pytest.param(lambda obj: obj.update(labels=torch.tensor([0, 1, 2, 0])), id="id 2 of 2 labels"),
+        pytest.param(lambda obj: obj.update(labels=torch.tensor([0, -1, 1, 0])), id="negative"),
+        pytest.param(lambda obj: obj.update(labels=[0, 1, 0, 1]), id="a list"),
+    ],
+)
 def test_damaged_label_ids_are_refused(tmp_path: Path, change) -> None:
     out = _labelled_dir(tmp_path)
     assert load_prepared(out).train_labels.tolist() == [0, 1, 0, 1]
@@ -299,13 +333,19 @@ def test_midi_labels_dirs_round_trip_and_stratified_split(tmp_path: Path) -> Non
     assert d.labels == ["jigs", "reels"] and d.manifest["options"]["labels"] == "dirs"
     # 40 samples per tune -> 2 windows of 16; jigs: 10 tunes -> 2 test, 2 valid (ceil 0.25 x 8), 6 train;
     # reels: 5 tunes -> 1 test (ceil 1.0), 1 valid (ceil 1.0), 3 train
-    assert report["label_tunes"] == {"jigs": {"train": 6, "valid": 2, "test": 2},
-                                     "reels": {"train": 3, "valid": 1, "test": 1}}  # fmt: skip
-    assert report["labels"] == {"jigs": {"train": 12, "valid": 4, "test": 4},
-                                "reels": {"train": 6, "valid": 2, "test": 2}}  # fmt: skip
+    assert report["label_tunes"] == {
+        "jigs": {"train": 6, "valid": 2, "test": 2},
+        "reels": {"train": 3, "valid": 1, "test": 1},
+    }
+    assert report["labels"] == {
+        "jigs": {"train": 12, "valid": 4, "test": 4},
+        "reels": {"train": 6, "valid": 2, "test": 2},
+    }
     assert (len(d.train), len(d.valid), len(d.test)) == (18, 6, 6)
-    names = {"jigs": sorted((root / "jigs").glob("*.mid"), key=str),
-             "reels": sorted((root / "reels").rglob("*.mid"), key=str)}
+    names = {
+        "jigs": sorted((root / "jigs").glob("*.mid"), key=str),
+        "reels": sorted((root / "reels").rglob("*.mid"), key=str),
+    }
     assert names["reels"][0].parent.name == "more"  # "more/r04.mid" sorts before "r00.mid"
     expected = {"train": [], "valid": [], "test": []}
     for name, held in (("jigs", (2, 2)), ("reels", (1, 1))):
@@ -331,8 +371,9 @@ def test_midi_labels_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     (root / "loose.mid").write_bytes(_tune(7))
     err = user_error(capsys, ["prepare-midi", str(root), "--out", str(out), "--labels", "dirs"])
     assert f"{root / 'loose.mid'} lies directly in {root}: with --labels dirs each file sits in a sub-folder" in err
-    assert "invalid choice: 'tab'" in user_error(capsys, ["prepare-midi", str(root), "--out", str(out), "--labels",
-                                                           "tab"])  # fmt: skip
+    assert "invalid choice: 'tab'" in user_error(
+        capsys, ["prepare-midi", str(root), "--out", str(out), "--labels", "tab"]
+    )
     with pytest.raises(UserError, match=r"^--labels 'names' is unknown: use --labels dirs"):
         prepare_midi([root], out, labels="names")
     assert not out.exists()

@@ -30,8 +30,13 @@ TPB = 480  # ticks per beat of the files the tests write; at the default tempo o
 Note = tuple[int, int, int]  # (start tick, end tick, MIDI pitch)
 
 
-def _midi_bytes(tracks: list[list[Note]], tempos: list[tuple[int, int]] = (), channels: list[int] | None = None,
-                conductor: bool = False, file_type: int = 1) -> bytes:  # fmt: skip
+def _midi_bytes(
+    tracks: list[list[Note]],
+    tempos: list[tuple[int, int]] = (),
+    channels: list[int] | None = None,
+    conductor: bool = False,
+    file_type: int = 1,
+) -> bytes:
     """A MIDI file: one track per note list (channel channels[i]); tempo changes (tick, us/beat) go in their own
     first track when ``conductor``, else in the first note track."""
     mid = mido.MidiFile(type=file_type, ticks_per_beat=TPB)
@@ -63,7 +68,6 @@ def _beats(pitches: list[int], beat: int = TPB) -> list[Note]:
     return [(k * beat, (k + 1) * beat, p) for k, p in enumerate(pitches)]
 
 
-
 def _melody(data: bytes, step: float, track: int | None = None) -> list[int]:
     return melody(read_notes(data, track), step).tolist()
 
@@ -80,9 +84,15 @@ def test_pitch_vocabulary_names_and_strict_json(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="not a note"):
         vocab.encode("C4 H4")
     good = json.loads((tmp_path / "v.json").read_text())
-    for damage in ({"tokens": tokens[:-1]}, {"vocab_size": 88}, {"pitch": {"step": 0, "rest": "token", "lowest": 21}},
-                   {"pitch": {"step": 0.4, "rest": "hold", "lowest": 21}}, {"pitch": None},
-                   {"pitch": {"step": 0.4, "rest": "token", "lowest": 60}}, {"level": "word"}):  # fmt: skip
+    for damage in (
+        {"tokens": tokens[:-1]},
+        {"vocab_size": 88},
+        {"pitch": {"step": 0, "rest": "token", "lowest": 21}},
+        {"pitch": {"step": 0.4, "rest": "hold", "lowest": 21}},
+        {"pitch": None},
+        {"pitch": {"step": 0.4, "rest": "token", "lowest": 60}},
+        {"level": "word"},
+    ):
         (tmp_path / "bad.json").write_text(json.dumps({**good, **damage}))
         with pytest.raises(UserError, match="damaged"):
             Vocab.load(tmp_path / "bad.json")
@@ -106,8 +116,9 @@ def test_multi_track_melody_is_the_highest_note_and_track_picks_one() -> None:
 def test_tempo_changes_sampled_at_exact_times() -> None:
     # Beats 0-1 at 0.5 s/beat (0-1 s), then 1 s/beat from tick 960 (beats 2, 3: 1-2 s, 2-3 s), then 0.25 s/beat
     # from tick 1920 (beats 4, 5: 3-3.25 s, 3.25-3.5 s). The tempo changes sit in a conductor track of their own.
-    data = _midi_bytes([_beats([60, 62, 64, 65, 67, 69])], tempos=[(2 * TPB, 1_000_000), (4 * TPB, 250_000)],
-                       conductor=True)  # fmt: skip
+    data = _midi_bytes(
+        [_beats([60, 62, 64, 65, 67, 69])], tempos=[(2 * TPB, 1_000_000), (4 * TPB, 250_000)], conductor=True
+    )
     notes = read_notes(data)
     assert notes.start.tolist() == pytest.approx([0, 0.5, 1, 2, 3, 3.25], abs=1e-12)
     assert notes.end.tolist() == pytest.approx([0.5, 1, 2, 3, 3.25, 3.5], abs=1e-12)
@@ -126,10 +137,16 @@ def test_overlapping_notes_and_retriggered_pitch() -> None:
     assert _melody(_midi_bytes([notes]), 0.5) == [60, 67, 64, 60]
     # a note with no note-off lasts to the end of its track; a zero-length note is never heard
     mid = mido.MidiFile(ticks_per_beat=TPB)
-    mid.tracks.append(mido.MidiTrack([mido.Message("note_on", note=62, velocity=80, time=0),
-                                      mido.Message("note_on", note=90, velocity=80, time=TPB),
-                                      mido.Message("note_off", note=90, velocity=0, time=0),
-                                      mido.MetaMessage("end_of_track", time=TPB)]))  # fmt: skip
+    mid.tracks.append(
+        mido.MidiTrack(
+            [
+                mido.Message("note_on", note=62, velocity=80, time=0),
+                mido.Message("note_on", note=90, velocity=80, time=TPB),
+                mido.Message("note_off", note=90, velocity=0, time=0),
+                mido.MetaMessage("end_of_track", time=TPB),
+            ]
+        )
+    )
     assert _melody(midi_bytes(mid), 0.5) == [62, 62]
 
 
@@ -202,8 +219,9 @@ def test_prepare_midi_writes_a_prepared_directory_split_by_tune(tmp_path: Path) 
     tunes = d.manifest["tunes"]
     assert not set(tunes["train"]) & set(tunes["test"]) and len(tunes["test"]) == 2
     assert not set(tunes["valid"]) & (set(tunes["train"]) | set(tunes["test"])) and len(tunes["valid"]) == 1
-    expected = torch.cat([windows(melody_tokens(torch.tensor(_melody(Path(f).read_bytes(), 0.4)), "hold")[0], 16)
-                          for f in tunes["test"]])  # fmt: skip
+    expected = torch.cat(
+        [windows(melody_tokens(torch.tensor(_melody(Path(f).read_bytes(), 0.4)), "hold")[0], 16) for f in tunes["test"]]
+    )
     assert torch.equal(d.test, expected)  # the test windows are exactly those of the test tunes
     lo, hi = int(torch.cat([d.train, d.test]).min()) + 21, int(torch.cat([d.train, d.test]).max()) + 21
     assert report["pitch_range"] == {"min": note_name(lo), "max": note_name(hi), "min_midi": lo, "max_midi": hi}
@@ -250,10 +268,17 @@ def test_no_usable_file_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Captur
     assert "does not exist" in _user_error(capsys, ["prepare-midi", str(tmp_path / "nope"), "--out", str(out)])
 
 
-@pytest.mark.parametrize(("flags", "pattern"), [
-    (["--step", "0"], "--step 0.0 must be in"), (["--step", "nan"], "--step nan"), (["--seq-len", "0"], "--seq-len"),
-    (["--track", "lead"], "--track 'lead'"), (["--test-frac", "1"], "--test-frac"), (["--rest", "x"], "invalid choice"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("flags", "pattern"),
+    [
+        (["--step", "0"], "--step 0.0 must be in"),
+        (["--step", "nan"], "--step nan"),
+        (["--seq-len", "0"], "--seq-len"),
+        (["--track", "lead"], "--track 'lead'"),
+        (["--test-frac", "1"], "--test-frac"),
+        (["--rest", "x"], "invalid choice"),
+    ],
+)
 def test_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], pattern: str) -> None:
     folder = _folder(tmp_path, n=2)
     assert pattern in _user_error(capsys, ["prepare-midi", str(folder), "--out", str(tmp_path / "d"), *flags])
@@ -341,10 +366,23 @@ def music_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = _folder(tmp, n=6, beats=70)
     assert cli.main(["prepare-midi", str(folder), "--out", str(tmp / "data"), "--test-frac", "0.3"]) == 0
     run = tmp / "run"
-    sets = ["pretrain.g_epochs=2", "pretrain.d_steps=1", "adversarial.epochs=1", "eval.num_samples=32",
-            "eval.every=1"]  # fmt: skip
-    assert cli.main(["train", "--preset", "tiny", "--data", str(tmp / "data"), "--out-dir", str(run),
-                     "--no-progress", *sum((["--set", s] for s in sets), [])]) == 0  # fmt: skip
+    sets = ["pretrain.g_epochs=2", "pretrain.d_steps=1", "adversarial.epochs=1", "eval.num_samples=32", "eval.every=1"]
+    assert (
+        cli.main(
+            [
+                "train",
+                "--preset",
+                "tiny",
+                "--data",
+                str(tmp / "data"),
+                "--out-dir",
+                str(run),
+                "--no-progress",
+                *sum((["--set", s] for s in sets), []),
+            ]
+        )
+        == 0
+    )
     return run
 
 
@@ -360,8 +398,9 @@ def test_train_on_midi_logs_bleu_and_mse(music_run: Path, capsys: pytest.Capture
     assert result["eval/mse"] >= 0 and "eval/bleu4" in result
 
 
-def test_sample_midi_out_writes_playable_files(music_run: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_sample_midi_out_writes_playable_files(
+    music_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "midi"
     argv = ["sample", str(music_run), "--num-samples", "4", "--seed", "2", "--midi-out", str(out)]
     assert cli.main(argv) == 0
@@ -387,9 +426,27 @@ def test_sample_midi_out_writes_playable_files(music_run: Path, tmp_path: Path,
 
 def test_midi_out_refused_for_a_non_music_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "oracle"
-    assert cli.main(["train", "--preset", "tiny", "--out-dir", str(run), "--no-progress", "--set",
-                     "pretrain.g_epochs=1", "--set", "pretrain.d_steps=0", "--set", "adversarial.epochs=0",
-                     "--set", "eval.num_samples=8"]) == 0  # fmt: skip
+    assert (
+        cli.main(
+            [
+                "train",
+                "--preset",
+                "tiny",
+                "--out-dir",
+                str(run),
+                "--no-progress",
+                "--set",
+                "pretrain.g_epochs=1",
+                "--set",
+                "pretrain.d_steps=0",
+                "--set",
+                "adversarial.epochs=0",
+                "--set",
+                "eval.num_samples=8",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     err = _user_error(capsys, ["sample", str(run), "--midi-out", str(tmp_path / "m")])
     assert "needs a music run" in err and not (tmp_path / "m").exists()
@@ -420,8 +477,11 @@ def test_benchmark_script_on_a_demo_folder(tmp_path: Path) -> None:
     demo, out = tmp_path / "demo", tmp_path / "out"
     subprocess.run([sys.executable, str(script), "--make-demo-folder", str(demo), "--demo-tunes", "12"], check=True)
     assert len(list(demo.glob("*.mid"))) == 12 and (demo / "SYNTHETIC.txt").exists()
-    subprocess.run([sys.executable, str(script), "--midi", str(demo), "--out", str(out), "--preset", "tiny"],
-                   check=True, timeout=600)  # fmt: skip
+    subprocess.run(
+        [sys.executable, str(script), "--midi", str(demo), "--out", str(out), "--preset", "tiny"],
+        check=True,
+        timeout=600,
+    )
     results = (out / "results.md").read_text()
     assert results.startswith("# Music: MLE vs SeqGAN on SYNTHETIC melodies (not Nottingham)")
     assert "| MLE (paper) | 0.9210 | 22.38 |" in results and "| SeqGAN (paper) | 0.9406 | 20.62 |" in results

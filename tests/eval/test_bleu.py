@@ -60,8 +60,10 @@ def test_self_bleu_equals_nltk(seed: int) -> None:
     ours = sentence_self_bleus(hyps, ORDERS)
     means = self_bleu(hyps, ORDERS)
     for n in ORDERS:
-        want = [nltk_bleu.sentence_bleu(hyps[:i] + hyps[i + 1 :], h, weights=(1 / n,) * n, smoothing_function=smooth)
-                for i, h in enumerate(hyps)]  # fmt: skip
+        want = [
+            nltk_bleu.sentence_bleu(hyps[:i] + hyps[i + 1 :], h, weights=(1 / n,) * n, smoothing_function=smooth)
+            for i, h in enumerate(hyps)
+        ]
         assert max(abs(a - b) for a, b in zip(ours[n], want, strict=True)) <= 1e-9
         assert abs(means[n] - sum(want) / len(want)) <= 1e-9
         assert all(0.0 <= s <= 1.0 for s in ours[n])
@@ -74,8 +76,10 @@ def test_self_bleu_length_held_by_one_hypothesis_equals_nltk() -> None:
     hyps = [list("ab"), list("abc"), list("abcd"), list("abcdx"), list("bcdxa"), list("aaaaaaaa"), list("b")]
     ours = sentence_self_bleus(hyps, (2, 4))
     for n in (2, 4):
-        want = [nltk_bleu.sentence_bleu(hyps[:i] + hyps[i + 1 :], h, weights=(1 / n,) * n, smoothing_function=smooth)
-                for i, h in enumerate(hyps)]  # fmt: skip
+        want = [
+            nltk_bleu.sentence_bleu(hyps[:i] + hyps[i + 1 :], h, weights=(1 / n,) * n, smoothing_function=smooth)
+            for i, h in enumerate(hyps)
+        ]
         assert ours[n] == pytest.approx(want, abs=1e-12)
 
 
@@ -207,8 +211,15 @@ def test_cli_bleu_and_self_bleu(run, tmp_path: Path) -> None:
     assert rc == 0, err
     got = json.loads(out.strip().splitlines()[-1])
     want = bleu([["a", "b", "c", "d"], ["a", "b", "x"], ["a", "b", "c", "d"]], [list("abcde"), list("axc")], (2, 3))
-    assert got == {"bleu2": want[2], "bleu3": want[3], "num_hypotheses": 3, "num_references": 2, "protocol": "full",
-                   "blank_lines_skipped_hyps": 2, "blank_lines_skipped_refs": 0}  # fmt: skip
+    assert got == {
+        "bleu2": want[2],
+        "bleu3": want[3],
+        "num_hypotheses": 3,
+        "num_references": 2,
+        "protocol": "full",
+        "blank_lines_skipped_hyps": 2,
+        "blank_lines_skipped_refs": 0,
+    }
     rc, out, err = run(["self-bleu", "--hyps", hyps, "--protocol", "full", "--json"])
     assert rc == 0, err
     got = json.loads(out.strip().splitlines()[-1])

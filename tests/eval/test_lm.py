@@ -42,8 +42,10 @@ def test_lm_score_ranks_typical_samples_better_and_reverse_lm_sees_dropped_modes
     real_like = _corpus(300, modes, 3)
     noise = torch.randint(4, V, (300, T), generator=torch.Generator().manual_seed(4))
     noise[:, 4] = EOS
-    assert lm_scores(real_like, lm, test, reverse=False)["eval/lm_score"] < lm_scores(noise, lm, test, False)[
-        "eval/lm_score"]  # fmt: skip
+    assert (
+        lm_scores(real_like, lm, test, reverse=False)["eval/lm_score"]
+        < lm_scores(noise, lm, test, False)["eval/lm_score"]
+    )
     # Samples with half of the modes are each typical (a good LM score) but cover half of the test set.
     full = lm_scores(real_like, lm, test, reverse=True, settings=FAST)
     half = lm_scores(_corpus(300, modes[:2], 5), lm, test, reverse=True, settings=FAST)

@@ -32,8 +32,9 @@ def make_generator(kind: str) -> torch.nn.Module:
     if kind == "lstm":
         g = Generator(V, 6, 6, init_std=0.8, num_labels=K).double()
     else:
-        g = TransformerGenerator(V, width=8, layers=2, heads=2, ff_dim=16, max_len=T, init_std=0.5,
-                                 num_labels=K).double()  # fmt: skip
+        g = TransformerGenerator(
+            V, width=8, layers=2, heads=2, ff_dim=16, max_len=T, init_std=0.5, num_labels=K
+        ).double()
     with torch.no_grad():
         g.label_embedding.weight.mul_(4.0)  # labels far apart, so that each label visibly changes the draws
     return g
@@ -97,8 +98,9 @@ def test_conditional_rollout_rewards_equal_the_reference_loop(kind: str) -> None
     tokens, states = g.sample(B, T, rng=torch.Generator().manual_seed(5), return_states=True, labels=labels)
     u = rollout_uniforms(B, T, N, torch.Generator().manual_seed(6), "cpu").double()
     ref = naive_rollout_rewards(g, d, tokens, N, uniforms=u, labels=labels)
-    torch.testing.assert_close(rollout_rewards(g, d, tokens, N, states=states, uniforms=u, labels=labels), ref,
-                               rtol=0, atol=1e-12)  # fmt: skip
+    torch.testing.assert_close(
+        rollout_rewards(g, d, tokens, N, states=states, uniforms=u, labels=labels), ref, rtol=0, atol=1e-12
+    )
     torch.testing.assert_close(rollout_rewards(g, d, tokens, N, uniforms=u, labels=labels), ref, rtol=0, atol=1e-12)
     assert float(ref.max() - ref.min()) > 0.05
     # D judges the label too: the same sequences asked for other labels earn other final rewards

@@ -179,9 +179,7 @@ class _EvilSystem:
 
 @pytest.mark.parametrize("evil", [_Evil, _EvilSystem])
 @pytest.mark.parametrize("protocol", [0, 3, 5])
-def test_malicious_pickle_refused(
-    tmp_path: Path, params: dict[str, np.ndarray], evil: type, protocol: int
-) -> None:
+def test_malicious_pickle_refused(tmp_path: Path, params: dict[str, np.ndarray], evil: type, protocol: int) -> None:
     marker = tmp_path / "pwned"
     payload = [*_as_list(params)[:14], evil(marker)]
     pkl = tmp_path / "evil.pkl"

@@ -53,7 +53,8 @@ def test_incremental_decoding_equals_the_teacher_forced_pass(eos: int | None) ->
     for t in range(T):
         logits, state = g.step(inputs, state)
         total += torch.log_softmax(logits, -1).gather(1, tokens[:, t : t + 1]).squeeze(1) * (
-            1.0 if eos is None else (tokens[:, :t] != eos).all(dim=1).double())  # fmt: skip
+            1.0 if eos is None else (tokens[:, :t] != eos).all(dim=1).double()
+        )
         inputs = tokens[:, t]
     torch.testing.assert_close(g.log_probs(tokens).sum(dim=1), total, rtol=0, atol=1e-10)
 
@@ -88,8 +89,15 @@ def test_sampling_options_and_sinusoidal_positions() -> None:
         g.hidden(torch.zeros(1, T + 1, dtype=torch.long))
 
 
-TRANSFORMER = ["generator.kind=transformer", "generator.emb_dim=16", "generator.heads=2", "generator.ff_dim=32",
-               "generator.init_std=0.02", "pretrain.g_lr=0.003", "adversarial.g_lr=0.003"]  # fmt: skip
+TRANSFORMER = [
+    "generator.kind=transformer",
+    "generator.emb_dim=16",
+    "generator.heads=2",
+    "generator.ff_dim=32",
+    "generator.init_std=0.02",
+    "pretrain.g_lr=0.003",
+    "adversarial.g_lr=0.003",
+]
 
 
 def test_transformer_trains_through_every_phase_and_resumes_exactly(tmp_path: Path) -> None:

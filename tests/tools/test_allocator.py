@@ -60,8 +60,23 @@ def test_opt_out_and_library_default() -> None:
 def test_cli_records_the_allocator_in_env_json(tmp_path) -> None:  # noqa: ANN001
     """A run made by the seqgan command says in env.json what its allocator did."""
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "seqgan", "train", "--preset", "tiny", "--no-progress", "--out-dir", str(run),
-           "--set", "pretrain.g_epochs=0", "--set", "pretrain.d_steps=0", "--set", "adversarial.epochs=0"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "seqgan",
+        "train",
+        "--preset",
+        "tiny",
+        "--no-progress",
+        "--out-dir",
+        str(run),
+        "--set",
+        "pretrain.g_epochs=0",
+        "--set",
+        "pretrain.d_steps=0",
+        "--set",
+        "adversarial.epochs=0",
+    ]
     subprocess.run(cmd, capture_output=True, text=True, check=True)
     env = json.loads((run / "env.json").read_text())
     expected = "glibc" if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc" else "system default"

@@ -112,8 +112,10 @@ def test_global_epoch_series_before_adversarial_has_no_boundary() -> None:
 
 
 def test_global_epoch_series_without_mle_epochs() -> None:
-    events = [{"phase": "mle", "epoch": 0, "eval/nll_oracle": 5.0},
-              {"phase": "adversarial", "epoch": 1, "eval/nll_oracle": 4.0}]  # fmt: skip
+    events = [
+        {"phase": "mle", "epoch": 0, "eval/nll_oracle": 5.0},
+        {"phase": "adversarial", "epoch": 1, "eval/nll_oracle": 4.0},
+    ]
     assert global_epoch_series(events, "eval/nll_oracle") == ([0.0, 1.0], [5.0, 4.0], 0.0)
 
 

@@ -23,8 +23,12 @@ def _run(*args: str) -> str:
 
 def _corpus(folder: Path) -> None:
     r = random.Random(0)
-    subjects, verbs, objects = ["a man", "a woman", "two dogs", "a cat"], ["rides", "holds", "sees"], ["a horse",
-                                                                                                  "a bike", "a tree"]
+    subjects, verbs, objects = (
+        ["a man", "a woman", "two dogs", "a cat"],
+        ["rides", "holds", "sees"],
+        ["a horse", "a bike", "a tree"],
+    )
+
     def line() -> str:  # noqa: E306
         return f"{r.choice(subjects)} {r.choice(verbs)} {r.choice(objects)}" + ("." if r.random() < 0.5 else "")
 
@@ -38,8 +42,22 @@ def test_text_benchmark_runs_resumes_and_reports(tmp_path: Path) -> None:
 
     _corpus(tmp_path / "coco")
     runs, out = tmp_path / "runs", tmp_path / "report"
-    args = ["--coco", str(tmp_path / "coco"), "--out", str(runs), "--preset", "tiny", "--seeds", "1", "2",
-            "--parts", "table", "sweep", "--num-samples", "100"]  # fmt: skip
+    args = [
+        "--coco",
+        str(tmp_path / "coco"),
+        "--out",
+        str(runs),
+        "--preset",
+        "tiny",
+        "--seeds",
+        "1",
+        "2",
+        "--parts",
+        "table",
+        "sweep",
+        "--num-samples",
+        "100",
+    ]
     first = _run("benchmarks/text/run.py", *args)
     assert first.count("seqgan train") == 4  # SeqGAN and fixed-schedule MLE, two seeds
     assert "seqgan train" not in _run("benchmarks/text/run.py", *args)  # resumed: nothing retrained

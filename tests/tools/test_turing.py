@@ -26,8 +26,6 @@ REAL_LINES = ["the cat sat on the mat", "a dog runs in the park", "two birds sin
 GEN_LINES = ["cat the the mat on", "dog dog park a runs", "birds birds birds", "roof rain on on"]
 
 
-
-
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -56,10 +54,21 @@ def texts(tmp_path: Path) -> tuple[Path, Path]:
     return real, gen
 
 
-def _build(capsys: pytest.CaptureFixture[str], out: Path, systems: list[str], per_system: int = 4,
-           seed: int = 0) -> dict:  # fmt: skip
-    argv = ["turing-test", "build", *(a for s in systems for a in ("--system", s)), "--per-system", str(per_system),
-            "--seed", str(seed), "--out", str(out), "--json"]  # fmt: skip
+def _build(
+    capsys: pytest.CaptureFixture[str], out: Path, systems: list[str], per_system: int = 4, seed: int = 0
+) -> dict:
+    argv = [
+        "turing-test",
+        "build",
+        *(a for s in systems for a in ("--system", s)),
+        "--per-system",
+        str(per_system),
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--json",
+    ]
     return json.loads(_ok(capsys, argv).splitlines()[-1])
 
 
@@ -75,15 +84,20 @@ def test_help_has_usage_and_example(command: list[str], capsys: pytest.CaptureFi
 
 
 # ------------------------------------------------------------------ build
-def test_build_mixes_runs_test_sets_and_text(tiny_run: Path, texts: tuple[Path, Path], tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_build_mixes_runs_test_sets_and_text(
+    tiny_run: Path, texts: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from seqgan.train.portable import load_run
 
     real, _ = texts
     out = tmp_path / "sheet"
     result = _build(capsys, out, [f"seqgan={tiny_run}", f"oracle={tiny_run}:test", f"real={real}"], per_system=3)
     assert result["items"] == 9 and sorted(p.name for p in out.iterdir()) == [
-        "key.csv", "key.json", "sheet.csv", "sheet.html"]  # fmt: skip
+        "key.csv",
+        "key.json",
+        "sheet.csv",
+        "sheet.html",
+    ]
     sheet, key = _read_csv(out / "sheet.csv"), _read_csv(out / "key.csv")
     assert sheet[0] == ["id", "text", "judgement"] and key[0] == ["id", "system"]
     ids = [r[0] for r in sheet[1:]]
@@ -108,13 +122,16 @@ def test_build_mixes_runs_test_sets_and_text(tiny_run: Path, texts: tuple[Path, 
     meta = json.loads((out / "key.json").read_text())
     assert meta["seed"] == 0 and meta["per_system"] == 3 and meta["items"] == 9
     assert [(s["label"], s["source"], s["kind"]) for s in meta["systems"]] == [
-        ("seqgan", str(tiny_run), "run-samples"), ("oracle", f"{tiny_run}:test", "run-test-set"),
-        ("real", str(real), "text-file")]  # fmt: skip
+        ("seqgan", str(tiny_run), "run-samples"),
+        ("oracle", f"{tiny_run}:test", "run-test-set"),
+        ("real", str(real), "text-file"),
+    ]
     assert len(meta["systems"][2]["lines"]) == 3 and set(meta["systems"][2]["lines"]) <= {1, 2, 3, 4}
 
 
-def test_same_seed_same_sheet(tiny_run: Path, texts: tuple[Path, Path], tmp_path: Path,
-                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_same_seed_same_sheet(
+    tiny_run: Path, texts: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     real, _ = texts
     systems = [f"seqgan={tiny_run}", f"real={real}"]
     _build(capsys, tmp_path / "a", systems, per_system=3, seed=5)
@@ -124,8 +141,9 @@ def test_same_seed_same_sheet(tiny_run: Path, texts: tuple[Path, Path], tmp_path
     assert (tmp_path / "a" / "sheet.csv").read_bytes() != (tmp_path / "c" / "sheet.csv").read_bytes()
 
 
-def test_sheet_carries_no_trace_of_the_systems(texts: tuple[Path, Path], tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_sheet_carries_no_trace_of_the_systems(
+    texts: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Swapping the labels of the two sources gives byte-identical sheets: ids and order carry no label."""
     real, gen = texts
     _build(capsys, tmp_path / "a", [f"HUMANLABEL={real}", f"MACHINELABEL={gen}"])
@@ -142,8 +160,9 @@ def test_sheet_carries_no_trace_of_the_systems(texts: tuple[Path, Path], tmp_pat
     assert order != sorted(order) and order != sorted(order, reverse=True)
 
 
-def test_html_escapes_every_sample(tmp_path: Path, texts: tuple[Path, Path],
-                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_html_escapes_every_sample(
+    tmp_path: Path, texts: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     evil = ["<script>alert('x')</script> & \"quoted\"", "<img src=x onerror=alert(1)>", "plain"]
     src = tmp_path / "evil.txt"
     src.write_text("\n".join(evil) + "\n", encoding="utf-8")
@@ -157,8 +176,9 @@ def test_html_escapes_every_sample(tmp_path: Path, texts: tuple[Path, Path],
     assert html.unescape(page).count("<script>alert('x')</script>") == 1
 
 
-def test_build_into_an_empty_directory(texts: tuple[Path, Path], tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_build_into_an_empty_directory(
+    texts: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "empty"
     out.mkdir()
     _build(capsys, out, [f"a={texts[0]}", f"b={texts[1]}"], per_system=2)
@@ -166,9 +186,13 @@ def test_build_into_an_empty_directory(texts: tuple[Path, Path], tmp_path: Path,
 
 
 @pytest.mark.parametrize("existing", [False, True], ids=["new-dir", "empty-dir"])
-def test_build_is_all_or_nothing(existing: bool, texts: tuple[Path, Path], tmp_path: Path,
-                                 monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_build_is_all_or_nothing(
+    existing: bool,
+    texts: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     calls = []
     real_write = turing.write_atomic
 
@@ -182,18 +206,44 @@ def test_build_is_all_or_nothing(existing: bool, texts: tuple[Path, Path], tmp_p
     out = tmp_path / "out"
     if existing:
         out.mkdir()
-    err = _user_error(capsys, ["turing-test", "build", "--system", f"a={texts[0]}", "--system", f"b={texts[1]}",
-                               "--per-system", "2", "--out", str(out)])  # fmt: skip
+    err = _user_error(
+        capsys,
+        [
+            "turing-test",
+            "build",
+            "--system",
+            f"a={texts[0]}",
+            "--system",
+            f"b={texts[1]}",
+            "--per-system",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
     assert "No space left on device" in err and len(calls) == 3
     assert (out.is_dir() and not any(out.iterdir())) if existing else not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gen.txt", *(["out"] if existing else []), "real.txt"]
 
 
-@pytest.mark.parametrize("case", ["no-equals", "one-system", "same-label", "missing-source", "too-few-lines",
-                                  "per-system-0", "not-a-run", "binary-source", "out-parent-missing",
-                                  "bad-checkpoint"])  # fmt: skip
-def test_build_user_errors(case: str, texts: tuple[Path, Path], tmp_path: Path,
-                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no-equals",
+        "one-system",
+        "same-label",
+        "missing-source",
+        "too-few-lines",
+        "per-system-0",
+        "not-a-run",
+        "binary-source",
+        "out-parent-missing",
+        "bad-checkpoint",
+    ],
+)
+def test_build_user_errors(
+    case: str, texts: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     real, gen = texts
     out = tmp_path / "out"
     systems, extra = [f"real={real}", f"gen={gen}"], ["--per-system", "2"]
@@ -219,33 +269,60 @@ def test_build_user_errors(case: str, texts: tuple[Path, Path], tmp_path: Path,
         out = tmp_path / "no" / "out"
     elif case == "bad-checkpoint":
         extra += ["--checkpoint", "newest"]
-    err = _user_error(capsys, ["turing-test", "build", *(a for s in systems for a in ("--system", s)), *extra,
-                               "--out", str(out)])  # fmt: skip
-    expected = {"no-equals": "LABEL=SOURCE", "one-system": "at least 2", "same-label": "twice",
-                "missing-source": "does not exist", "too-few-lines": "fewer than --per-system 5",
-                "per-system-0": ">= 1", "not-a-run": "no config.json", "binary-source": "UTF-8",
-                "out-parent-missing": "create it first", "bad-checkpoint": "--checkpoint"}[case]  # fmt: skip
+    err = _user_error(
+        capsys, ["turing-test", "build", *(a for s in systems for a in ("--system", s)), *extra, "--out", str(out)]
+    )
+    expected = {
+        "no-equals": "LABEL=SOURCE",
+        "one-system": "at least 2",
+        "same-label": "twice",
+        "missing-source": "does not exist",
+        "too-few-lines": "fewer than --per-system 5",
+        "per-system-0": ">= 1",
+        "not-a-run": "no config.json",
+        "binary-source": "UTF-8",
+        "out-parent-missing": "create it first",
+        "bad-checkpoint": "--checkpoint",
+    }[case]
     assert expected in err
     assert not out.exists()
 
 
-def test_build_refuses_a_non_empty_directory(texts: tuple[Path, Path], tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_build_refuses_a_non_empty_directory(
+    texts: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "old"
     _build(capsys, out, [f"a={texts[0]}", f"b={texts[1]}"], per_system=2)
     before = {p: p.stat().st_mtime_ns for p in out.iterdir()}, _snapshot(out)
-    err = _user_error(capsys, ["turing-test", "build", "--system", f"a={texts[0]}", "--system", f"b={texts[1]}",
-                               "--seed", "9", "--per-system", "2", "--out", str(out)])  # fmt: skip
+    err = _user_error(
+        capsys,
+        [
+            "turing-test",
+            "build",
+            "--system",
+            f"a={texts[0]}",
+            "--system",
+            f"b={texts[1]}",
+            "--seed",
+            "9",
+            "--per-system",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
     assert "non-empty directory" in err
     assert ({p: p.stat().st_mtime_ns for p in out.iterdir()}, _snapshot(out)) == before
 
 
 # ------------------------------------------------------------------ score
 # Two judges, 4 real and 4 generated items each (every line of both files is on the sheet).
-JUDGE_A = (dict(zip(REAL_LINES, ["1", "1", "1", "0"], strict=True))
-           | dict(zip(GEN_LINES, ["1", "0", "0", "0"], strict=True)))  # fmt: skip
-JUDGE_B = (dict(zip(REAL_LINES, ["Real", "n", "HUMAN", "y"], strict=True))
-           | dict(zip(GEN_LINES, ["fake", "Yes", "1", "machine"], strict=True)))  # fmt: skip
+JUDGE_A = dict(zip(REAL_LINES, ["1", "1", "1", "0"], strict=True)) | dict(
+    zip(GEN_LINES, ["1", "0", "0", "0"], strict=True)
+)
+JUDGE_B = dict(zip(REAL_LINES, ["Real", "n", "HUMAN", "y"], strict=True)) | dict(
+    zip(GEN_LINES, ["fake", "Yes", "1", "machine"], strict=True)
+)
 REAL_VALUES = [1, 1, 1, 0] + [1, 0, 1, 1]  # 6 / 8 judged real
 GEN_VALUES = [1, 0, 0, 0] + [0, 1, 1, 0]  # 3 / 8 judged real
 
@@ -277,8 +354,11 @@ def test_score_matches_hand_computation(filled: tuple[Path, Path, Path], capsys:
     from scipy import stats
 
     key, a, b = filled
-    r = json.loads(_ok(capsys, ["turing-test", "score", "--key", str(key), str(a), str(b), "--real", "real",
-                                "--json"]).splitlines()[-1])  # fmt: skip
+    r = json.loads(
+        _ok(
+            capsys, ["turing-test", "score", "--key", str(key), str(a), str(b), "--real", "real", "--json"]
+        ).splitlines()[-1]
+    )
     assert (r["judges"], r["items"], r["judgements"], r["unjudged"]) == (2, 8, 16, 0)
     real, gen = r["systems"]["real"], r["systems"]["gen"]
     assert (real["items"], real["judgements"], real["judged_real"], real["human_score"]) == (4, 8, 6, 0.75)
@@ -288,7 +368,8 @@ def test_score_matches_hand_computation(filled: tuple[Path, Path, Path], capsys:
     assert real["std_error"] == pytest.approx(0.163663, abs=1e-6)
     assert gen["std_error"] == pytest.approx(math.sqrt(8 / 7 * 0.375 * 0.625 / 8), rel=1e-12)
     assert real["std_error"] == pytest.approx(_hand_se(REAL_VALUES)) and gen["std_error"] == pytest.approx(
-        _hand_se(GEN_VALUES))  # fmt: skip
+        _hand_se(GEN_VALUES)
+    )
     # Welch by hand: t = (m1 - m2) / sqrt(v1/n1 + v2/n2), Welch-Satterthwaite df, two-sided p from Student's t.
     v1, v2 = 8 / 7 * 0.75 * 0.25 / 8, 8 / 7 * 0.375 * 0.625 / 8
     t_hand = (0.75 - 0.375) / math.sqrt(v1 + v2)
@@ -320,8 +401,9 @@ def test_score_text_report(filled: tuple[Path, Path, Path], capsys: pytest.Captu
     assert "accuracy" not in out  # only with --real
 
 
-def test_welch_undefined_without_variation(texts: tuple[Path, Path], tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_welch_undefined_without_variation(
+    texts: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "t"
     _build(capsys, out, [f"real={texts[0]}", f"gen={texts[1]}"], per_system=4)
     sheet = _fill(out / "sheet.csv", tmp_path / "j.csv", dict.fromkeys(REAL_LINES, "1") | dict.fromkeys(GEN_LINES, "0"))
@@ -353,17 +435,39 @@ def test_blank_judgements(filled: tuple[Path, Path, Path], tmp_path: Path, capsy
     rows[2][2] = ""
     with open(partial, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(rows)
-    r = json.loads(_ok(capsys, ["turing-test", "score", "--key", str(key), str(partial), "--allow-blank",
-                                "--json"]).splitlines()[-1])  # fmt: skip
+    r = json.loads(
+        _ok(capsys, ["turing-test", "score", "--key", str(key), str(partial), "--allow-blank", "--json"]).splitlines()[
+            -1
+        ]
+    )
     assert r["judgements"] == 6 and r["unjudged"] == 2 and r["per_judge"][0]["unjudged"] == 2
     assert sum(s["judgements"] for s in r["systems"].values()) == 6
 
 
-@pytest.mark.parametrize("case", ["unknown-id", "duplicate-id", "invalid-judgement", "missing-key", "key-is-sheet",
-                                  "sheet-is-key", "other-build", "unknown-real", "same-sheet-twice", "not-utf8",
-                                  "damaged-key", "empty-sheet"])  # fmt: skip
-def test_score_user_errors(case: str, filled: tuple[Path, Path, Path], texts: tuple[Path, Path], tmp_path: Path,
-                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown-id",
+        "duplicate-id",
+        "invalid-judgement",
+        "missing-key",
+        "key-is-sheet",
+        "sheet-is-key",
+        "other-build",
+        "unknown-real",
+        "same-sheet-twice",
+        "not-utf8",
+        "damaged-key",
+        "empty-sheet",
+    ],
+)
+def test_score_user_errors(
+    case: str,
+    filled: tuple[Path, Path, Path],
+    texts: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     key, a, b = filled
     rows = _read_csv(a)
     bad = tmp_path / "bad.csv"
@@ -406,13 +510,20 @@ def test_score_user_errors(case: str, filled: tuple[Path, Path, Path], texts: tu
         bad.write_bytes(b"")
     before = _snapshot(tmp_path)
     err = _user_error(capsys, ["turing-test", "score", "--key", str(key), *sheets, *extra])
-    expected = {"unknown-id": "bad.csv line 5: id 'deadbeef' is not in the key",
-                "duplicate-id": "bad.csv line 10: id", "invalid-judgement": "bad.csv line 4: judgement 'maybe'",
-                "missing-key": "nokey.csv does not exist", "key-is-sheet": "this is a sheet, not the key",
-                "sheet-is-key": "this is the answer key", "other-build": "comes from another build",
-                "unknown-real": "--real 'human' is not a system of the key: use one of real, gen",
-                "same-sheet-twice": "given twice", "not-utf8": "not UTF-8", "damaged-key": "key.csv line 2",
-                "empty-sheet": "bad.csv is empty"}[case]  # fmt: skip
+    expected = {
+        "unknown-id": "bad.csv line 5: id 'deadbeef' is not in the key",
+        "duplicate-id": "bad.csv line 10: id",
+        "invalid-judgement": "bad.csv line 4: judgement 'maybe'",
+        "missing-key": "nokey.csv does not exist",
+        "key-is-sheet": "this is a sheet, not the key",
+        "sheet-is-key": "this is the answer key",
+        "other-build": "comes from another build",
+        "unknown-real": "--real 'human' is not a system of the key: use one of real, gen",
+        "same-sheet-twice": "given twice",
+        "not-utf8": "not UTF-8",
+        "damaged-key": "key.csv line 2",
+        "empty-sheet": "bad.csv is empty",
+    }[case]
     assert expected in err
     assert _snapshot(tmp_path) == before  # scoring writes nothing
 

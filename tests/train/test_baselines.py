@@ -29,11 +29,14 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
-@pytest.mark.parametrize("overrides", [
-    ("adversarial.rollout_num=2", "adversarial.epochs=2", "adversarial.d_steps=2"),
-    ("adversarial.reward_baseline=mean", "adversarial.epochs=2"),
-    ("adversarial.rollout_policy=delayed", "adversarial.epochs=2"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("adversarial.rollout_num=2", "adversarial.epochs=2", "adversarial.d_steps=2"),
+        ("adversarial.reward_baseline=mean", "adversarial.epochs=2"),
+        ("adversarial.rollout_policy=delayed", "adversarial.epochs=2"),
+    ],
+)
 def test_fork_equals_training_from_scratch(source: Path, tmp_path: Path, overrides: tuple[str, ...]) -> None:
     """A fork of a run's pre-training, continued with another adversarial config, is the run that
     config gives from scratch: same metrics, same final weights."""

@@ -13,8 +13,14 @@ from seqgan.train.portable import load_run
 from seqgan.train.trainer import SeqGANTrainer
 
 K = 3
-SETS = ["data.num_labels=3", "pretrain.g_epochs=3", "pretrain.d_steps=2", "adversarial.epochs=2", "eval.every=1",
-        "eval.num_samples=96"]  # fmt: skip
+SETS = [
+    "data.num_labels=3",
+    "pretrain.g_epochs=3",
+    "pretrain.d_steps=2",
+    "adversarial.epochs=2",
+    "eval.every=1",
+    "eval.num_samples=96",
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +44,9 @@ def test_the_conditional_oracle_task_has_labelled_balanced_splits_and_conditiona
     V = run.config.data.vocab_size
     assert run.discriminator.embedding.num_embeddings == V + K  # D reads the label as a token of its own
     # the oracle's labels are real: each split's sequences are likelier under their own label than under others
-    nll = {k: run.oracle.log_probs(data["valid"], labels=torch.full_like(data["valid_labels"], k)).sum(1)
-           for k in range(K)}  # fmt: skip
+    nll = {
+        k: run.oracle.log_probs(data["valid"], labels=torch.full_like(data["valid_labels"], k)).sum(1) for k in range(K)
+    }
     own = torch.stack([nll[k] for k in range(K)], 1).argmax(1)
     assert float((own == data["valid_labels"]).double().mean()) > 0.6
 
@@ -77,11 +84,13 @@ def test_policy_gradient_rollouts_keep_the_label_each_sequence_was_asked_for(tmp
     trainer = SeqGANTrainer(tiny_config(*SETS), tmp_path / "run", command="test")
     asked, rewarded = [], []
     sample = trainer.generator.sample
-    monkeypatch.setattr(trainer.generator, "sample", lambda *a, **kw: (asked.append(kw.get("labels")),
-                                                                        sample(*a, **kw))[1])  # fmt: skip
+    monkeypatch.setattr(
+        trainer.generator, "sample", lambda *a, **kw: (asked.append(kw.get("labels")), sample(*a, **kw))[1]
+    )
     real_rewards = rollout.rollout_rewards
-    monkeypatch.setattr(rollout, "rollout_rewards", lambda *a, **kw: (rewarded.append(kw.get("labels")),
-                                                                       real_rewards(*a, **kw))[1])  # fmt: skip
+    monkeypatch.setattr(
+        rollout, "rollout_rewards", lambda *a, **kw: (rewarded.append(kw.get("labels")), real_rewards(*a, **kw))[1]
+    )
     trainer._policy_gradient_step()
     assert asked[0] is not None and rewarded[0] is asked[0]
     assert set(asked[0].tolist()) <= set(range(K)) and len(set(asked[0].tolist())) > 1
@@ -117,9 +126,33 @@ def test_sampling_asks_for_labels_and_refuses_unknown_ones(cond_run, tmp_path, c
 
 
 def test_labelled_runs_refuse_what_does_not_take_labels(tmp_path, capsys) -> None:
-    err = user_error(capsys, ["train", "--preset", "tiny", "--out-dir", str(tmp_path / "r"), "--no-progress",
-                              "--set", "data.num_labels=2", "--set", "adversarial.reward=bleu"])  # fmt: skip
+    err = user_error(
+        capsys,
+        [
+            "train",
+            "--preset",
+            "tiny",
+            "--out-dir",
+            str(tmp_path / "r"),
+            "--no-progress",
+            "--set",
+            "data.num_labels=2",
+            "--set",
+            "adversarial.reward=bleu",
+        ],
+    )
     assert "adversarial.reward bleu" in err
-    err = user_error(capsys, ["train", "--preset", "tiny", "--out-dir", str(tmp_path / "r2"), "--no-progress",
-                              "--set", "data.num_labels=-1"])  # fmt: skip
+    err = user_error(
+        capsys,
+        [
+            "train",
+            "--preset",
+            "tiny",
+            "--out-dir",
+            str(tmp_path / "r2"),
+            "--no-progress",
+            "--set",
+            "data.num_labels=-1",
+        ],
+    )
     assert "data.num_labels must be >= 0" in err

@@ -49,7 +49,7 @@ def test_shuffled_reward_run_sees_the_same_rewards_but_learns_differently(tmp_pa
         runs[name] = tmp_path / name
         SeqGANTrainer.fork(src, tiny_config("adversarial.epochs=1", *sets), runs[name]).fit()
     first = {n: next(e for e in events(r) if "g/reward_by_pos" in e) for n, r in runs.items()}
-    assert first["plain"]["g/reward_by_pos"] == pytest.approx(first["shuffled"]["g/reward_by_pos"], abs=1e-6)
+    assert first["plain"]["g/reward_by_pos"] == pytest.approx(first["shuffled"]["g/reward_by_pos"], abs=3e-6)
     weights = {n: load_file(r / "checkpoints" / "last.pt")["generator"] for n, r in runs.items()}
     assert not torch.equal(weights["plain"]["lstm.weight_hh_l0"], weights["shuffled"]["lstm.weight_hh_l0"])
 
@@ -172,8 +172,11 @@ def early_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_mle_stops_after_patience_evaluations_without_improvement(early_run: Path) -> None:
     evs = events(early_run)
-    mle = [e for e in evs if e.get("phase") == "mle" and "eval/nll_valid" in e and e["epoch"] > 0
-           and "mle/best_epoch" not in e]  # fmt: skip
+    mle = [
+        e
+        for e in evs
+        if e.get("phase") == "mle" and "eval/nll_valid" in e and e["epoch"] > 0 and "mle/best_epoch" not in e
+    ]
     values = [e["eval/nll_valid"] for e in mle]
     best = min(range(len(values)), key=values.__getitem__)
     stop = next(e for e in evs if "mle/best_epoch" in e)
@@ -200,8 +203,9 @@ def test_patience_needs_a_validation_split() -> None:
 
 
 @pytest.mark.parametrize("kill_after_lines", [7, 11])
-def test_early_stopped_run_killed_in_mle_resumes_to_the_uninterrupted_result(early_run: Path, tmp_path: Path,
-                                                                             kill_after_lines: int) -> None:
+def test_early_stopped_run_killed_in_mle_resumes_to_the_uninterrupted_result(
+    early_run: Path, tmp_path: Path, kill_after_lines: int
+) -> None:
     """SIGKILL inside MLE (after the best epoch so far is held) and resume: the best weights and the patience
     count travel in the checkpoint, so the stop and every later number are those of the uninterrupted run."""
     import subprocess

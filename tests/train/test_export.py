@@ -25,8 +25,16 @@ def text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     prepare(d / "c.txt", d / "data", test_frac=0.2)
     run = d / "run"
-    SeqGANTrainer(tiny_config(f"data.path={d / 'data'}", "generator.kind=transformer", "generator.emb_dim=16",
-                              "generator.ff_dim=32", "generator.init_std=0.02"), run).fit()  # fmt: skip
+    SeqGANTrainer(
+        tiny_config(
+            f"data.path={d / 'data'}",
+            "generator.kind=transformer",
+            "generator.emb_dim=16",
+            "generator.ff_dim=32",
+            "generator.init_std=0.02",
+        ),
+        run,
+    ).fit()
     return run
 
 
@@ -36,8 +44,18 @@ def test_export_samples_like_the_run_after_the_run_is_gone(tiny_run: Path, tmp_p
     before = seqgan.load_run(run).sample(12, seed=3)
     result = json.loads(ok(capsys, ["export", str(run), "--out", str(tmp_path / "model"), "--json"]).splitlines()[-1])
     files = sorted(p.name for p in (tmp_path / "model").iterdir())
-    assert files == result["files"] == ["MODEL_CARD.md", "config.json", "discriminator.safetensors",
-                                        "generator.safetensors", "model.json", "oracle.npz"]  # fmt: skip
+    assert (
+        files
+        == result["files"]
+        == [
+            "MODEL_CARD.md",
+            "config.json",
+            "discriminator.safetensors",
+            "generator.safetensors",
+            "model.json",
+            "oracle.npz",
+        ]
+    )
     command = (run / "command.txt").read_text().strip()
     shutil.rmtree(run)  # the model needs nothing of the run
     assert ok(capsys, ["sample", str(tmp_path / "model"), "--num-samples", "12", "--seed", "3"]).splitlines() == before
@@ -57,8 +75,9 @@ def test_text_model_generates_text_in_one_call(text_run: Path, tmp_path: Path, c
     assert len(lines) == 4 and all(line.startswith("a cat") for line in lines)
     assert "give --data DIR" in user_error(capsys, ["eval", str(out)])
     data = text_run.parent / "data"
-    metrics = json.loads(ok(capsys, ["eval", str(out), "--data", str(data), "--num-samples", "30", "--json"])
-                         .splitlines()[-1])  # fmt: skip
+    metrics = json.loads(
+        ok(capsys, ["eval", str(out), "--data", str(data), "--num-samples", "30", "--json"]).splitlines()[-1]
+    )
     assert "eval/nll_test" in metrics and "eval/bleu4" in metrics
     assert "--force to replace an exported model" in user_error(capsys, ["export", str(text_run), "--out", str(out)])
     ok(capsys, ["export", str(text_run), "--out", str(out), "--force"])

@@ -152,8 +152,9 @@ def test_bf16_d_training_keeps_the_accuracy_curve(tmp_path) -> None:
     curves = {}
     for flag in ("false", "true"):
         run = tmp_path / flag
-        SeqGANTrainer(tiny_config("pretrain.d_steps=8", "adversarial.epochs=2", f"discriminator.train_bf16={flag}"),
-                      run).fit()  # fmt: skip
+        SeqGANTrainer(
+            tiny_config("pretrain.d_steps=8", "adversarial.epochs=2", f"discriminator.train_bf16={flag}"), run
+        ).fit()
         curves[flag] = [(e["d/acc_real"], e["d/acc_fake"]) for e in events(run) if "d/acc_real" in e]
     assert len(curves["true"]) == len(curves["false"]) == 10
     pairs = zip(curves["true"], curves["false"], strict=True)
@@ -182,8 +183,12 @@ def test_bf16_switches_default_to_the_hardware_and_are_saved(tmp_path, monkeypat
         assert saved["discriminator"]["train_bf16"] is native and saved["adversarial"]["reward_bf16"] is native
     monkeypatch.setattr("seqgan.train.trainer.native_bf16", lambda device: True)
     run = tmp_path / "explicit"
-    SeqGANTrainer(tiny_config("pretrain.g_epochs=0", "pretrain.d_steps=0", "adversarial.epochs=0",
-                              "adversarial.reward_bf16=false"), run).fit()  # fmt: skip
+    SeqGANTrainer(
+        tiny_config(
+            "pretrain.g_epochs=0", "pretrain.d_steps=0", "adversarial.epochs=0", "adversarial.reward_bf16=false"
+        ),
+        run,
+    ).fit()
     saved = json.loads((run / "config.json").read_text())
     assert saved["adversarial"]["reward_bf16"] is False and saved["discriminator"]["train_bf16"] is True
     legacy = SeqGANConfig().to_dict()

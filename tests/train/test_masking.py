@@ -79,8 +79,9 @@ def test_log_probs_and_mle_loss_count_real_positions_only():
     g = _generator()
     tokens = torch.tensor([[4, EOS, PAD, PAD]])
     logp = torch.log_softmax(g(tokens), -1)[0]
-    assert torch.allclose(g.log_probs(tokens)[0], torch.stack([logp[0, 4], logp[1, EOS], logp.new_zeros(()),
-                                                               logp.new_zeros(())]))  # fmt: skip
+    assert torch.allclose(
+        g.log_probs(tokens)[0], torch.stack([logp[0, 4], logp[1, EOS], logp.new_zeros(()), logp.new_zeros(())])
+    )
     loss = mle_loss(g(tokens), tokens, sequence_mask(tokens, EOS))
     assert torch.allclose(loss, -(logp[0, 4] + logp[1, EOS]) / 2)
 

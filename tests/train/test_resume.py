@@ -18,8 +18,7 @@ from seqgan.train.logbook import CollapseMonitor
 from seqgan.train.trainer import SeqGANTrainer
 
 # Longer than the plain tiny preset so that kills land inside each phase.
-LONGER = ["pretrain.g_epochs=12", "pretrain.d_steps=6", "adversarial.epochs=10", "eval.every=1",
-          "run.progress=false"]  # fmt: skip
+LONGER = ["pretrain.g_epochs=12", "pretrain.d_steps=6", "adversarial.epochs=10", "eval.every=1", "run.progress=false"]
 
 
 def _config(extra: list[str] = ()):
@@ -33,8 +32,11 @@ def _cli(*args: str) -> list[str]:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> list[dict]:
     out = tmp_path_factory.mktemp("full") / "run"
-    subprocess.run(_cli("train", "--preset", "tiny", "--out-dir", str(out), *sum((["--set", s] for s in LONGER), [])),
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        _cli("train", "--preset", "tiny", "--out-dir", str(out), *sum((["--set", s] for s in LONGER), [])),
+        check=True,
+        capture_output=True,
+    )
     return events(out)
 
 
@@ -48,12 +50,16 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, uninterrupted):
     first_adv = next(i for i, e in enumerate(uninterrupted) if e["phase"] == "adversarial")
     kill_points = [5, first_d + 3, first_adv + 4]
     assert kill_points[-1] < n
-    proc = subprocess.Popen(_cli("train", "--preset", "tiny", "--out-dir", str(out), *sets),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        _cli("train", "--preset", "tiny", "--out-dir", str(out), *sets),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     killed = [kill_when(proc, out / "metrics.jsonl", kill_points[0])]
     for point in kill_points[1:]:
-        proc = subprocess.Popen(_cli("train", "--resume", str(out)), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.Popen(
+            _cli("train", "--resume", str(out)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         killed.append(kill_when(proc, out / "metrics.jsonl", point))
     assert any(killed), "no kill landed: the test did not test resuming"
     subprocess.run(_cli("train", "--resume", str(out)), check=True, capture_output=True)
@@ -122,8 +128,12 @@ def test_second_process_is_refused_while_the_run_is_locked(tmp_path):
 def test_signal_finishes_the_epoch_saves_and_resumes_to_the_same_result(sig, tmp_path, uninterrupted):
     out = tmp_path / "run"
     sets = sum((["--set", s] for s in LONGER), [])
-    proc = subprocess.Popen(_cli("train", "--preset", "tiny", "--out-dir", str(out), *sets),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        _cli("train", "--preset", "tiny", "--out-dir", str(out), *sets),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not (out / "metrics.jsonl").exists() or (out / "metrics.jsonl").read_bytes().count(b"\n") < 4:
         assert time.monotonic() < deadline and proc.poll() is None
@@ -213,8 +223,9 @@ def test_mle_baseline_mode_spends_the_adversarial_epochs_on_mle(tmp_path):
     assert not any(e["phase"] == "d_pretrain" or "d/loss" in e for e in evs)
     losses = [e["g/mle_loss"] for e in evs if "g/mle_loss" in e]
     assert len(losses) == 12 + 10
-    longer = SeqGANTrainer(_config(["pretrain.g_epochs=22", "pretrain.d_steps=0", "adversarial.epochs=0"]),
-                           tmp_path / "longer")  # fmt: skip
+    longer = SeqGANTrainer(
+        _config(["pretrain.g_epochs=22", "pretrain.d_steps=0", "adversarial.epochs=0"]), tmp_path / "longer"
+    )
     longer.fit()
     longer.close()
     assert losses == [e["g/mle_loss"] for e in events(tmp_path / "longer") if "g/mle_loss" in e]

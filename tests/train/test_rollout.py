@@ -24,8 +24,14 @@ V, T, B, N = 11, 5, 4, 3
 FILTERS = ((1, 3), (2, 4), (3, 3), (5, 2))
 
 
-def make_models(vocab: int = V, seq_len: int = T, seed: int = 0, g_std: float = 0.8,
-                dropout_keep: float = 0.75, d_scale: float = 10.0) -> tuple[Generator, Discriminator]:  # fmt: skip
+def make_models(
+    vocab: int = V,
+    seq_len: int = T,
+    seed: int = 0,
+    g_std: float = 0.8,
+    dropout_keep: float = 0.75,
+    d_scale: float = 10.0,
+) -> tuple[Generator, Discriminator]:
     torch.manual_seed(seed)
     g = Generator(vocab, 6, 6, init_std=g_std).double()
     filters = tuple((w, n) for w, n in FILTERS if w <= seq_len)
@@ -147,8 +153,9 @@ def test_constant_discriminator_gives_constant_rewards() -> None:
     torch.testing.assert_close(rewards, torch.full((B, T), 0.7, dtype=torch.float64), rtol=0, atol=1e-12)
 
 
-def _exact_q(g: Generator, d: Discriminator, prefix: list[int], seq_len: int, vocab: int
-             ) -> tuple[list[float], list[float], list[float]]:  # fmt: skip
+def _exact_q(
+    g: Generator, d: Discriminator, prefix: list[int], seq_len: int, vocab: int
+) -> tuple[list[float], list[float], list[float]]:
     """Exact E[D] and E[D^2] of the completions of each prefix length, by enumeration, and
     (a wrong answer to tell apart) the unweighted mean of D over the completions."""
     seqs = torch.tensor(list(itertools.product(range(vocab), repeat=seq_len)), dtype=torch.long)
