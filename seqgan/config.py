@@ -1,8 +1,10 @@
 """Typed configuration: the single source of every default.
 
 Each field's comment says where its default comes from: the paper (Yu et al., AAAI 2017,
-arXiv 1609.05473) or the authors' code (LantaoYu/SeqGAN at e2b52fb). The CLI reads these
-comments for ``seqgan presets --keys`` and ``--set key=value`` only changes fields named here.
+arXiv 1609.05473) or the authors' code (LantaoYu/SeqGAN at e2b52fb). ``seqgan presets --keys`` prints each key's
+value with its comment (:func:`field_notes`), and ``--set key=value`` only changes fields named here. The names of
+the reward estimators, baselines and policy-gradient optimisers are checked against their tables when a run is set
+up (:mod:`seqgan.train.rewards`, :mod:`seqgan.train.setup`).
 """
 
 from __future__ import annotations
@@ -162,7 +164,6 @@ class EvalConfig:
     num_saved_samples: int = 20  # sequences written to samples/ at each evaluation, for humans
     bleu_orders: tuple[int, ...] = (2, 3, 4, 5)  # text data: BLEU / Self-BLEU orders (Texygen, RelGAN)
     best_metric: str | None = None  # checkpoint kept as best.pt, a validation metric; None: eval/nll_valid
-    # (runs without a validation split, made before it existed: eval/nll_oracle or eval/nll_test)
 
 
 @dataclass
@@ -190,10 +191,6 @@ class SeqGANConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SeqGANConfig:
         cfg = cls()
-        for key, value in LEGACY_VALUES.items():  # a config written before the key existed meant this value
-            section, _, name = key.partition(".")
-            if name not in d.get(section, {}):
-                set_value(cfg, key, value)
         for section, values in d.items():
             for key, value in values.items():
                 set_value(cfg, f"{section}.{key}", value)
@@ -291,10 +288,7 @@ class SeqGANConfig:
             )
         choices = {
             "adversarial.rollout_policy": ("current", "delayed"),
-            "adversarial.reward_baseline": ("none", "mean"),
             "adversarial.mode": ("seqgan", "mle", "ss"),
-            "adversarial.reward": ("discriminator", "bleu", "constant"),
-            "adversarial.g_optimizer": ("adam", "sgd"),
             "generator.kind": ("lstm", "transformer", "custom"),
             "generator.positions": ("learned", "sinusoidal"),
             "run.device": ("cpu", "cuda", "auto"),
@@ -401,13 +395,6 @@ MAX_BLEU_ORDER = 32  # longer n-grams than any sentence the benchmarks hold; a t
 # (Self-BLEU), and sampling takes one step per position.
 LIMITS = {"eval.num_samples": 100_000, "data.seq_len": 10_000, "data.num_labels": 100_000}
 
-# Keys added after runs were already written: the value an older config.json (without the key) meant.
-LEGACY_VALUES: dict[str, Any] = {
-    "data.num_valid": 0,
-    "discriminator.train_bf16": False,
-    "adversarial.reward_bf16": False,
-}
-
 
 def all_keys(cfg: SeqGANConfig | None = None) -> list[str]:
     cfg = cfg or SeqGANConfig()
@@ -481,3 +468,27 @@ def apply_overrides(cfg: SeqGANConfig, overrides: list[str]) -> SeqGANConfig:
         set_value(cfg, key.strip(), value.strip())
     cfg.validate()
     return cfg
+
+
+def field_notes() -> dict[str, str]:
+    """Every key's comment in this module's source ("section.key" -> text, continuation lines joined): the
+    documentation of each default, read back so the CLI can show it."""
+    import inspect
+    import re
+    import sys
+
+    fields = dataclasses.fields(SeqGANConfig)
+    sections = {f.type if isinstance(f.type, str) else f.type.__name__: f.name for f in fields}
+    notes: dict[str, str] = {}
+    section, last = None, None
+    for line in inspect.getsource(sys.modules[__name__]).splitlines():
+        if m := re.match(r"class (\w+)", line):
+            section, last = sections.get(m.group(1)), None
+        elif section and (m := re.match(r"    (\w+): [^#]+?#\s?(.*)$", line)):
+            last = f"{section}.{m.group(1)}"
+            notes[last] = m.group(2).strip()
+        elif last and (m := re.match(r"    #\s?(.*)$", line)):
+            notes[last] += " " + m.group(1).strip()
+        else:
+            last = None
+    return notes

@@ -94,12 +94,14 @@ def _make_trainer(args: argparse.Namespace) -> SeqGANTrainer:
 
 def cmd_presets(args: argparse.Namespace) -> None:
     from seqgan import presets
-    from seqgan.config import all_keys, get_value
+    from seqgan.config import all_keys, field_notes, get_value
 
     if args.keys:
         cfg = presets.get(args.preset or "paper")
+        notes = field_notes()
         for key in all_keys(cfg):
-            print(f"{key} = {get_value(cfg, key)!r}")
+            note = f"  # {notes[key]}" if key in notes else ""
+            print(f"{key} = {get_value(cfg, key)!r}{note}")
         return
     for name in presets.PRESETS:
         print(f"{name:10s} {presets.describe(name)}")
@@ -155,6 +157,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "list the presets (or, with --keys, every config key and its value)",
         "seqgan presets --keys --preset demo",
     )
-    p.add_argument("--keys", action="store_true", help="list every config key with its value")
+    p.add_argument(
+        "--keys", action="store_true", help="list every config key with its value and where its default comes from"
+    )
     p.add_argument("--preset", help=f"with --keys: the preset whose values to show, one of: {names} (default paper)")
     p.set_defaults(func=cmd_presets)

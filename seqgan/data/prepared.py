@@ -132,7 +132,7 @@ class PreparedData:
     train_lengths: torch.Tensor  # (N,) real tokens including EOS (T for ids)
     test: torch.Tensor
     test_lengths: torch.Tensor
-    valid: torch.Tensor  # (N_valid, T); empty for a directory prepared before validation splits existed
+    valid: torch.Tensor  # (N_valid, T); empty with --valid-frac 0
     valid_lengths: torch.Tensor
     manifest: dict[str, Any]
     train_labels: torch.Tensor | None = None  # (N,) long label ids (names: vocab.labels); None: unlabelled data
@@ -149,10 +149,12 @@ class PreparedData:
 
 
 def load_prepared(data_dir: str | Path) -> PreparedData:
-    """Read a directory written by :func:`prepare` (CPU tensors); a missing test.pt or valid.pt gives an empty split."""
+    """Read a directory written by :func:`prepare` (CPU tensors): every split file is there (an empty split is an
+    empty file)."""
     d = Path(data_dir)
     hint = f"create it with `seqgan prepare INPUT --out {d}`"
-    missing = next((name for name in ("vocab.json", "manifest.json", "train.pt") if not (d / name).is_file()), "")
+    files = ("vocab.json", "manifest.json", "train.pt", "valid.pt", "test.pt")
+    missing = next((name for name in files if not (d / name).is_file()), "")
     if not d.is_dir() or missing:
         why = f"missing {missing}" if d.is_dir() else "no such directory"
         raise UserError(f"{d} is not a prepared data directory ({why}): {hint}")
@@ -162,10 +164,6 @@ def load_prepared(data_dir: str | Path) -> PreparedData:
     vocab, tensors, labels = Vocab.load(d / "vocab.json"), [], {}
     for name in ("train.pt", "test.pt", "valid.pt"):
         split = name.removesuffix(".pt")
-        if name != "train.pt" and not (d / name).is_file():  # no test / validation split (or an older directory)
-            tensors += [tensors[0][:0], tensors[1][:0]]
-            labels[split] = None if labels["train"] is None else labels["train"][:0]
-            continue
         try:
             obj = torch.load(d / name, map_location="cpu", weights_only=True)
             tokens, lengths = obj["tokens"], obj["lengths"]

@@ -198,3 +198,11 @@ def parse_id(tok: str, vocab_size: int, where: str) -> int:
     if not 0 <= int(tok) < vocab_size:
         raise UserError(f"{where}: id {tok} is outside 0..{vocab_size - 1}; fix the line or raise --vocab-size")
     return int(tok)
+
+
+def data_kind(vocab: Vocab | None) -> str:
+    """What a run or an exported model generates, from its vocabulary: "oracle" (none: the synthetic task),
+    "music" (a pitch vocabulary) or "text"."""
+    if vocab is None:
+        return "oracle"
+    return "music" if vocab.pitch is not None else "text"

@@ -7,11 +7,13 @@ import json
 import logging
 import math
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor, nn
+from tqdm import tqdm
 
 from seqgan.data.decode import strip_special
 from seqgan.errors import TrainingError
@@ -176,3 +178,34 @@ class EarlyStopping:
             return False
         self.best["bad"] += 1
         return self.best["bad"] >= self.patience
+
+
+class BestTracker:
+    """Which evaluation was the best so far by ``metric`` (``value``, kept in checkpoints); ``pending`` until the
+    trainer has saved that state as best.pt."""
+
+    def __init__(self, metric: str, higher_is_better: bool) -> None:
+        self.metric, self.higher_is_better = metric, higher_is_better
+        self.value: float | None = None
+        self.pending = False
+
+    def update(self, metrics: dict[str, float]) -> None:
+        value = metrics.get(self.metric)
+        if value is None:
+            return
+        if self.value is None or (value > self.value if self.higher_is_better else value < self.value):
+            self.value, self.pending = value, True
+
+
+def progress_bar(total: int, initial: int, desc: str, show: bool) -> tqdm:
+    """A bar over a phase's epochs on stderr (hidden when ``show`` is False or stderr is not a terminal)."""
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit="ep",
+        leave=False,
+        file=sys.stderr,
+        disable=None if show else True,
+        dynamic_ncols=True,
+    )

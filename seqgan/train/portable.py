@@ -29,7 +29,7 @@ from torch import Tensor
 
 from seqgan.config import SeqGANConfig
 from seqgan.data.decode import render_rows
-from seqgan.data.vocab import Vocab
+from seqgan.data.vocab import Vocab, data_kind
 from seqgan.errors import UserError
 from seqgan.eval.labels import Classifier, bayes_classifier, cnn_classifier, train_label_classifier
 from seqgan.eval.lm import forward_lm, lm_scores
@@ -418,7 +418,7 @@ def _load_exported(folder: Path) -> Run:
                 f"{folder / name} is damaged or does not match its config.json "
                 f"({type(e).__name__}): export the run again"
             ) from None
-    kind = "oracle" if vocab is None else ("music" if vocab.pitch is not None else "text")
+    kind = data_kind(vocab)
     empty = torch.zeros(0, cfg.data.seq_len, dtype=torch.long)
     return Run(
         cfg,

@@ -530,8 +530,9 @@ def test_valid_file_and_valid_frac_errors(tmp_path: Path) -> None:
         prepare(_file(tmp_path, CORPUS), tmp_path / "blank", valid_file=_file(tmp_path, "\n \n", name="b.txt"))
 
 
-def test_directory_without_valid_pt_loads_with_an_empty_validation_split(tmp_path: Path) -> None:
-    _prep(tmp_path, CORPUS * 3, test_frac=0.25, valid_frac=0.25)
-    (tmp_path / "out" / "valid.pt").unlink()  # a directory prepared before validation splits existed
-    d = load_prepared(tmp_path / "out")
-    assert d.valid.shape == (0, d.seq_len) and d.valid_lengths.shape == (0,) and len(d.test) == 3
+def test_directory_without_a_split_file_is_refused(tmp_path: Path) -> None:
+    _prep(tmp_path, CORPUS * 3, test_frac=0.25, valid_frac=0)
+    assert load_prepared(tmp_path / "out").valid.shape[0] == 0  # an empty split is an empty file
+    (tmp_path / "out" / "valid.pt").unlink()
+    with pytest.raises(UserError, match="not a prepared data directory \\(missing valid.pt\\)"):
+        load_prepared(tmp_path / "out")

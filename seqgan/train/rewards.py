@@ -1,0 +1,143 @@
+"""The reward of the adversarial phase: one interface, a table of implementations.
+
+A reward estimator turns the sequences sampled for one G step into their action values Q(Y_1:t-1, y_t), (B, T),
+which the policy gradient (Eq. 8) weights the log-probabilities with. The table :data:`REWARDS` maps
+``adversarial.reward`` to a factory; ``adversarial.reward_shuffle`` wraps any of them in the shuffled-reward control,
+and :data:`BASELINES` maps ``adversarial.reward_baseline`` to what is subtracted from Q. A new estimator is one class
+(or function returning one) and one entry in :data:`REWARDS`; the training loop does not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import Tensor, nn
+
+from seqgan.config import AdversarialConfig
+from seqgan.data.decode import strip_special
+from seqgan.errors import UserError
+from seqgan.eval.bleu import BleuReference
+from seqgan.models.interface import SequenceGenerator, States, dtype_of
+from seqgan.models.sampling import sequence_mask
+from seqgan.train import rollout
+from seqgan.train.losses import mean_reward
+
+
+@dataclass
+class RewardInputs:
+    """What an estimator may read for one G step (one process's share of the batch, B rows)."""
+
+    tokens: Tensor  # (B, T) the sampled sequences Y_1:T
+    states: States | None  # the roll-out policy's states along ``tokens`` (None: the policy computes them)
+    labels: Tensor | None  # (B,) the label each sequence was asked for (conditional generation), else None
+    policy: SequenceGenerator  # the roll-out policy G_beta that completes prefixes
+    discriminator: nn.Module  # D, in the state the last D round left it
+    rng: torch.Generator  # the training stream: every draw an estimator makes comes from it
+    cfg: AdversarialConfig
+    train_data: Tensor  # (N, T) the training sequences
+
+
+class RewardEstimator(Protocol):
+    uses_discriminator: bool  # True: D is pre-trained and trained by the adversarial loop's d-steps
+
+    def __call__(self, batch: RewardInputs) -> Tensor:
+        """Q-values (B, T) of ``batch.tokens``, in G's dtype or D's."""
+        ...
+
+
+class DiscriminatorReward:
+    """The paper's reward (Eq. 4): Q of a prefix is the mean of D's P(real) over ``rollout_num`` Monte Carlo
+    completions by the roll-out policy; the full sequence's Q is D(Y) itself."""
+
+    uses_discriminator = True
+
+    def __call__(self, batch: RewardInputs) -> Tensor:
+        cfg = batch.cfg
+        return rollout.rollout_rewards(
+            batch.policy,
+            batch.discriminator,
+            batch.tokens,
+            cfg.rollout_num,
+            batch.states,
+            rng=batch.rng,
+            score_batch=cfg.d_score_batch,
+            dropout=cfg.reward_dropout,
+            bf16=bool(cfg.reward_bf16),
+            labels=batch.labels,
+        )
+
+
+class BleuReward:
+    """PG-BLEU (paper Table 1): Eq. 4 with BLEU-``bleu_order`` of each completion against the training data in
+    place of D. The training data is indexed once, on first use."""
+
+    uses_discriminator = False
+
+    def __init__(self) -> None:
+        self._reference: BleuReference | None = None
+
+    def __call__(self, batch: RewardInputs) -> Tensor:
+        if self._reference is None:
+            refs = strip_special(batch.train_data.cpu(), batch.policy.eos_token)
+            self._reference = BleuReference(refs, (batch.cfg.bleu_order,))
+        return rollout.bleu_rollout_rewards(
+            batch.policy, self._reference, batch.tokens, batch.cfg.rollout_num, batch.states, rng=batch.rng
+        )
+
+
+class ConstantReward:
+    """The constant-reward control: Q = 1 everywhere, no roll-outs. The gradient then only raises the probability
+    of G's own samples, which tells how much of SeqGAN's effect needs no information from D at all."""
+
+    uses_discriminator = False
+
+    def __call__(self, batch: RewardInputs) -> Tensor:
+        return torch.ones(batch.tokens.shape, device=batch.tokens.device, dtype=dtype_of(batch.policy))
+
+
+class ShuffledReward:
+    """The shuffled-reward control (Caccia et al. 2020) around any estimator: the same Q values, permuted at each
+    position across the sequences still running there, so that they no longer belong to the sequences that earned
+    them (:func:`seqgan.train.rollout.shuffle_rewards`)."""
+
+    def __init__(self, inner: RewardEstimator) -> None:
+        self.inner = inner
+        self.uses_discriminator = inner.uses_discriminator
+
+    def __call__(self, batch: RewardInputs) -> Tensor:
+        q = self.inner(batch)
+        return rollout.shuffle_rewards(q, sequence_mask(batch.tokens, batch.policy.eos_token), batch.rng)
+
+
+# adversarial.reward -> a factory of its estimator (a new estimator: one entry here).
+REWARDS: dict[str, Callable[[], RewardEstimator]] = {
+    "discriminator": DiscriminatorReward,
+    "bleu": BleuReward,
+    "constant": ConstantReward,
+}
+
+# adversarial.reward_baseline -> b in Q - b: rewards (B, T) of the whole batch, its real positions (B, T) -> b.
+BASELINES: dict[str, Callable[[Tensor, Tensor], Tensor | float]] = {
+    "none": lambda rewards, mask: 0.0,  # the paper and the authors' code
+    "mean": mean_reward,  # the batch's mean Q over real tokens (a control: Q centred, its ranking kept)
+}
+
+
+def check_reward(cfg: AdversarialConfig) -> None:
+    """A UserError for a reward or baseline name that is not in its table (before anything is written)."""
+    for key, value, table in (
+        ("adversarial.reward", cfg.reward, REWARDS),
+        ("adversarial.reward_baseline", cfg.reward_baseline, BASELINES),
+    ):
+        if value not in table:
+            raise UserError(f"{key} must be one of {', '.join(table)}; got {value!r}")
+
+
+def build_reward(cfg: AdversarialConfig) -> RewardEstimator:
+    """The estimator ``cfg`` names, wrapped in the shuffled-reward control when ``reward_shuffle`` is on."""
+    check_reward(cfg)
+    estimator = REWARDS[cfg.reward]()
+    return ShuffledReward(estimator) if cfg.reward_shuffle else estimator
