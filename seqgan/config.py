@@ -357,7 +357,7 @@ def _metric_pattern(key: str) -> str:
 
 
 def best_metric_higher_is_better(key: str) -> bool:
-    return SELECTION_METRICS.get(_metric_pattern(key), False)  # NLL of the test split (older runs): lower
+    return SELECTION_METRICS.get(_metric_pattern(key), False)  # NLLs: lower is better
 
 
 def check_best_metric(cfg: SeqGANConfig) -> None:

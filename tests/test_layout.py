@@ -102,7 +102,8 @@ def test_the_checker_sees_a_cycle_and_an_upward_import(tmp_path: Path) -> None:
 
 def test_modules_stay_readable() -> None:
     sizes = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
-    too_long = {name: n for name, n in sizes.items() if n > 640}
+    too_long = {name: n for name, n in sizes.items() if n > 600}
+    assert sizes["seqgan.train.trainer"] <= 320, "trainer.py holds Algorithm 1 alone: move the rest to its modules"
     assert not too_long, too_long
 
 

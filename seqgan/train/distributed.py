@@ -4,11 +4,11 @@
 the environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT``) and joins one
 process group: gloo for tensors on the CPU and, on a machine with CUDA, NCCL for tensors on the GPU (one
 group, ``cpu:gloo,cuda:nccl``; Python objects always travel over gloo). The trainer splits the work
-(``seqgan/trainer.py``) and calls the few collectives below; the gradient of every step is summed over
+(``seqgan/train/steps.py``) and calls the few collectives below; the gradient of every step is summed over
 the ranks before the clip, so all ranks take the same step and their parameters stay identical.
 
 Without torchrun (or with ``WORLD_SIZE=1``) there is no process group and every helper here is the
-identity: a single process computes exactly what it computed before this module existed.
+identity, so a single process pays nothing for it and computes exactly what plain PyTorch would.
 """
 
 from __future__ import annotations
