@@ -131,7 +131,9 @@ class AdversarialConfig:
     mode: str = "seqgan"  # "seqgan" (policy gradient); baselines of paper Table 1 spend these epochs on "mle"
     # (maximum likelihood) or "ss" (scheduled sampling, Bengio et al. 2015); neither uses D
     reward: str = "discriminator"  # Q of the roll-outs: "discriminator" (paper), "bleu" (PG-BLEU baseline of
-    # Table 1: BLEU of the completion against the training data) or "constant" (Q = 1; ablation, LantaoYu#21)
+    # Table 1: BLEU of the completion against the training data), "constant" (Q = 1; ablation, LantaoYu#21),
+    # "centred" (2 Q - 1 minus a moving baseline; ScratchGAN, de Masson d'Autume et al. 2019) or "maligan" (normalised
+    # importance weights D / (1 - D) minus their mean; Che et al. 2017); the table is seqgan/train/rewards.py
     bleu_order: int = 4  # PG-BLEU: BLEU-n of the reward (uniform weights, method1); the paper does not give n
     reward_shuffle: bool = False  # control (Caccia et al. 2020): permute Q across the batch at each position,
     # the same values without their link to the sequences; if SeqGAN does not beat it, D's information does not help
@@ -149,6 +151,8 @@ class AdversarialConfig:
     rollout_policy: str = "current"  # "current": G_beta = G_theta (paper; what the authors' code does)
     rollout_update_rate: float = 0.8  # "delayed" policy: beta <- r*beta + (1-r)*theta (authors' 0.8)
     reward_baseline: str = "none"  # "none" (paper, authors) or "mean": subtract the batch mean reward
+    baseline_rate: float = 0.08  # reward "centred": weight of each new batch in the moving baseline (ScratchGAN's
+    # baseline decay 0.08)
     g_lr: float = 0.01  # authors' code: a second Adam at 0.01 for the policy gradient
     g_optimizer: str = "adam"  # authors' code: Adam; "sgd" (plain, no momentum) is a control without Adam's
     # per-parameter normalisation, which turns all-positive rewards into a push toward the sampled tokens
@@ -282,6 +286,8 @@ class SeqGANConfig:
             raise UserError(f"generator.dropout must be in [0, 1), got {self.generator.dropout}")
         if not 0.0 < self.discriminator.dropout_keep <= 1.0:
             raise UserError(f"discriminator.dropout_keep must be in (0, 1], got {self.discriminator.dropout_keep}")
+        if not 0.0 < self.adversarial.baseline_rate <= 1.0:
+            raise UserError(f"adversarial.baseline_rate must be in (0, 1], got {self.adversarial.baseline_rate}")
         if not 0.0 <= self.adversarial.rollout_update_rate <= 1.0:
             raise UserError(
                 f"adversarial.rollout_update_rate must be in [0, 1], got {self.adversarial.rollout_update_rate}"

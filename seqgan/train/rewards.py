@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -22,7 +22,7 @@ from seqgan.errors import UserError
 from seqgan.eval.bleu import BleuReference
 from seqgan.models.interface import SequenceGenerator, States, dtype_of
 from seqgan.models.sampling import sequence_mask
-from seqgan.train import rollout
+from seqgan.train import distributed, rollout
 from seqgan.train.losses import mean_reward
 
 
@@ -41,6 +41,10 @@ class RewardInputs:
 
 
 class RewardEstimator(Protocol):
+    """Optional members: ``stats`` (a dict of numbers about the last call, logged with the step, e.g. the
+    effective sample size) and ``state_dict()`` / ``load_state_dict()`` for an estimator that carries state across
+    steps (a moving baseline), which checkpoints then hold so that resume equals uninterrupted."""
+
     uses_discriminator: bool  # True: D is pre-trained and trained by the adversarial loop's d-steps
 
     def __call__(self, batch: RewardInputs) -> Tensor:
@@ -111,12 +115,92 @@ class ShuffledReward:
         q = self.inner(batch)
         return rollout.shuffle_rewards(q, sequence_mask(batch.tokens, batch.policy.eos_token), batch.rng)
 
+    @property
+    def stats(self) -> dict[str, float]:
+        return getattr(self.inner, "stats", {})
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.inner.state_dict() if hasattr(self.inner, "state_dict") else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if hasattr(self.inner, "load_state_dict"):
+            self.inner.load_state_dict(state)
+
+
+def _global(t: Tensor) -> Tensor:
+    """The rows of every process (rank order; this process's own in one process)."""
+    return distributed.all_gather_rows(t)
+
+
+def _mine(t: Tensor) -> Tensor:
+    """This process's share of rows gathered by :func:`_global`."""
+    world = distributed.world_size()
+    return t.tensor_split(world)[distributed.rank()] if world > 1 else t
+
+
+class CentredReward:
+    """ScratchGAN's centring (de Masson d'Autume et al. 2019, arXiv 1905.09922) on SeqGAN's Monte Carlo Q: each Q
+    becomes 2 Q - 1 in [-1, 1], minus a moving-average baseline b of the batch's mean centred reward, so that
+    rewards can be negative and a saturated D (Q near 0 everywhere) still ranks the batch's sequences around their
+    mean. b starts at the first batch's mean (ours: the paper starts from 0, which makes the first step push every
+    token down) and then moves as b <- (1 - a) b + a mean, a = ``adversarial.baseline_rate`` (ScratchGAN's
+    baseline decay 0.08)."""
+
+    uses_discriminator = True
+
+    def __init__(self) -> None:
+        self.inner = DiscriminatorReward()
+        self.baseline: float | None = None
+        self.stats: dict[str, float] = {}
+
+    def __call__(self, batch: RewardInputs) -> Tensor:
+        centred = 2.0 * self.inner(batch) - 1.0
+        mask = sequence_mask(batch.tokens, batch.policy.eos_token)
+        mean = float(mean_reward(_global(centred), _global(mask)))
+        if self.baseline is None:
+            self.baseline = mean
+        advantage = centred - self.baseline
+        self.stats = {"g/baseline": self.baseline, "g/centred_mean": mean}
+        rate = batch.cfg.baseline_rate
+        self.baseline = (1.0 - rate) * self.baseline + rate * mean
+        return advantage
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"baseline": self.baseline}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.baseline = state["baseline"]
+
+
+class MaliGANReward:
+    """MaliGAN's normalised importance weights (Che et al. 2017, arXiv 1702.07983): each sequence's weight
+    r = D / (1 - D) = exp(logit_real - logit_fake), normalised over the batch (a softmax of the logit differences,
+    exact where D saturates and D / (1 - D) would overflow), minus the mean weight 1/B, is that sequence's reward at
+    every position. The weights keep ranking sequences when every D(Y) is near 0. ``g/ess``: the effective sample
+    size (sum w)^2 / sum w^2 = 1 / sum w^2, between 1 (all the weight on one sequence) and B."""
+
+    uses_discriminator = True
+
+    def __init__(self) -> None:
+        self.stats: dict[str, float] = {}
+
+    def __call__(self, batch: RewardInputs) -> Tensor:
+        d, vocab = batch.discriminator, batch.policy.vocab_size
+        with torch.no_grad(), rollout.eval_mode(d):
+            logits = d(rollout.labelled(batch.tokens, batch.labels, vocab)).float()  # (B, 2)
+        weights = torch.softmax(_global(logits[:, 1] - logits[:, 0]), dim=0)  # (B_global,)
+        self.stats = {"g/ess": float(1.0 / (weights**2).sum()), "g/weight_max": float(weights.max())}
+        reward = _mine(weights - 1.0 / len(weights)).to(dtype_of(batch.policy))
+        return reward.unsqueeze(1).expand_as(batch.tokens).contiguous()
+
 
 # adversarial.reward -> a factory of its estimator (a new estimator: one entry here).
 REWARDS: dict[str, Callable[[], RewardEstimator]] = {
     "discriminator": DiscriminatorReward,
     "bleu": BleuReward,
     "constant": ConstantReward,
+    "centred": CentredReward,
+    "maligan": MaliGANReward,
 }
 
 # adversarial.reward_baseline -> b in Q - b: rewards (B, T) of the whole batch, its real positions (B, T) -> b.

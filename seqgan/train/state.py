@@ -77,7 +77,9 @@ def save(t: SeqGANTrainer) -> None:
         "mle_best": t.early.best,
     }
     parts: dict[str, Any] = {key: None if getattr(t, key) is None else getattr(t, key).state_dict() for key in PARTS}
-    save_checkpoint(t.run.checkpoints, {"config": t.cfg.to_dict(), "state": state, "rng": rng, **parts})
+    reward = t.reward.state_dict() if hasattr(t.reward, "state_dict") else None  # a moving baseline, say
+    payload = {"config": t.cfg.to_dict(), "state": state, "rng": rng, "reward": reward, **parts}
+    save_checkpoint(t.run.checkpoints, payload)
 
 
 def restore(t: SeqGANTrainer, ckpt: dict[str, Any], fork: bool = False) -> None:
@@ -89,6 +91,8 @@ def restore(t: SeqGANTrainer, ckpt: dict[str, Any], fork: bool = False) -> None:
     for group in t.d_opt.param_groups:  # a state dict carries its rate and kind of update; the config decides
         group.update(lr=t.cfg.discriminator.lr, fused=t.cfg.discriminator.train_bf16 or None)
     distributed.set_rng_states(ckpt["rng"], t.rng, t.shared_rng, t.device)
+    if not fork and ckpt.get("reward") is not None and hasattr(t.reward, "load_state_dict"):
+        t.reward.load_state_dict(ckpt["reward"])
     state = ckpt["state"]
     t.phase, t.epoch, t.best.value = state["phase"], state["epoch"], state["best"]
     t.collapse.reference, t.early.best = state["diversity_ref"], state["mle_best"]

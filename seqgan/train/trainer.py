@@ -212,7 +212,8 @@ class SeqGANTrainer:
         policy = self.generator if self.rollout_policy is None else self.rollout_policy
         states = states if self.rollout_policy is None else None  # the delayed policy has its own states
         batch = RewardInputs(tokens, states, labels, policy, self.discriminator, self.rng, cfg, self.train_data)
-        return self.policy_gradient_update(tokens, self.reward(batch), labels)
+        q = self.reward(batch)
+        return {**self.policy_gradient_update(tokens, q, labels), **getattr(self.reward, "stats", {})}
 
     def train_discriminator(self, d_steps: int, k_epochs: int) -> dict[str, float]:
         """Lines 14-16: ``d_steps`` rounds of (as many fresh negatives as positives, shuffled once, ``k_epochs``

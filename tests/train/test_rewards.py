@@ -127,3 +127,82 @@ def test_a_fork_with_other_model_sizes_says_which_key_and_what_to_set(
     ):
         SeqGANTrainer.fork(two_runs[0], tiny_config("generator.kind=transformer"), tmp_path / "fork")
     assert not (tmp_path / "fork").exists()
+
+
+# ------------------------------------------------------------------ the field's fixes (issue: saturated D)
+class _Fixed:
+    """A stub estimator returning the given Q values in turn."""
+
+    uses_discriminator = True
+
+    def __init__(self, *qs: torch.Tensor) -> None:
+        self.qs = list(qs)
+
+    def __call__(self, batch: RewardInputs) -> torch.Tensor:
+        return self.qs.pop(0)
+
+
+def test_centred_reward_by_hand() -> None:
+    est = rewards.CentredReward()
+    est.inner = _Fixed(torch.tensor([[0.1, 0.2], [0.3, 0.4]]), torch.full((2, 2), 0.5))
+    batch = _batch(torch.ones(2, 2, dtype=torch.long), ("adversarial.baseline_rate=0.08",))
+    # 2 Q - 1 = [[-0.8, -0.6], [-0.4, -0.2]], mean -0.5: the first baseline, so the advantages are centred.
+    assert torch.allclose(est(batch), torch.tensor([[-0.3, -0.1], [0.1, 0.3]]))
+    assert est.stats["g/baseline"] == pytest.approx(-0.5)
+    # Next batch: 2 Q - 1 = 0 everywhere; the advantage is 0 - (-0.5); then b = 0.92 * -0.5 + 0.08 * 0.
+    assert torch.allclose(est(batch), torch.full((2, 2), 0.5))
+    assert est.state_dict() == {"baseline": pytest.approx(-0.46)}
+
+
+class _LogitD(torch.nn.Module):
+    """A stub D whose logit difference (real - fake) for row b is ``diffs[b]``."""
+
+    def __init__(self, diffs: list[float]) -> None:
+        super().__init__()
+        self.diffs = torch.tensor(diffs)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return torch.stack([torch.zeros(len(tokens)), self.diffs[: len(tokens)]], dim=1)
+
+
+def test_maligan_weights_by_hand() -> None:
+    """D / (1 - D) = 1 and 3 (logit differences 0 and ln 3): weights 1/4 and 3/4, minus their mean 1/2; the
+    effective sample size 1 / (1/16 + 9/16) = 1.6. A saturated D (differences -30 and -28) still ranks the pair."""
+    tokens = torch.ones(2, 3, dtype=torch.long)
+    est = rewards.MaliGANReward()
+    batch = _batch(tokens)
+    batch.discriminator = _LogitD([0.0, float(torch.log(torch.tensor(3.0)))])
+    q = est(batch)
+    assert torch.allclose(q, torch.tensor([[-0.25] * 3, [0.25] * 3]), atol=1e-6)
+    assert est.stats["g/ess"] == pytest.approx(1.6)
+    batch.discriminator = _LogitD([-30.0, -28.0])  # D(Y) about 1e-13 and 7e-13
+    q = est(batch)
+    assert float(q[1, 0]) > 0.0 > float(q[0, 0]) and torch.isfinite(q).all()
+
+
+@pytest.mark.parametrize("reward", ["centred", "maligan"])
+def test_new_estimators_train_and_resume_equals_uninterrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reward: str
+) -> None:
+    import signal
+
+    from seqgan.errors import Interrupted
+    from seqgan.train import state
+
+    sets = (f"adversarial.reward={reward}", "adversarial.epochs=3", "eval.every=1")
+    SeqGANTrainer(tiny_config(*sets), tmp_path / "whole").fit()
+    real_end_epoch = state.end_epoch
+
+    def stop_after_first_adversarial_epoch(t: SeqGANTrainer) -> None:
+        if t.phase == "adversarial" and t.epoch == 1:
+            t.signals.received = signal.SIGTERM
+        real_end_epoch(t)
+
+    monkeypatch.setattr(state, "end_epoch", stop_after_first_adversarial_epoch)
+    with pytest.raises(Interrupted):
+        SeqGANTrainer(tiny_config(*sets), tmp_path / "cut").fit()
+    monkeypatch.setattr(state, "end_epoch", real_end_epoch)
+    SeqGANTrainer.resume(tmp_path / "cut").fit()
+    assert events(tmp_path / "cut") == events(tmp_path / "whole")
+    adv = [e for e in events(tmp_path / "whole") if "g/pg_loss" in e]
+    assert len(adv) == 3 and ("g/baseline" in adv[0] if reward == "centred" else "g/ess" in adv[0])
