@@ -94,6 +94,10 @@ class DiscriminatorConfig:
     l2_reg: float = 0.2  # authors' code: 0.2 x L2 of the output layer only
     lr: float = 1e-4  # authors' code: Adam 1e-4
     batch_size: int = 64  # authors' code
+    label_smoothing: float = 0.0  # against a saturated D (ours, off = the paper): cross-entropy targets eps/2 and
+    # 1 - eps/2 instead of 0 and 1 (Szegedy et al. 2016; Salimans et al. 2016 smooth the real side only)
+    weight_decay: float = 0.0  # against a saturated D (ours, off = the paper): Adam's L2 on every weight of D
+    # (ScratchGAN, de Masson d'Autume et al. 2019: 1e-6; the authors' 0.2 x L2 of the output layer stays as l2_reg)
     train_bf16: bool | None = None  # ours (paper: fp32): D's training steps under bf16 autocast, filter banks as
     # matrix products, fused Adam; None (auto): on where the device computes bf16 natively (CPU with AVX512-BF16 or
     # AMX, CUDA), resolved when a run starts and saved; about 2x D's training speed on such a CPU, D's accuracy curve
@@ -158,6 +162,9 @@ class AdversarialConfig:
     # per-parameter normalisation, which turns all-positive rewards into a push toward the sampled tokens
     grad_clip: float = 5.0  # authors' code: global gradient-norm clip 5.0
     d_score_batch: int = 4096  # rows per discriminator call when scoring roll-outs (memory bound only)
+    d_skip_above: float | None = None  # against a saturated D (ours; None: never skip, the paper): before an
+    # epoch's d-steps, D's accuracy on a fresh batch (batch_size real and batch_size generated sequences); above
+    # this the d-steps are skipped (logged as d/skipped and d/acc_check), so D trains only while G can catch up
 
 
 @dataclass
@@ -263,6 +270,7 @@ class SeqGANConfig:
             "adversarial.d_steps",
             "adversarial.k_epochs",
             "discriminator.l2_reg",
+            "discriminator.weight_decay",
             "pretrain.grad_clip",
             "adversarial.grad_clip",
             "eval.num_saved_samples",
@@ -286,6 +294,13 @@ class SeqGANConfig:
             raise UserError(f"generator.dropout must be in [0, 1), got {self.generator.dropout}")
         if not 0.0 < self.discriminator.dropout_keep <= 1.0:
             raise UserError(f"discriminator.dropout_keep must be in (0, 1], got {self.discriminator.dropout_keep}")
+        if not 0.0 <= self.discriminator.label_smoothing < 1.0:
+            raise UserError(
+                f"discriminator.label_smoothing must be in [0, 1), got {self.discriminator.label_smoothing}"
+            )
+        skip = self.adversarial.d_skip_above
+        if skip is not None and not 0.0 <= skip <= 1.0:
+            raise UserError(f"adversarial.d_skip_above is an accuracy: give one in [0, 1] (or None), got {skip}")
         if not 0.0 < self.adversarial.baseline_rate <= 1.0:
             raise UserError(f"adversarial.baseline_rate must be in (0, 1], got {self.adversarial.baseline_rate}")
         if not 0.0 <= self.adversarial.rollout_update_rate <= 1.0:

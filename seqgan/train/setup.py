@@ -129,7 +129,9 @@ def prepare_training(
         # Two optimisers for G, as in the authors' generator.py (MLE and policy gradient).
         g_mle_opt=torch.optim.Adam(trainable, lr=cfg.pretrain.g_lr),
         g_pg_opt=G_OPTIMIZERS[cfg.adversarial.g_optimizer](trainable, lr=cfg.adversarial.g_lr),
-        d_opt=torch.optim.Adam(discriminator.parameters(), lr=cfg.discriminator.lr, **fused),
+        d_opt=torch.optim.Adam(
+            discriminator.parameters(), lr=cfg.discriminator.lr, weight_decay=cfg.discriminator.weight_decay, **fused
+        ),
         rng=rng,
         shared_rng=shared_rng,
     )

@@ -89,7 +89,8 @@ def restore(t: SeqGANTrainer, ckpt: dict[str, Any], fork: bool = False) -> None:
         if getattr(t, key) is not None and ckpt[key] is not None and not (fork and key == "g_pg_opt"):
             getattr(t, key).load_state_dict(ckpt[key])
     for group in t.d_opt.param_groups:  # a state dict carries its rate and kind of update; the config decides
-        group.update(lr=t.cfg.discriminator.lr, fused=t.cfg.discriminator.train_bf16 or None)
+        d = t.cfg.discriminator
+        group.update(lr=d.lr, weight_decay=d.weight_decay, fused=d.train_bf16 or None)
     distributed.set_rng_states(ckpt["rng"], t.rng, t.shared_rng, t.device)
     if not fork and ckpt.get("reward") is not None and hasattr(t.reward, "load_state_dict"):
         t.reward.load_state_dict(ckpt["reward"])

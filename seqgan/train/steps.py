@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from seqgan.config import SeqGANConfig
 from seqgan.models.sampling import sequence_mask, trim_padding
-from seqgan.train import distributed, logbook
+from seqgan.train import distributed, logbook, rollout
 from seqgan.train.losses import discriminator_loss, mle_loss, policy_gradient_loss
 
 
@@ -86,13 +86,20 @@ def discriminator_step(
     l2_reg: float,
     shard: Shard,
     bf16: bool = False,
+    label_smoothing: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
     """One D step (Eq. 5) on the global batch ``x`` (B, T) with labels ``y`` (B,) (1 = real): this rank sums its
     cross-entropy over the global row count and adds 1/K of the L2 term, so the summed gradients count it once.
     Returns this rank's share of the batch loss and its rows' logits."""
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
         loss, logits = discriminator_loss(
-            discriminator, shard.mine(x), shard.mine(y), l2_reg, total=len(y), l2_share=1.0 / shard.world
+            discriminator,
+            shard.mine(x),
+            shard.mine(y),
+            l2_reg,
+            total=len(y),
+            l2_share=1.0 / shard.world,
+            label_smoothing=label_smoothing,
         )
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -144,3 +151,31 @@ def sample_negatives(
         return distributed.all_gather_rows(torch.empty(0, T, dtype=torch.long, device=rng.device))
     mine = None if labels is None else labels[start : start + share]
     return distributed.all_gather_rows(generator.generate(share, T, rng, cfg.eval.batch_size, **given(mine)))
+
+
+def saturation_check(run: Any, skip_above: float | None) -> dict[str, float]:
+    """Before an epoch's d-steps (``adversarial.d_skip_above``): D's accuracy on a fresh batch, and whether the
+    d-steps are skipped because it is above ``skip_above``; {} when the check is off. ``run``: the trainer."""
+    if skip_above is None:
+        return {}
+    acc = discriminator_accuracy(run.discriminator, run.generator, run.train_data, run.train_labels, run)
+    return {"d/skipped": float(acc > skip_above), "d/acc_check": acc}
+
+
+@torch.no_grad()
+def discriminator_accuracy(
+    discriminator: nn.Module, generator: nn.Module, data: Tensor, labels: Tensor | None, run: Any
+) -> float:
+    """D's accuracy (eval mode) on ``discriminator.batch_size`` training sequences drawn at random and as many fresh
+    samples of G asked for the same labels: how well D separates them right now. ``run``: the trainer (its config,
+    random stream and shard)."""
+    cfg, rng, shard = run.cfg, run.rng, run.shard
+    num = cfg.discriminator.batch_size
+    idx = torch.randint(len(data), (num,), generator=rng, device=data.device)
+    asked = None if labels is None else labels[idx]
+    fake = sample_negatives(generator, num, cfg, rng, shard, asked)
+    x = rollout.labelled(torch.cat([data[idx], fake]), None if asked is None else asked.repeat(2), cfg.data.vocab_size)
+    with rollout.eval_mode(discriminator):
+        pred = discriminator(x).argmax(dim=1)
+    right = (pred == torch.cat([torch.ones(num), torch.zeros(num)]).to(pred)).float().mean()
+    return float(distributed.all_reduce_sum(right)) / shard.world  # every rank decides alike

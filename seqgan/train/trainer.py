@@ -181,7 +181,7 @@ class SeqGANTrainer:
                 if self.rollout_policy is not None:  # line 18, the authors' delayed variant
                     rollout.update_delayed_policy(self.rollout_policy, self.generator, cfg.rollout_update_rate)
                 if self.trains_discriminator and cfg.d_steps > 0:
-                    event.update(self.train_discriminator(cfg.d_steps, cfg.k_epochs))
+                    event.update(self.train_discriminator(cfg.d_steps, cfg.k_epochs, skip_above=cfg.d_skip_above))
                 event.update(logbook.mean_over_steps(g_stats))
                 self.collapse.check(event)
             else:  # scheduled sampling: P(true token) falls by ss_decay per epoch
@@ -215,11 +215,15 @@ class SeqGANTrainer:
         q = self.reward(batch)
         return {**self.policy_gradient_update(tokens, q, labels), **getattr(self.reward, "stats", {})}
 
-    def train_discriminator(self, d_steps: int, k_epochs: int) -> dict[str, float]:
+    def train_discriminator(self, d_steps: int, k_epochs: int, skip_above: float | None = None) -> dict[str, float]:
         """Lines 14-16: ``d_steps`` rounds of (as many fresh negatives as positives, shuffled once, ``k_epochs``
         epochs of D), as the authors' dataloader.py; accuracy is counted on the last epoch's batches. Conditional: D
-        reads each sequence with its label first, and the negatives are asked for the positives' labels."""
+        reads each sequence with its label first, and the negatives are asked for the positives' labels.
+        ``skip_above``: no rounds while D's accuracy on a fresh batch is above it (a D that stays informative)."""
         labels, V = self.train_labels, self.cfg.data.vocab_size
+        check = steps.saturation_check(self, skip_above)  # {} when off
+        if check.get("d/skipped"):
+            return check
         pos = rollout.labelled(self.train_data, labels, V)
         losses, counts = [], torch.zeros(4, device=self.device)  # right real, right fake, real, fake: no host sync
         self.discriminator.train()
@@ -247,6 +251,7 @@ class SeqGANTrainer:
             "d/loss": float(loss_sum.mean()),
             "d/acc_real": right_real / max(n_real, 1.0),
             "d/acc_fake": right_fake / max(n_fake, 1.0),
+            **check,
         }
 
     # ---------------------------------------------------------------------------------------------------- the steps
@@ -271,7 +276,8 @@ class SeqGANTrainer:
     def discriminator_step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """One D step on the global batch x (B, T), y (B,): :func:`seqgan.train.steps.discriminator_step`."""
         d = self.cfg.discriminator
-        return steps.discriminator_step(self.discriminator, self.d_opt, x, y, d.l2_reg, self.shard, bool(d.train_bf16))
+        bf16, smoothing = bool(d.train_bf16), d.label_smoothing
+        return steps.discriminator_step(self.discriminator, self.d_opt, x, y, d.l2_reg, self.shard, bf16, smoothing)
 
     def policy_gradient_update(self, tokens: Tensor, rewards: Tensor, labels: Tensor | None = None) -> dict[str, Any]:
         """One REINFORCE step on this rank's tokens (B_r, T) with Q (B_r, T): :func:`steps.policy_gradient_step`."""

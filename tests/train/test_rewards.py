@@ -206,3 +206,48 @@ def test_new_estimators_train_and_resume_equals_uninterrupted(
     assert events(tmp_path / "cut") == events(tmp_path / "whole")
     adv = [e for e in events(tmp_path / "whole") if "g/pg_loss" in e]
     assert len(adv) == 3 and ("g/baseline" in adv[0] if reward == "centred" else "g/ess" in adv[0])
+
+
+# ------------------------------------------------------------------ a D that stays informative
+def test_label_smoothing_by_hand() -> None:
+    from seqgan.train.losses import discriminator_loss
+
+    class D(torch.nn.Module):
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            return torch.tensor([[0.0, 2.0], [1.0, -1.0]])
+
+    y = torch.tensor([1, 0])
+    log_p = torch.log_softmax(torch.tensor([[0.0, 2.0], [1.0, -1.0]]), dim=1)
+    eps = 0.2  # targets 0.9 on the true class, 0.1 on the other
+    by_hand = -(0.9 * log_p[0, 1] + 0.1 * log_p[0, 0] + 0.9 * log_p[1, 0] + 0.1 * log_p[1, 1]) / 2
+    loss, _ = discriminator_loss(D(), torch.zeros(2, 3, dtype=torch.long), y, 0.0, label_smoothing=eps)
+    assert float(loss) == pytest.approx(float(by_hand), abs=1e-6)
+
+
+def test_skipping_d_steps_above_an_accuracy_band(tmp_path: Path) -> None:
+    """A band of 0 skips every epoch's d-steps (D's weights stay those of pre-training) and logs the check; a band
+    of 1 never skips but logs the check too."""
+    sets = ("adversarial.epochs=2", "adversarial.d_skip_above=0.0")
+    trainer = SeqGANTrainer(tiny_config(*sets), tmp_path / "skip")
+    trainer.fit()
+    adv = [e for e in events(tmp_path / "skip") if "g/pg_loss" in e]
+    assert [e["d/skipped"] for e in adv] == [1.0, 1.0] and all(0.0 < e["d/acc_check"] <= 1.0 for e in adv)
+    assert all("d/loss" not in e for e in adv)
+    pre = load_file(tmp_path / "skip" / "checkpoints" / "pretrained.pt")["discriminator"]
+    assert all(torch.equal(v, trainer.discriminator.state_dict()[k]) for k, v in pre.items())
+    SeqGANTrainer(tiny_config("adversarial.epochs=1", "adversarial.d_skip_above=1.0"), tmp_path / "never").fit()
+    (event,) = [e for e in events(tmp_path / "never") if "g/pg_loss" in e]
+    assert event["d/skipped"] == 0.0 and "d/loss" in event
+
+
+def test_d_weight_decay_reaches_adam_and_a_fork_takes_its_own(tmp_path: Path) -> None:
+    trainer = SeqGANTrainer(tiny_config("adversarial.epochs=0", "discriminator.weight_decay=0.001"), tmp_path / "a")
+    assert trainer.d_opt.param_groups[0]["weight_decay"] == 0.001
+    trainer.fit()
+    trainer.close()
+    fork = SeqGANTrainer.fork(tmp_path / "a", tiny_config("discriminator.weight_decay=0.01"), tmp_path / "b")
+    assert fork.d_opt.param_groups[0]["weight_decay"] == 0.01
+    with pytest.raises(UserError, match="discriminator.label_smoothing must be in"):
+        tiny_config("discriminator.label_smoothing=1.0")
+    with pytest.raises(UserError, match="adversarial.d_skip_above is an accuracy"):
+        tiny_config("adversarial.d_skip_above=2")
