@@ -87,7 +87,10 @@ class GeneratorConfig:
 
 @dataclass
 class DiscriminatorConfig:
+    kind: str = "cnn"  # "cnn": the paper's CNN with highway (authors' code); "lstm": a recurrent D that scores every
+    # prefix in one pass (ScratchGAN, de Masson d'Autume et al. 2019), needed by adversarial.reward dense
     emb_dim: int = 64  # authors' code (dis_embedding_dim)
+    hidden_dim: int = 64  # kind lstm only (ours, for the CPU; ScratchGAN's is larger): the LSTM's width
     filter_sizes: tuple[int, ...] | None = None  # None: the paper's windows for seq_len (appendix Table 5)
     num_filters: tuple[int, ...] | None = None  # None: the paper's filter counts for seq_len
     dropout_keep: float = 0.75  # authors' code: keep probability 0.75 in training, 1.0 for rewards
@@ -136,8 +139,9 @@ class AdversarialConfig:
     # (maximum likelihood) or "ss" (scheduled sampling, Bengio et al. 2015); neither uses D
     reward: str = "discriminator"  # Q of the roll-outs: "discriminator" (paper), "bleu" (PG-BLEU baseline of
     # Table 1: BLEU of the completion against the training data), "constant" (Q = 1; ablation, LantaoYu#21),
-    # "centred" (2 Q - 1 minus a moving baseline; ScratchGAN, de Masson d'Autume et al. 2019) or "maligan" (normalised
-    # importance weights D / (1 - D) minus their mean; Che et al. 2017); the table is seqgan/train/rewards.py
+    # "centred" (2 Q - 1 minus a moving baseline; ScratchGAN, de Masson d'Autume et al. 2019), "maligan" (normalised
+    # importance weights D / (1 - D) minus their mean; Che et al. 2017) or "dense" (a recurrent D's score of every
+    # prefix, discounted returns, no roll-outs; ScratchGAN); the table is seqgan/train/rewards.py
     bleu_order: int = 4  # PG-BLEU: BLEU-n of the reward (uniform weights, method1); the paper does not give n
     reward_shuffle: bool = False  # control (Caccia et al. 2020): permute Q across the batch at each position,
     # the same values without their link to the sequences; if SeqGAN does not beat it, D's information does not help
@@ -155,8 +159,9 @@ class AdversarialConfig:
     rollout_policy: str = "current"  # "current": G_beta = G_theta (paper; what the authors' code does)
     rollout_update_rate: float = 0.8  # "delayed" policy: beta <- r*beta + (1-r)*theta (authors' 0.8)
     reward_baseline: str = "none"  # "none" (paper, authors) or "mean": subtract the batch mean reward
-    baseline_rate: float = 0.08  # reward "centred": weight of each new batch in the moving baseline (ScratchGAN's
-    # baseline decay 0.08)
+    baseline_rate: float = 0.08  # rewards "centred" and "dense": weight of each new batch in the moving baseline
+    # (ScratchGAN's baseline decay 0.08)
+    discount: float = 0.23  # reward "dense": R_t = r_t + discount * R_t+1 (ScratchGAN's discount 0.23)
     g_lr: float = 0.01  # authors' code: a second Adam at 0.01 for the policy gradient
     g_optimizer: str = "adam"  # authors' code: Adam; "sgd" (plain, no momentum) is a control without Adam's
     # per-parameter normalisation, which turns all-positive rewards into a push toward the sampled tokens
@@ -301,6 +306,8 @@ class SeqGANConfig:
         skip = self.adversarial.d_skip_above
         if skip is not None and not 0.0 <= skip <= 1.0:
             raise UserError(f"adversarial.d_skip_above is an accuracy: give one in [0, 1] (or None), got {skip}")
+        if not 0.0 <= self.adversarial.discount <= 1.0:
+            raise UserError(f"adversarial.discount must be in [0, 1], got {self.adversarial.discount}")
         if not 0.0 < self.adversarial.baseline_rate <= 1.0:
             raise UserError(f"adversarial.baseline_rate must be in (0, 1], got {self.adversarial.baseline_rate}")
         if not 0.0 <= self.adversarial.rollout_update_rate <= 1.0:
@@ -311,6 +318,7 @@ class SeqGANConfig:
             "adversarial.rollout_policy": ("current", "delayed"),
             "adversarial.mode": ("seqgan", "mle", "ss"),
             "generator.kind": ("lstm", "transformer", "custom"),
+            "discriminator.kind": ("cnn", "lstm"),
             "generator.positions": ("learned", "sinusoidal"),
             "run.device": ("cpu", "cuda", "auto"),
         }
@@ -338,6 +346,11 @@ class SeqGANConfig:
                 raise UserError(
                     f"{key} {token} is not a token id: give one in 0..data.vocab_size - 1 ({self.data.vocab_size - 1})"
                 )
+        if self.adversarial.reward == "dense" and self.discriminator.kind != "lstm":
+            raise UserError(
+                "adversarial.reward dense reads D's score of every prefix, which only the recurrent D gives: "
+                "add --set discriminator.kind=lstm"
+            )
         if self.data.num_labels and self.adversarial.reward == "bleu":
             raise UserError(
                 "adversarial.reward bleu scores against all training lines, whatever their label: with "

@@ -14,6 +14,7 @@ from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
 from seqgan.models.interface import SequenceGenerator
 from seqgan.models.oracle import build_oracle
+from seqgan.models.recurrent import RecurrentDiscriminator
 from seqgan.models.transformer import TransformerGenerator
 
 
@@ -90,7 +91,11 @@ def build_models(
             "generator.kind is custom: this run's generator was passed from Python; open it from Python "
             "with the same generator (SeqGANTrainer.resume(RUN, generator=...))"
         )
-    if discriminator is None:  # a conditional D reads each sequence's label as one more token first (id V + label)
+    if discriminator is None and d.kind == "lstm":  # one pass scores every prefix (dense rewards)
+        discriminator = RecurrentDiscriminator(
+            data.vocab_size + data.num_labels, d.emb_dim, d.hidden_dim, d.dropout_keep
+        )
+    elif discriminator is None:  # a conditional D reads each sequence's label as one more token first (id V + label)
         discriminator = Discriminator(
             data.vocab_size + data.num_labels, d.filters(data.seq_len), d.emb_dim, d.dropout_keep
         )

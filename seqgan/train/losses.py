@@ -76,6 +76,12 @@ def discriminator_loss(
     so the numbers are bit for bit those of the plain mean. Returns the loss and the logits (B, 2), so the caller
     can count accuracy without a second pass.
     """
+    if getattr(discriminator, "dense", False) and len(labels):  # a D of every prefix learns from every prefix
+        every = discriminator.prefix_logits(tokens)  # (B, T, 2)
+        targets = labels.repeat_interleave(every.shape[1])
+        share = 1.0 if total is None else len(labels) / total
+        ce = F.cross_entropy(every.reshape(-1, 2), targets, label_smoothing=label_smoothing) * share
+        return ce + l2_share * l2_reg * discriminator.l2_penalty(), every[:, -1]
     logits = discriminator(tokens)
     if len(labels) == 0:  # an empty share (several processes, a last batch with fewer rows than ranks)
         ce = logits.sum() * 0.0

@@ -21,6 +21,7 @@ from seqgan.data.decode import strip_special
 from seqgan.errors import UserError
 from seqgan.eval.bleu import BleuReference
 from seqgan.models.interface import SequenceGenerator, States, dtype_of
+from seqgan.models.recurrent import dense_rewards
 from seqgan.models.sampling import sequence_mask
 from seqgan.train import distributed, rollout
 from seqgan.train.losses import mean_reward
@@ -194,6 +195,37 @@ class MaliGANReward:
         return reward.unsqueeze(1).expand_as(batch.tokens).contiguous()
 
 
+class DenseReward:
+    """ScratchGAN's dense rewards (de Masson d'Autume et al. 2019): a recurrent D (``discriminator.kind=lstm``)
+    scores every prefix of Y in one pass; the reward of token y_t is 2 D(Y_1:t) - 1, its return the discounted sum
+    R_t = r_t + ``discount`` R_t+1, minus a moving-average baseline as in :class:`CentredReward`. No Monte Carlo
+    roll-outs: one D pass per batch instead of N x T completions."""
+
+    uses_discriminator = True
+
+    def __init__(self) -> None:
+        self.baseline: float | None = None
+        self.stats: dict[str, float] = {}
+
+    def __call__(self, batch: RewardInputs) -> Tensor:
+        d, tokens = batch.discriminator, batch.tokens
+        with torch.no_grad(), rollout.eval_mode(d):
+            every = d.prefix_logits(rollout.labelled(tokens, batch.labels, batch.policy.vocab_size)).float()
+        probs = torch.softmax(every[:, -tokens.shape[1] :], dim=-1)[..., 1]  # past a conditional D's label token
+        mask = sequence_mask(tokens, batch.policy.eos_token)
+        returns = dense_rewards(probs, mask, batch.cfg.discount)
+        mean = float(mean_reward(_global(returns), _global(mask)))
+        if self.baseline is None:
+            self.baseline = mean
+        self.stats = {"g/baseline": self.baseline, "g/prefix_real_mean": float(mean_reward(probs, mask))}
+        advantage = returns - self.baseline
+        self.baseline = (1.0 - batch.cfg.baseline_rate) * self.baseline + batch.cfg.baseline_rate * mean
+        return advantage.to(dtype_of(batch.policy))
+
+    state_dict = CentredReward.state_dict
+    load_state_dict = CentredReward.load_state_dict
+
+
 # adversarial.reward -> a factory of its estimator (a new estimator: one entry here).
 REWARDS: dict[str, Callable[[], RewardEstimator]] = {
     "discriminator": DiscriminatorReward,
@@ -201,6 +233,7 @@ REWARDS: dict[str, Callable[[], RewardEstimator]] = {
     "constant": ConstantReward,
     "centred": CentredReward,
     "maligan": MaliGANReward,
+    "dense": DenseReward,
 }
 
 # adversarial.reward_baseline -> b in Q - b: rewards (B, T) of the whole batch, its real positions (B, T) -> b.

@@ -286,7 +286,8 @@ def fork_config(source: SeqGANConfig, cfg: SeqGANConfig, source_dir: Path) -> Se
     pre-training must be the same (a fork equals a run trained from scratch with ``cfg``)."""
     fixed = (
         [f"generator.{f.name}" for f in dataclasses.fields(cfg.generator)]
-        + ["discriminator.emb_dim", "discriminator.filter_sizes", "discriminator.num_filters"]
+        + ["discriminator.kind", "discriminator.emb_dim", "discriminator.hidden_dim"]
+        + ["discriminator.filter_sizes", "discriminator.num_filters"]
         + [f"pretrain.{f.name}" for f in dataclasses.fields(cfg.pretrain)]
     )
     for key in fixed:

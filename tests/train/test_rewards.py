@@ -180,7 +180,7 @@ def test_maligan_weights_by_hand() -> None:
     assert float(q[1, 0]) > 0.0 > float(q[0, 0]) and torch.isfinite(q).all()
 
 
-@pytest.mark.parametrize("reward", ["centred", "maligan"])
+@pytest.mark.parametrize("reward", ["centred", "maligan", "dense"])
 def test_new_estimators_train_and_resume_equals_uninterrupted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reward: str
 ) -> None:
@@ -190,6 +190,7 @@ def test_new_estimators_train_and_resume_equals_uninterrupted(
     from seqgan.train import state
 
     sets = (f"adversarial.reward={reward}", "adversarial.epochs=3", "eval.every=1")
+    sets += ("discriminator.kind=lstm",) if reward == "dense" else ()
     SeqGANTrainer(tiny_config(*sets), tmp_path / "whole").fit()
     real_end_epoch = state.end_epoch
 
@@ -205,7 +206,7 @@ def test_new_estimators_train_and_resume_equals_uninterrupted(
     SeqGANTrainer.resume(tmp_path / "cut").fit()
     assert events(tmp_path / "cut") == events(tmp_path / "whole")
     adv = [e for e in events(tmp_path / "whole") if "g/pg_loss" in e]
-    assert len(adv) == 3 and ("g/baseline" in adv[0] if reward == "centred" else "g/ess" in adv[0])
+    assert len(adv) == 3 and ("g/ess" in adv[0] if reward == "maligan" else "g/baseline" in adv[0])
 
 
 # ------------------------------------------------------------------ a D that stays informative
@@ -251,3 +252,31 @@ def test_d_weight_decay_reaches_adam_and_a_fork_takes_its_own(tmp_path: Path) ->
         tiny_config("discriminator.label_smoothing=1.0")
     with pytest.raises(UserError, match="adversarial.d_skip_above is an accuracy"):
         tiny_config("adversarial.d_skip_above=2")
+
+
+# ------------------------------------------------------------------ dense rewards from a recurrent D
+def test_dense_returns_by_hand() -> None:
+    from seqgan.models.recurrent import dense_rewards
+
+    probs = torch.tensor([[0.75, 0.5, 1.0], [1.0, 0.25, 0.9]])
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    # r = 2 p - 1 = [0.5, 0, 1] and [1, -0.5, (ended)]; discount 0.5 from the end.
+    expected = torch.tensor([[0.5 + 0.5 * (0.0 + 0.5 * 1.0), 0.0 + 0.5 * 1.0, 1.0], [1.0 - 0.25, -0.5, 0.0]])
+    assert torch.allclose(dense_rewards(probs, mask, 0.5), expected)
+
+
+def test_recurrent_d_scores_each_prefix_causally() -> None:
+    from seqgan.models.recurrent import RecurrentDiscriminator
+
+    torch.manual_seed(0)
+    d = RecurrentDiscriminator(20, 8, 8).eval()
+    x = torch.randint(0, 20, (3, 7))
+    every = d.prefix_logits(x)
+    assert every.shape == (3, 7, 2) and torch.allclose(d(x), every[:, -1])
+    for t in range(7):  # the score of a prefix does not see the tokens after it
+        assert torch.allclose(every[:, t], d.prefix_logits(x[:, : t + 1])[:, -1], atol=1e-6)
+
+
+def test_dense_reward_needs_the_recurrent_d() -> None:
+    with pytest.raises(UserError, match="add --set discriminator.kind=lstm"):
+        tiny_config("adversarial.reward=dense")
