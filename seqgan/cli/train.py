@@ -17,6 +17,15 @@ if TYPE_CHECKING:
 def cmd_train(args: argparse.Namespace) -> None:
     from seqgan.train import distributed
 
+    if args.tensorboard:  # every metrics log of this process mirrors its events (seqgan.train.logbook)
+        import os
+
+        from seqgan.extras import require
+        from seqgan.train.logbook import TENSORBOARD_ENV
+
+        require("tensorboard", "seqgan train --tensorboard")
+        os.environ[TENSORBOARD_ENV] = "1"
+
     finished = False
     try:
         trainer = _make_trainer(args)
@@ -146,6 +155,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "`seqgan presets --keys` lists the keys)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write every logged event and the samples to RUN/tensorboard/ as training goes "
+        "(`tensorboard --logdir RUN/tensorboard`; needs seqgan[tensorboard]; `seqgan tensorboard RUN` converts "
+        "old runs)",
+    )
     add_json(p)
     p.set_defaults(func=cmd_train)
 
