@@ -3,6 +3,7 @@ the stop signals, the mode-collapse monitor and the TensorBoard mirror."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
@@ -46,6 +47,7 @@ class MetricsLog:
         if os.environ.get(TENSORBOARD_ENV) == "1":  # `seqgan train --tensorboard`: mirror it live
             if self._board is None:
                 self._board = TensorBoardMirror(self.path.parent, live=True)
+                atexit.register(self._board.finish)  # the last evaluation's samples come after the last event
             self._board.add_samples()  # an evaluation writes its samples after its event: they come one event late
             self._board.add_event(event)
             self._board.flush()
@@ -116,6 +118,11 @@ class TensorBoardMirror:
 
     def close(self) -> None:
         self.writer.close()
+
+    def finish(self) -> None:
+        """The samples written since the last event, then close."""
+        self.add_samples()
+        self.close()
 
 
 def _is_mle(event: dict[str, Any]) -> bool:
