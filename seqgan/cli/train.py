@@ -15,17 +15,17 @@ if TYPE_CHECKING:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    import os
+
     from seqgan.train import distributed
+    from seqgan.train.logbook import TENSORBOARD_ENV
 
-    if args.tensorboard:  # every metrics log of this process mirrors its events (seqgan.train.logbook)
-        import os
-
+    mirror = args.tensorboard and os.environ.get(TENSORBOARD_ENV) != "1"
+    if mirror:  # every metrics log of this training mirrors its events (seqgan.train.logbook)
         from seqgan.extras import require
-        from seqgan.train.logbook import TENSORBOARD_ENV
 
         require("tensorboard", "seqgan train --tensorboard")
         os.environ[TENSORBOARD_ENV] = "1"
-
     finished = False
     try:
         trainer = _make_trainer(args)
@@ -34,6 +34,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         finished = True
     finally:
         distributed.shutdown(finished)  # several processes (torchrun): leave the group; nothing in one process
+        if mirror:
+            os.environ.pop(TENSORBOARD_ENV, None)
     if trainer.rank != 0:  # rank 0 reports for all
         return
     from seqgan.train.logbook import read_metrics
