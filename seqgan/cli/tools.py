@@ -1,5 +1,5 @@
-"""``seqgan plot``, ``bench``, ``bleu``, ``self-bleu`` and ``turing-test``: the tools around training (argument
-parsing only; the work is in :mod:`seqgan.tools` and :mod:`seqgan.eval.bleu`)."""
+"""``seqgan plot``, ``bench``, ``bleu``, ``self-bleu``, ``turing-test`` and ``tensorboard``: the tools around training
+(argument parsing only; the work is in :mod:`seqgan.tools` and :mod:`seqgan.eval.bleu`)."""
 
 from __future__ import annotations
 
