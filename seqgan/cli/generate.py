@@ -47,7 +47,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     kept, bar = [], tqdm(total=args.num_samples, unit="seq", file=sys.stderr, disable=None, leave=False)
     with atomic_writer(out) if out is not None else contextlib.nullcontext(sys.stdout.buffer) as sink:
         while next_chunk is not None:
-            lines = render_rows(next_chunk, run.vocab)
+            lines = render_rows(next_chunk, run.vocab, tokens=args.tokens)
             if labels is not None:
                 names = [run.labels[k] for k in labels[done : done + len(lines)].tolist()]
                 lines = [f"{name}\t{line}" for name, line in zip(names, lines, strict=True)]
@@ -61,7 +61,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     if args.midi_out:  # the checks above ran before sampling
         rows = torch.cat(kept)
         write_midi_samples(rows, run.vocab.pitch, args.midi_out)
-        text = "".join(line + "\n" for line in render_rows(rows, run.vocab))
+        text = "".join(line + "\n" for line in render_rows(rows, run.vocab, tokens=args.tokens))
         write_atomic(Path(args.midi_out) / "samples.txt", text.encode())
 
 
@@ -137,7 +137,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = subcommand(
         sub,
         "sample",
-        "generate sequences from a trained run: text for prepared data, ids for the oracle task",
+        "generate sequences from a trained run: text for prepared data (spaced as written text, subword pieces "
+        "decoded; --tokens: the tokens), ids for the oracle task",
         "seqgan sample runs/demo --num-samples 100 --seed 1 --out samples.txt",
     )
     p.add_argument("run", help="run directory written by `seqgan train`, or an exported model (`seqgan export`)")
@@ -157,6 +158,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
     p.add_argument("--seed", type=seed_type, default=0, help="sampling seed (default 0); same seed, same output")
     p.add_argument("--out", help="output file (default: stdout); written as the samples come, complete or not at all")
+    p.add_argument(
+        "--tokens",
+        action="store_true",
+        help='write the vocabulary\'s tokens apart ("a man , sitting .", subword pieces) instead of text as it is '
+        'written ("a man, sitting.")',
+    )
     add_force(p)
     p.add_argument(
         "--midi-out",

@@ -15,8 +15,17 @@ if TYPE_CHECKING:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from seqgan.train import distributed
+    import os
 
+    from seqgan.train import distributed
+    from seqgan.train.logbook import TENSORBOARD_ENV
+
+    mirror = args.tensorboard and os.environ.get(TENSORBOARD_ENV) != "1"
+    if mirror:  # every metrics log of this training mirrors its events (seqgan.train.logbook)
+        from seqgan.extras import require
+
+        require("tensorboard", "seqgan train --tensorboard")
+        os.environ[TENSORBOARD_ENV] = "1"
     finished = False
     try:
         trainer = _make_trainer(args)
@@ -25,6 +34,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         finished = True
     finally:
         distributed.shutdown(finished)  # several processes (torchrun): leave the group; nothing in one process
+        if mirror:
+            os.environ.pop(TENSORBOARD_ENV, None)
     if trainer.rank != 0:  # rank 0 reports for all
         return
     from seqgan.train.logbook import read_metrics
@@ -148,6 +159,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "`seqgan presets --keys` lists the keys)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write every logged event and the samples to RUN/tensorboard/ as training goes "
+        "(`tensorboard --logdir RUN/tensorboard`; needs seqgan[tensorboard]; `seqgan tensorboard RUN` converts "
+        "old runs)",
+    )
     add_json(p)
     p.set_defaults(func=cmd_train)
 

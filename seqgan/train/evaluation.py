@@ -3,6 +3,7 @@ that training, ``seqgan eval`` and the benchmarks score a generator the same way
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -24,6 +25,11 @@ def label_names(vocab: Vocab | None, num_labels: int) -> list[str]:
     """The names of a run's labels: the data's (``seqgan prepare --labels``), or "0".."k-1" on the oracle task."""
     names = getattr(vocab, "labels", None) if vocab is not None else None
     return list(names) if names else [str(k) for k in range(num_labels)]
+
+
+def word_tokens(vocab: Vocab | None) -> Callable[[list[int]], list] | None:
+    """What BLEU counts on a run's samples: a subword vocabulary's words (:meth:`Vocab.words`), else the ids."""
+    return vocab.words if vocab is not None and vocab.tokenizer is not None else None
 
 
 def sample_and_score(
@@ -61,6 +67,7 @@ def sample_and_score(
         test_labels=ref_labels,
         num_labels=K,
         classify=classify,
+        words=word_tokens(vocab),
     )
     return metrics, samples, labels
 

@@ -40,7 +40,7 @@ from seqgan.models.discriminator import Discriminator
 from seqgan.models.interface import SequenceGenerator
 from seqgan.models.oracle_file import load_oracle_params
 from seqgan.models.sampling import check_sampling
-from seqgan.train.evaluation import label_names
+from seqgan.train.evaluation import label_names, word_tokens
 from seqgan.train.logbook import read_metrics
 from seqgan.train.rundir import COMMAND, CONFIG, DATA, ORACLE, VOCAB, RunDir, read_run_config
 
@@ -176,7 +176,7 @@ class Run:
         seed: int = 0,
         label: Labels = None,
     ) -> list[str]:
-        """``num`` sequences as text (ids for the oracle task); see :meth:`sample_ids`."""
+        """``num`` sequences as written text (ids for the oracle task); see :meth:`sample_ids`."""
         return render_rows(self.sample_ids(num, temperature, top_k, top_p, prefix, seed, label), self.vocab)
 
     generate = sample  # model.generate(5, temperature=0.8, top_p=0.9, prefix="a man", label="pos") -> five lines
@@ -232,6 +232,7 @@ class Run:
             test_labels=None if data is None else data.get(f"{split}_labels"),
             num_labels=K,
             classify=judge,
+            words=word_tokens(self.vocab),
         )
         if K:
             metrics["labels"] = self.labels

@@ -350,7 +350,7 @@ BAD_CASES = {
     "max-len 0": (CORPUS, {"max_len": 0}, "--max-len 0 must be >= 1"),
     "test-frac 1": (CORPUS, {"test_frac": 1.0}, r"--test-frac 1.0 must be in \[0, 1\)"),
     "test-frac negative": (CORPUS, {"test_frac": -0.1}, "--test-frac -0.1 must be"),
-    "level": (CORPUS, {"level": "bpe"}, "--level 'bpe' is unknown"),
+    "level": (CORPUS, {"level": "wordpiece"}, "--level 'wordpiece' is unknown"),
     "all too long": (CORPUS, {"max_len": 1}, "all 3 non-blank lines .* exceed --max-len 1"),
     "too few lines": ("a b\n", {"test_frac": 0.5}, "1 usable line"),
     "out parent missing": (CORPUS, {"out": "no/such/dir"}, "the folder of --out .* does not exist"),
