@@ -78,7 +78,7 @@ def main() -> int:
             print(f"{name[:-5]:24s} {'identical' if same else 'DIFFERENT'} ({len(a['events'])} events)")
         return 1 if bad or not names else 0
     runs = dict(TINY)
-    if args.demo:
+    if args.demo or (args.only and "demo" in args.only):
         runs["demo"] = []
     for name, sets in runs.items():
         if args.only and name not in args.only:
