@@ -7,7 +7,8 @@ turing-test, the benchmarks). This module alone knows its file names.
       oracle.npz | vocab.json              the oracle (synthetic task) or the vocabulary (prepared data)
       metrics.jsonl                        one JSON event per line (train/logbook.py)
       samples/PHASE-EPOCH.txt              a few sequences at every evaluation
-      checkpoints/last.pt prev.pt best.pt pretrained.pt   (train/checkpoint.py)
+      checkpoints/last.pt prev.pt best.pt  (train/checkpoint.py); mle.pt, pretrained.pt: the ends of MLE and of
+                                           pre-training, which forks start from
       fork.json                            runs started with --init-from: where from
       .lock                                held while a process trains the run
 
@@ -38,7 +39,7 @@ from seqgan.train.logbook import MetricsLog
 CONFIG, COMMAND, ENV, DATA = "config.json", "command.txt", "env.json", "data.pt"
 ORACLE, VOCAB = "oracle.npz", "vocab.json"
 METRICS, FORK, LOCK, SAMPLES, CHECKPOINTS = "metrics.jsonl", "fork.json", ".lock", "samples", "checkpoints"
-LAST, PREV, BEST, PRETRAINED = "last.pt", "prev.pt", "best.pt", "pretrained.pt"
+LAST, PREV, BEST, PRETRAINED, MLE_END = "last.pt", "prev.pt", "best.pt", "pretrained.pt", "mle.pt"
 # What a fork copies from its source: the data and what decodes it.
 _SHARED = (DATA, ORACLE, VOCAB)
 

@@ -30,7 +30,7 @@ from seqgan.train import distributed, seeds
 from seqgan.train.checkpoint import latest_checkpoint, load_file
 from seqgan.train.logbook import MetricsLog
 from seqgan.train.rewards import check_reward
-from seqgan.train.rundir import PRETRAINED, RunDir, read_run_config
+from seqgan.train.rundir import MLE_END, PRETRAINED, RunDir, read_run_config
 
 # adversarial.g_optimizer -> the policy gradient's optimiser class, built with (parameters, lr=adversarial.g_lr).
 G_OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
@@ -161,9 +161,9 @@ def _open(
     elif init_from is not None:
         source = RunDir(init_from)
         source_cfg = read_run_config(source.path)
-        cfg = fork_config(source_cfg, cfg, source.path)
+        cfg, own_d = fork_config(source_cfg, cfg, source.path)
         check_fits(cfg, available_memory())
-        fork = pretrained_checkpoint(source, source_cfg, cfg, given)
+        fork = pretrained_checkpoint(source, source_cfg, cfg, given, own_d)
         distributed.check_world(fork, source.path)
         log = run.fork_from(source, cfg, command, env, fork)
     else:
@@ -260,13 +260,14 @@ def _trial_models(cfg: SeqGANConfig, given: tuple[Any, Any]) -> Any:
         return build_models(cfg, None, "cpu", *(copy.deepcopy(m) for m in given))
 
 
-def _fits(models: Any, what: str) -> Any:
+def _fits(models: Any, what: str, generator_only: bool = False) -> Any:
     """A check for :func:`latest_checkpoint`: the checkpoint's weights load into ``models``."""
 
     def check(ckpt: dict[str, Any], path: Path) -> None:
         try:
             models.generator.load_state_dict(ckpt["generator"])
-            models.discriminator.load_state_dict(ckpt["discriminator"])
+            if not generator_only:
+                models.discriminator.load_state_dict(ckpt["discriminator"])
         except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as e:
             raise UserError(f"checkpoint {path} does not fit {what} ({type(e).__name__})") from None
 
@@ -281,15 +282,26 @@ def resumable_checkpoint(run: RunDir, cfg: SeqGANConfig, given: tuple[Any, Any] 
     return latest_checkpoint(run.checkpoints, check, hint=": the run cannot continue; start a new one")
 
 
-def fork_config(source: SeqGANConfig, cfg: SeqGANConfig, source_dir: Path) -> SeqGANConfig:
-    """``cfg`` for a fork of a run trained with ``source``: the data and seed are the source's; the models and
-    pre-training must be the same (a fork equals a run trained from scratch with ``cfg``)."""
-    fixed = (
-        [f"generator.{f.name}" for f in dataclasses.fields(cfg.generator)]
-        + ["discriminator.kind", "discriminator.emb_dim", "discriminator.hidden_dim"]
-        + ["discriminator.filter_sizes", "discriminator.num_filters"]
-        + [f"pretrain.{f.name}" for f in dataclasses.fields(cfg.pretrain)]
-    )
+# What a fork may change only by pre-training its own D from the source's end of MLE (checkpoints/mle.pt).
+D_PRETRAINING = (
+    "discriminator.kind",
+    "discriminator.emb_dim",
+    "discriminator.hidden_dim",
+    "discriminator.filter_sizes",
+    "discriminator.num_filters",
+    "pretrain.d_steps",
+    "pretrain.k_epochs",
+)
+
+
+def fork_config(source: SeqGANConfig, cfg: SeqGANConfig, source_dir: Path) -> tuple[SeqGANConfig, bool]:
+    """``cfg`` for a fork of a run trained with ``source``: the data and seed are the source's; G and its MLE
+    pre-training must be the same. Returns it and whether D's architecture or pre-training differs, in which case
+    the fork starts from the source's end of MLE and pre-trains its own D; else from the end of pre-training (then
+    a fork equals a run trained from scratch with ``cfg``: tested)."""
+    fixed = [f"generator.{f.name}" for f in dataclasses.fields(cfg.generator)] + [
+        f"pretrain.{f.name}" for f in dataclasses.fields(cfg.pretrain) if f"pretrain.{f.name}" not in D_PRETRAINING
+    ]
     for key in fixed:
         mine, theirs = get_value(cfg, key), get_value(source, key)
         if mine != theirs:
@@ -301,16 +313,28 @@ def fork_config(source: SeqGANConfig, cfg: SeqGANConfig, source_dir: Path) -> Se
     cfg.data = copy.deepcopy(source.data)
     cfg.run.seed = source.run.seed
     cfg.validate()
-    return cfg
+    return cfg, any(get_value(cfg, key) != get_value(source, key) for key in D_PRETRAINING)
 
 
 def pretrained_checkpoint(
-    source: RunDir, source_cfg: SeqGANConfig, cfg: SeqGANConfig, given: tuple[Any, Any] = (None, None)
+    source: RunDir,
+    source_cfg: SeqGANConfig,
+    cfg: SeqGANConfig,
+    given: tuple[Any, Any] = (None, None),
+    own_d: bool = False,
 ) -> dict[str, Any]:
-    """The source run's state at the end of its pre-training (checkpoints/pretrained.pt), checked before anything
-    of the fork is written: it stands at adversarial epoch 0, it was written by a run of the same data and seed,
-    and its models fit the fork's config."""
-    path = source.checkpoints / PRETRAINED
+    """The source run's state at the end of its pre-training (checkpoints/pretrained.pt; ``own_d``: at the end of
+    MLE, checkpoints/mle.pt, for a fork that pre-trains its own D), checked before anything of the fork is written:
+    it stands where it should, it was written by a run of the same data and seed, and its models fit the fork's
+    config (G alone for ``own_d``)."""
+    name, where_expected = (MLE_END, ("d_pretrain", 0)) if own_d else (PRETRAINED, ("adversarial", 0))
+    path = source.checkpoints / name
+    if own_d and not path.exists():
+        raise UserError(
+            f"--init-from {source.path} has no {MLE_END} (the end of its MLE), which a fork that changes D's "
+            f"architecture or pre-training ({', '.join(D_PRETRAINING)}) starts from: keep those keys as the source "
+            "has them, or train a new source run"
+        )
     if not path.exists():
         last = latest_checkpoint(source.checkpoints)
         where = (
@@ -322,11 +346,11 @@ def pretrained_checkpoint(
         )
     ckpt = load_file(path)
     state = ckpt["state"]
-    if (state.get("phase"), state.get("epoch")) != ("adversarial", 0):
+    if (state.get("phase"), state.get("epoch")) != where_expected:
         raise UserError(
-            f"{path} is not the end of pre-training (it stands at phase {state.get('phase')}, epoch "
-            f"{state.get('epoch')}): a fork starts where the source's adversarial phase begins; resume or retrain "
-            "the source run"
+            f"{path} is not the end of {'MLE' if own_d else 'pre-training'} (it stands at phase "
+            f"{state.get('phase')}, epoch {state.get('epoch')}): a fork starts where the source's "
+            f"{where_expected[0]} phase begins; resume or retrain the source run"
         )
     theirs = ckpt["config"] if isinstance(ckpt["config"], dict) else {}
     mine = source_cfg.to_dict()
@@ -335,5 +359,5 @@ def pretrained_checkpoint(
             f"{path} was written by a run of other data or another seed than {source.path}/config.json: "
             "it is not this run's pre-training; retrain the source run"
         )
-    _fits(_trial_models(cfg, given), "the fork's config")(ckpt, path)
+    _fits(_trial_models(cfg, given), "the fork's config", generator_only=own_d)(ckpt, path)
     return ckpt

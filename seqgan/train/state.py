@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from seqgan.errors import Interrupted
 from seqgan.train import distributed
 from seqgan.train.checkpoint import save_checkpoint
-from seqgan.train.rundir import BEST
+from seqgan.train.rundir import BEST, MLE_END
 
 if TYPE_CHECKING:
     from seqgan.train.trainer import SeqGANTrainer
@@ -37,6 +37,8 @@ def enter_phase(t: SeqGANTrainer, phase: str) -> None:
     stop = _stop_signal(t)
     t.phase, t.epoch = phase, 0
     save(t)
+    if phase == "d_pretrain" and t.is_main:  # the end of MLE: forks that pre-train their own D start here
+        t.run.keep_checkpoint(MLE_END)
     _keep_best(t)
     _stop(t, stop)
 
@@ -85,8 +87,10 @@ def save(t: SeqGANTrainer) -> None:
 def restore(t: SeqGANTrainer, ckpt: dict[str, Any], fork: bool = False) -> None:
     """Take a checkpoint back. ``fork``: one taken at the end of another run's pre-training, whose policy-gradient
     optimiser has never stepped: this run's own (its kind and learning rate from this config) starts fresh."""
+    # A fork from the end of MLE pre-trains its own D: D and its optimiser keep this run's initialisation.
+    fresh = {"g_pg_opt"} | ({"discriminator", "d_opt"} if ckpt["state"]["phase"] == "d_pretrain" else set())
     for key in PARTS:
-        if getattr(t, key) is not None and ckpt[key] is not None and not (fork and key == "g_pg_opt"):
+        if getattr(t, key) is not None and ckpt[key] is not None and not (fork and key in fresh):
             getattr(t, key).load_state_dict(ckpt[key])
     for group in t.d_opt.param_groups:  # a state dict carries its rate and kind of update; the config decides
         d = t.cfg.discriminator

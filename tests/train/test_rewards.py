@@ -280,3 +280,23 @@ def test_recurrent_d_scores_each_prefix_causally() -> None:
 def test_dense_reward_needs_the_recurrent_d() -> None:
     with pytest.raises(UserError, match="add --set discriminator.kind=lstm"):
         tiny_config("adversarial.reward=dense")
+
+
+def test_a_fork_that_changes_d_pretrains_its_own_from_the_end_of_mle(
+    tmp_path: Path, two_runs: tuple[Path, Path]
+) -> None:
+    """Changing D's pre-training starts the fork at the source's end of MLE (checkpoints/mle.pt): with the same D
+    architecture it equals a run trained from scratch with its config; with a recurrent D it trains that D."""
+    source = two_runs[0]
+    assert load_file(source / "checkpoints" / "mle.pt")["state"]["phase"] == "d_pretrain"
+    sets = ("pretrain.d_steps=1", "adversarial.epochs=1")
+    SeqGANTrainer.fork(source, tiny_config(*sets), tmp_path / "fork").fit()
+    SeqGANTrainer(tiny_config(*sets), tmp_path / "scratch").fit()
+    assert events(tmp_path / "fork") == events(tmp_path / "scratch")
+    dense = ("discriminator.kind=lstm", "adversarial.reward=dense", "adversarial.epochs=1")
+    SeqGANTrainer.fork(source, tiny_config(*dense), tmp_path / "dense").fit()
+    evs = events(tmp_path / "dense")
+    assert [e["epoch"] for e in evs if e.get("phase") == "d_pretrain"] == [1, 2]  # tiny: 2 D rounds
+    assert any("g/baseline" in e for e in evs)
+    (source_mle,) = [e for e in events(source) if e.get("phase") == "mle" and "g/mle_loss" in e][-1:]
+    assert source_mle in evs  # the same MLE pre-training
