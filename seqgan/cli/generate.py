@@ -10,6 +10,12 @@ from pathlib import Path
 from seqgan.cli.common import add_force, add_json, emit, output_file, seed_type, subcommand
 from seqgan.errors import UserError
 
+RESAMPLE_HELP = (
+    "each sample chosen among K candidates of G in proportion to D/(1-D) (discriminator-guided sampling, Azadi et "
+    "al. 2019; Deng et al. 2020); best with --checkpoint pretrained: the early-stopped MLE G and the D trained "
+    "against it"
+)
+
 
 def cmd_sample(args: argparse.Namespace) -> None:
     import torch
@@ -39,7 +45,14 @@ def cmd_sample(args: argparse.Namespace) -> None:
             )
         check_midi_out(args.midi_out, args.num_samples, args.force)
     chunks = run.iter_sample_ids(
-        args.num_samples, args.temperature, args.top_k, args.top_p, args.prefix, args.seed, label=args.label
+        args.num_samples,
+        args.temperature,
+        args.top_k,
+        args.top_p,
+        args.prefix,
+        args.seed,
+        label=args.label,
+        resample=args.resample,
     )
     next_chunk = next(chunks)  # the prefix, the labels and the options are checked before anything is written
     # A conditional run writes LABEL<TAB>text, the format `seqgan prepare --labels tab` reads.
@@ -95,6 +108,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
         lm=args.lm,
         data=data,
         lm_cache=None if args.lm_cache is None else Path(args.lm_cache),
+        resample=args.resample,
     )
     emit(
         {
@@ -106,6 +120,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
             "num_samples": num,
             "seed": args.seed,
             "temperature": args.temperature,
+            **({"resample": args.resample} if args.resample > 1 else {}),
             **metrics,
         },
         args.json,
@@ -154,6 +169,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "this label (repeat it for equal shares of several; all, the default: an equal share of every "
         "label); lines are written as LABEL<TAB>text",
     )
+    p.add_argument("--resample", type=int, default=0, metavar="K", help=RESAMPLE_HELP)
     p.add_argument("--num-samples", type=int, default=20, help="how many sequences (default 20)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
     p.add_argument("--seed", type=seed_type, default=0, help="sampling seed (default 0); same seed, same output")
@@ -192,6 +208,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run", help="run directory written by `seqgan train`, or an exported model (`seqgan export`)")
     p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
+    p.add_argument("--resample", type=int, default=0, metavar="K", help=RESAMPLE_HELP + "; NLL: the residual model's")
     p.add_argument("--num-samples", type=int, help="generated samples (default: the run's eval.num_samples)")
     p.add_argument("--seed", type=seed_type, default=0, help="sampling seed (default 0)")
     p.add_argument(

@@ -42,6 +42,8 @@ from seqgan.models.oracle_file import load_oracle_params
 from seqgan.models.sampling import check_sampling
 from seqgan.train.evaluation import label_names, word_tokens
 from seqgan.train.logbook import read_metrics
+from seqgan.train.resample import check_resample, residual_nll
+from seqgan.train.resample import resample as resample_rows
 from seqgan.train.rundir import COMMAND, CONFIG, DATA, ORACLE, VOCAB, RunDir, read_run_config
 
 MODEL_FORMAT, MODEL_VERSION = "seqgan-model", 1
@@ -130,17 +132,36 @@ class Run:
         seed: int = 0,
         chunk: int = 16 * 1024,
         label: Labels = None,
+        resample: int = 0,
     ) -> Iterator[Tensor]:
         """``num`` sequences of the generator in pieces of ``chunk`` rows (memory stays flat however many are asked
         for); the same seed gives the same sequences, however they are cut. -> (<= chunk, T) ids each.
-        ``label``: of a conditional run, see :meth:`label_ids` (the rows follow its order)."""
+        ``label``: of a conditional run, see :meth:`label_ids` (the rows follow its order). ``resample`` K > 1: each
+        sequence is chosen among K candidates in proportion to D / (1 - D) (:mod:`seqgan.train.resample`)."""
         check_sampling(num, temperature, top_k, top_p)
+        check_resample(resample)
         labels = self.label_ids(num, label)
         start = self.prefix_ids(prefix) if prefix else None
         rng = torch.Generator().manual_seed(seed)
         chunk = max(1024, chunk // 1024 * 1024)  # whole sampling batches: the random stream does not see the cut
+        if resample > 1:
+            chunk = max(1, chunk // resample)
         for lo in range(0, num, chunk):
             given = {} if labels is None else {"labels": labels[lo : lo + chunk]}
+            if resample > 1:
+                options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "prefix": start}
+                rows, _ = resample_rows(
+                    self.generator,
+                    self.discriminator,
+                    min(chunk, num - lo),
+                    resample,
+                    self.config.data.seq_len,
+                    rng,
+                    **given,
+                    **options,
+                )
+                yield rows
+                continue
             yield self.generator.generate(
                 min(chunk, num - lo),
                 self.config.data.seq_len,
@@ -162,9 +183,11 @@ class Run:
         prefix: str | None = None,
         seed: int = 0,
         label: Labels = None,
+        resample: int = 0,
     ) -> Tensor:
         """``num`` sequences of the generator (the same seed, the same sequences). -> (num, T) ids."""
-        return torch.cat(list(self.iter_sample_ids(num, temperature, top_k, top_p, prefix, seed, label=label)))
+        chunks = self.iter_sample_ids(num, temperature, top_k, top_p, prefix, seed, label=label, resample=resample)
+        return torch.cat(list(chunks))
 
     def sample(
         self,
@@ -175,9 +198,11 @@ class Run:
         prefix: str | None = None,
         seed: int = 0,
         label: Labels = None,
+        resample: int = 0,
     ) -> list[str]:
         """``num`` sequences as written text (ids for the oracle task); see :meth:`sample_ids`."""
-        return render_rows(self.sample_ids(num, temperature, top_k, top_p, prefix, seed, label), self.vocab)
+        rows = self.sample_ids(num, temperature, top_k, top_p, prefix, seed, label, resample)
+        return render_rows(rows, self.vocab)
 
     generate = sample  # model.generate(5, temperature=0.8, top_p=0.9, prefix="a man", label="pos") -> five lines
 
@@ -191,10 +216,15 @@ class Run:
         reverse_lm: bool = True,
         lm_cache: Path | None = None,
         data: dict[str, Tensor] | None = None,
+        resample: int = 0,
     ) -> dict[str, Any]:
         """Every metric of ``num`` fresh samples (default: the run's eval.num_samples) at ``temperature``, against
         the ``split`` ("test": the reported numbers; "valid"). ``lm``: text runs also get the LM score and the
-        reverse LM score (:mod:`seqgan.eval.lm`; the real-text LM is kept in ``lm_cache``, by default RUN/lm/)."""
+        reverse LM score (:mod:`seqgan.eval.lm`; the real-text LM is kept in ``lm_cache``, by default RUN/lm/).
+        ``resample`` K > 1: the samples are resampled by D's odds among K candidates each, and ``eval/nll_<split>``
+        is the residual model's NLL with log Z estimated from ``num`` further samples of G (the ``resample/*`` keys:
+        G's own NLL, log Z and its spread, the weights' effective sample size); the entropy stays G's."""
+        check_resample(resample)
         if split not in ("test", "valid"):
             raise UserError(f"split must be test or valid, got {split!r}")
         data = data if data is not None else None if self.exported else self.data()
@@ -209,13 +239,19 @@ class Run:
         num = num or self.config.eval.num_samples
         check_sampling(num, temperature, max_num=MAX_EVAL_SAMPLES)
         labels, K = self.label_ids(num), self.config.data.num_labels  # conditional: every label in turn
-        samples = self.generator.generate(
-            num,
-            self.config.data.seq_len,
-            torch.Generator().manual_seed(seed),
-            temperature=temperature,
-            **({} if labels is None else {"labels": labels}),
-        )
+        rng, given = torch.Generator().manual_seed(seed), {} if labels is None else {"labels": labels}
+        T = self.config.data.seq_len
+        if resample > 1:
+            samples, resampled = resample_rows(
+                self.generator, self.discriminator, num, resample, T, rng, temperature=temperature, **given
+            )
+            proposals = self.generator.generate(num, T, rng, temperature=temperature, **given)
+            ref_labels = None if data is None else data.get(f"{split}_labels")
+            resampled.update(
+                residual_nll(self.generator, self.discriminator, refs, proposals, temperature, ref_labels, labels)
+            )
+        else:
+            samples = self.generator.generate(num, T, rng, temperature=temperature, **given)
         pitch = self.vocab.pitch if self.vocab is not None else None  # music runs add eval/mse
         judge = self._label_judge(data) if K else None
         metrics: dict[str, Any] = evaluate_samples(
@@ -234,6 +270,10 @@ class Run:
             classify=judge,
             words=word_tokens(self.vocab),
         )
+        if resample > 1:
+            if len(refs):
+                metrics[f"eval/nll_{split}"] = resampled["resample/nll"]
+            metrics.update(resampled)
         if K:
             metrics["labels"] = self.labels
         if lm:

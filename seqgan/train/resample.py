@@ -17,9 +17,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from seqgan.errors import UserError
 from seqgan.eval.metrics import sequence_nll
 from seqgan.models.sampling import sequence_mask
 from seqgan.train.rollout import eval_mode, labelled
+
+MAX_RESAMPLE = 1024  # candidates per sequence: far past where resampling stops changing (tests use 8-64)
+
+
+def check_resample(k: int) -> None:
+    """A UserError for a number of candidates that is not 0 (off), 1 (off) or 2..MAX_RESAMPLE."""
+    if not isinstance(k, int) or not 0 <= k <= MAX_RESAMPLE:
+        raise UserError(f"--resample {k} must be a number of candidates in 2..{MAX_RESAMPLE} (0: off)")
 
 
 @torch.no_grad()

@@ -60,3 +60,23 @@ def test_residual_nll_by_hand() -> None:
     assert out["resample/log_z"] == pytest.approx(0.0, abs=1e-12) and out["resample/log_z_spread"] == 0.0
     assert out["resample/nll"] == pytest.approx(out["resample/nll_base"] - math.log(2.0) / 5, abs=1e-9)
     assert torch.allclose(log_odds(FirstTokenD(math.log(2.0), 0.0), refs, 10), torch.full((2,), math.log(2.0)))
+
+
+def test_sample_and_eval_resample_from_the_command_line(tmp_path, capsys) -> None:
+    import json
+
+    from helpers import tiny_config
+
+    from seqgan.cli import main
+    from seqgan.train.trainer import SeqGANTrainer
+
+    SeqGANTrainer(tiny_config("adversarial.epochs=0"), tmp_path / "run").fit()
+    run = str(tmp_path / "run")
+    assert main(["sample", run, "--checkpoint", "pretrained", "--resample", "4", "--num-samples", "6"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 6
+    assert main(["eval", run, "--checkpoint", "pretrained", "--resample", "4", "--num-samples", "64", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["resample"] == 4 and out["eval/nll_test"] == out["resample/nll"]
+    assert 1.0 <= out["resample/ess"] <= 4.0 and out["resample/log_z_spread"] >= 0.0
+    assert main(["sample", run, "--resample", "100000"]) == 2
+    assert "--resample 100000 must be a number of candidates" in capsys.readouterr().err
