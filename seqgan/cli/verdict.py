@@ -41,7 +41,8 @@ def _print(v: dict, as_json: bool, where: Path) -> None:
         print(f"{f['name']}:")
         for r in f["comparisons"]:
             p = "n/a" if r["p"] is None else f"{r['p']:.2g}"
-            print(f"  {titles[r['a']]} against {titles[r['b']]}: {r['verdict']} (gap {r['mean']:+.3f}, p {p})")
+            gap = "n/a" if r["mean"] is None else f"{r['mean']:+.3f}"
+            print(f"  {titles[r['a']]} against {titles[r['b']]}: {r['verdict']} (gap {gap}, p {p})")
     print(f"wrote {where / 'results.md'}")
 
 

@@ -87,8 +87,8 @@ def _base_config(o: Options) -> tuple[SeqGANConfig, str, dict[str, Any]]:
     kind = "music" if prepared.vocab.pitch is not None else "text"
     if o.preset.startswith("music") and kind != "music":
         raise UserError(
-            f"preset {o.preset} is made for melodies (`seqgan prepare-midi`), but {o.data} holds text: use --preset "
-            "text (or tiny)"
+            f"preset {o.preset} does not fit {o.data}: it is made for melodies (`seqgan prepare-midi`) and the "
+            "folder holds text; use --preset text (or tiny)"
         )
     d = cfg.data
     apply_overrides(cfg, [f"data.path={o.data}"])
