@@ -113,11 +113,12 @@ def test_end_to_end_on_text_writes_verdicts_pngs_and_a_regenerable_report(
 def test_a_system_against_itself_is_indistinguishable_and_a_worse_one_is_found_worse(tmp_path: Path) -> None:
     """``same`` is SeqGAN's own config, forked: its curves are SeqGAN's, gap 0 on every seed. ``noisy`` spends the
     adversarial epochs on plain-SGD steps of a constant reward (a random walk of the weights away from the
-    maximum-likelihood fit): it must lose to the early-stopped MLE it starts from."""
+    maximum-likelihood fit): it must lose to the early-stopped MLE it starts from. Two workers: runs trained in
+    other processes give the same numbers (``same`` equals SeqGAN to the bit)."""
     out = tmp_path / "v"
     argv = ["verdict", "--oracle", "--preset", "tiny", "--seeds", "1", "2", "3", "--out", str(out), "--num-samples"]
     argv += ["128", "--systems", "--system", "same", "adversarial.rollout_num=4", "--system", "noisy"]
-    argv += ["adversarial.reward=constant", "adversarial.g_optimizer=sgd", "adversarial.g_lr=0.1"]
+    argv += ["adversarial.reward=constant", "adversarial.g_optimizer=sgd", "adversarial.g_lr=0.1", "--workers", "2"]
     assert cli.main(argv) == 0
     v = json.loads((out / "verdict.json").read_text())
     rows = {(r["a"], r["b"]): r for r in v["frontiers"][0]["comparisons"]}
