@@ -212,10 +212,11 @@ def run(o: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
         f"{times['adv_epoch_s']:.2f} s), plus the measurements; Ctrl-C stops, the same command continues"
     )
     say(budget)
-    if o.dry_run:
-        return {"plan": [f"seed{j.seed}/{j.name}" for j in jobs], "budget": budget, "epoch_times": times}
     o.out.mkdir(parents=True, exist_ok=True)
     manifest.update(fields)
+    if o.dry_run:  # the epoch times are kept: the real run does not measure them again
+        write_json(path, manifest)
+        return {"plan": [f"seed{j.seed}/{j.name}" for j in jobs], "budget": budget, "epoch_times": times}
     manifest["seeds"] = sorted(set(manifest.get("seeds", [])) | set(o.seeds))
     manifest["command"] = o.command
     manifest["env"] = env_snapshot(torch.device(o.device))
