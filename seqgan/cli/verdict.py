@@ -63,7 +63,13 @@ def cmd_verdict(args: argparse.Namespace) -> None:
         manifest = Path(args.resume) / "manifest.json"
         if not manifest.is_file():
             raise UserError(f"--resume {args.resume}: no verdict there (no manifest.json); give its --out folder")
-        args = _parser_args(shlex.split(json.loads(manifest.read_text())["command"])[2:], args.json)
+        stored = json.loads(manifest.read_text())
+        argv = [a for a in shlex.split(stored["command"])[2:] if a != "--dry-run"]  # resuming means training
+        args = _parser_args(argv, args.json)
+        for key in ("data", "out", "oracle_params", "report"):  # relative to where the command first ran
+            if getattr(args, key) and "cwd" in stored:
+                setattr(args, key, str(Path(stored["cwd"]) / getattr(args, key)))
+        args.cwd = stored.get("cwd")
     if args.data is None and not args.oracle:
         raise UserError("give --data DIR (a folder from `seqgan prepare`) or --oracle (the synthetic task)")
     if args.data is not None and args.oracle:
@@ -88,6 +94,7 @@ def cmd_verdict(args: argparse.Namespace) -> None:
         dry_run=args.dry_run,
         report=Path(args.report) if args.report else None,
         command=shlex.join(["seqgan", "verdict", *(args.argv or args.command_line[1:])]),
+        cwd=args.cwd,
     )
     v = verdict.run(opts, say=lambda line: print(line, flush=True))
     if args.dry_run:
@@ -161,4 +168,4 @@ def register(sub: argparse._SubParsersAction) -> None:
         EXAMPLE,
     )
     _add_arguments(p)
-    p.set_defaults(func=cmd_verdict, argv=None)
+    p.set_defaults(func=cmd_verdict, argv=None, cwd=None)

@@ -107,6 +107,8 @@ def test_end_to_end_on_text_writes_verdicts_pngs_and_a_regenerable_report(
     assert cli.main(["verdict", "--data", data, "--seeds", "1", "2", "--out", str(out), *FAST]) == 0
     said = capsys.readouterr().out
     assert "8 runs (8 done)" in said and "jobs done" not in said
+    assert cli.main(["verdict", "--resume", str(out)]) == 0  # the stored options: nothing to do either
+    assert "8 runs (8 done)" in capsys.readouterr().out
     assert json.loads((out / "manifest.json").read_text())["wall_s"] == walls
 
 
@@ -218,3 +220,59 @@ def test_bad_input_is_one_line_and_loses_nothing(tmp_path: Path, capsys: pytest.
         capsys, ["--report-from", str(folders[0] / "manifest.json"), "--report", str(tmp_path / "r")]
     )
     shutil.rmtree(tmp_path / "mixed", ignore_errors=True)
+
+
+def test_labelled_text_gets_label_accuracy_verdicts_and_one_judge_per_measured_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Labelled data: every system's label accuracy at temperature 1, paired by seed, and per-label numbers; the CNN
+    judge is trained once per measured run, not once per temperature."""
+    import seqgan.train.portable as portable
+
+    r = random.Random(0)
+    rows = [
+        f"{k}\t{r.choice(['a', 'the'])} {w} {r.choice(['runs', 'sits'])}" for k, w in (("pos", "cat"), ("neg", "dog"))
+    ]
+    (tmp_path / "reviews.tsv").write_text("\n".join(r.choice(rows) for _ in range(300)))
+    data = tmp_path / "data"
+    assert cli.main(["prepare", str(tmp_path / "reviews.tsv"), "--out", str(data), "--labels", "tab"]) == 0
+    trained = []
+    real = portable.train_label_classifier
+    monkeypatch.setattr(portable, "train_label_classifier", lambda *a, **k: trained.append(1) or real(*a, **k))
+    out = tmp_path / "v"
+    argv = ["verdict", "--data", str(data), "--seeds", "1", "2", "--out", str(out), "--systems", "--no-lm"]
+    assert cli.main([*argv, "--preset", "tiny", "--num-samples", "32", "--set", "adversarial.epochs=1"]) == 0
+    assert len(trained) == 4  # mle_es and SeqGAN of 2 seeds, 7 temperatures each
+    v = json.loads((out / "verdict.json").read_text())
+    assert v["labels"] == ["neg", "pos"]
+    acc = v["label_accuracy"][0]
+    assert (acc["a"], acc["b"]) == ("seqgan", "mle_es") and len(acc["gaps"]) == 2
+    seqgan, mle_es = (v["points"][n] for n in ("seqgan", "mle_es"))
+    assert acc["gaps"] == [seqgan[s]["1"]["eval/label_acc"] - mle_es[s]["1"]["eval/label_acc"] for s in ("1", "2")]
+    text = (out / "results.md").read_text()
+    assert "## Labels (temperature 1)" in text and "| neg |" in text and "| pos |" in text
+
+
+def test_dry_run_prints_the_budget_and_trains_nothing_then_resume_trains_from_anywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "v"
+    monkeypatch.chdir(tmp_path)  # relative paths: --resume finds them from another folder
+    argv = ["verdict", "--oracle", "--preset", "tiny", "--seeds", "1", "2", "--out", "v", "--dry-run", "--json"]
+    argv += ["--num-samples", "32", "--set", "adversarial.epochs=1"]
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    said = capsys.readouterr().out
+    plan = json.loads(said.strip().splitlines()[-1])
+    assert plan["plan"] == [
+        f"seed{s}/{n}" for s in (1, 2) for n in ("seqgan", "mle", "shuffled_reward", "constant_reward")
+    ]
+    assert "8 runs (0 done)" in said and plan["epoch_times"]["adv_epoch_s"] > 0
+    assert not (out / "seed1").exists()  # nothing trained; the epoch times are kept for the real run
+    assert json.loads((out / "manifest.json").read_text())["epoch_times"] == plan["epoch_times"]
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert cli.main(["verdict", "--resume", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "measuring the epoch times" not in said and "8/8 jobs done" in said
+    assert (out / "results.md").is_file() and not (tmp_path / "elsewhere" / "v").exists()

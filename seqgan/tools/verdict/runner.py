@@ -12,6 +12,7 @@ is trained, estimates the budget, trains and measures (resumably), judges and re
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class Options:
     dry_run: bool = False
     report: Path | None = None
     command: str = "seqgan verdict"
+    cwd: str | None = None  # where ``command`` ran (default: here)
 
 
 def _base_config(o: Options) -> tuple[SeqGANConfig, str, dict[str, Any]]:
@@ -181,8 +183,8 @@ def run(o: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
         "format": FORMAT + "-runs",
         "kind": kind,
         "preset": o.preset,
-        "data": o.data,
-        "oracle_params": o.oracle_params,
+        "data": None if o.data is None else str(Path(o.data).resolve()),
+        "oracle_params": None if o.oracle_params is None else str(Path(o.oracle_params).resolve()),
         "sets": o.sets,
         "num_samples": num,
         "lm": lm,
@@ -214,11 +216,12 @@ def run(o: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
     say(budget)
     o.out.mkdir(parents=True, exist_ok=True)
     manifest.update(fields)
+    manifest["command"] = o.command
+    manifest["cwd"] = o.cwd or os.getcwd()  # --resume reads the command's relative paths from here
     if o.dry_run:  # the epoch times are kept: the real run does not measure them again
         write_json(path, manifest)
         return {"plan": [f"seed{j.seed}/{j.name}" for j in jobs], "budget": budget, "epoch_times": times}
     manifest["seeds"] = sorted(set(manifest.get("seeds", [])) | set(o.seeds))
-    manifest["command"] = o.command
     manifest["env"] = env_snapshot(torch.device(o.device))
     manifest["workers"] = o.workers
     write_json(path, manifest)
