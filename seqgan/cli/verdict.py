@@ -133,7 +133,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         "--system",
         nargs="+",
         action="append",
-        metavar="NAME KEY=VALUE",
+        metavar=("NAME", "KEY=VALUE"),
         help="your own system, forked from the same pre-training: a name, then its config overrides "
         "(repeatable), e.g. --system lr001 adversarial.g_lr=0.001",
     )
