@@ -96,9 +96,14 @@ def sentences(v: dict[str, Any], rows: list[dict[str, Any]], frontier: str) -> l
                 "whatever SeqGAN gains or loses against MLE is not D's information at work."
             )
     for name, s in ordered(v):
-        if (name, "mle_es") in says and name not in blind and name not in ("seqgan", "mle"):
-            against = f"; against SeqGAN: {says[name, 'seqgan']}" if (name, "seqgan") in says else ""
-            out.append(f"- {s['title']} against early-stopped MLE: {says[name, 'mle_es']}{against}.")
+        if name in blind or name in ("seqgan", "mle", "mle_es") or (name, "mle_es") not in says:
+            continue
+        line = f"- {s['title']} against early-stopped MLE: {says[name, 'mle_es']}"
+        if (name, "seqgan") in says:
+            line += f"; against SeqGAN: {says[name, 'seqgan']}"
+        if ("seqgan", name) in says:
+            line += f"; SeqGAN against {s['title']}: {says['seqgan', name]}"
+        out.append(line + ".")
     return out
 
 

@@ -215,7 +215,10 @@ def run(o: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
     )
     say(budget)
     o.out.mkdir(parents=True, exist_ok=True)
+    earlier = manifest.get("systems", {}), manifest.get("order", [])  # an earlier invocation's systems stay
     manifest.update(fields)
+    manifest["systems"] = {**earlier[0], **fields["systems"]}
+    manifest["order"] = earlier[1] + [n for n in fields["order"] if n not in earlier[1]]
     manifest["command"] = o.command
     manifest["cwd"] = o.cwd or os.getcwd()  # --resume reads the command's relative paths from here
     if o.dry_run:  # the epoch times are kept: the real run does not measure them again
@@ -239,7 +242,7 @@ def run(o: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
     J.run_all(jobs, how, o.workers, o.out / "logs", on_done)
     manifest["elapsed_s"] = round(elapsed_before + time.perf_counter() - t0, 1)
     write_json(path, manifest)
-    return report_from_runs([o.out], o.report or o.out, None, o.seeds)
+    return report_from_runs([o.out], o.report or o.out, None)
 
 
 def _points(root: Path, seeds: list[int], systems: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -256,9 +259,7 @@ def _points(root: Path, seeds: list[int], systems: dict[str, Any]) -> dict[str, 
     return points
 
 
-def report_from_runs(
-    dirs: list[Path], report: Path, report_command: str | None, seeds: list[int] | None = None
-) -> dict[str, Any]:
+def report_from_runs(dirs: list[Path], report: Path, report_command: str | None) -> dict[str, Any]:
     """verdict.json (in the first folder) and the report (in ``report``) from the runs of one or several verdict
     folders of the same data; refuses folders whose runs come from other data or oracles."""
     manifests = []
@@ -279,7 +280,7 @@ def report_from_runs(
                 f"--runs {d} is a {m.get('kind')} verdict of preset {m.get('preset')}, "
                 f"{dirs[0]} a {first.get('kind')} one of {first.get('preset')}: give runs of one experiment"
             )
-        for seed in seeds if (seeds is not None and d == dirs[0]) else m.get("seeds", []):
+        for seed in m.get("seeds", []):
             run = d / f"seed{seed}" / "seqgan"
             if not (run / "config.json").is_file():
                 continue
