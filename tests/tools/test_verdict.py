@@ -210,6 +210,13 @@ def test_bad_input_is_one_line_and_loses_nothing(tmp_path: Path, capsys: pytest.
         assert cli.main([*one, "--out", str(folder)]) == 0
         folders.append(folder)
     assert "One seed: the verdict needs at least 2" in (folders[0] / "results.md").read_text()
+    same = tmp_path / "same-oracle"  # seed 2 on folder 0's oracle: the two folders make one verdict
+    one = ["verdict", "--oracle", "--preset", "tiny", "--seeds", "2", "--allow-one-seed", "--systems", "--out"]
+    one += [str(same), "--num-samples", "32", "--set", "data.oracle_seed=0", "--set", "adversarial.epochs=1"]
+    assert cli.main(one) == 0
+    assert cli.main(["verdict", "--runs", str(folders[0]), str(same), "--report", str(tmp_path / "both")]) == 0
+    both = json.loads((folders[0] / "verdict.json").read_text())
+    assert both["seeds"] == [1, 2] and len(both["frontiers"][0]["comparisons"][0]["gaps"]) == 2
     before = {p: p.read_bytes() for p in folders[0].rglob("*") if p.is_file()}
     err = _error(capsys, ["--runs", *map(str, folders), "--report", str(tmp_path / "mixed")])
     assert "mixes runs of different data or oracles" in err
@@ -276,3 +283,15 @@ def test_dry_run_prints_the_budget_and_trains_nothing_then_resume_trains_from_an
     said = capsys.readouterr().out
     assert "measuring the epoch times" not in said and "8/8 jobs done" in said
     assert (out / "results.md").is_file() and not (tmp_path / "elsewhere" / "v").exists()
+
+
+def test_without_matplotlib_the_report_has_every_number_and_says_how_to_draw(tmp_path: Path) -> None:
+    code = "import sys\nsys.modules['matplotlib'] = None\nfrom seqgan.cli import main\nsys.exit(main(sys.argv[1:]))"
+    argv = ["verdict", "--oracle", "--preset", "tiny", "--seeds", "1", "2", "--systems", "--out", "v"]
+    argv += ["--num-samples", "16", "--set", "adversarial.epochs=1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = (tmp_path / "v" / "results.md").read_text()
+    assert "| SeqGAN | MLE, early-stopped | 2 |" in text and "pip install 'seqgan[plot]'" in text
+    assert not list((tmp_path / "v").glob("*.png"))

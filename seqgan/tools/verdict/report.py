@@ -8,6 +8,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from seqgan.errors import UserError
 from seqgan.extras import require
 from seqgan.files import write_atomic
 from seqgan.tools.verdict.measure import COLUMNS, LABEL_COLUMNS
@@ -248,8 +249,15 @@ def plot(v: dict[str, Any], out: Path) -> list[str]:
 
 
 def write_report(v: dict[str, Any], out: Path) -> list[Path]:
-    """results.md and the PNGs in ``out`` (created); returns the files written."""
+    """results.md and the PNGs in ``out`` (created); returns the files written. Without matplotlib the report says
+    how to get the figures (the numbers do not need them)."""
     out.mkdir(parents=True, exist_ok=True)
-    figures = plot(v, out)
-    write_atomic(out / "results.md", markdown(v, figures).encode())
+    try:
+        figures, missing = plot(v, out), ""
+    except UserError as e:
+        figures, missing = [], str(e)
+    text = markdown(v, figures)
+    if missing:
+        text += f"\nFigures not drawn: {missing}; then `seqgan verdict --report-from verdict.json --report DIR`.\n"
+    write_atomic(out / "results.md", text.encode())
     return [out / "results.md", *(out / f for f in figures)]
