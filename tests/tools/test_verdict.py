@@ -295,3 +295,31 @@ def test_without_matplotlib_the_report_has_every_number_and_says_how_to_draw(tmp
     text = (tmp_path / "v" / "results.md").read_text()
     assert "| SeqGAN | MLE, early-stopped | 2 |" in text and "pip install 'seqgan[plot]'" in text
     assert not list((tmp_path / "v").glob("*.png"))
+
+
+def test_the_plan_compares_what_the_benchmarks_compare_and_the_budget_is_runs_times_epochs() -> None:
+    from seqgan import presets
+    from seqgan.tools.verdict.jobs import run_seconds
+    from seqgan.tools.verdict.systems import make_plan, parse_user_system
+
+    base = presets.get("demo")
+    plan = make_plan(base, ["mle", "shuffled_reward", "sgd"], [parse_user_system(["lr", "adversarial.g_lr=0.001"])])
+    assert plan.trained == ["seqgan", "mle", "shuffled_reward", "sgd", "lr"]
+    assert plan.comparisons() == [
+        ("seqgan", "mle_es"),
+        ("seqgan", "mle"),
+        ("seqgan", "shuffled_reward"),
+        ("seqgan", "sgd"),
+        ("shuffled_reward", "mle_es"),
+        ("sgd", "mle_es"),
+        ("lr", "mle_es"),
+        ("lr", "seqgan"),
+        ("mle", "mle_es"),
+    ]
+    assert plan.configs["sgd"].adversarial.g_lr == 1.7 and plan.configs["lr"].adversarial.g_lr == 0.001
+    assert plan.configs["seqgan"].adversarial.g_lr == base.adversarial.g_lr
+    times = {"mle_epoch_s": 2.0, "d_round_s": 3.0, "adv_epoch_s": 5.0}
+    pre, adv = base.pretrain, base.adversarial
+    assert run_seconds(plan.configs["seqgan"], times, True) == pre.g_epochs * 2 + pre.d_steps * 3 + adv.epochs * 5
+    assert run_seconds(plan.configs["mle"], times, False) == adv.epochs * 2  # MLE epochs in place of adversarial
+    assert run_seconds(plan.configs["sgd"], times, False) == adv.epochs * 5

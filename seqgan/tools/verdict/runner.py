@@ -173,7 +173,7 @@ def run(o: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
         raise UserError(f"--workers must be at least 1, got {o.workers}")
     base, kind, described = _base_config(o)
     builtin = list(DEFAULT_SYSTEMS if o.systems is None else o.systems)
-    plan = make_plan(base, builtin, [parse_user_system(w) for w in o.user], o.sgd_lr, kind)
+    plan = make_plan(base, builtin, [parse_user_system(w) for w in o.user], o.sgd_lr)
     lm = (kind != "oracle") if o.lm is None else o.lm
     if lm and kind == "oracle":
         raise UserError("LM scores are for text and melodies: the oracle task has NLL_oracle instead (drop --lm)")

@@ -101,9 +101,7 @@ def parse_user_system(words: list[str]) -> System:
     return System(name, name, tuple(sets), user=True)
 
 
-def make_plan(
-    base: SeqGANConfig, builtin: list[str], user: list[System], sgd_lr: float = SGD_LR, kind: str = "oracle"
-) -> Plan:
+def make_plan(base: SeqGANConfig, builtin: list[str], user: list[System], sgd_lr: float = SGD_LR) -> Plan:
     """Every system's config, checked before anything is trained: each --set is applied to the SeqGAN run's config
     and must leave what a fork keeps (data, generator, pre-training, D's shape, seed) as it is."""
     unknown = next((n for n in builtin if n not in OPTIONAL), None)
@@ -133,7 +131,7 @@ def make_plan(
                     f"system {name}: {key} cannot differ from the SeqGAN run's ({get_value(base, key)!r}): every "
                     "system forks from its pre-training; change what follows it (adversarial.*, discriminator.lr, ...)"
                 )
-        if kind == "oracle" and cfg.adversarial.reward == "bleu" and cfg.data.num_labels:
+        if cfg.adversarial.reward == "bleu" and cfg.data.num_labels:
             raise UserError(f"system {name}: PG-BLEU does not take labels; drop adversarial.reward=bleu")
         plan.configs[name] = cfg
     return plan
