@@ -165,8 +165,9 @@ def probe(base: SeqGANConfig, where: Path, threads: int | None) -> dict[str, flo
     """Seconds of one MLE epoch, one D pre-training round and one adversarial epoch of ``base`` on this machine,
     measured on a short run in ``where`` (removed after)."""
     cfg = copy.deepcopy(base)
-    cfg.pretrain.g_epochs, cfg.pretrain.patience, cfg.pretrain.d_steps = 1, 0, 1
-    cfg.adversarial.epochs = 1
+    pre = cfg.pretrain  # one of each phase the runs have (a phase they skip is not timed)
+    pre.g_epochs, pre.patience, pre.d_steps = min(1, pre.g_epochs), 0, min(1, pre.d_steps)
+    cfg.adversarial.epochs = min(1, cfg.adversarial.epochs)
     cfg.eval.num_samples, cfg.eval.every, cfg.eval.num_saved_samples = 64, 1000, 1
     cfg.run.progress = False
     before = torch.get_num_threads()
