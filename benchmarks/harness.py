@@ -1,5 +1,6 @@
-"""What the benchmark scripts share: training runs as resumable subprocesses, scheduling a seed's forks after its
-source run, and the report's verdict table. Imported by benchmarks/*/run.py and report.py (not part of the package).
+"""What benchmarks/generators shares with the package's verdict (seqgan/tools/verdict/, which the other
+benchmarks call): training runs as resumable subprocesses, seeds in parallel, the paired verdict of per-seed
+differences. Not part of the package; the formatting and a run's phase are the package's.
 """
 
 from __future__ import annotations
@@ -25,20 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from seqgan.env import env_snapshot  # noqa: E402
-from seqgan.eval.frontier import compare, one_sample_t_p  # noqa: E402
+from seqgan.eval.frontier import one_sample_t_p  # noqa: E402
 from seqgan.files import write_json  # noqa: E402
-from seqgan.train.checkpoint import latest_checkpoint  # noqa: E402
+from seqgan.tools.verdict.jobs import phase  # noqa: E402
+from seqgan.tools.verdict.report import fmt, fmt_p, mean_std  # noqa: E402, F401 - the benchmarks' formatting
 
 _MANIFEST_LOCK = threading.Lock()  # parallel workers update one manifest
-Point = tuple[float, float, float]  # (alpha, diversity, quality), both lower-better
-
-
-def phase(run: Path) -> str | None:
-    """Where a run stands: None (not started), "new" (no checkpoint yet) or its checkpoint's phase."""
-    if not (run / "config.json").exists():
-        return None
-    ckpt = latest_checkpoint(run / "checkpoints")
-    return "new" if ckpt is None else ckpt["state"]["phase"]
 
 
 def train(run: Path, argv: list[str], manifest: dict[str, Any], log_file: Path | None = None) -> None:
@@ -118,42 +111,10 @@ def run_jobs(
 
 
 # ------------------------------------------------------------------ reports
-def elapsed(manifest: dict[str, Any]) -> str:
-    """The benchmark's wall-clock time as a report states it: recorded after every finished job since this field
-    was kept per job; a manifest without it (older benchmarks cut short) says so instead of 0."""
-    if "elapsed_s" not in manifest:
-        return "elapsed time not recorded (the benchmark was interrupted before recording it)"
-    lost = "time since the last finished job of a killed invocation is lost"
-    return f"{manifest['elapsed_s'] / 60:.0f} min elapsed ({lost})"
-
-
-def out_flag(out: Path, default: Path) -> str:
-    """ " --out OUT" for a report's printed command, or "" where OUT is the report's default folder."""
-    return "" if out.resolve() == default.resolve() else f" --out {out}"
-
-
 def machine(env: dict[str, Any]) -> str:
     """The machine of a run's env.json: the CPU model and its bf16 units (env.json's ``cpu``, recorded since
     2026-12-07) where present, else the processor field older runs have; the GPU's name on a GPU."""
     return env.get("gpu") or env.get("cpu") or env.get("processor") or env.get("platform") or "n/a"
-
-
-def fmt(x: float | None, spec: str = ".3f") -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
-
-
-def fmt_p(p: float | None) -> str:
-    if p is None or math.isnan(p):
-        return "n/a"
-    return "< 1e-6" if p < 1e-6 else f"{p:.2g}"
-
-
-def mean_std(values: list[float], spec: str = ".3f") -> str:
-    if not values:
-        return "not run"
-    if len(values) == 1:
-        return f"{values[0]:{spec}} (1 seed)"
-    return f"{statistics.mean(values):{spec}} ± {statistics.stdev(values):{spec}}"
 
 
 def paired_verdict(gaps: list[float]) -> tuple[float, str]:
@@ -189,76 +150,3 @@ def start_bench(args: argparse.Namespace, script: str) -> tuple[Path, str, dict[
         load_manifest(out, {"command": command, "env": env_snapshot(torch.device("cpu"))}),
         time.perf_counter(),
     )
-
-
-def verdict_table(
-    points: Callable[[str], dict[int, list[Point]]],
-    comparisons: Sequence[tuple[str, str]],
-    names: dict[str, str],
-    gap_label: str,
-) -> tuple[list[str], dict[tuple[str, str], Any]]:
-    """Markdown rows: each comparison's per-seed matched-diversity gaps (seeds paired), their t-test and the
-    verdict; ``points(system)`` gives a system's sweep per seed."""
-    lines = [
-        f"| system | against | seeds | {gap_label} (mean ± std over seeds) | per seed | p (t-test of the gaps, "
-        "two-sided) | verdict |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    verdicts = {}
-    for a, b in comparisons:
-        pa, pb = points(a), points(b)
-        seeds = sorted(set(pa) & set(pb))
-        if not seeds:
-            continue
-        v = compare([pa[s] for s in seeds], [pb[s] for s in seeds])
-        verdicts[(a, b)] = v
-        per_seed = ", ".join(f"{g:+.3f}" for g in v.gaps) + (
-            f" ({v.seeds_without_overlap} without overlap)" if v.seeds_without_overlap else ""
-        )
-        spread = "" if math.isnan(v.std) else f" ± {v.std:.3f}"
-        lines.append(
-            f"| {names[a]} | {names[b]} | {len(seeds)} | {fmt(v.mean, '+.3f')}{spread} | {per_seed} | "
-            f"{fmt_p(v.p)} | **{v.verdict}** |"
-        )
-    return lines, verdicts
-
-
-def verdict_sentences(verdicts: dict[tuple[str, str], Any], names: dict[str, str], frontier: str) -> list[str]:
-    """The answers in words, generated from the verdicts (negative ones included)."""
-    out = []
-
-    def says(a: str, b: str) -> str | None:
-        v = verdicts.get((a, b))
-        return None if v is None else v.verdict
-
-    main = says("seqgan", "mle_es")
-    if main:
-        word = {
-            "better": "better than",
-            "worse": "worse than",
-            "indistinguishable": "indistinguishable from",
-            "undetermined": "not separable (too few seeds or no overlap) from",
-        }[main]
-        out.append(f"- **SeqGAN is {word} early-stopped, temperature-tuned MLE** on the {frontier} frontier.")
-    uninformative = [c for c in ("shuffled_reward", "constant_reward") if says("seqgan", c)]
-    if uninformative:
-        beaten = [names[c] for c in uninformative if says("seqgan", c) == "better"]
-        if len(beaten) == len(uninformative):
-            out.append(
-                f"- SeqGAN beats the {' and the '.join(beaten)} controls: D's reward carries information "
-                "that helps beyond the sharpening of the policy."
-            )
-        else:
-            rest = [f"{names[c]}: {says('seqgan', c)}" for c in uninformative]
-            out.append(
-                "- SeqGAN does not beat every reward that carries no information about the sequence ("
-                f"{'; '.join(rest)}): whatever SeqGAN gains or loses against MLE is not D's information at "
-                "work."
-            )
-    for c in ("baseline_mean", "sgd"):
-        if says("seqgan", c):
-            out.append(
-                f"- SeqGAN against the {names[c]} control: {says('seqgan', c)}; the {names[c]} control against "
-                f"early-stopped MLE: {says(c, 'mle_es') or 'not run'}."
-            )
-    return out

@@ -1,28 +1,36 @@
-"""Music (the paper's Nottingham experiment): MLE vs SeqGAN on a folder of MIDI melodies, BLEU-4 and MSE.
+"""Music (the paper's Nottingham experiment): `seqgan verdict` on a folder of MIDI melodies, SeqGAN against
+early-stopped MLE and the controls on the BLEU-4 / Self-BLEU-4, MSE / Self-BLEU-4 and LM frontiers.
 
-    python benchmarks/music/run.py --midi nottingham/ --out runs/music            # preset music-cpu, seed 88
+    python benchmarks/music/run.py --midi nottingham/ --out runs/music [--preset music-cpu] [--seeds 1 2]
     python benchmarks/music/run.py --midi nottingham/ --out runs/music-gpu --preset music --device cuda \\
-        --results benchmarks/music/results.md
+        --results benchmarks/music
     python benchmarks/music/run.py --make-demo-folder /tmp/demo-midi              # synthetic tunes, to try it out
 
 Steps: `seqgan prepare-midi MIDI --out OUT/data` (0.4 s per token, T = 32, melody = highest sounding note, split
-by tune); SeqGAN (OUT/seqgan) and the MLE baseline (OUT/mle: `--set adversarial.mode=mle`, the adversarial epochs
-spent on maximum likelihood, so both get the same generator epochs); `seqgan eval` of both final checkpoints;
-8 samples of each written back as MIDI (OUT/seqgan/midi, OUT/mle/midi); then results.md (default OUT/results.md),
-generated from the runs, with the paper's rows beside ours. Steps already done in OUT are reused (a killed run
-resumes). The Nottingham files are not shipped; a folder made by --make-demo-folder carries a SYNTHETIC.txt
-marker and its results.md says in its title that the numbers are from synthetic melodies.
+by tune); `seqgan verdict` (the fixed-schedule MLE, the shuffled and constant rewards beside SeqGAN and its
+early-stopped MLE; every system swept over temperature on the test windows); 8 samples of the first seed's SeqGAN
+and early-stopped MLE written back as MIDI (OUT/midi/); then results.md and verdict.json (default in OUT) with the
+paper's rows beside ours at temperature 1. Resumable: the same command again trains nothing twice. The Nottingham
+files are not shipped; a folder made by --make-demo-folder carries a SYNTHETIC.txt marker and results.md says that
+its numbers are from synthetic melodies.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import random
+import shlex
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from seqgan.errors import UserError  # noqa: E402
+from seqgan.tools import verdict  # noqa: E402
 
 # Yu et al. 2017, Table 4 (Nottingham): BLEU-4 and MSE.
 PAPER = {"MLE (paper)": (0.9210, 22.38), "SeqGAN (paper)": (0.9406, 20.62)}
@@ -92,129 +100,52 @@ def _run(cmd: list[str]) -> str:
     return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
 
 
-def _train(out: Path, name: str, args: argparse.Namespace, extra: list[str]) -> float:
-    run = out / name
-    if (run / "config.json").exists():
-        cmd = [*SEQGAN, "train", "--resume", str(run), "--no-progress"]
-    else:
-        cmd = [
-            *SEQGAN,
-            "train",
-            "--preset",
-            args.preset,
-            "--data",
-            str(out / "data"),
-            "--seed",
-            str(args.seed),
-            "--device",
-            args.device,
-            "--out-dir",
-            str(run),
-            "--no-progress",
-            *extra,
-        ]
-    t0 = time.time()
-    _run(cmd)
-    wall = time.time() - t0
-    (run / "benchmark_wall_s.txt").write_text(f"{wall:.0f}\n")
-    return wall
-
-
-def _table_rows(name: str, e: dict) -> str:
-    return (
-        f"| {name} | {e['eval/bleu4']:.4f} | {e['eval/mse']:.2f} | {e['eval/nll_test']:.3f} | "
-        f"{e['eval/self_bleu4']:.3f} | {e['eval/distinct2']:.3f} |"
-    )
-
-
-def write_report(out: Path, midi: Path, results: Path, command: str, preset: str) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from harness import machine  # imported here: it loads torch, which the training subprocesses need, not this one
-
-    from seqgan.train.logbook import read_metrics
-
-    data = json.loads((out / "data" / "manifest.json").read_text())
-    rep = data["report"]
-    runs = {name: out / name for name in ("mle", "seqgan")}
-    config = json.loads((runs["seqgan"] / "config.json").read_text())
-    env = json.loads((runs["seqgan"] / "env.json").read_text())
-    final = {name: json.loads((run / "eval.json").read_text()) for name, run in runs.items()}
-    wall = {name: (run / "benchmark_wall_s.txt").read_text().strip() for name, run in runs.items()}
+def paper_section(midi: Path, v: dict) -> str:
+    """The paper's rows beside ours at temperature 1 (appended to the verdict's results.md)."""
     synthetic = (midi / MARKER).exists()
-    pre, adv = config["pretrain"], config["adversarial"]
-    slim = "a slimmer discriminator than the paper's and a shorter schedule; " if preset != "music" else ""
-    title = "# Music: MLE vs SeqGAN" + (" on SYNTHETIC melodies (not Nottingham)" if synthetic else "")
-    lines = [
-        title,
-        "",
-        "Generated by `benchmarks/music/run.py` from the runs' `seqgan eval` output and "
-        "`metrics.jsonl`; do not edit by hand.",
-        "",
-    ]
+    rows = {}
+    for name, title in (
+        ("mle_es", "MLE, early-stopped (ours)"),
+        ("seqgan", "SeqGAN (ours)"),
+        ("mle", "MLE, fixed schedule (ours)"),
+    ):
+        by_seed = v["points"].get(name, {})
+        cells = [[p["1"][k] for p in by_seed.values() if k in p.get("1", {})] for k in ("eval/bleu4", "eval/mse")]
+        if all(cells):
+            rows[title] = tuple(statistics.mean(c) for c in cells)
+    lines = ["## Beside the paper (Table 4, Nottingham; temperature 1, mean over seeds)", ""]
     if synthetic:
         lines += [
-            "**These numbers come from synthetic melodies written by `--make-demo-folder`, not from the "
-            "Nottingham collection: they check that the pipeline runs end to end and are not comparable to "
-            "the paper's rows.**",
+            "**These numbers come from SYNTHETIC melodies written by `--make-demo-folder`, not from the Nottingham "
+            "collection: they check that the pipeline runs end to end and are not comparable to the paper's rows.**",
             "",
         ]
-    lines += [
-        f"- Command: `{command}`",
-        f"- Data: `{midi}` ({'synthetic, ' if synthetic else ''}{rep['files_found']} MIDI files, {rep['files_read']} "
-        f"read, skipped {rep['files_skipped']}); {rep['train_tunes']} training tunes / {rep['test_tunes']} test "
-        f"tunes (split by tune), {rep['train_windows']} / {rep['test_windows']} windows of T = {rep['seq_len']}, "
-        f"one token per {rep['step']} s, rests {rep['rest']}, pitches {rep['pitch_range']['min']}.."
-        f"{rep['pitch_range']['max']}",
-        f"- Schedule (preset `{preset}`, seed {config['run']['seed']}): {pre['g_epochs']} MLE epochs, D "
-        f"{pre['d_steps']} x {pre['k_epochs']}, "
-        f"{adv['epochs']} adversarial epochs of {adv['g_steps']} G step and {adv['d_steps']} x {adv['k_epochs']} D "
-        f"epochs, N = {adv['rollout_num']}; the MLE baseline spends the {adv['epochs']} adversarial epochs on MLE",
-        f"- Machine: {machine(env)}, {env.get('cpu_count')} cores, "
-        f"device {env.get('device')}, torch {env.get('torch')}; commit {env.get('git_sha')}; wall time SeqGAN "
-        f"{wall['seqgan']} s, MLE {wall['mle']} s",
-        f"- Metrics: `seqgan eval` of each final checkpoint on {final['seqgan']['num_samples']} fresh samples (seed "
-        "0). BLEU-4: mean over the samples of NLTK-equal sentence BLEU-4 (method1 smoothing) of the pitch-token "
-        "sequence against all test windows. MSE: for each sample the mean squared pitch difference (semitones^2) "
-        "to its nearest test window, averaged over the samples (the paper does not say how it pairs them; "
-        "docs/implementation-details.md). NLL_test in nats per token.",
-        "",
-        "| system | BLEU-4 | MSE | NLL_test | Self-BLEU-4 | distinct-2 |",
-        "|---|---|---|---|---|---|",
-        _table_rows("MLE (this repo)", final["mle"]),
-        _table_rows("SeqGAN (this repo)", final["seqgan"]),
-    ]
-    lines += [f"| {name} | {b:.4f} | {m:.2f} | - | - | - |" for name, (b, m) in PAPER.items()]
+    lines += ["| system | BLEU-4 | MSE |", "|---|---|---|"]
+    lines += [f"| {name} | {b:.4f} | {m:.2f} |" for name, (b, m) in {**rows, **PAPER}.items()]
     lines += [
         "",
-        "What differs from the paper: "
-        + ("the data (synthetic melodies, not Nottingham); " if synthetic else "")
-        + "the paper does not publish its Nottingham preprocessing beyond 88 keys, 0.4 s and T = 32 (we take the "
-        "highest sounding note over all tracks, hold rests, and cut non-overlapping windows), nor its BLEU "
-        "reference set, sample count or MSE pairing; " + slim + "one seed.",
+        "The paper does not publish its Nottingham preprocessing beyond 88 keys, 0.4 s and T = 32 (we take the "
+        "highest sounding note over all tracks, hold rests, and cut non-overlapping windows), nor its BLEU reference "
+        "set, sample count or MSE pairing (docs/implementation-details.md). MIDI samples of the first seed: "
+        "OUT/midi/seqgan, OUT/midi/mle_es.",
         "",
-        "Evaluations during training (BLEU-4 / MSE; NLL of the validation split, which model selection reads):",
-        "",
-        "| run | phase | epoch | BLEU-4 | MSE | NLL_valid |",
-        "|---|---|---|---|---|---|",
     ]
-    for name, run in runs.items():
-        for e in read_metrics(run / "metrics.jsonl"):
-            if "eval/mse" in e:
-                lines.append(
-                    f"| {name} | {e['phase']} | {e['epoch']} | {e['eval/bleu4']:.4f} | "
-                    f"{e['eval/mse']:.2f} | {e['eval/nll_valid']:.3f} |"
-                )
-    results.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--midi", help="folder of .mid/.midi melodies (e.g. the Nottingham collection)")
-    parser.add_argument("--out", help="folder for the prepared data, both runs and results.md")
+    parser.add_argument("--out", help="folder for the prepared data and the runs")
     parser.add_argument("--preset", default="music-cpu", help="music-cpu (2 CPU cores, default) or music (paper)")
-    parser.add_argument("--seed", type=int, default=88)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="run seeds (default 1 2)")
+    parser.add_argument("--num-samples", type=int, default=2000, help="samples per measured point (default 2000)")
+    parser.add_argument("--workers", type=int, default=1, help="runs trained at once, one torch thread each")
+    parser.add_argument("--no-lm", action="store_true", help="skip the LM scores (the LM frontier)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config key of every run")
+    parser.add_argument("--seed", type=int, default=88, help="seed of --make-demo-folder")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--results", help="where to write results.md (default OUT/results.md)")
+    parser.add_argument("--results", help="folder for results.md, verdict.json and the PNGs (default OUT)")
     parser.add_argument("--make-demo-folder", metavar="DIR", help="write synthetic tunes to DIR and exit")
     parser.add_argument("--demo-tunes", type=int, default=200, help="tunes for --make-demo-folder (default 200)")
     args = parser.parse_args()
@@ -228,29 +159,37 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     if not (out / "data" / "manifest.json").exists():
-        _run(
-            [
-                *SEQGAN,
-                "prepare-midi",
-                str(midi),
-                "--out",
-                str(out / "data"),
-                "--step",
-                "0.4",
-                "--seq-len",
-                "32",
-                "--json",
-            ]
-        )
-    _train(out, "seqgan", args, [])
-    _train(out, "mle", args, ["--set", "adversarial.mode=mle"])
-    for name in ("seqgan", "mle"):
-        result = _run([*SEQGAN, "eval", str(out / name), "--json"]).strip().splitlines()[-1]
-        (out / name / "eval.json").write_text(result + "\n")
-        _run([*SEQGAN, "sample", str(out / name), "--num-samples", "8", "--midi-out", str(out / name / "midi")])
-    results = Path(args.results) if args.results else out / "results.md"
-    write_report(out, midi, results, " ".join(["python", *sys.argv]), args.preset)
-    print(f"wrote {results} ({time.time() - t0:.0f} s in all)")
+        prepare = [*SEQGAN, "prepare-midi", str(midi), "--out", str(out / "data"), "--step", "0.4", "--seq-len", "32"]
+        _run([*prepare, "--json"])
+    results = Path(args.results) if args.results else out
+    opts = verdict.Options(
+        out=out,
+        preset=args.preset,
+        seeds=args.seeds,
+        data=str(out / "data"),
+        workers=args.workers,
+        num_samples=args.num_samples,
+        lm=not args.no_lm,
+        sets=args.set,
+        device=args.device,
+        report=results,
+        command="python benchmarks/music/run.py " + shlex.join(sys.argv[1:]),
+    )
+    try:
+        v = verdict.run(opts)
+    except UserError as e:
+        sys.exit(f"error: {e}")
+    source = out / f"seed{args.seeds[0]}" / "seqgan"
+    for name, checkpoint in (("seqgan", "last"), ("mle_es", str(source / "checkpoints" / "pretrained.pt"))):
+        where = out / "midi" / name
+        if not where.exists():
+            where.parent.mkdir(parents=True, exist_ok=True)
+            sample = [*SEQGAN, "sample", str(source), "--checkpoint", checkpoint, "--num-samples", "8"]
+            _run([*sample, "--midi-out", str(where)])
+    with open(results / "results.md", "a", encoding="utf-8") as f:
+        f.write("\n" + paper_section(midi, v))
+    (results / "verdict.json").write_bytes((out / "verdict.json").read_bytes())
+    print(f"wrote {results / 'results.md'} ({time.time() - t0:.0f} s in all)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The ``seqgan`` command: argument parsing only; every algorithm lives in the library.
 
-One module per command group (``train``, ``prepare``, ``oracle``, ``generate``, ``tools``), each with a
+One module per command group (``train``, ``prepare``, ``oracle``, ``generate``, ``tools``, ``verdict``), each with a
 ``register`` function; ``common`` holds what they share. User errors (bad flags, missing or malformed files) print
 one line ``error: ...`` on stderr and exit with code 2, without a traceback. ``--json`` results are one JSON object
 on the last line of stdout.
@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from seqgan.cli import generate, oracle, prepare, tools, train
+from seqgan.cli import generate, oracle, prepare, tools, train, verdict
 from seqgan.cli.common import Parser, check_text_arguments
 from seqgan.env import keep_freed_memory
 from seqgan.errors import Interrupted, TrainingError, UserError
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"seqgan {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    for group in (train, prepare, oracle, generate, tools):
+    for group in (train, prepare, oracle, generate, tools, verdict):
         group.register(sub)
     return parser
 
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         check_text_arguments(args)
+        args.command_line = list(sys.argv[1:] if argv is None else argv)  # what a command records of itself
         args.func(args)
     except UserError as e:
         _report("error", str(e), e)

@@ -81,7 +81,9 @@ def compare(
     mean = statistics.fmean(gaps)
     std = statistics.stdev(gaps) if len(gaps) > 1 else math.nan
     p = one_sample_t_p(gaps)
-    if math.isnan(p):
+    if len(gaps) > 1 and all(g == 0 for g in gaps):  # the same curves on every seed (a system against itself)
+        p, verdict = 1.0, "indistinguishable"
+    elif math.isnan(p):
         verdict = "undetermined"
     elif p < alpha:
         verdict = "better" if mean < 0 else "worse"

@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,8 @@ class Run:
     path: Path
 
     exported: bool = False  # an exported model folder: no training data, no test split
+    # The CNN judge of labelled data, by the training split it learned from: a temperature sweep trains it once.
+    _judges: dict[str, Classifier] = field(default_factory=dict, repr=False)
 
     def data(self) -> dict[str, Tensor]:
         if self.exported:
@@ -300,6 +302,11 @@ class Run:
             return bayes_classifier(self.oracle, K)
         if data is None or data.get("train_labels") is None:
             return None
+        key = hashlib.sha256(
+            data["train"].contiguous().numpy().tobytes() + data["train_labels"].contiguous().numpy().tobytes()
+        ).hexdigest()
+        if key in self._judges:
+            return self._judges[key]
         d, T = self.config.discriminator, self.config.data.seq_len
         net = train_label_classifier(
             data["train"],
@@ -310,7 +317,8 @@ class Run:
             d.emb_dim,
             seed=self.config.run.seed,
         )
-        return cnn_classifier(net)
+        self._judges[key] = cnn_classifier(net)
+        return self._judges[key]
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:

@@ -59,6 +59,10 @@ def test_compare_verdicts() -> None:
     v = compare(apart, base)
     assert v.verdict == "undetermined" and v.seeds_without_overlap == 3 and math.isnan(v.mean)
     assert compare(better[:1], base[:1]).verdict == "undetermined"  # one seed: no test
+    same = compare(base, base)  # a system against itself: zero gaps on every seed
+    assert same.verdict == "indistinguishable" and same.p == 1.0 and same.gaps == (0.0, 0.0, 0.0)
+    shifted = [_line(12.0, [2.0, 3.0, 4.0])] * 3  # the same nonzero gap on every seed: no spread, no test
+    assert compare(shifted, base).verdict == "undetermined"
 
 
 def test_t_test_equals_scipy_without_needing_it() -> None:
