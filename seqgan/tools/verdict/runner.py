@@ -12,6 +12,7 @@ is trained, estimates the budget, trains and measures (resumably), judges and re
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -36,6 +37,9 @@ from seqgan.tools.verdict.systems import DEFAULT_SYSTEMS, SGD_LR, Plan, make_pla
 
 DATA_PRESETS = ("text", "coco-cpu", "coco-gpu", "music", "music-cpu")  # made for prepared data
 MAX_TEXT_SAMPLES = 5000  # Self-BLEU compares every sample with every other: more takes hours per point
+
+
+LOG = logging.getLogger("seqgan")  # progress, where the caller passes no `say`
 
 
 @dataclass
@@ -159,7 +163,7 @@ def _check_same(manifest: dict[str, Any], fields: dict[str, Any], out: Path) -> 
             )
 
 
-def run(o: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
+def run(o: Options, say: Callable[[str], None] = LOG.info) -> dict[str, Any]:
     """Train, measure, judge and report (see the module's docstring); returns verdict.json's content (or, with
     ``dry_run``, the plan and its budget)."""
     if len(set(o.seeds)) != len(o.seeds):
@@ -239,7 +243,7 @@ def run(o: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
         write_json(path, manifest)
         progress.finished(job, result)
 
-    J.run_all(jobs, how, o.workers, o.out / "logs", on_done)
+    J.run_all(jobs, how, o.workers, o.out / "logs", on_done, say)
     manifest["elapsed_s"] = round(elapsed_before + time.perf_counter() - t0, 1)
     write_json(path, manifest)
     return report_from_runs([o.out], o.report or o.out, None)
