@@ -55,7 +55,7 @@ def main() -> None:
         command="python benchmarks/conditional/run.py " + shlex.join(sys.argv[1:]),
     )
     try:
-        verdict.run(opts)
+        verdict.run(opts, say=print)
     except UserError as e:
         sys.exit(f"error: {e}")
     (results / "verdict.json").write_bytes((Path(args.out) / "verdict.json").read_bytes())

@@ -176,7 +176,7 @@ def main() -> None:
         command="python benchmarks/music/run.py " + shlex.join(sys.argv[1:]),
     )
     try:
-        v = verdict.run(opts)
+        v = verdict.run(opts, say=print)
     except UserError as e:
         sys.exit(f"error: {e}")
     source = out / f"seed{args.seeds[0]}" / "seqgan"

@@ -120,7 +120,7 @@ def main() -> None:
         "command": command,
     }
     try:
-        verdict.run(verdict.Options(out=out, seeds=args.seeds, systems=systems, report=results, **common))
+        verdict.run(verdict.Options(out=out, seeds=args.seeds, systems=systems, report=results, **common), say=print)
         (results / "verdict.json").write_bytes((out / "verdict.json").read_bytes())
         num = args.num_samples or presets.get(args.preset).eval.num_samples
         randoms = {str(s): random_eval(out / f"seed{s}" / "seqgan", num, s) for s in args.seeds}
@@ -151,7 +151,7 @@ def main() -> None:
                 report=extra,
                 **common,
             )
-            verdict.run(opts)
+            verdict.run(opts, say=print)
             (results / "ablations.json").write_bytes((extra / "verdict.json").read_bytes())
     except UserError as e:
         sys.exit(f"error: {e}")

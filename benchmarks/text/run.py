@@ -76,7 +76,7 @@ def main() -> None:
         command="python benchmarks/text/run.py " + shlex.join(sys.argv[1:]),
     )
     try:
-        verdict.run(opts)
+        verdict.run(opts, say=print)
     except UserError as e:
         sys.exit(f"error: {e}")
     (results / "verdict.json").write_bytes((out / "verdict.json").read_bytes())

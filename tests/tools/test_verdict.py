@@ -89,6 +89,7 @@ def test_end_to_end_on_text_writes_verdicts_pngs_and_a_regenerable_report(
     mle_es = json.loads((out / "seed1" / "mle_es" / "measure.json").read_text())
     assert mle_es["checkpoint"] == "pretrained" and len(mle_es["points"]) == 7
     assert "eval/reverse_lm_score" in mle_es["points"]["1"] and "eval/reverse_lm_score" not in mle_es["points"]["0.9"]
+    assert len(list((out / "lm").glob("lm-*.pt"))) == 1  # the real-text LM trained once, before the jobs, and reused
 
     # verdict.json alone regenerates the report, byte for byte.
     assert cli.main(["verdict", "--report-from", str(out / "verdict.json"), "--report", str(tmp_path / "r")]) == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import multiprocessing
 import os
 import shutil
@@ -29,6 +30,8 @@ from seqgan.tools.verdict.report import clock
 from seqgan.train.checkpoint import latest_checkpoint
 from seqgan.train.logbook import read_metrics
 from seqgan.train.trainer import SeqGANTrainer
+
+LOG = logging.getLogger("seqgan")  # progress, where the caller passes no `say`
 
 
 @dataclass
@@ -97,9 +100,17 @@ def work(job: Job, how: Measuring, threads: int | None, log: Path) -> dict[str, 
             out.update(trained=True, train_s=round(time.perf_counter() - t0, 1))
         t0 = time.perf_counter()
         for where, run, checkpoint in job.measures:
-            measure(run, where, checkpoint, job.seed, how.num_samples, how.alphas, how.lm, how.lm_cache)
+            measure(run, where, checkpoint, job.seed, how.num_samples, how.alphas, how.lm, how.lm_cache, _writer(f))
         out["measure_s"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+def _writer(f: Any) -> Callable[[str], None]:
+    def write(line: str) -> None:
+        f.write(line + "\n")
+        f.flush()
+
+    return write
 
 
 def run_all(
@@ -108,6 +119,7 @@ def run_all(
     workers: int,
     logs: Path,
     on_done: Callable[[Job, dict[str, Any]], None],
+    say: Callable[[str], None] = LOG.info,
 ) -> None:
     """Every job not done yet: SeqGAN runs first, each fork once its source is done; ``workers`` processes of one
     thread each (one: in this process, with its threads). ``on_done`` hears of every finished job. Raises
@@ -121,9 +133,13 @@ def run_all(
     def log_of(job: Job) -> Path:
         return logs / f"seed{job.seed}_{job.name}.log"
 
+    def started(job: Job) -> None:
+        say(f"[{time.strftime('%H:%M:%S')}] seed {job.seed} {job.name}: started (its output: {log_of(job)})")
+
     if workers <= 1:
         while ready:
             job = ready.pop(0)
+            started(job)
             on_done(job, work(job, how, None, log_of(job)))
             ready += [j for j in waiting if j.seed == job.seed]
             waiting = [j for j in waiting if j.seed != job.seed]
@@ -135,6 +151,7 @@ def run_all(
         while ready or running:
             while ready and len(running) < workers:
                 job = ready.pop(0)
+                started(job)
                 running[pool.submit(work, job, how, 1, log_of(job))] = job
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,10 +129,11 @@ def measure(
     alphas: tuple[float, ...],
     lm: bool,
     lm_cache: Path,
+    say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Every point of a system's sweep on the test split, kept in ``out``/measure.json point by point; a point
     already there is not measured again. ``run``/``checkpoint``: the run and checkpoint to reopen (the
-    early-stopped MLE: the SeqGAN run at ``pretrained``)."""
+    early-stopped MLE: the SeqGAN run at ``pretrained``). ``say`` hears of every point measured."""
     path = out / MEASURE
     result: dict[str, Any] = (
         json.loads(path.read_text())
@@ -154,6 +156,8 @@ def measure(
         result["points"][key] = {"alpha": alpha, **metrics, "time_s": round(time.perf_counter() - t0, 2)}
         out.mkdir(parents=True, exist_ok=True)
         write_json(path, result)
+        if say is not None:
+            say(f"[{time.strftime('%H:%M:%S')}] measured {out.name} at alpha {key} ({time.perf_counter() - t0:.0f} s)")
     return result
 
 

@@ -90,6 +90,12 @@ def sentences(v: dict[str, Any], rows: list[dict[str, Any]], frontier: str) -> l
                 f"- SeqGAN beats the {' and the '.join(titles[c] for c in blind)} controls: D's reward carries "
                 "information that helps beyond the sharpening of the policy."
             )
+        elif any(says["seqgan", c] == "undetermined" for c in blind):
+            rest = "; ".join(f"{titles[c]}: {says['seqgan', c]}" for c in blind)
+            out.append(
+                f"- SeqGAN against the rewards that carry no information about the sequence: {rest}; whether D's "
+                "information helps is not judged here (more seeds, or curves that overlap, are needed)."
+            )
         else:
             rest = "; ".join(f"{titles[c]}: {says['seqgan', c]}" for c in blind)
             out.append(

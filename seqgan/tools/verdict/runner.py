@@ -12,6 +12,7 @@ is trained, estimates the budget, trains and measures (resumably), judges and re
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from seqgan.config import SeqGANConfig, apply_overrides
 from seqgan.data.prepared import load_prepared
 from seqgan.env import available_memory, env_snapshot
 from seqgan.errors import UserError
+from seqgan.eval.lm import forward_lm
 from seqgan.files import write_json
 from seqgan.models.build import check_fits
 from seqgan.tools.verdict import jobs as J
@@ -36,6 +38,9 @@ from seqgan.tools.verdict.systems import DEFAULT_SYSTEMS, SGD_LR, Plan, make_pla
 
 DATA_PRESETS = ("text", "coco-cpu", "coco-gpu", "music", "music-cpu")  # made for prepared data
 MAX_TEXT_SAMPLES = 5000  # Self-BLEU compares every sample with every other: more takes hours per point
+
+
+LOG = logging.getLogger("seqgan")  # progress, where the caller passes no `say`
 
 
 @dataclass
@@ -159,7 +164,7 @@ def _check_same(manifest: dict[str, Any], fields: dict[str, Any], out: Path) -> 
             )
 
 
-def run(o: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
+def run(o: Options, say: Callable[[str], None] = LOG.info) -> dict[str, Any]:
     """Train, measure, judge and report (see the module's docstring); returns verdict.json's content (or, with
     ``dry_run``, the plan and its budget)."""
     if len(set(o.seeds)) != len(o.seeds):
@@ -229,6 +234,9 @@ def run(o: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
     manifest["workers"] = o.workers
     write_json(path, manifest)
     t0, elapsed_before = time.perf_counter(), manifest.get("elapsed_s", 0.0)
+    if lm and len(done) < len(jobs):  # once, here, rather than by several workers at the same time
+        say("training the real-text LM of the LM scores (once; kept in OUT/lm) ...")
+        _real_text_lm(o.data, base, how.lm_cache)
     progress = J.Progress(jobs, done, o.workers, say)
 
     def on_done(job: J.Job, result: dict[str, Any]) -> None:
@@ -239,10 +247,19 @@ def run(o: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
         write_json(path, manifest)
         progress.finished(job, result)
 
-    J.run_all(jobs, how, o.workers, o.out / "logs", on_done)
+    J.run_all(jobs, how, o.workers, o.out / "logs", on_done, say)
     manifest["elapsed_s"] = round(elapsed_before + time.perf_counter() - t0, 1)
     write_json(path, manifest)
     return report_from_runs([o.out], o.report or o.out, None)
+
+
+def _real_text_lm(data: str | None, cfg: SeqGANConfig, cache: Path) -> None:
+    """The LM every measurement scores samples under: trained on the training split, early-stopped on the
+    validation split, cached under the hash of both (the key ``Run.evaluate`` finds it by)."""
+    prepared = load_prepared(data)
+    d = cfg.data
+    valid = prepared.valid if len(prepared.valid) else prepared.train
+    forward_lm(prepared.train, valid, d.vocab_size, d.start_token, d.eos_token, d.pad_token, cache)
 
 
 def _points(root: Path, seeds: list[int], systems: dict[str, Any]) -> dict[str, dict[str, Any]]:
