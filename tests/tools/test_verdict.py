@@ -324,3 +324,18 @@ def test_the_plan_compares_what_the_benchmarks_compare_and_the_budget_is_runs_ti
     assert run_seconds(plan.configs["seqgan"], times, True) == pre.g_epochs * 2 + pre.d_steps * 3 + adv.epochs * 5
     assert run_seconds(plan.configs["mle"], times, False) == adv.epochs * 2  # MLE epochs in place of adversarial
     assert run_seconds(plan.configs["sgd"], times, False) == adv.epochs * 5
+
+
+def test_the_fixes_for_a_saturated_d_are_judged_against_mle_and_their_own_shuffled_control() -> None:
+    from seqgan import presets
+    from seqgan.tools.verdict.systems import make_plan
+
+    plan = make_plan(presets.get("demo"), ["centred", "centred_shuffled", "dense", "dense_shuffled", "drs"], [])
+    assert plan.trained == ["seqgan", "centred", "centred_shuffled", "dense", "dense_shuffled"]  # drs: measured only
+    pairs = plan.comparisons()
+    for fix in ("centred", "dense", "drs"):
+        assert (fix, "mle_es") in pairs
+    assert ("centred", "centred_shuffled") in pairs and ("dense", "dense_shuffled") in pairs
+    assert plan.configs["dense"].discriminator.kind == "lstm"  # a fork that pre-trains its own D (mle.pt)
+    assert plan.configs["dense_shuffled"].adversarial.reward_shuffle
+    assert plan.systems["drs"].resample == 16 and not plan.systems["drs"].trained
