@@ -53,12 +53,27 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     fsync_dir(path.parent)
 
 
-def read_json(path: Path, what: str, hint: str) -> Any:
-    """The JSON value of ``path``; a missing, unreadable or malformed file is a UserError naming ``what`` and the
-    fix ``hint``."""
+def parse_json(text: str) -> Any:
+    """``json.loads`` whose every failure is a ValueError: a value nested too deeply for the parser (thousands of
+    ``[``) raises RecursionError there, which no caller expecting a malformed file would catch."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def read_json(path: Path, what: str, hint: str, kind: type | None = None) -> Any:
+    """The JSON value of ``path`` (of type ``kind`` when given: dict for an object); a missing, unreadable,
+    malformed or too deeply nested file, or a value of another type, is a UserError naming ``what``, the file and
+    the fix ``hint``."""
+    try:
+        value = parse_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{what} {path} does not exist: {hint}") from None
     except (OSError, ValueError) as e:
-        raise UserError(f"{what} {path} is damaged ({type(e).__name__}): {hint}") from None
+        why = str(e) if str(e) == "nested too deeply" else type(e).__name__
+        raise UserError(f"{what} {path} is damaged ({why}): {hint}") from None
+    if kind is not None and not isinstance(value, kind):
+        shown = "an object" if kind is dict else kind.__name__
+        raise UserError(f"{what} {path} is damaged (not {shown}): {hint}")
+    return value
