@@ -160,6 +160,13 @@ def load_prepared(data_dir: str | Path) -> PreparedData:
     if not isinstance(manifest, dict) or (manifest.get("format"), manifest.get("version")) != (DATA_FORMAT, VERSION):
         raise UserError(f"{d} is not a prepared data directory (manifest.json is not {DATA_FORMAT} v{VERSION}): {hint}")
     vocab, tensors, labels = Vocab.load(d / "vocab.json"), [], {}
+    ids = {key: manifest.get(key) for key in ("seq_len", "start_token", "eos_token", "pad_token")}
+    if not all(
+        (type(v) is int and 0 <= v < vocab.vocab_size) or (v is None and key in ("eos_token", "pad_token"))
+        for key, v in ids.items()
+        if key != "seq_len"
+    ) or not (type(ids["seq_len"]) is int and ids["seq_len"] > 0):
+        raise UserError(f"{d / 'manifest.json'} is damaged (seq_len or a special token id): re{hint}")
     for name in ("train.pt", "test.pt", "valid.pt"):
         split = name.removesuffix(".pt")
         if name != "train.pt" and not (d / name).is_file():  # no test / validation split (or an older directory)
