@@ -35,12 +35,38 @@ def write_json(path: str | Path, obj: Any) -> None:
     write_atomic(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+def temporary_sibling(path: Path) -> Path:
+    """The name ``path`` is written under before it is renamed into place (``.NAME.tmp-PID``). Those left behind
+    by a process that was killed (SIGKILL cannot be caught) are removed here first, so they never pile up."""
+    prefix = f".{path.name}.tmp-"
+    try:
+        leftovers = [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        leftovers = []
+    for old in leftovers:
+        pid = old.name[len(prefix) :]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and old.is_file():
+            with contextlib.suppress(OSError):
+                old.unlink()
+    return path.with_name(f"{prefix}{os.getpid()}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process, or a number the OS cannot check: leave its file alone
+    return True
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through, piece by piece: it appears complete when the block ends, and not at
     all (the old file kept) if the block raises."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temporary_sibling(path)
     try:
         with open(tmp, "wb") as f:
             yield f

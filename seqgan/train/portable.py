@@ -49,6 +49,7 @@ MODEL_FORMAT, MODEL_VERSION = "seqgan-model", 1
 Labels = str | Sequence[str] | None  # a label name, several (equal shares, in turn), or None / "all"
 MODEL, CARD = "model.json", "MODEL_CARD.md"
 GENERATOR, DISCRIMINATOR = "generator.safetensors", "discriminator.safetensors"
+EXPORT_FILES = frozenset({MODEL, CARD, GENERATOR, DISCRIMINATOR, CONFIG, VOCAB, ORACLE})  # all an export writes
 MAX_EVAL_SAMPLES = 100_000  # Self-BLEU compares every sample with every other: more would run for hours
 
 
@@ -92,6 +93,8 @@ class Run:
                     "`seqgan prepare --labels tab` to train a conditional model)"
                 )
             return None
+        if "all" in names and len(names) > 1:
+            raise UserError("--label all asks for every label in equal shares: give it alone, or name the labels")
         if not names or names == ["all"]:
             names = self.labels
         unknown = next((n for n in names if n not in self.labels), None)
@@ -210,6 +213,11 @@ class Run:
             raise UserError(f"{self.path} has no {split} split: evaluate on the other one (--split)")
         num = num or self.config.eval.num_samples
         check_sampling(num, temperature, max_num=MAX_EVAL_SAMPLES)
+        if num < len(self.labels):  # every label is asked for in turn: fewer samples would leave labels out
+            raise UserError(
+                f"--num-samples {num} is fewer than this run's {len(self.labels)} labels, so some labels would get "
+                f"no sample: give at least {len(self.labels)}"
+            )
         labels, K = self.label_ids(num), self.config.data.num_labels  # conditional: every label in turn
         samples = self.generator.generate(
             num,
@@ -365,6 +373,15 @@ def export_run(run_dir: str | Path, out: str | Path, checkpoint: str = "last", f
     replaceable = (force and (out / MODEL).is_file()) or (out.is_dir() and not any(out.iterdir()))
     if os.path.lexists(out) and not replaceable:
         raise UserError(f"--out {out} exists: give a new (or empty) folder, or --force to replace an exported model")
+    if os.path.lexists(out) and not out.is_symlink():
+        foreign = sorted(e.name for e in out.iterdir() if e.name not in EXPORT_FILES or not e.is_file())
+        if foreign:
+            raise UserError(
+                f"--out {out} holds {foreign[0][:60]!r}, which seqgan export did not write: refusing to replace the "
+                "folder even with --force; move that file or choose another --out"
+            )
+    elif out.is_symlink():
+        raise UserError(f"--out {out} is a symbolic link: give a folder of its own")
     run = load_run(run_dir, checkpoint)
     st = _safetensors().torch
     rundir = RunDir(run_dir)
@@ -411,6 +428,13 @@ def export_run(run_dir: str | Path, out: str | Path, checkpoint: str = "last", f
         "kind": run.kind,
         "files": sorted(p.name for p in out.iterdir()),
     }
+
+
+def export_file_of(path: str | Path) -> Path | None:
+    """The exported model folder that ``path`` is one of the own files of, or None: commands that write files
+    never write there."""
+    p = Path(os.path.abspath(path))
+    return p.parent if p.name in EXPORT_FILES and (p.parent / MODEL).is_file() else None
 
 
 def _card(run: Run, model: dict[str, Any]) -> str:
