@@ -33,9 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _rank() -> int:
-    """This process's rank as the launcher set it (0 when RANK is unset or not a number: errors are still shown)."""
+    """This process's rank as the launcher set it: 0 in a single process, or where RANK or WORLD_SIZE is not a
+    number (errors are still shown)."""
     try:
-        return int(os.environ.get("RANK", "0"))
+        return int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0
     except ValueError:
         return 0
 
