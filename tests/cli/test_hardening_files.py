@@ -348,3 +348,47 @@ def test_a_label_list_that_does_not_fit_the_run_is_refused(built, tmp_path: Path
 def test_the_shared_run_still_samples(built, capsys) -> None:
     for where in ("labelled_run", "labelled_export", "transformer_export", "oracle_export"):
         assert len(ok(capsys, ["sample", str(built[where]), "--num-samples", "3"]).splitlines()) == 3
+
+
+# ------------------------------------------------------------------ every file of a run or an export, damaged
+FOLDERS = ["oracle_run", "labelled_run", "labelled_export", "transformer_export", "oracle_export"]
+damages = st.sampled_from(["empty", "truncate", "flip", "random", "zeros"])
+
+
+def _damage_file(path: Path, how: str, where: float, rnd: random.Random) -> None:
+    raw = path.read_bytes()
+    at = int(where * max(len(raw) - 1, 0))
+    if how == "empty":
+        raw = b""
+    elif how == "truncate":
+        raw = raw[:at]
+    elif how == "flip" and raw:
+        raw = raw[:at] + bytes([raw[at] ^ (1 << rnd.randrange(8))]) + raw[at + 1 :]
+    elif how == "random":
+        raw = rnd.randbytes(rnd.randrange(1, 256))
+    else:
+        raw = raw[:at] + b"\0" * min(64, len(raw) - at) + raw[at + 64 :]
+    path.write_bytes(raw)
+
+
+def _fuzz_files(built, where: str, pick: int, how: str, at: float, seed: int) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        folder = Path(d) / "x"
+        shutil.copytree(built[where], folder)
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != ".lock")
+        _damage_file(files[pick % len(files)], how, at, random.Random(seed))
+        _success_or_one_line(["sample", str(folder), "--num-samples", "3"])
+        _success_or_one_line(["eval", str(folder), "--num-samples", "6", "--json"])
+
+
+@QUICK
+@given(st.sampled_from(FOLDERS), st.integers(0, 1000), damages, st.floats(0, 1), st.integers(0, 2**32))
+def test_fuzz_every_file_of_a_run_or_an_export(built, where, pick, how, at, seed) -> None:
+    _fuzz_files(built, where, pick, how, at, seed)
+
+
+@pytest.mark.slow
+@LONG
+@given(st.sampled_from(FOLDERS), st.integers(0, 1000), damages, st.floats(0, 1), st.integers(0, 2**32))
+def test_fuzz_every_file_of_a_run_or_an_export_long(built, where, pick, how, at, seed) -> None:
+    _fuzz_files(built, where, pick, how, at, seed)
