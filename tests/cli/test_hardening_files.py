@@ -392,3 +392,12 @@ def test_fuzz_every_file_of_a_run_or_an_export(built, where, pick, how, at, seed
 @given(st.sampled_from(FOLDERS), st.integers(0, 1000), damages, st.floats(0, 1), st.integers(0, 2**32))
 def test_fuzz_every_file_of_a_run_or_an_export_long(built, where, pick, how, at, seed) -> None:
     _fuzz_files(built, where, pick, how, at, seed)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="train --resume reads config.json through rundir.read_run_config, not yet load_config_file"
+)
+def test_resume_with_a_deeply_nested_config_is_one_line(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    run = _copy(tiny_run, tmp_path)
+    (run / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert "config.json is damaged" in user_error(capsys, ["train", "--resume", str(run)])
