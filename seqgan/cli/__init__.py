@@ -79,7 +79,7 @@ def os_error_message(e: OSError) -> str:
     fix = fixes.get(e.errno or 0)
     if fix is None:
         return f"cannot read or write{where or ' a file'}: {e.strerror or e}; check the path and run again"
-    return f"cannot read or write{where or ' a file'}: {fix}"
+    return f"cannot read or write{where or ' a file'} ({e.strerror or e}): {fix}"
 
 
 def main(argv: list[str] | None = None) -> int:

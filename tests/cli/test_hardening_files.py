@@ -401,3 +401,13 @@ def test_resume_with_a_deeply_nested_config_is_one_line(tiny_run: Path, tmp_path
     run = _copy(tiny_run, tmp_path)
     (run / "config.json").write_text("[" * 100_000 + "]" * 100_000)
     assert "config.json is damaged" in user_error(capsys, ["train", "--resume", str(run)])
+
+
+@pytest.mark.xfail(
+    strict=True, reason="resume (rundir.resumable_checkpoint) does not yet call config.architecture_changes"
+)
+def test_resume_after_editing_positions_is_one_line(built, tmp_path: Path, capsys) -> None:
+    run = _copy(built["transformer_run"], tmp_path)
+    _edit_json(run / "config.json", lambda c: c["generator"].update(positions="sinusoidal"))
+    _edit_json(run / "config.json", lambda c: c["adversarial"].update(epochs=2))
+    assert "generator.positions" in user_error(capsys, ["train", "--resume", str(run)])
