@@ -336,6 +336,9 @@ class SeqGANConfig:
             )
         if self.data.seq_len < 2:
             raise UserError(f"data.seq_len must be >= 2 (roll-outs need a prefix), got {self.data.seq_len}")
+        for key in ("discriminator.filter_sizes", "discriminator.num_filters"):  # one conv layer each: bounded
+            if len(get_value(self, key) or ()) > MAX_WINDOWS:
+                raise UserError(f"{key} holds {len(get_value(self, key)):,} entries: give at most {MAX_WINDOWS:,}")
         if not self.discriminator.filters(self.data.seq_len):
             raise UserError(f"no discriminator window fits data.seq_len {self.data.seq_len}: give smaller filter_sizes")
         for window, count in self.discriminator.filters(self.data.seq_len):
@@ -397,6 +400,7 @@ def check_best_metric(cfg: SeqGANConfig) -> None:
 
 MAX_SEED = 2**63 - 1  # torch and numpy seeds
 MAX_LR = 10.0  # far above any rate that trains these models (paper: 0.01 and 1e-4); larger ones only overflow
+MAX_WINDOWS = 1_000  # ours: D's window sizes (the paper uses 12); each builds a convolution before any check
 MAX_BLEU_ORDER = 32  # longer n-grams than any sentence the benchmarks hold; a typo (1000000000) would hang
 # Upper bounds that keep a typo from running for days: evaluation compares every sample with every other
 # (Self-BLEU), and sampling takes one step per position.

@@ -88,6 +88,15 @@ def test_a_transformer_of_100000_layers_is_refused_at_once(tmp_path: Path, capsy
     assert time.perf_counter() - start < 5 and not (tmp_path / "r").exists()
 
 
+def test_a_discriminator_of_5000_windows_is_refused_at_once(tmp_path: Path, capsys) -> None:
+    argv = ["train", "--preset", "tiny", "--out-dir", str(tmp_path / "r"), "--no-progress"]
+    many = ",".join(["1"] * 5000)
+    err = user_error(
+        capsys, argv + ["--set", f"discriminator.filter_sizes={many}", "--set", f"discriminator.num_filters={many}"]
+    )
+    assert "holds 5,000 entries: give at most 1,000" in err and not (tmp_path / "r").exists()
+
+
 def test_the_memory_check_of_a_deep_transformer_counts_without_building_it() -> None:
     from helpers import tiny_config
 
