@@ -15,6 +15,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from seqgan.errors import UserError
@@ -363,6 +364,9 @@ class SeqGANConfig:
             )
         if self.data.seq_len < 2:
             raise UserError(f"data.seq_len must be >= 2 (roll-outs need a prefix), got {self.data.seq_len}")
+        for key in ("discriminator.filter_sizes", "discriminator.num_filters"):  # one conv layer each: bounded
+            if len(get_value(self, key) or ()) > MAX_WINDOWS:
+                raise UserError(f"{key} holds {len(get_value(self, key)):,} entries: give at most {MAX_WINDOWS:,}")
         if not self.discriminator.filters(self.data.seq_len):
             raise UserError(f"no discriminator window fits data.seq_len {self.data.seq_len}: give smaller filter_sizes")
         for window, count in self.discriminator.filters(self.data.seq_len):
@@ -424,10 +428,16 @@ def check_best_metric(cfg: SeqGANConfig) -> None:
 
 MAX_SEED = 2**63 - 1  # torch and numpy seeds
 MAX_LR = 10.0  # far above any rate that trains these models (paper: 0.01 and 1e-4); larger ones only overflow
+MAX_WINDOWS = 1_000  # ours: D's window sizes (the paper uses 12); each builds a convolution before any check
 MAX_BLEU_ORDER = 32  # longer n-grams than any sentence the benchmarks hold; a typo (1000000000) would hang
 # Upper bounds that keep a typo from running for days: evaluation compares every sample with every other
 # (Self-BLEU), and sampling takes one step per position.
-LIMITS = {"eval.num_samples": 100_000, "data.seq_len": 10_000, "data.num_labels": 100_000}
+LIMITS = {
+    "eval.num_samples": 100_000,
+    "data.seq_len": 10_000,
+    "data.num_labels": 100_000,
+    "generator.layers": 1_000,  # ours: 10x the deepest Transformer of the literature, far beyond these tasks
+}
 
 
 def all_keys(cfg: SeqGANConfig | None = None) -> list[str]:
@@ -459,6 +469,10 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     """Turn ``value`` (a string from ``--set`` or a JSON value) into the field's type."""
     hint = annotation
     args = typing.get_args(hint)
+    if isinstance(value, str):  # `seqgan presets --keys` prints values as Python literals: (2, 3), 'lstm'
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
     if isinstance(hint, types.UnionType) and type(None) in args:
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
             return None
@@ -466,7 +480,7 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     origin = typing.get_origin(hint)
     try:
         if origin is tuple:
-            items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+            items = value.strip("()[]").replace(",", " ").split() if isinstance(value, str) else list(value)
             return tuple(int(v) for v in items)
         if hint is bool:
             if isinstance(value, bool):
@@ -491,6 +505,62 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
 def set_value(cfg: SeqGANConfig, key: str, value: Any) -> None:
     obj, f = _field(cfg, key)
     setattr(obj, f.name, _coerce(key, value, typing.get_type_hints(type(obj))[f.name]))
+
+
+# The keys that shape the models or what they compute: a checkpoint's or an export's weights are only meaningful
+# under the values they were trained with (generator.heads changes no shape but every number).
+ARCHITECTURE_KEYS = (
+    "data.vocab_size",
+    "data.seq_len",
+    "data.start_token",
+    "data.eos_token",
+    "data.pad_token",
+    "data.num_labels",
+    "generator.kind",
+    "generator.emb_dim",
+    "generator.hidden_dim",
+    "generator.layers",
+    "generator.heads",
+    "generator.ff_dim",
+    "generator.dropout",
+    "generator.positions",
+    "discriminator.emb_dim",
+    "discriminator.filter_sizes",
+    "discriminator.num_filters",
+    "discriminator.dropout_keep",
+)
+
+
+def architecture_changes(saved: Any, cfg: SeqGANConfig) -> str | None:
+    """The first architecture key (``ARCHITECTURE_KEYS``) whose value in ``cfg`` differs from ``saved`` (the config
+    dict stored with the weights), as "key (saved -> now)"; None when they agree or nothing was stored."""
+    if not isinstance(saved, dict):
+        return None
+
+    def plain(value: Any) -> Any:
+        return list(value) if isinstance(value, (tuple, list)) else value
+
+    for key in ARCHITECTURE_KEYS:
+        section, _, name = key.partition(".")
+        part = saved.get(section)
+        if not isinstance(part, dict) or name not in part:
+            continue
+        then, now = plain(part[name]), plain(get_value(cfg, key))
+        if then != now:
+            return f"{key} ({str(then)[:40]} -> {str(now)[:40]})"
+    return None
+
+
+def load_config_file(path: Path, hint: str) -> SeqGANConfig:
+    """The config of a run's or an exported model's ``config.json``; a missing, malformed, too deeply nested or
+    invalid file is one UserError naming the file and ``hint`` (the fix)."""
+    from seqgan.files import read_json
+
+    obj = read_json(path, "config", hint, dict)
+    try:
+        return SeqGANConfig.from_dict(obj)
+    except (ValueError, AttributeError, TypeError, RecursionError):  # sections that are not objects, deep values
+        raise UserError(f"{path} is damaged: it is not the JSON config that `seqgan train` writes; {hint}") from None
 
 
 def apply_overrides(cfg: SeqGANConfig, overrides: list[str]) -> SeqGANConfig:

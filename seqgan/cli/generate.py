@@ -113,7 +113,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     emit(
         {
             "run": args.run,
-            "checkpoint": args.checkpoint,
+            "checkpoint": run.checkpoint,
             "phase": run.phase,
             "epoch": run.epoch,
             "split": args.split,

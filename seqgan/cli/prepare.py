@@ -115,7 +115,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and marks of that text (the punct tokens), not the pieces.",
     )
     p.add_argument(
-        "input", metavar="INPUT", help="UTF-8 text file, one sequence per line (blank lines are skipped and counted)"
+        "input",
+        metavar="INPUT",
+        help="UTF-8 text file, one sequence per line (a line ends at \\n, \\r\\n or a lone \\r, the last counted in "
+        "the report as lone_cr_line_ends; blank lines are skipped and counted)",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (its parent must exist)")
     p.add_argument(

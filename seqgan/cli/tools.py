@@ -160,10 +160,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_tensorboard)
 
     p = subcommand(
-        sub, "plot", "draw a run's curves (NLL_oracle, NLL_test, rewards, D accuracy) to a PNG", "seqgan plot runs/demo"
+        sub,
+        "plot",
+        "draw a run's curves (NLL_oracle, NLL_test, rewards, D accuracy) to a PNG (or PDF, SVG)",
+        "seqgan plot runs/demo",
     )
     p.add_argument("run", help="run directory written by `seqgan train`")
-    p.add_argument("--out", help="PNG path (default RUN/curves.png, which a new plot replaces)")
+    p.add_argument(
+        "--out",
+        help="image path; its extension picks the format (.png, .pdf, .svg, ...; default RUN/curves.png, which a "
+        "new plot replaces)",
+    )
     add_force(p)
     add_json(p)
     p.set_defaults(func=cmd_plot)

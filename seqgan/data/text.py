@@ -21,8 +21,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from seqgan.config import LIMITS
 from seqgan.data.labels import check_labels_option, label_counts, split_tab_lines, stratified_split, unknown_label
-from seqgan.data.lines import TEXT_HINT, read_text
+from seqgan.data.lines import TEXT_HINT, lone_cr_count, read_text
 from seqgan.data.prepared import DATA_FORMAT, VERSION, check_out, held_out_count, shuffled_split, write_prepared
 from seqgan.data.sentences import splitter
 from seqgan.data.subword import SUBWORD_LEVELS, TRAINED, Subword, read_tokenizer, train_tokenizer
@@ -289,8 +290,16 @@ def prepare(
     }
     lens = sorted(len(r) for r in rows)
     pct = {f"p{p}": lens[max(0, math.ceil(p / 100 * n) - 1)] for p in (50, 95, 99)}
+    if seq_len > (limit := LIMITS["data.seq_len"]):  # `seqgan train` would refuse the data: say so now
+        given = f"--max-len {max_len}" if max_len is not None else f"the longest line has {lens[-1]:,} tokens and"
+        hint = f"{pct['p99']} (99% of the lines are that short)" if pct["p99"] < limit else f"{limit - 1:,} or less"
+        raise UserError(
+            f"{given} makes sequences of {seq_len:,} tokens, more than the {limit:,} a run trains on: give "
+            f"--max-len {hint} to drop longer lines"
+        )
     report = {
         "lines_read": len(lines),
+        "lone_cr_line_ends": lone_cr_count(raw),  # classic Mac OS line ends, read as line ends
         "lines_kept": n if unit == "line" else len({line for line, _ in kept}),
         "dropped": dropped,
         "vocab_size": vocab.vocab_size,

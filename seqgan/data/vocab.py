@@ -217,10 +217,12 @@ class Vocab:
             twice = next(t for t in tokens if t in seen or seen.add(t))
             raise UserError(f"{where} is damaged: the token {twice[:20]!r} appears twice: {_HINT}")
         labels = obj.get("labels")
-        names_ok = isinstance(labels, list) and labels and all(isinstance(t, str) and t for t in labels)
+        names_ok = (
+            isinstance(labels, list) and labels and all(isinstance(t, str) and t and t.isprintable() for t in labels)
+        )
         if "labels" in obj and not (names_ok and len(set(labels)) == len(labels)):
             raise UserError(
-                f"{where} is damaged (labels must be a non-empty list of distinct non-empty names): {_HINT}"
+                f"{where} is damaged (labels must be a non-empty list of distinct printable names): {_HINT}"
             )
         specials = {} if level in ("ids", "pitch") else dict(SPECIALS)
         return cls(level, tokens, size, specials, bool(obj.get("lowercase")), pitch, labels, obj.get("tokenizer"))

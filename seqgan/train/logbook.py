@@ -20,6 +20,7 @@ from tqdm import tqdm
 from seqgan.data.decode import strip_special
 from seqgan.errors import TrainingError
 from seqgan.eval.metrics import distinct_n
+from seqgan.files import parse_json
 from seqgan.train import distributed
 
 
@@ -132,13 +133,13 @@ def _is_mle(event: dict[str, Any]) -> bool:
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """Events of a metrics.jsonl; a torn last line (a crash mid-write) is ignored."""
+    """Events of a metrics.jsonl; a torn last line (a crash mid-write), or any line that is not JSON, is ignored."""
     events = []
     with open(path, encoding="utf-8") as f:
         for line in f:
             try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
+                events.append(parse_json(line))
+            except ValueError:  # malformed or nested too deeply: skipped like a torn line
                 continue
     return events
 

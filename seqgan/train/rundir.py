@@ -18,7 +18,6 @@ A run is of one kind: ``oracle`` (no data.path), ``text`` or ``music`` (a pitch 
 from __future__ import annotations
 
 import io
-import json
 import os
 from pathlib import Path
 from typing import IO, Any
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqgan.config import SeqGANConfig
+from seqgan.config import SeqGANConfig, load_config_file
 from seqgan.data.decode import render_rows
 from seqgan.data.vocab import Vocab, data_kind
 from seqgan.errors import UserError
@@ -66,10 +65,7 @@ def read_run_config(run_dir: str | Path) -> SeqGANConfig:
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise UserError(f"{run_dir} holds no run (no {CONFIG}): give a directory written by `seqgan train`")
-    try:
-        return SeqGANConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, AttributeError, TypeError):  # not UTF-8, not JSON, not a config
-        raise UserError(f"{path} is damaged: it is not the JSON config that `seqgan train` writes") from None
+    return load_config_file(path, "restore it, or start a new run")
 
 
 class RunDir:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from seqgan.config import SeqGANConfig, get_value
+from seqgan.config import SeqGANConfig, architecture_changes, get_value
 from seqgan.data.prepared import load_prepared
 from seqgan.data.vocab import Vocab
 from seqgan.env import available_memory, env_snapshot, native_bf16, resolve_device
@@ -260,10 +260,14 @@ def _trial_models(cfg: SeqGANConfig, given: tuple[Any, Any]) -> Any:
         return build_models(cfg, None, "cpu", *(copy.deepcopy(m) for m in given))
 
 
-def _fits(models: Any, what: str, generator_only: bool = False) -> Any:
-    """A check for :func:`latest_checkpoint`: the checkpoint's weights load into ``models``."""
+def _fits(models: Any, what: str, generator_only: bool = False, cfg: SeqGANConfig | None = None) -> Any:
+    """A check for :func:`latest_checkpoint`: the checkpoint's weights load into ``models`` (and, given ``cfg``, its
+    architecture keys are those the checkpoint was trained with: some change the numbers, not the shapes)."""
 
     def check(ckpt: dict[str, Any], path: Path) -> None:
+        change = None if cfg is None else architecture_changes(ckpt.get("config"), cfg)
+        if change is not None:
+            raise UserError(f"checkpoint {path} was trained with other settings than {what}: {change}")
         try:
             models.generator.load_state_dict(ckpt["generator"])
             if not generator_only:
@@ -278,7 +282,7 @@ def resumable_checkpoint(run: RunDir, cfg: SeqGANConfig, given: tuple[Any, Any] 
     """The newest checkpoint of ``run`` whose models fit ``cfg`` (last.pt, else prev.pt with a warning): one damaged
     inside (tensors of other shapes, an edited config.json) is passed over like one that does not load. None when
     the run has none yet; a UserError when none fits."""
-    check = _fits(_trial_models(cfg, given), "the run's config.json")
+    check = _fits(_trial_models(cfg, given), "the run's config.json", cfg=cfg)
     return latest_checkpoint(run.checkpoints, check, hint=": the run cannot continue; start a new one")
 
 
