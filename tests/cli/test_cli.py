@@ -138,10 +138,10 @@ def test_presets_subprocess() -> None:
 
 
 def test_presets_keys(capsys: pytest.CaptureFixture[str]) -> None:
-    out = _ok(capsys, ["presets", "--keys"]).splitlines()
-    assert "adversarial.rollout_num = 16" in out
-    assert "data.vocab_size = 5000" in out
-    tiny = _ok(capsys, ["presets", "--keys", "--preset", "tiny"]).splitlines()
+    out = {line.split("  # ")[0]: line.partition("  # ")[2] for line in _ok(capsys, ["presets", "--keys"]).splitlines()}
+    assert out["adversarial.rollout_num = 16"].startswith("authors' code: N = 16 Monte Carlo roll-outs")
+    assert "data.vocab_size = 5000" in out and all(out.values())  # every key says where its default comes from
+    tiny = [line.split("  # ")[0] for line in _ok(capsys, ["presets", "--keys", "--preset", "tiny"]).splitlines()]
     assert "data.vocab_size = 50" in tiny
 
 
