@@ -324,3 +324,18 @@ def test_the_plan_compares_what_the_benchmarks_compare_and_the_budget_is_runs_ti
     assert run_seconds(plan.configs["seqgan"], times, True) == pre.g_epochs * 2 + pre.d_steps * 3 + adv.epochs * 5
     assert run_seconds(plan.configs["mle"], times, False) == adv.epochs * 2  # MLE epochs in place of adversarial
     assert run_seconds(plan.configs["sgd"], times, False) == adv.epochs * 5
+
+
+def test_progress_eta_scales_the_estimates_by_the_jobs_done() -> None:
+    from seqgan.tools.verdict.jobs import Job, Progress
+
+    first = Job(
+        1, "seqgan", Path("a"), {}, None, [(Path("m"), Path("a"), "pretrained"), (Path("a"), Path("a"), "last")]
+    )
+    fork = Job(1, "mle", Path("b"), {}, Path("a"), [(Path("b"), Path("b"), "last")])
+    first.estimate_s, fork.estimate_s = 5.0, 5.0
+    said: list[str] = []
+    progress = Progress([first, fork], [], 1, said.append)
+    progress.finished(first, {"trained": True, "train_s": 10.0, "measure_s": 4.0})
+    # training took twice its estimate (5 s -> 10 s left for the fork), a measurement 2 s (one left): 12 s
+    assert "1/2 jobs done" in said[0] and "measured 4 s" in said[0] and said[0].endswith("about 12 s left")
