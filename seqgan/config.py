@@ -1,8 +1,10 @@
 """Typed configuration: the single source of every default.
 
 Each field's comment says where its default comes from: the paper (Yu et al., AAAI 2017,
-arXiv 1609.05473) or the authors' code (LantaoYu/SeqGAN at e2b52fb). The CLI reads these
-comments for ``seqgan presets --keys`` and ``--set key=value`` only changes fields named here.
+arXiv 1609.05473) or the authors' code (LantaoYu/SeqGAN at e2b52fb). ``seqgan presets --keys`` prints each key's
+value with its comment (:func:`field_notes`), and ``--set key=value`` only changes fields named here. The names of
+the reward estimators, baselines and policy-gradient optimisers are checked against their tables when a run is set
+up (:mod:`seqgan.train.rewards`, :mod:`seqgan.train.setup`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from seqgan.errors import UserError
@@ -85,13 +88,20 @@ class GeneratorConfig:
 
 @dataclass
 class DiscriminatorConfig:
+    kind: str = "cnn"  # "cnn": the paper's CNN with highway (authors' code); "lstm": a recurrent D that scores every
+    # prefix in one pass (ScratchGAN, de Masson d'Autume et al. 2019), needed by adversarial.reward dense
     emb_dim: int = 64  # authors' code (dis_embedding_dim)
+    hidden_dim: int = 64  # kind lstm only (ours, for the CPU; ScratchGAN's is larger): the LSTM's width
     filter_sizes: tuple[int, ...] | None = None  # None: the paper's windows for seq_len (appendix Table 5)
     num_filters: tuple[int, ...] | None = None  # None: the paper's filter counts for seq_len
     dropout_keep: float = 0.75  # authors' code: keep probability 0.75 in training, 1.0 for rewards
     l2_reg: float = 0.2  # authors' code: 0.2 x L2 of the output layer only
     lr: float = 1e-4  # authors' code: Adam 1e-4
     batch_size: int = 64  # authors' code
+    label_smoothing: float = 0.0  # against a saturated D (ours, off = the paper): cross-entropy targets eps/2 and
+    # 1 - eps/2 instead of 0 and 1 (Szegedy et al. 2016; Salimans et al. 2016 smooth the real side only)
+    weight_decay: float = 0.0  # against a saturated D (ours, off = the paper): Adam's L2 on every weight of D
+    # (ScratchGAN, de Masson d'Autume et al. 2019: 1e-6; the authors' 0.2 x L2 of the output layer stays as l2_reg)
     train_bf16: bool | None = None  # ours (paper: fp32): D's training steps under bf16 autocast, filter banks as
     # matrix products, fused Adam; None (auto): on where the device computes bf16 natively (CPU with AVX512-BF16 or
     # AMX, CUDA), resolved when a run starts and saved; about 2x D's training speed on such a CPU, D's accuracy curve
@@ -129,7 +139,10 @@ class AdversarialConfig:
     mode: str = "seqgan"  # "seqgan" (policy gradient); baselines of paper Table 1 spend these epochs on "mle"
     # (maximum likelihood) or "ss" (scheduled sampling, Bengio et al. 2015); neither uses D
     reward: str = "discriminator"  # Q of the roll-outs: "discriminator" (paper), "bleu" (PG-BLEU baseline of
-    # Table 1: BLEU of the completion against the training data) or "constant" (Q = 1; ablation, LantaoYu#21)
+    # Table 1: BLEU of the completion against the training data), "constant" (Q = 1; ablation, LantaoYu#21),
+    # "centred" (2 Q - 1 minus a moving baseline; ScratchGAN, de Masson d'Autume et al. 2019), "maligan" (normalised
+    # importance weights D / (1 - D) minus their mean; Che et al. 2017) or "dense" (a recurrent D's score of every
+    # prefix, discounted returns, no roll-outs; ScratchGAN); the table is seqgan/train/rewards.py
     bleu_order: int = 4  # PG-BLEU: BLEU-n of the reward (uniform weights, method1); the paper does not give n
     reward_shuffle: bool = False  # control (Caccia et al. 2020): permute Q across the batch at each position,
     # the same values without their link to the sequences; if SeqGAN does not beat it, D's information does not help
@@ -147,11 +160,17 @@ class AdversarialConfig:
     rollout_policy: str = "current"  # "current": G_beta = G_theta (paper; what the authors' code does)
     rollout_update_rate: float = 0.8  # "delayed" policy: beta <- r*beta + (1-r)*theta (authors' 0.8)
     reward_baseline: str = "none"  # "none" (paper, authors) or "mean": subtract the batch mean reward
+    baseline_rate: float = 0.08  # rewards "centred" and "dense": weight of each new batch in the moving baseline
+    # (ScratchGAN's baseline decay 0.08)
+    discount: float = 0.23  # reward "dense": R_t = r_t + discount * R_t+1 (ScratchGAN's discount 0.23)
     g_lr: float = 0.01  # authors' code: a second Adam at 0.01 for the policy gradient
     g_optimizer: str = "adam"  # authors' code: Adam; "sgd" (plain, no momentum) is a control without Adam's
     # per-parameter normalisation, which turns all-positive rewards into a push toward the sampled tokens
     grad_clip: float = 5.0  # authors' code: global gradient-norm clip 5.0
     d_score_batch: int = 4096  # rows per discriminator call when scoring roll-outs (memory bound only)
+    d_skip_above: float | None = None  # against a saturated D (ours; None: never skip, the paper): before an
+    # epoch's d-steps, D's accuracy on a fresh batch (batch_size real and batch_size generated sequences); above
+    # this the d-steps are skipped (logged as d/skipped and d/acc_check), so D trains only while G can catch up
 
 
 @dataclass
@@ -162,7 +181,6 @@ class EvalConfig:
     num_saved_samples: int = 20  # sequences written to samples/ at each evaluation, for humans
     bleu_orders: tuple[int, ...] = (2, 3, 4, 5)  # text data: BLEU / Self-BLEU orders (Texygen, RelGAN)
     best_metric: str | None = None  # checkpoint kept as best.pt, a validation metric; None: eval/nll_valid
-    # (runs without a validation split, made before it existed: eval/nll_oracle or eval/nll_test)
 
 
 @dataclass
@@ -190,10 +208,6 @@ class SeqGANConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SeqGANConfig:
         cfg = cls()
-        for key, value in LEGACY_VALUES.items():  # a config written before the key existed meant this value
-            section, _, name = key.partition(".")
-            if name not in d.get(section, {}):
-                set_value(cfg, key, value)
         for section, values in d.items():
             for key, value in values.items():
                 set_value(cfg, f"{section}.{key}", value)
@@ -262,6 +276,7 @@ class SeqGANConfig:
             "adversarial.d_steps",
             "adversarial.k_epochs",
             "discriminator.l2_reg",
+            "discriminator.weight_decay",
             "pretrain.grad_clip",
             "adversarial.grad_clip",
             "eval.num_saved_samples",
@@ -285,17 +300,26 @@ class SeqGANConfig:
             raise UserError(f"generator.dropout must be in [0, 1), got {self.generator.dropout}")
         if not 0.0 < self.discriminator.dropout_keep <= 1.0:
             raise UserError(f"discriminator.dropout_keep must be in (0, 1], got {self.discriminator.dropout_keep}")
+        if not 0.0 <= self.discriminator.label_smoothing < 1.0:
+            raise UserError(
+                f"discriminator.label_smoothing must be in [0, 1), got {self.discriminator.label_smoothing}"
+            )
+        skip = self.adversarial.d_skip_above
+        if skip is not None and not 0.0 <= skip <= 1.0:
+            raise UserError(f"adversarial.d_skip_above is an accuracy: give one in [0, 1] (or None), got {skip}")
+        if not 0.0 <= self.adversarial.discount <= 1.0:
+            raise UserError(f"adversarial.discount must be in [0, 1], got {self.adversarial.discount}")
+        if not 0.0 < self.adversarial.baseline_rate <= 1.0:
+            raise UserError(f"adversarial.baseline_rate must be in (0, 1], got {self.adversarial.baseline_rate}")
         if not 0.0 <= self.adversarial.rollout_update_rate <= 1.0:
             raise UserError(
                 f"adversarial.rollout_update_rate must be in [0, 1], got {self.adversarial.rollout_update_rate}"
             )
         choices = {
             "adversarial.rollout_policy": ("current", "delayed"),
-            "adversarial.reward_baseline": ("none", "mean"),
             "adversarial.mode": ("seqgan", "mle", "ss"),
-            "adversarial.reward": ("discriminator", "bleu", "constant"),
-            "adversarial.g_optimizer": ("adam", "sgd"),
             "generator.kind": ("lstm", "transformer", "custom"),
+            "discriminator.kind": ("cnn", "lstm"),
             "generator.positions": ("learned", "sinusoidal"),
             "run.device": ("cpu", "cuda", "auto"),
         }
@@ -323,6 +347,11 @@ class SeqGANConfig:
                 raise UserError(
                     f"{key} {token} is not a token id: give one in 0..data.vocab_size - 1 ({self.data.vocab_size - 1})"
                 )
+        if self.adversarial.reward == "dense" and self.discriminator.kind != "lstm":
+            raise UserError(
+                "adversarial.reward dense reads D's score of every prefix, which only the recurrent D gives: "
+                "add --set discriminator.kind=lstm"
+            )
         if self.data.num_labels and self.adversarial.reward == "bleu":
             raise UserError(
                 "adversarial.reward bleu scores against all training lines, whatever their label: with "
@@ -335,6 +364,9 @@ class SeqGANConfig:
             )
         if self.data.seq_len < 2:
             raise UserError(f"data.seq_len must be >= 2 (roll-outs need a prefix), got {self.data.seq_len}")
+        for key in ("discriminator.filter_sizes", "discriminator.num_filters"):  # one conv layer each: bounded
+            if len(get_value(self, key) or ()) > MAX_WINDOWS:
+                raise UserError(f"{key} holds {len(get_value(self, key)):,} entries: give at most {MAX_WINDOWS:,}")
         if not self.discriminator.filters(self.data.seq_len):
             raise UserError(f"no discriminator window fits data.seq_len {self.data.seq_len}: give smaller filter_sizes")
         for window, count in self.discriminator.filters(self.data.seq_len):
@@ -363,7 +395,7 @@ def _metric_pattern(key: str) -> str:
 
 
 def best_metric_higher_is_better(key: str) -> bool:
-    return SELECTION_METRICS.get(_metric_pattern(key), False)  # NLL of the test split (older runs): lower
+    return SELECTION_METRICS.get(_metric_pattern(key), False)  # NLLs: lower is better
 
 
 def check_best_metric(cfg: SeqGANConfig) -> None:
@@ -396,16 +428,15 @@ def check_best_metric(cfg: SeqGANConfig) -> None:
 
 MAX_SEED = 2**63 - 1  # torch and numpy seeds
 MAX_LR = 10.0  # far above any rate that trains these models (paper: 0.01 and 1e-4); larger ones only overflow
+MAX_WINDOWS = 1_000  # ours: D's window sizes (the paper uses 12); each builds a convolution before any check
 MAX_BLEU_ORDER = 32  # longer n-grams than any sentence the benchmarks hold; a typo (1000000000) would hang
 # Upper bounds that keep a typo from running for days: evaluation compares every sample with every other
 # (Self-BLEU), and sampling takes one step per position.
-LIMITS = {"eval.num_samples": 100_000, "data.seq_len": 10_000, "data.num_labels": 100_000}
-
-# Keys added after runs were already written: the value an older config.json (without the key) meant.
-LEGACY_VALUES: dict[str, Any] = {
-    "data.num_valid": 0,
-    "discriminator.train_bf16": False,
-    "adversarial.reward_bf16": False,
+LIMITS = {
+    "eval.num_samples": 100_000,
+    "data.seq_len": 10_000,
+    "data.num_labels": 100_000,
+    "generator.layers": 1_000,  # ours: 10x the deepest Transformer of the literature, far beyond these tasks
 }
 
 
@@ -438,6 +469,10 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     """Turn ``value`` (a string from ``--set`` or a JSON value) into the field's type."""
     hint = annotation
     args = typing.get_args(hint)
+    if isinstance(value, str):  # `seqgan presets --keys` prints values as Python literals: (2, 3), 'lstm'
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
     if isinstance(hint, types.UnionType) and type(None) in args:
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
             return None
@@ -445,7 +480,7 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     origin = typing.get_origin(hint)
     try:
         if origin is tuple:
-            items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+            items = value.strip("()[]").replace(",", " ").split() if isinstance(value, str) else list(value)
             return tuple(int(v) for v in items)
         if hint is bool:
             if isinstance(value, bool):
@@ -472,6 +507,62 @@ def set_value(cfg: SeqGANConfig, key: str, value: Any) -> None:
     setattr(obj, f.name, _coerce(key, value, typing.get_type_hints(type(obj))[f.name]))
 
 
+# The keys that shape the models or what they compute: a checkpoint's or an export's weights are only meaningful
+# under the values they were trained with (generator.heads changes no shape but every number).
+ARCHITECTURE_KEYS = (
+    "data.vocab_size",
+    "data.seq_len",
+    "data.start_token",
+    "data.eos_token",
+    "data.pad_token",
+    "data.num_labels",
+    "generator.kind",
+    "generator.emb_dim",
+    "generator.hidden_dim",
+    "generator.layers",
+    "generator.heads",
+    "generator.ff_dim",
+    "generator.dropout",
+    "generator.positions",
+    "discriminator.emb_dim",
+    "discriminator.filter_sizes",
+    "discriminator.num_filters",
+    "discriminator.dropout_keep",
+)
+
+
+def architecture_changes(saved: Any, cfg: SeqGANConfig) -> str | None:
+    """The first architecture key (``ARCHITECTURE_KEYS``) whose value in ``cfg`` differs from ``saved`` (the config
+    dict stored with the weights), as "key (saved -> now)"; None when they agree or nothing was stored."""
+    if not isinstance(saved, dict):
+        return None
+
+    def plain(value: Any) -> Any:
+        return list(value) if isinstance(value, (tuple, list)) else value
+
+    for key in ARCHITECTURE_KEYS:
+        section, _, name = key.partition(".")
+        part = saved.get(section)
+        if not isinstance(part, dict) or name not in part:
+            continue
+        then, now = plain(part[name]), plain(get_value(cfg, key))
+        if then != now:
+            return f"{key} ({str(then)[:40]} -> {str(now)[:40]})"
+    return None
+
+
+def load_config_file(path: Path, hint: str) -> SeqGANConfig:
+    """The config of a run's or an exported model's ``config.json``; a missing, malformed, too deeply nested or
+    invalid file is one UserError naming the file and ``hint`` (the fix)."""
+    from seqgan.files import read_json
+
+    obj = read_json(path, "config", hint, dict)
+    try:
+        return SeqGANConfig.from_dict(obj)
+    except (ValueError, AttributeError, TypeError, RecursionError):  # sections that are not objects, deep values
+        raise UserError(f"{path} is damaged: it is not the JSON config that `seqgan train` writes; {hint}") from None
+
+
 def apply_overrides(cfg: SeqGANConfig, overrides: list[str]) -> SeqGANConfig:
     """Apply ``key=value`` strings (from ``--set``), then validate."""
     for item in overrides:
@@ -481,3 +572,27 @@ def apply_overrides(cfg: SeqGANConfig, overrides: list[str]) -> SeqGANConfig:
         set_value(cfg, key.strip(), value.strip())
     cfg.validate()
     return cfg
+
+
+def field_notes() -> dict[str, str]:
+    """Every key's comment in this module's source ("section.key" -> text, continuation lines joined): the
+    documentation of each default, read back so the CLI can show it."""
+    import inspect
+    import re
+    import sys
+
+    fields = dataclasses.fields(SeqGANConfig)
+    sections = {f.type if isinstance(f.type, str) else f.type.__name__: f.name for f in fields}
+    notes: dict[str, str] = {}
+    section, last = None, None
+    for line in inspect.getsource(sys.modules[__name__]).splitlines():
+        if m := re.match(r"class (\w+)", line):
+            section, last = sections.get(m.group(1)), None
+        elif section and (m := re.match(r"    (\w+): [^#]+?#\s?(.*)$", line)):
+            last = f"{section}.{m.group(1)}"
+            notes[last] = m.group(2).strip()
+        elif last and (m := re.match(r"    #\s?(.*)$", line)):
+            notes[last] += " " + m.group(1).strip()
+        else:
+            last = None
+    return notes

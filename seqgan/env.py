@@ -60,6 +60,7 @@ def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
 _KEEP = {_M_MMAP_THRESHOLD: 32 << 20, _M_TRIM_THRESHOLD: 512 << 20, _M_TOP_PAD: 32 << 20}
 _allocator = "system default"
+MALLOC_CHOICES = ("", "keep", "system")  # SEQGAN_MALLOC: unset or keep (the default), system
 
 
 def keep_freed_memory() -> str:
@@ -72,10 +73,17 @@ def keep_freed_memory() -> str:
     0.2 s of 2 s on a 2-core VM; docs/LOG.md). Here blocks below 32 MiB always come from the heap (glibc's largest
     allowed threshold), and the heap is trimmed only when 512 MiB lie free at its top, so the resident memory stays
     near the peak the run reached anyway. The CLI calls this at start; ``SEQGAN_MALLOC=system`` leaves glibc's
-    defaults. A no-op (and "system default") off glibc.
+    defaults (``keep``, or unset: the above; any other value is a UserError). A no-op (and "system default") off
+    glibc.
     """
     global _allocator
-    if os.environ.get("SEQGAN_MALLOC", "").lower() == "system" or not sys.platform.startswith("linux"):
+    choice = os.environ.get("SEQGAN_MALLOC", "").strip().lower()
+    if choice not in MALLOC_CHOICES:
+        raise UserError(
+            f"SEQGAN_MALLOC={os.environ['SEQGAN_MALLOC'][:40]!r} is unknown: set it to keep (the default: freed "
+            "memory is kept for reuse) or system (glibc's defaults), or unset it"
+        )
+    if choice == "system" or not sys.platform.startswith("linux"):
         return _allocator
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

@@ -10,7 +10,14 @@ from types import ModuleType
 
 from seqgan.errors import UserError
 
-EXTRAS = {"matplotlib": "plot", "mido": "music", "scipy": "human-eval"}
+EXTRAS = {
+    "matplotlib": "plot",
+    "mido": "music",
+    "scipy": "human-eval",
+    "pysbd": "sentences",
+    "tokenizers": "subword",
+    "tensorboard": "tensorboard",
+}
 
 
 def require(module: str, what: str) -> ModuleType:

@@ -1,4 +1,4 @@
-"""Checks that need a CUDA GPU: skipped everywhere else (CI has none). Run them where one is lent with
+"""Checks that need a CUDA GPU: skipped everywhere else (CI has none). Run them on a machine with a CUDA GPU with
 ``bash benchmarks/perf/gpu_check.sh`` (which also runs the GPU benchmark) or ``pytest -m gpu tests/test_gpu.py``.
 
 What they hold the GPU path to: the same draws as the CPU from the same random numbers (bar the rare draw that

@@ -102,7 +102,8 @@ def test_the_checker_sees_a_cycle_and_an_upward_import(tmp_path: Path) -> None:
 
 def test_modules_stay_readable() -> None:
     sizes = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
-    too_long = {name: n for name, n in sizes.items() if n > 640}
+    too_long = {name: n for name, n in sizes.items() if n > 600}
+    assert sizes["seqgan.train.trainer"] <= 320, "trainer.py holds Algorithm 1 alone: move the rest to its modules"
     assert not too_long, too_long
 
 
@@ -133,7 +134,7 @@ def test_import_seqgan_without_fcntl(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "checkpoints" / "last.pt").exists()
 
 
-@pytest.mark.parametrize("blocked", [["matplotlib", "mido", "scipy"]])
+@pytest.mark.parametrize("blocked", [["matplotlib", "mido", "scipy", "pysbd", "tokenizers", "tensorboard"]])
 def test_core_commands_without_the_extras(tmp_path: Path, blocked: list[str]) -> None:
     """`pip install .` with no extras: prepare, train, sample, eval and bleu work; a command that needs an extra says
     which one in one line with exit code 2."""
@@ -156,7 +157,13 @@ def test_core_commands_without_the_extras(tmp_path: Path, blocked: list[str]) ->
             timeout=300,
         )
         assert done.returncode == 0, (argv, done.stderr[-2000:])
-    needs = {"plot": ["plot", "run"], "music": ["prepare-midi", str(tmp_path), "--out", "m"]}
+    needs = {
+        "plot": ["plot", "run"],
+        "music": ["prepare-midi", str(tmp_path), "--out", "m"],
+        "sentences": ["prepare", str(corpus), "--out", "s", "--unit", "sentence"],
+        "subword": ["prepare", str(corpus), "--out", "b", "--level", "bpe", "--vocab-size", "40"],
+        "tensorboard": ["tensorboard", "run"],
+    }
     for extra, argv in needs.items():
         done = subprocess.run(
             [sys.executable, "-c", f"import sys\nfor m in {blocked!r}:\n    sys.modules[m] = None\n" + code, *argv],

@@ -1,4 +1,4 @@
-"""Time seqgan.bleu (BLEU-2..5 and Self-BLEU-2..5) at paper scale and compare with NLTK.
+"""Time seqgan.eval.bleu (BLEU-2..5 and Self-BLEU-2..5) at paper scale and compare with NLTK.
 
 Default corpus: synthetic, fixed seed: 10,000 hypotheses and 10,000 references of 10-12 tokens over a
 5,000-word Zipfian vocabulary. With --hyps/--refs, text files (one sentence per line, tokens split on
@@ -73,7 +73,7 @@ def main() -> None:
     for n in ORDERS:
         result[f"bleu{n}"] = sum(ours[n]) / len(hyps)
         result[f"self_bleu{n}"] = sum(ours_self[n]) / len(hyps)
-    print(f"seqgan.bleu: BLEU-2..5 {result['bleu_s']} s, Self-BLEU-2..5 {result['self_bleu_s']} s")
+    print(f"seqgan.eval.bleu: BLEU-2..5 {result['bleu_s']} s, Self-BLEU-2..5 {result['self_bleu_s']} s")
 
     k = min(args.nltk_hyps, len(hyps))
     try:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Every GPU check in one command, sized for a 15-minute device loan (at most about 13 minutes with the limits below):
+# Every GPU check in one command, on a machine with a CUDA GPU (at most about 13 minutes with the limits below):
 #
-#     bash benchmarks/perf/gpu_check.sh [OUT_DIR]      # OUT_DIR: default $OUT (the device tool's), else runs/gpu-check
+#     bash benchmarks/perf/gpu_check.sh [OUT_DIR]      # OUT_DIR: default $OUT if set, else runs/gpu-check
 #
 # 1. the GPU tests (tests/test_gpu.py: draws, rewards and bf16 against the CPU, D learning, a GPU run the CPU forks),
 # 2. the benchmark on the GPU (benchmarks/perf/run.py --device cuda, without the demo runs; cut at 420 s),
@@ -9,7 +9,7 @@
 #    every epoch it finished, from which the whole schedule's time is extrapolated (the run is stopped by SIGTERM,
 #    which finishes the epoch in hand and saves; killed 120 s later if it has not).
 # Each step runs even if an earlier one failed; the script exits non-zero if any did. It needs only a python with
-# torch, numpy, tqdm and safetensors (the device image has them): the package is read from this checkout.
+# torch, numpy, tqdm and safetensors: the package is read from this checkout.
 set -uo pipefail
 out=${1:-${OUT:-runs/gpu-check}}
 paper_s=${PAPER_S:-240}

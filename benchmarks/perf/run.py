@@ -3,7 +3,7 @@
     python benchmarks/perf/run.py [--device cpu|cuda] [--out benchmarks/perf/results.md] [--demo]
     python benchmarks/perf/run.py --render raw.json     # results.md again from a measurement's raw JSON
 
-Every figure comes from one run of seqgan.bench.run_bench in this process; ratios compare figures of
+Every figure comes from one run of seqgan.tools.bench.run_bench in this process; ratios compare figures of
 that run only.
 """
 

@@ -56,7 +56,10 @@ def emit(result: dict[str, Any], as_json: bool) -> None:
 def output_file(path: str, force: bool = False, flag: str = "--out") -> Path:
     """A file about to be written: its folder must exist; an existing file is replaced only with ``force``, never if
     it is not a regular file, and never if it is one of a run directory's own files (config.json, data.pt, a
-    checkpoint, ...), whose loss would break every command on that run."""
+    checkpoint, ...), of an exported model or of a prepared data directory, whose loss would break every command
+    on that folder."""
+    from seqgan.data.prepared import prepared_file_of
+    from seqgan.train.portable import export_file_of
     from seqgan.train.rundir import run_file_of
 
     out = Path(path)
@@ -68,6 +71,12 @@ def output_file(path: str, force: bool = False, flag: str = "--out") -> Path:
         raise UserError(
             f"{flag} {path} is one of the files of the run {run}: writing it would break the run; choose another file"
         )
+    for owner, kind in ((export_file_of(out), "exported model"), (prepared_file_of(out), "prepared data")):
+        if owner is not None:
+            raise UserError(
+                f"{flag} {path} is one of the files of the {kind} {owner}: writing it would break it; choose "
+                "another file"
+            )
     if os.path.lexists(out):
         if not out.is_file():
             raise UserError(f"{flag} {path} exists and is not a regular file: choose another file")

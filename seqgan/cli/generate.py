@@ -10,6 +10,12 @@ from pathlib import Path
 from seqgan.cli.common import add_force, add_json, emit, output_file, seed_type, subcommand
 from seqgan.errors import UserError
 
+RESAMPLE_HELP = (
+    "each sample chosen among K candidates of G in proportion to D/(1-D) (discriminator-guided sampling, Azadi et "
+    "al. 2019; Deng et al. 2020); best with --checkpoint pretrained: the early-stopped MLE G and the D trained "
+    "against it"
+)
+
 
 def cmd_sample(args: argparse.Namespace) -> None:
     import torch
@@ -39,7 +45,14 @@ def cmd_sample(args: argparse.Namespace) -> None:
             )
         check_midi_out(args.midi_out, args.num_samples, args.force)
     chunks = run.iter_sample_ids(
-        args.num_samples, args.temperature, args.top_k, args.top_p, args.prefix, args.seed, label=args.label
+        args.num_samples,
+        args.temperature,
+        args.top_k,
+        args.top_p,
+        args.prefix,
+        args.seed,
+        label=args.label,
+        resample=args.resample,
     )
     next_chunk = next(chunks)  # the prefix, the labels and the options are checked before anything is written
     # A conditional run writes LABEL<TAB>text, the format `seqgan prepare --labels tab` reads.
@@ -47,7 +60,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     kept, bar = [], tqdm(total=args.num_samples, unit="seq", file=sys.stderr, disable=None, leave=False)
     with atomic_writer(out) if out is not None else contextlib.nullcontext(sys.stdout.buffer) as sink:
         while next_chunk is not None:
-            lines = render_rows(next_chunk, run.vocab)
+            lines = render_rows(next_chunk, run.vocab, tokens=args.tokens)
             if labels is not None:
                 names = [run.labels[k] for k in labels[done : done + len(lines)].tolist()]
                 lines = [f"{name}\t{line}" for name, line in zip(names, lines, strict=True)]
@@ -61,7 +74,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     if args.midi_out:  # the checks above ran before sampling
         rows = torch.cat(kept)
         write_midi_samples(rows, run.vocab.pitch, args.midi_out)
-        text = "".join(line + "\n" for line in render_rows(rows, run.vocab))
+        text = "".join(line + "\n" for line in render_rows(rows, run.vocab, tokens=args.tokens))
         write_atomic(Path(args.midi_out) / "samples.txt", text.encode())
 
 
@@ -95,17 +108,19 @@ def cmd_eval(args: argparse.Namespace) -> None:
         lm=args.lm,
         data=data,
         lm_cache=None if args.lm_cache is None else Path(args.lm_cache),
+        resample=args.resample,
     )
     emit(
         {
             "run": args.run,
-            "checkpoint": args.checkpoint,
+            "checkpoint": run.checkpoint,
             "phase": run.phase,
             "epoch": run.epoch,
             "split": args.split,
             "num_samples": num,
             "seed": args.seed,
             "temperature": args.temperature,
+            **({"resample": args.resample} if args.resample > 1 else {}),
             **metrics,
         },
         args.json,
@@ -137,7 +152,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = subcommand(
         sub,
         "sample",
-        "generate sequences from a trained run: text for prepared data, ids for the oracle task",
+        "generate sequences from a trained run: text for prepared data (spaced as written text, subword pieces "
+        "decoded; --tokens: the tokens), ids for the oracle task",
         "seqgan sample runs/demo --num-samples 100 --seed 1 --out samples.txt",
     )
     p.add_argument("run", help="run directory written by `seqgan train`, or an exported model (`seqgan export`)")
@@ -153,10 +169,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "this label (repeat it for equal shares of several; all, the default: an equal share of every "
         "label); lines are written as LABEL<TAB>text",
     )
+    p.add_argument("--resample", type=int, default=0, metavar="K", help=RESAMPLE_HELP)
     p.add_argument("--num-samples", type=int, default=20, help="how many sequences (default 20)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
     p.add_argument("--seed", type=seed_type, default=0, help="sampling seed (default 0); same seed, same output")
     p.add_argument("--out", help="output file (default: stdout); written as the samples come, complete or not at all")
+    p.add_argument(
+        "--tokens",
+        action="store_true",
+        help='write the vocabulary\'s tokens apart ("a man , sitting .", subword pieces) instead of text as it is '
+        'written ("a man, sitting.")',
+    )
     add_force(p)
     p.add_argument(
         "--midi-out",
@@ -185,6 +208,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run", help="run directory written by `seqgan train`, or an exported model (`seqgan export`)")
     p.add_argument("--checkpoint", default="last", help="last (default), best, prev, or a checkpoint file")
+    p.add_argument("--resample", type=int, default=0, metavar="K", help=RESAMPLE_HELP + "; NLL: the residual model's")
     p.add_argument("--num-samples", type=int, help="generated samples (default: the run's eval.num_samples)")
     p.add_argument("--seed", type=seed_type, default=0, help="sampling seed (default 0)")
     p.add_argument(

@@ -29,6 +29,9 @@ def cmd_prepare(args: argparse.Namespace) -> None:
         valid_frac=args.valid_frac,
         valid_file=args.valid_file,
         labels=args.labels,
+        unit=args.unit,
+        language=args.language,
+        tokenizer=args.tokenizer,
     )
     if args.json:
         emit(report, True)
@@ -96,32 +99,63 @@ def register(sub: argparse._SubParsersAction) -> None:
         "seqgan prepare poems.txt --out data/poems --level char --max-len 40\n"
         "  seqgan prepare corpus.txt --out data/news --lowercase --vocab-size 5000 --json\n"
         "  seqgan prepare save/real_data.txt --out data/oracle --ids --vocab-size 5000\n"
-        "  seqgan prepare reviews.tsv --out data/reviews --labels tab   # lines: LABEL<TAB>TEXT\n\n"
+        "  seqgan prepare reviews.tsv --out data/reviews --labels tab   # lines: LABEL<TAB>TEXT\n"
+        "  seqgan prepare speeches.txt --out data/speech --unit sentence --level bpe --vocab-size 8000\n\n"
         "DIR gets vocab.json, train.pt, valid.pt, test.pt and manifest.json, all at once or not at all.\n"
         "The test split is drawn first; the validation split (model selection: best.pt, early stopping)\n"
         "comes from the remaining lines, so the test split does not depend on it.\n"
         "Text rows are token ids, <eos>, then <pad>; ids 0-3 are <pad> <bos> <eos> <unk>.\n"
         "With --labels tab each line is LABEL<TAB>TEXT (split at the first tab): vocab.json gets the label\n"
         "names, in sorted order (id k = k-th name), each split file one label id per row, and each label's\n"
-        "lines are split on their own, so every split keeps each label's share.",
+        "lines are split on their own, so every split keeps each label's share.\n"
+        "Prose: --unit sentence splits every line (a paragraph) into sentences (pysbd, rule-based, no\n"
+        "download) and draws the splits by line, so no held-out sentence shares a paragraph with a training\n"
+        "one. --level bpe / unigram trains a subword tokenizer (Hugging Face tokenizers) on the training\n"
+        "split alone and stores it in vocab.json; samples decode to plain text, and BLEU counts the words\n"
+        "and marks of that text (the punct tokens), not the pieces.",
     )
     p.add_argument(
-        "input", metavar="INPUT", help="UTF-8 text file, one sequence per line (blank lines are skipped and counted)"
+        "input",
+        metavar="INPUT",
+        help="UTF-8 text file, one sequence per line (a line ends at \\n, \\r\\n or a lone \\r, the last counted in "
+        "the report as lone_cr_line_ends; blank lines are skipped and counted)",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (its parent must exist)")
     p.add_argument(
         "--level",
-        choices=["word", "punct", "char"],
+        choices=["word", "punct", "char", "bpe", "unigram"],
         help="tokens: word = split on whitespace (default); "
         "punct = words and punctuation marks apart; "
-        "char = every character, spaces included (Chinese/Japanese need no spaces)",
+        "char = every character, spaces included (Chinese/Japanese need no spaces); "
+        "bpe / unigram = subword pieces of a tokenizer of --vocab-size V tokens trained on the training split "
+        "(needs seqgan[subword])",
+    )
+    p.add_argument(
+        "--tokenizer",
+        metavar="FILE",
+        help="use your own Hugging Face tokenizer.json (BPE, Unigram, WordPiece, byte-level) instead of --level; "
+        "its pieces seen in training make the vocabulary, capped like words by --vocab-size / --min-freq",
+    )
+    p.add_argument(
+        "--unit",
+        choices=["line", "sentence"],
+        default="line",
+        help="line = one sequence per line (default); sentence = split every line (a paragraph) into "
+        "sentences, each one sequence; the splits are drawn by line (needs seqgan[sentences])",
+    )
+    p.add_argument(
+        "--language",
+        default="en",
+        metavar="CODE",
+        help="language of --unit sentence (default en): am ar bg da de el en es fa fr hi hy it ja kk mr my "
+        "nl pl ru sk ur zh",
     )
     p.add_argument("--lowercase", action="store_true", help="lowercase the text before tokenising")
     p.add_argument(
         "--max-len",
         type=int,
         metavar="L",
-        help="drop (and count) lines longer than L tokens; "
+        help="drop (and count) lines (sentences) longer than L tokens; "
         "sequence length T = L + 1 (default: longest line + 1, for <eos>)",
     )
     p.add_argument(

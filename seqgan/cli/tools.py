@@ -1,5 +1,5 @@
-"""``seqgan plot``, ``bench``, ``bleu``, ``self-bleu`` and ``turing-test``: the tools around training (argument
-parsing only; the work is in :mod:`seqgan.tools` and :mod:`seqgan.eval.bleu`)."""
+"""``seqgan plot``, ``bench``, ``bleu``, ``self-bleu``, ``turing-test`` and ``tensorboard``: the tools around training
+(argument parsing only; the work is in :mod:`seqgan.tools` and :mod:`seqgan.eval.bleu`)."""
 
 from __future__ import annotations
 
@@ -127,12 +127,50 @@ def cmd_score(args: argparse.Namespace) -> None:
     sys.stdout.write(json.dumps(result) + "\n" if args.json else format_report(result))
 
 
+def cmd_tensorboard(args: argparse.Namespace) -> None:
+    from seqgan.tools.dashboard import convert_runs
+
+    result = convert_runs(args.runs, args.logdir)
+    if args.json:
+        emit(result, True)
+        return
+    for r in result["runs"]:
+        print(f"{r['run']}: {r['events']} events, {r['scalars']} scalars, {r['samples']} samples files -> {r['dir']}")
+    print(f"view: {result['view']}")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = subcommand(
-        sub, "plot", "draw a run's curves (NLL_oracle, NLL_test, rewards, D accuracy) to a PNG", "seqgan plot runs/demo"
+        sub,
+        "tensorboard",
+        "write runs' metrics (every event of metrics.jsonl) and samples as TensorBoard event files",
+        "seqgan tensorboard runs/caps runs/caps-bpe --logdir tb && tensorboard --logdir tb\n\n"
+        "Steps: MLE epochs, then adversarial epochs after the last MLE epoch (the G axis of seqgan plot);\n"
+        "D pre-training events go under d_pretrain/KEY at their round. Samples appear as text.\n"
+        "Live, while training: seqgan train --tensorboard ... (writes RUN/tensorboard/ as it goes). Needs\n"
+        "pip install 'seqgan[tensorboard]'.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories written by `seqgan train`")
+    p.add_argument(
+        "--logdir",
+        metavar="DIR",
+        help="write LOGDIR/RUN_NAME/ for each run (default: RUN/tensorboard/); a new conversion replaces the last",
+    )
+    add_json(p)
+    p.set_defaults(func=cmd_tensorboard)
+
+    p = subcommand(
+        sub,
+        "plot",
+        "draw a run's curves (NLL_oracle, NLL_test, rewards, D accuracy) to a PNG (or PDF, SVG)",
+        "seqgan plot runs/demo",
     )
     p.add_argument("run", help="run directory written by `seqgan train`")
-    p.add_argument("--out", help="PNG path (default RUN/curves.png, which a new plot replaces)")
+    p.add_argument(
+        "--out",
+        help="image path; its extension picks the format (.png, .pdf, .svg, ...; default RUN/curves.png, which a "
+        "new plot replaces)",
+    )
     add_force(p)
     add_json(p)
     p.set_defaults(func=cmd_plot)

@@ -15,8 +15,17 @@ if TYPE_CHECKING:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from seqgan.train import distributed
+    import os
 
+    from seqgan.train import distributed
+    from seqgan.train.logbook import TENSORBOARD_ENV
+
+    mirror = args.tensorboard and os.environ.get(TENSORBOARD_ENV) != "1"
+    if mirror:  # every metrics log of this training mirrors its events (seqgan.train.logbook)
+        from seqgan.extras import require
+
+        require("tensorboard", "seqgan train --tensorboard")
+        os.environ[TENSORBOARD_ENV] = "1"
     finished = False
     try:
         trainer = _make_trainer(args)
@@ -25,6 +34,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         finished = True
     finally:
         distributed.shutdown(finished)  # several processes (torchrun): leave the group; nothing in one process
+        if mirror:
+            os.environ.pop(TENSORBOARD_ENV, None)
     if trainer.rank != 0:  # rank 0 reports for all
         return
     from seqgan.train.logbook import read_metrics
@@ -94,12 +105,14 @@ def _make_trainer(args: argparse.Namespace) -> SeqGANTrainer:
 
 def cmd_presets(args: argparse.Namespace) -> None:
     from seqgan import presets
-    from seqgan.config import all_keys, get_value
+    from seqgan.config import all_keys, field_notes, get_value
 
     if args.keys:
         cfg = presets.get(args.preset or "paper")
+        notes = field_notes()
         for key in all_keys(cfg):
-            print(f"{key} = {get_value(cfg, key)!r}")
+            note = f"  # {notes[key]}" if key in notes else ""
+            print(f"{key} = {get_value(cfg, key)!r}{note}")
         return
     for name in presets.PRESETS:
         print(f"{name:10s} {presets.describe(name)}")
@@ -146,6 +159,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "`seqgan presets --keys` lists the keys)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write every logged event and the samples to RUN/tensorboard/ as training goes "
+        "(`tensorboard --logdir RUN/tensorboard`; needs seqgan[tensorboard]; `seqgan tensorboard RUN` converts "
+        "old runs)",
+    )
     add_json(p)
     p.set_defaults(func=cmd_train)
 
@@ -155,6 +175,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "list the presets (or, with --keys, every config key and its value)",
         "seqgan presets --keys --preset demo",
     )
-    p.add_argument("--keys", action="store_true", help="list every config key with its value")
+    p.add_argument(
+        "--keys", action="store_true", help="list every config key with its value and where its default comes from"
+    )
     p.add_argument("--preset", help=f"with --keys: the preset whose values to show, one of: {names} (default paper)")
     p.set_defaults(func=cmd_presets)

@@ -15,9 +15,11 @@ def strip_special(tokens: Tensor, eos_token: int | None) -> list[list[int]]:
     return [row[: row.index(eos_token)] if eos_token in row else row for row in rows]
 
 
-def render_rows(rows: Tensor | list[list[int]], vocab: Vocab | None) -> list[str]:
-    """One line of text per sequence: decoded with the run's vocabulary, or space-separated ids (oracle task)."""
+def render_rows(rows: Tensor | list[list[int]], vocab: Vocab | None, tokens: bool = False) -> list[str]:
+    """One line of text per sequence: written text through the run's vocabulary (punct tokens spaced as text is
+    written, subword pieces decoded), its tokens apart with ``tokens`` (``seqgan sample --tokens``), or
+    space-separated ids (oracle task)."""
     rows = rows.tolist() if isinstance(rows, Tensor) else rows
     if vocab is not None:
-        return [vocab.decode(r) for r in rows]
+        return [vocab.decode(r) if tokens else vocab.text(r) for r in rows]
     return [" ".join(map(str, r)) for r in rows]

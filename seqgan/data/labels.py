@@ -51,9 +51,25 @@ def split_tab_lines(lines: Sequence[str], path: str | Path) -> tuple[list[str], 
                 f"{path} line {n} has the label 'all', which `seqgan sample --label all` reserves for "
                 "every label at once: rename it"
             )
+        check_label_name(label.strip(), f"{path} line {n}")
         texts.append(text)
         names.append(label.strip())
     return texts, names
+
+
+def printable_label(name: str) -> str:
+    """``name`` as it may be shown: control characters (a newline, an escape sequence) escaped."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in name)
+
+
+def check_label_name(name: str, where: str) -> None:
+    """Refuse a label name with a control or other unprintable character: a newline in it would break the
+    ``LABEL<TAB>text`` lines that `seqgan sample` writes, an escape sequence would reach the terminal."""
+    if not name.isprintable():
+        raise UserError(
+            f"{where} has the label {printable_label(name)[:60]!r}, which holds a control character: labels are "
+            "printable names (they are written as LABEL<TAB>text); rename it"
+        )
 
 
 def unknown_label(
@@ -117,5 +133,6 @@ def midi_labels(files: Sequence[Path], inputs: Sequence[str | Path]) -> list[str
                 f"the folder {item / parts[0]} names the label 'all', which `seqgan sample --label all` "
                 "reserves for every label at once: rename the folder"
             )
+        check_label_name(parts[0], f"the folder {item / printable_label(parts[0])}")
         names.append(parts[0])
     return names

@@ -2,8 +2,9 @@
 
 Rules, the same for every command: the file must be a regular file (a FIFO or a device is refused rather than
 waited on); a UTF-8 byte-order mark is dropped; a NUL byte anywhere means a binary or UTF-16 file and is refused;
-bytes that are not UTF-8 are refused with their line number; a line ends at ``\\n`` (a ``\\r`` before it is
-dropped), so form feeds, ``\\x1c`` or ``\\u2028`` stay inside a line; the newline after the last line is optional.
+bytes that are not UTF-8 are refused with their line number; a line ends at ``\\n``, ``\\r\\n`` or a lone ``\\r``
+(the line end of classic Mac OS files, counted by :func:`lone_cr_count`), so form feeds, ``\\x1c`` or ``\\u2028``
+stay inside a line; the line end after the last line is optional.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def check_regular_file(path: Path, what: str, hint: str) -> None:
 
 
 def read_text(path: str | Path, what: str = "input file", hint: str = TEXT_HINT) -> tuple[list[str], bytes]:
-    """The lines of a UTF-8 text file (without their line ends) and its raw bytes (for a checksum).
+    """The lines of a UTF-8 text file (without their line ends: ``\\n``, ``\\r\\n`` or a lone ``\\r``) and its raw
+    bytes (for a checksum).
 
     Every file that cannot be read as text is a UserError that names ``what``, the file, the problem and ``hint``.
     """
@@ -67,10 +69,18 @@ def read_text(path: str | Path, what: str = "input file", hint: str = TEXT_HINT)
             f"{what} {path} line {line} is not UTF-8 (byte 0x{body[e.start]:02x}): convert the file, e.g. "
             f"`iconv -f <enc> -t utf-8 {path} > {path.name}.utf8`"
         ) from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")  # not splitlines(): \x0c, \x1c, \u2028 ... stay inside a line
     if lines[-1] == "":
         lines.pop()
-    return [ln.removesuffix("\r") for ln in lines], raw
+    return lines, raw
+
+
+def lone_cr_count(raw: bytes) -> int:
+    """How many line ends of a file's bytes are a lone ``\\r`` (not followed by ``\\n``): :func:`read_text` ends
+    a line there; `seqgan prepare` reports the count (a file of only such line ends is one long line to many tools)."""
+    return raw.count(b"\r") - raw.count(b"\r\n")
 
 
 def read_token_lines(path: str | Path, what: str, hint: str) -> tuple[list[list[str]], int]:

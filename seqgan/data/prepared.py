@@ -78,6 +78,19 @@ def check_out(out: Path, force: bool, inputs: Sequence[str | Path] = ()) -> None
         raise UserError(f"--out {out} is not a prepared data directory: refusing to replace it even with --force")
 
 
+def prepared_file_of(path: str | Path) -> Path | None:
+    """The prepared data directory that ``path`` is one of the own files of, or None: commands that write files
+    never write there."""
+    p = Path(os.path.abspath(path))
+    if p.name not in PREPARED_FILES or not (p.parent / "manifest.json").is_file():
+        return None
+    try:
+        manifest = read_json(p.parent / "manifest.json", "manifest", _HINT)
+    except UserError:
+        return p.parent  # a damaged manifest still marks the directory as prepare's
+    return p.parent if isinstance(manifest, dict) and manifest.get("format") == DATA_FORMAT else None
+
+
 def _pack(rows: list[list[int]], seq_len: int, eos: int, labels: list[int] | None = None) -> bytes:
     tokens = torch.full((len(rows), seq_len), PAD, dtype=torch.long)
     for r, row in enumerate(rows):
@@ -132,7 +145,7 @@ class PreparedData:
     train_lengths: torch.Tensor  # (N,) real tokens including EOS (T for ids)
     test: torch.Tensor
     test_lengths: torch.Tensor
-    valid: torch.Tensor  # (N_valid, T); empty for a directory prepared before validation splits existed
+    valid: torch.Tensor  # (N_valid, T); empty with --valid-frac 0
     valid_lengths: torch.Tensor
     manifest: dict[str, Any]
     train_labels: torch.Tensor | None = None  # (N,) long label ids (names: vocab.labels); None: unlabelled data
@@ -149,10 +162,12 @@ class PreparedData:
 
 
 def load_prepared(data_dir: str | Path) -> PreparedData:
-    """Read a directory written by :func:`prepare` (CPU tensors); a missing test.pt or valid.pt gives an empty split."""
+    """Read a directory written by :func:`prepare` (CPU tensors): every split file is there (an empty split is an
+    empty file)."""
     d = Path(data_dir)
     hint = f"create it with `seqgan prepare INPUT --out {d}`"
-    missing = next((name for name in ("vocab.json", "manifest.json", "train.pt") if not (d / name).is_file()), "")
+    files = ("vocab.json", "manifest.json", "train.pt", "valid.pt", "test.pt")
+    missing = next((name for name in files if not (d / name).is_file()), "")
     if not d.is_dir() or missing:
         why = f"missing {missing}" if d.is_dir() else "no such directory"
         raise UserError(f"{d} is not a prepared data directory ({why}): {hint}")
@@ -160,12 +175,15 @@ def load_prepared(data_dir: str | Path) -> PreparedData:
     if not isinstance(manifest, dict) or (manifest.get("format"), manifest.get("version")) != (DATA_FORMAT, VERSION):
         raise UserError(f"{d} is not a prepared data directory (manifest.json is not {DATA_FORMAT} v{VERSION}): {hint}")
     vocab, tensors, labels = Vocab.load(d / "vocab.json"), [], {}
+    ids = {key: manifest.get(key) for key in ("seq_len", "start_token", "eos_token", "pad_token")}
+    if not all(
+        (type(v) is int and 0 <= v < vocab.vocab_size) or (v is None and key in ("eos_token", "pad_token"))
+        for key, v in ids.items()
+        if key != "seq_len"
+    ) or not (type(ids["seq_len"]) is int and ids["seq_len"] > 0):
+        raise UserError(f"{d / 'manifest.json'} is damaged (seq_len or a special token id): re{hint}")
     for name in ("train.pt", "test.pt", "valid.pt"):
         split = name.removesuffix(".pt")
-        if name != "train.pt" and not (d / name).is_file():  # no test / validation split (or an older directory)
-            tensors += [tensors[0][:0], tensors[1][:0]]
-            labels[split] = None if labels["train"] is None else labels["train"][:0]
-            continue
         try:
             obj = torch.load(d / name, map_location="cpu", weights_only=True)
             tokens, lengths = obj["tokens"], obj["lengths"]

@@ -1,6 +1,8 @@
-"""Vocabularies: token strings <-> ids for text (word, punct, char levels), the authors' ids, and music (pitch).
+"""Vocabularies: token strings <-> ids for text (word, punct, char and subword levels), the authors' ids, and music
+(pitch).
 
-Text vocabularies start with the four specials ``<pad> <bos> <eos> <unk>`` (ids 0-3), then tokens by frequency;
+Text vocabularies start with the four specials ``<pad> <bos> <eos> <unk>`` (ids 0-3), then tokens by frequency
+(subword levels: the pieces of the tokenizer, whose JSON the vocabulary holds; :mod:`seqgan.data.subword`);
 a pitch vocabulary maps id k to MIDI pitch 21 + k (the 88 piano keys), plus a rest token with ``--rest token``.
 Labelled data (``prepare --labels``) adds ``labels``: label id k is the k-th name, the names sorted by string.
 Saved as ``vocab.json`` beside prepared data and in every run trained on it.
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqgan.data.detok import detokenize
+from seqgan.data.subword import SUBWORD_LEVELS, Subword
 from seqgan.errors import UserError
 from seqgan.files import read_json, write_atomic
 
@@ -80,13 +84,15 @@ def tokenize(line: str, level: str, lowercase: bool = False) -> list[str]:
 
 @dataclass
 class Vocab:
-    level: str  # "word", "punct", "char", "ids" or "pitch" (music)
+    level: str  # "word", "punct", "char", "bpe", "unigram", "subword" (a user's tokenizer), "ids" or "pitch"
     tokens: list[str] | None  # id -> token string, the 4 specials first (pitch: note names, no specials); None: ids
     vocab_size: int
     specials: dict[str, int] = field(default_factory=dict)
     lowercase: bool = False
     pitch: PitchInfo | None = None  # pitch level only: step, rest mode and lowest pitch, for MIDI output
     labels: list[str] | None = None  # labelled data (`prepare --labels`): label id k -> name, sorted by string
+    tokenizer: dict[str, Any] | None = None  # subword levels: the tokenizer's JSON (Hugging Face tokenizers)
+    _subword: Subword | None = field(init=False, repr=False, compare=False, default=None)
     _index: dict[str, int] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -106,7 +112,33 @@ class Vocab:
                 have = f"{self.tokens[0]}..{self.tokens[NUM_KEYS - 1]}{rest}"
                 raise UserError(f"{bad[:20]!r} is not a note of this vocabulary ({have}): give names like 'C4 E4 G4'")
             return [self._index[tok] for tok in line.split()]
-        return [self._index.get(tok, UNK) for tok in tokenize(line, self.level, self.lowercase)]
+        return [self._index.get(tok, UNK) for tok in self.pieces(line)]
+
+    def pieces(self, line: str) -> list[str]:
+        """The token strings of one line of text: :func:`tokenize`, or the tokenizer's pieces (subword levels)."""
+        if self.level not in SUBWORD_LEVELS:
+            return tokenize(line, self.level, self.lowercase)
+        if self._subword is None:
+            self._subword = Subword(self.tokenizer or {})
+        return self._subword.pieces(line.lower() if self.lowercase else line)
+
+    def text(self, ids: Any) -> str:
+        """What a person reads for one id sequence: :meth:`decode`, with punct tokens spaced as written text
+        (:mod:`seqgan.data.detok`) and subword pieces joined by the tokenizer's decoder."""
+        if self.level not in (*SUBWORD_LEVELS, "punct"):
+            return self.decode(ids)
+        tokens = self._tokens_of(ids)
+        if self.level == "punct":
+            return detokenize(tokens)
+        if self._subword is None:
+            self._subword = Subword(self.tokenizer or {})
+        return self._subword.text(tokens) if tokens else ""
+
+    def words(self, ids: Any) -> list[str]:
+        """The tokens BLEU counts for one id sequence: the ids themselves, except on subword levels, where they
+        are the ``punct`` tokens of the decoded text (words and marks, as a punct-level vocabulary has them)."""
+        ids = [int(i) for i in (ids.tolist() if hasattr(ids, "tolist") else ids)]
+        return tokenize(self.text(ids), "punct") if self.level in SUBWORD_LEVELS else ids
 
     def decode(self, ids: Any) -> str:
         """Text of one id sequence: stops at EOS, skips PAD/BOS, renders UNK as ``<unk>``; ids level: "4 17 2";
@@ -118,8 +150,15 @@ class Vocab:
             return " ".join(map(str, ids))
         if self.level == "pitch":
             return " ".join(self.tokens[i] for i in ids)
+        return ("" if self.level == "char" else " ").join(self._tokens_of(ids))
+
+    def _tokens_of(self, ids: Any) -> list[str]:
+        """The token strings of a text id sequence: up to EOS, PAD and BOS left out."""
+        ids = [int(i) for i in (ids.tolist() if hasattr(ids, "tolist") else ids)]
+        if any(not 0 <= i < self.vocab_size for i in ids):
+            raise ValueError(f"decode: an id is outside the vocabulary 0..{self.vocab_size - 1}")
         ids = ids[: ids.index(EOS)] if EOS in ids else ids
-        return ("" if self.level == "char" else " ").join(self.tokens[i] for i in ids if i not in (PAD, BOS))
+        return [self.tokens[i] for i in ids if i not in (PAD, BOS)]
 
     def to_json(self) -> dict[str, Any]:
         obj = {
@@ -135,6 +174,8 @@ class Vocab:
             obj["pitch"] = self.pitch.to_json()
         if self.labels is not None:
             obj["labels"] = list(self.labels)
+        if self.tokenizer is not None:
+            obj["tokenizer"] = self.tokenizer
         return obj
 
     def label_id(self, name: str) -> int:
@@ -159,7 +200,7 @@ class Vocab:
         level, tokens, size = obj.get("level"), obj.get("tokens"), obj.get("vocab_size")
         ok = level == "ids" and tokens is None and isinstance(size, int) and size > 0
         ok |= (
-            level in ("word", "punct", "char")
+            level in ("word", "punct", "char", *SUBWORD_LEVELS)
             and isinstance(tokens, list)
             and tokens[:4] == SPECIAL_TOKENS
             and all(isinstance(t, str) for t in tokens)
@@ -168,6 +209,7 @@ class Vocab:
         pitch = PitchInfo.from_json(obj.get("pitch")) if level == "pitch" else None
         # The note names are a function of (rest, lowest): anything else is a damaged or foreign file.
         ok |= pitch is not None and tokens == pitch_tokens(pitch.rest, pitch.lowest) and size == len(tokens)
+        ok &= (level in SUBWORD_LEVELS) == isinstance(obj.get("tokenizer"), dict)
         if not ok or (level != "pitch" and "pitch" in obj):
             raise UserError(f"{where} is damaged (bad level, tokens, vocab_size or pitch): {_HINT}")
         if tokens is not None and len(set(tokens)) != len(tokens):  # two ids for one token: encoding is ambiguous
@@ -175,13 +217,15 @@ class Vocab:
             twice = next(t for t in tokens if t in seen or seen.add(t))
             raise UserError(f"{where} is damaged: the token {twice[:20]!r} appears twice: {_HINT}")
         labels = obj.get("labels")
-        names_ok = isinstance(labels, list) and labels and all(isinstance(t, str) and t for t in labels)
+        names_ok = (
+            isinstance(labels, list) and labels and all(isinstance(t, str) and t and t.isprintable() for t in labels)
+        )
         if "labels" in obj and not (names_ok and len(set(labels)) == len(labels)):
             raise UserError(
-                f"{where} is damaged (labels must be a non-empty list of distinct non-empty names): {_HINT}"
+                f"{where} is damaged (labels must be a non-empty list of distinct printable names): {_HINT}"
             )
         specials = {} if level in ("ids", "pitch") else dict(SPECIALS)
-        return cls(level, tokens, size, specials, bool(obj.get("lowercase")), pitch, labels)
+        return cls(level, tokens, size, specials, bool(obj.get("lowercase")), pitch, labels, obj.get("tokenizer"))
 
     def save(self, path: str | Path) -> None:
         write_atomic(path, (json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
@@ -198,3 +242,11 @@ def parse_id(tok: str, vocab_size: int, where: str) -> int:
     if not 0 <= int(tok) < vocab_size:
         raise UserError(f"{where}: id {tok} is outside 0..{vocab_size - 1}; fix the line or raise --vocab-size")
     return int(tok)
+
+
+def data_kind(vocab: Vocab | None) -> str:
+    """What a run or an exported model generates, from its vocabulary: "oracle" (none: the synthetic task),
+    "music" (a pitch vocabulary) or "text"."""
+    if vocab is None:
+        return "oracle"
+    return "music" if vocab.pitch is not None else "text"

@@ -16,7 +16,9 @@ import dataclasses
 import hashlib
 import io
 import json
+import logging
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from seqgan.errors import UserError
 from seqgan.eval.metrics import mean_nll
 from seqgan.files import write_atomic
 from seqgan.models.generator import Generator
@@ -129,9 +132,10 @@ def forward_lm(
 ) -> tuple[Generator, dict[str, Any]]:
     """The LM of real text: trained on ``train``, early-stopped on ``valid``; kept in ``cache_dir`` (one file per
     data and settings), so that every system and every call scores under the same LM."""
+    if cache_dir is not None and cache_dir.exists() and not cache_dir.is_dir():
+        raise UserError(f"the LM cache {cache_dir} is a file, not a folder: give a folder to --lm-cache")
     path = None if cache_dir is None else cache_dir / f"lm-{data_key(train, valid, settings=settings)}.pt"
     if path is not None and path.is_file():
-        saved = torch.load(path, map_location="cpu", weights_only=True)
         lm = Generator(
             vocab_size,
             settings.emb_dim,
@@ -140,8 +144,19 @@ def forward_lm(
             eos_token=eos_token,
             pad_token=pad_token,
         )
-        lm.load_state_dict(saved["state"])
-        return lm.eval(), saved["record"]
+        try:
+            with warnings.catch_warnings():  # torch's notes on a foreign pickle: the file is replaced anyway
+                warnings.simplefilter("ignore")
+                saved = torch.load(path, map_location="cpu", weights_only=True)
+            lm.load_state_dict(saved["state"])
+            record = saved["record"]
+            ok = isinstance(record, dict) and {"settings", "best_epoch"} <= record.keys()
+            ok = ok and all(bool(torch.isfinite(v).all()) for v in lm.state_dict().values() if v.is_floating_point())
+        except Exception:  # noqa: BLE001 - any damage: the cache is rebuilt (its advice to unpickle it never shown)
+            ok = False
+        if ok:
+            return lm.eval(), record
+        logging.getLogger("seqgan").warning("the LM cache %s is damaged: training the LM again to replace it", path)
     lm, record = train_lm(train, valid, vocab_size, start_token, eos_token, pad_token, settings)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -176,6 +176,7 @@ def evaluate_samples(
     test_labels: Tensor | None = None,
     num_labels: int = 0,
     classify: Callable[[Tensor], Tensor] | None = None,
+    words: Callable[[list[int]], list] | None = None,
 ) -> dict[str, float]:
     """Every evaluation metric of a generator, as flat ``eval/...`` keys.
 
@@ -191,6 +192,10 @@ def evaluate_samples(
     ``test_labels`` (N,) the split's; every metric is also given per label (``eval/label<k>/...``, against that
     label's held-out sequences), and with a judge ``classify`` (:mod:`seqgan.eval.labels`) ``eval/label_acc`` (the
     share of samples judged to be of the label asked for) beside ``eval/label_acc_real`` (the judge on the split).
+
+    ``words`` (a subword vocabulary's :meth:`~seqgan.data.vocab.Vocab.words`) maps each sequence of ids to the
+    tokens BLEU, Self-BLEU, distinct-n and the mean length count: the words and marks of its decoded text, so that
+    the numbers compare with a punct-level run's; without it they count the vocabulary's tokens.
     """
     from seqgan.eval.bleu import bleu, self_bleu
 
@@ -203,6 +208,8 @@ def evaluate_samples(
     if with_text_metrics:
         hyps = strip_special(samples.cpu(), generator.eos_token)
         refs = strip_special(test.cpu(), generator.eos_token)
+        if words is not None:
+            hyps, refs = [words(h) for h in hyps], [words(r) for r in refs]
         if len(refs):
             out.update({f"eval/bleu{n}": v for n, v in bleu(hyps, refs, bleu_orders).items()})
         if len(hyps) > 1:
@@ -235,6 +242,7 @@ def evaluate_samples(
                 split,
                 sample_labels[mine],
                 test_labels[theirs] if test_labels is not None else None,
+                words=words,
             )
             out.update({f"eval/label{k}/{key[5:]}": value for key, value in part.items()})
     return out

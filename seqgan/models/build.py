@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import NamedTuple
 
 import numpy as np
@@ -14,6 +15,7 @@ from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
 from seqgan.models.interface import SequenceGenerator
 from seqgan.models.oracle import build_oracle
+from seqgan.models.recurrent import RecurrentDiscriminator
 from seqgan.models.transformer import TransformerGenerator
 
 
@@ -90,7 +92,11 @@ def build_models(
             "generator.kind is custom: this run's generator was passed from Python; open it from Python "
             "with the same generator (SeqGANTrainer.resume(RUN, generator=...))"
         )
-    if discriminator is None:  # a conditional D reads each sequence's label as one more token first (id V + label)
+    if discriminator is None and d.kind == "lstm":  # one pass scores every prefix (dense rewards)
+        discriminator = RecurrentDiscriminator(
+            data.vocab_size + data.num_labels, d.emb_dim, d.hidden_dim, d.dropout_keep
+        )
+    elif discriminator is None:  # a conditional D reads each sequence's label as one more token first (id V + label)
         discriminator = Discriminator(
             data.vocab_size + data.num_labels, d.filters(data.seq_len), d.emb_dim, d.dropout_keep
         )
@@ -99,16 +105,43 @@ def build_models(
     return Models(generator, discriminator, oracle)
 
 
+def parameter_counts(cfg: SeqGANConfig) -> tuple[int, int]:
+    """The number of parameters of G and of D, counted on the ``meta`` device (which allocates nothing). A deep
+    Transformer's count is that of one and two blocks, extrapolated (every block is alike), so that checking a
+    config of thousands of layers takes no longer than one of two."""
+    layers = cfg.generator.layers if cfg.generator.kind == "transformer" else 1
+    counts = []
+    for depth in sorted({min(layers, 1), min(layers, 2)}):
+        small = copy.deepcopy(cfg)
+        small.generator.layers = depth
+        with torch.device("meta"):
+            g, d, _ = build_models(small, device="meta")
+        counts.append((sum(p.numel() for p in g.parameters()), sum(p.numel() for p in d.parameters())))
+    (g1, d_params), (g2, _) = counts[0], counts[-1]
+    return g1 + (layers - 1) * (g2 - g1), d_params
+
+
+def check_loadable(cfg: SeqGANConfig, available: int | None) -> None:
+    """Refuse, before anything is allocated, a config (an exported model's, a run's) whose models alone do not fit
+    in ``available`` bytes: an edited vocab_size or width would otherwise take the machine's memory."""
+    if available is None or cfg.generator.kind == "custom":
+        return
+    need = 4 * 2 * sum(parameter_counts(cfg))  # float32 weights, and the file's copy while they load
+    if need > 0.9 * available:
+        raise UserError(
+            f"the models of this config (vocabulary {cfg.data.vocab_size:,}) need about {need / 2**30:.1f} GiB of "
+            f"memory but {available / 2**30:.1f} GiB are available: its config.json was edited, or it was "
+            "trained on a larger machine (open it there)"
+        )
+
+
 def estimated_bytes(cfg: SeqGANConfig) -> dict[str, int]:
     """The largest memory a run of ``cfg`` needs at once, in bytes, by part: the models with their gradients and
     optimiser moments (parameters counted exactly, built on the ``meta`` device, which allocates nothing), the
     stored sequences, and the biggest transient tensors (an MLE batch's logits, one G step's roll-outs)."""
     if cfg.generator.kind == "custom":  # a model passed from Python: its size is its owner's business
         return {}
-    with torch.device("meta"):
-        g, d, _ = build_models(cfg, device="meta")
-    g_params = sum(p.numel() for p in g.parameters())
-    d_params = sum(p.numel() for p in d.parameters())
+    g_params, d_params = parameter_counts(cfg)
     data, adv, ev = cfg.data, cfg.adversarial, cfg.eval
     V, T, H = data.vocab_size, data.seq_len, cfg.generator.hidden_dim
     rows = data.num_train + data.num_test + data.num_valid

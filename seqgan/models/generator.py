@@ -49,8 +49,8 @@ class Generator(nn.Module):
         self.embedding = nn.Embedding(vocab_size, emb_dim)
         self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)
         self.out = nn.Linear(hidden_dim, vocab_size)
-        if num_labels:  # conditional generation: the label's embedding is the first input (registered last, so an
-            self.label_embedding = nn.Embedding(num_labels, emb_dim)  # unconditional G initialises as before)
+        if num_labels:  # conditional generation: the label's embedding is the first input; registered last, so the
+            self.label_embedding = nn.Embedding(num_labels, emb_dim)  # other weights draw what an unconditional G's do
         self.reset_parameters(init_std)
 
     def reset_parameters(self, std: float = 0.1) -> None:

@@ -1,4 +1,5 @@
-"""Draw a run's training curves (from RUN/metrics.jsonl) to a PNG. Never prints.
+"""Draw a run's training curves (from RUN/metrics.jsonl) to a PNG (or the format of --out's extension: PDF, SVG,
+...). Never prints.
 
 The G axis counts MLE epochs first, then adversarial epochs offset by the number of MLE epochs
 (D pre-training trains no G, so it takes no room there). The D axis counts D pre-training rounds,
@@ -14,6 +15,7 @@ from typing import Any
 
 from seqgan.errors import UserError
 from seqgan.extras import require
+from seqgan.files import temporary_sibling
 
 Event = dict[str, Any]
 Series = tuple[list[float], list[float], float | None]
@@ -119,7 +121,8 @@ def _draw(
 
 
 def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
-    """Write the 2x2 curves of ``run_dir`` to ``out`` (default RUN/curves.png); return the path."""
+    """Write the 2x2 curves of ``run_dir`` to ``out`` (default RUN/curves.png) in the format its extension names
+    (png, pdf, svg, ...; none: png); return the path."""
     run = Path(run_dir)
     events = _load_events(run)
     target = Path(out) if out is not None else run / "curves.png"
@@ -132,6 +135,15 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fmt = target.suffix[1:].lower() or "png"  # the file's extension says its format; none: PNG
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if fmt not in formats:
+        raise UserError(
+            f"--out {target}: matplotlib cannot write {target.suffix} files; give a name ending in one of "
+            f"{', '.join('.' + f for f in sorted(formats))}"
+        )
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     try:
         (a, b), (c, d) = axes
@@ -174,9 +186,9 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
             d.legend(fontsize=8)
         fig.suptitle(run.resolve().name or str(run))
         fig.tight_layout()
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        tmp = temporary_sibling(target)
         try:
-            fig.savefig(tmp, format="png", dpi=100)
+            fig.savefig(tmp, format=fmt, dpi=100)
             os.replace(tmp, target)
         except OSError as exc:
             raise UserError(f"cannot write {target} ({exc.strerror}): check the folder's permissions") from None

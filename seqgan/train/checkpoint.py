@@ -13,6 +13,7 @@ import hashlib
 import io
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,14 +98,21 @@ def load_file(path: str | Path) -> dict[str, Any]:
     return state
 
 
-def latest_checkpoint(ckpt_dir: str | Path) -> dict[str, Any] | None:
-    """The newest loadable checkpoint in ``ckpt_dir`` (last.pt, else prev.pt), or None if none exists."""
+def latest_checkpoint(
+    ckpt_dir: str | Path, check: Callable[[dict[str, Any], Path], None] | None = None, hint: str = ""
+) -> dict[str, Any] | None:
+    """The newest good checkpoint in ``ckpt_dir``: last.pt, else prev.pt (with a warning), or None if neither
+    exists. ``check(ckpt, path)`` may refuse one that loads (a UserError), which is then passed over like a damaged
+    file; when every one present is refused, a UserError gives each reason and ``hint``."""
     ckpt_dir = Path(ckpt_dir)
-    candidates = [p for p in (ckpt_dir / "last.pt", ckpt_dir / "prev.pt") if p.exists()]
     errors = []
-    for path in candidates:
+    for path in (ckpt_dir / "last.pt", ckpt_dir / "prev.pt"):
+        if not os.path.lexists(path):
+            continue
         try:
             ckpt = load_file(path)
+            if check is not None:
+                check(ckpt, path)
         except UserError as e:
             errors.append(str(e))
             continue
@@ -112,5 +120,5 @@ def latest_checkpoint(ckpt_dir: str | Path) -> dict[str, Any] | None:
             log.warning("%s; using the previous checkpoint %s", errors[0], path)
         return ckpt
     if errors:
-        raise UserError("; ".join(errors))
+        raise UserError("; ".join(errors) + hint)
     return None

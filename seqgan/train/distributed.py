@@ -4,17 +4,20 @@
 the environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT``) and joins one
 process group: gloo for tensors on the CPU and, on a machine with CUDA, NCCL for tensors on the GPU (one
 group, ``cpu:gloo,cuda:nccl``; Python objects always travel over gloo). The trainer splits the work
-(``seqgan/trainer.py``) and calls the few collectives below; the gradient of every step is summed over
+(``seqgan/train/steps.py``) and calls the few collectives below; the gradient of every step is summed over
 the ranks before the clip, so all ranks take the same step and their parameters stay identical.
 
 Without torchrun (or with ``WORLD_SIZE=1``) there is no process group and every helper here is the
-identity: a single process computes exactly what it computed before this module existed.
+identity, so a single process pays nothing for it and computes exactly what plain PyTorch would.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -29,9 +32,40 @@ from seqgan.errors import Interrupted, TrainingError, UserError
 T = TypeVar("T")
 
 
+JOIN_TIMEOUT_S = 300.0  # ours: torchrun starts every process at once; minutes of waiting mean one never came
+
+
+def _env_int(name: str, default: int, low: int, high: int | None = None) -> int:
+    text = os.environ.get(name, "").strip()
+    try:
+        value = int(text) if text else default
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        allowed = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
+        raise UserError(
+            f"{name}={text[:20]!r} in the environment is not {allowed}: start several processes with torchrun "
+            f"(`torchrun --nproc-per-node K -m seqgan train ...`), or unset {name} to train in one process"
+        )
+    return value
+
+
 def launched() -> bool:
-    """True in a process that torchrun (or an equivalent launcher) started as one of several."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    """True in a process that torchrun (or an equivalent launcher) started as one of several. The launcher's
+    variables are checked (a UserError names a malformed or missing one)."""
+    world = _env_int("WORLD_SIZE", 1, 1)
+    if world == 1:
+        return False
+    _env_int("RANK", -1, 0, world - 1)  # required, and below WORLD_SIZE
+    _env_int("LOCAL_RANK", 0, 0)
+    missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(name, "").strip()]
+    if missing:
+        raise UserError(
+            f"WORLD_SIZE={world} is set but {missing[0]} is not: start the {world} processes with torchrun "
+            f"(`torchrun --nproc-per-node {world} -m seqgan train ...`), or unset WORLD_SIZE to train in one process"
+        )
+    _env_int("MASTER_PORT", 0, 1, 65535)
+    return True
 
 
 def active() -> bool:
@@ -62,7 +96,41 @@ def init_from_env(timeout_s: float = 1800.0) -> None:
         )
     # One group for both devices: object collectives use its CPU (gloo) side, GPU tensors its NCCL side.
     backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() and dist.is_nccl_available() else "gloo"
-    dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
+    world, rank_ = int(os.environ["WORLD_SIZE"]), int(os.environ["RANK"])
+    join_s = float(os.environ.get("SEQGAN_JOIN_TIMEOUT", JOIN_TIMEOUT_S))
+    where = f"{os.environ['MASTER_ADDR'].strip()}:{os.environ['MASTER_PORT'].strip()}"
+    if "TORCHELASTIC_RUN_ID" not in os.environ:  # started by hand: the others may never come, so say what we wait for
+        logging.getLogger("seqgan").warning(
+            "rank %d of WORLD_SIZE=%d: waiting up to %.0f s at %s for the other %d process(es) to join (start "
+            "them, or unset WORLD_SIZE to train in one process)",
+            rank_,
+            world,
+            join_s,
+            where,
+            world - 1,
+        )
+
+    def give_up() -> None:  # the process group cannot be left while it forms: end the process with one line
+        sys.stderr.write(
+            f"error: [rank {rank_}] the other processes of WORLD_SIZE={world} did not join at {where} within "
+            f"{join_s:.0f} s: start all {world} with torchrun (`torchrun --nproc-per-node {world} -m seqgan train "
+            "...`), or unset WORLD_SIZE to train in one process\n"
+        )
+        sys.stderr.flush()
+        os._exit(2)
+
+    watchdog = threading.Timer(join_s, give_up)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
+    except (ValueError, RuntimeError) as e:  # an address that does not resolve, a port in use
+        raise UserError(
+            f"cannot form the process group at {where} ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__}"
+            "): check MASTER_ADDR and MASTER_PORT, or start the processes with torchrun"
+        ) from None
+    finally:
+        watchdog.cancel()
 
 
 def shutdown(finished: bool = False) -> None:

@@ -3,7 +3,8 @@ that training, ``seqgan eval`` and the benchmarks score a generator the same way
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -13,12 +14,22 @@ from seqgan.data.vocab import Vocab
 from seqgan.eval.labels import balanced_labels, bayes_classifier
 from seqgan.eval.metrics import evaluate_samples
 from seqgan.models.interface import SequenceGenerator
+from seqgan.train import distributed, seeds
+from seqgan.train.state import PHASES
+
+if TYPE_CHECKING:
+    from seqgan.train.trainer import SeqGANTrainer
 
 
 def label_names(vocab: Vocab | None, num_labels: int) -> list[str]:
     """The names of a run's labels: the data's (``seqgan prepare --labels``), or "0".."k-1" on the oracle task."""
     names = getattr(vocab, "labels", None) if vocab is not None else None
     return list(names) if names else [str(k) for k in range(num_labels)]
+
+
+def word_tokens(vocab: Vocab | None) -> Callable[[list[int]], list] | None:
+    """What BLEU counts on a run's samples: a subword vocabulary's words (:meth:`Vocab.words`), else the ids."""
+    return vocab.words if vocab is not None and vocab.tokenizer is not None else None
 
 
 def sample_and_score(
@@ -56,5 +67,29 @@ def sample_and_score(
         test_labels=ref_labels,
         num_labels=K,
         classify=classify,
+        words=word_tokens(vocab),
     )
     return metrics, samples, labels
+
+
+def evaluate(t: SeqGANTrainer, phase: str, epoch: int, extra: dict[str, Any] | None = None) -> dict[str, float]:
+    """Metrics of fresh samples of G (NLL_oracle on the oracle task; NLL, entropy; BLEU, Self-BLEU, distinct-n on
+    real data) against the validation split, the only one training reads; with no validation split (prepared
+    with --valid-frac 0) the curves use the test split and nothing is selected on them."""
+    metrics: dict[str, float] = {}
+    if t.is_main:  # rank 0 evaluates; the others take its numbers, so that every rank decides alike
+        seed = seeds.evaluation_seed(t.cfg.run.seed, PHASES.index(phase), epoch)
+        vocab, split = t.run.vocab(), "valid" if len(t.valid_data) else "test"
+        refs, ref_labels = (t.valid_data, t.valid_labels) if split == "valid" else (t.test_data, t.test_labels)
+        metrics, samples, labels = sample_and_score(
+            t.generator, t.cfg, refs, ref_labels, split, t.oracle, vocab, seed, t.device
+        )
+    metrics = distributed.broadcast_object(metrics)
+    t._log({"phase": phase, "epoch": epoch, **(extra or {}), **metrics})
+    if not (phase == "mle" and epoch == 0):
+        t.best.update(metrics)
+    if t.is_main:
+        n, names = t.cfg.eval.num_saved_samples, label_names(vocab, t.cfg.data.num_labels)
+        shown = None if labels is None else [names[k] for k in labels[:n].tolist()]
+        t.run.write_samples(phase, epoch, samples[:n], shown)
+    return metrics

@@ -1,21 +1,26 @@
 """The metrics log of a run (``metrics.jsonl``, one JSON object per event) and what watches it: the NaN guard,
-the stop signals and the mode-collapse monitor."""
+the stop signals, the mode-collapse monitor and the TensorBoard mirror."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
+import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor, nn
+from tqdm import tqdm
 
 from seqgan.data.decode import strip_special
 from seqgan.errors import TrainingError
 from seqgan.eval.metrics import distinct_n
+from seqgan.files import parse_json
 from seqgan.train import distributed
 
 
@@ -29,6 +34,7 @@ class MetricsLog:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.touch(exist_ok=True)
+        self._board: TensorBoardMirror | None = None
 
     def truncate(self, size: int) -> None:
         with open(self.path, "r+b") as f:
@@ -41,16 +47,99 @@ class MetricsLog:
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(event, sort_keys=False) + "\n")
             f.flush()
+        if os.environ.get(TENSORBOARD_ENV) == "1":  # `seqgan train --tensorboard`: mirror it live
+            if self._board is None:
+                self._board = TensorBoardMirror(self.path.parent, live=True)
+                atexit.register(self._board.finish)  # the last evaluation's samples come after the last event
+            self._board.add_samples()  # an evaluation writes its samples after its event: they come one event late
+            self._board.add_event(event)
+            self._board.flush()
+
+
+TENSORBOARD_ENV = "SEQGAN_TENSORBOARD"  # "1": every MetricsLog mirrors its events into RUN/tensorboard/
+TENSORBOARD_DIR = "tensorboard"
+
+
+class TensorBoardMirror:
+    """A run's log in TensorBoard's event files (the ``[tensorboard]`` extra): every number of every event as a
+    scalar, the samples of every evaluation as text.
+
+    Steps follow ``seqgan plot``'s G axis: MLE epochs, then adversarial epochs after the last MLE epoch; events of
+    D pre-training (which trains no G) go under ``d_pretrain/KEY`` at their round. Lists (rewards by position) are
+    left out. ``live``: the run is training; samples already on disk and the last MLE epoch logged so far are
+    taken as the past (nothing of it is written again)."""
+
+    def __init__(self, run_dir: Path, logdir: Path | None = None, live: bool = False) -> None:
+        from seqgan.extras import require
+
+        require("tensorboard", "TensorBoard logging (seqgan tensorboard, seqgan train --tensorboard)")
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.run_dir, self.logdir = run_dir, logdir or run_dir / TENSORBOARD_DIR
+        self.writer = SummaryWriter(log_dir=str(self.logdir))
+        self.samples_done: set[str] = set()
+        self.last_mle, self.scalars, self.texts = 0, 0, 0
+        if live:
+            self.samples_done = {p.name for p in (run_dir / "samples").glob("*.txt")}
+            self.last_mle = max((e["epoch"] for e in read_metrics(run_dir / "metrics.jsonl") if _is_mle(e)), default=0)
+
+    def step(self, phase: str, epoch: int) -> tuple[str, int]:
+        """(tag prefix, step) of an event of ``phase`` at ``epoch``."""
+        if phase == "d_pretrain":
+            return "d_pretrain/", epoch
+        if phase == "mle":
+            self.last_mle = max(self.last_mle, epoch)
+            return "", epoch
+        return "", self.last_mle + epoch
+
+    def add_event(self, event: dict[str, Any]) -> None:
+        epoch = event.get("epoch")
+        if not isinstance(epoch, int):
+            return
+        prefix, step = self.step(str(event.get("phase")), epoch)
+        for key, value in event.items():
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if key not in ("phase", "epoch") and number and math.isfinite(value):
+                self.writer.add_scalar(prefix + key, value, step)
+                self.scalars += 1
+
+    def add_samples(self) -> None:
+        """The samples files (samples/PHASE-EPOCH.txt) not written yet, as text at their step."""
+        for path in sorted((self.run_dir / "samples").glob("*.txt")):
+            phase, _, epoch = path.stem.rpartition("-")
+            if path.name in self.samples_done or not epoch.isdigit():
+                continue
+            self.samples_done.add(path.name)
+            prefix, step = self.step(phase, int(epoch))
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            # Markdown: a code block keeps the samples' own spacing and marks.
+            self.writer.add_text(f"{prefix}samples/{phase}", "\n".join("    " + ln for ln in lines), step)
+            self.texts += 1
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def finish(self) -> None:
+        """The samples written since the last event, then close."""
+        self.add_samples()
+        self.close()
+
+
+def _is_mle(event: dict[str, Any]) -> bool:
+    return event.get("phase") == "mle" and isinstance(event.get("epoch"), int)
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """Events of a metrics.jsonl; a torn last line (a crash mid-write) is ignored."""
+    """Events of a metrics.jsonl; a torn last line (a crash mid-write), or any line that is not JSON, is ignored."""
     events = []
     with open(path, encoding="utf-8") as f:
         for line in f:
             try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
+                events.append(parse_json(line))
+            except ValueError:  # malformed or nested too deeply: skipped like a torn line
                 continue
     return events
 
@@ -176,3 +265,34 @@ class EarlyStopping:
             return False
         self.best["bad"] += 1
         return self.best["bad"] >= self.patience
+
+
+class BestTracker:
+    """Which evaluation was the best so far by ``metric`` (``value``, kept in checkpoints); ``pending`` until the
+    trainer has saved that state as best.pt."""
+
+    def __init__(self, metric: str, higher_is_better: bool) -> None:
+        self.metric, self.higher_is_better = metric, higher_is_better
+        self.value: float | None = None
+        self.pending = False
+
+    def update(self, metrics: dict[str, float]) -> None:
+        value = metrics.get(self.metric)
+        if value is None:
+            return
+        if self.value is None or (value > self.value if self.higher_is_better else value < self.value):
+            self.value, self.pending = value, True
+
+
+def progress_bar(total: int, initial: int, desc: str, show: bool) -> tqdm:
+    """A bar over a phase's epochs on stderr (hidden when ``show`` is False or stderr is not a terminal)."""
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit="ep",
+        leave=False,
+        file=sys.stderr,
+        disable=None if show else True,
+        dynamic_ncols=True,
+    )

@@ -67,6 +67,7 @@ def discriminator_loss(
     l2_reg: float,
     total: int | None = None,
     l2_share: float = 1.0,
+    label_smoothing: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
     """2-class cross-entropy (1 = real) of the rows here as a share of a batch of ``total`` rows (default: these
     rows alone, the batch mean), plus ``l2_share`` x ``l2_reg`` x L2 of the output layer (authors' code: 0.2).
@@ -75,10 +76,17 @@ def discriminator_loss(
     so the numbers are bit for bit those of the plain mean. Returns the loss and the logits (B, 2), so the caller
     can count accuracy without a second pass.
     """
+    if getattr(discriminator, "dense", False) and len(labels):  # a D of every prefix learns from every prefix
+        every = discriminator.prefix_logits(tokens)  # (B, T, 2)
+        targets = labels.repeat_interleave(every.shape[1])
+        share = 1.0 if total is None else len(labels) / total
+        ce = F.cross_entropy(every.reshape(-1, 2), targets, label_smoothing=label_smoothing) * share
+        return ce + l2_share * l2_reg * discriminator.l2_penalty(), every[:, -1]
     logits = discriminator(tokens)
     if len(labels) == 0:  # an empty share (several processes, a last batch with fewer rows than ranks)
         ce = logits.sum() * 0.0
     else:
-        ce = F.cross_entropy(logits, labels) * (1.0 if total is None else len(labels) / total)
+        share = 1.0 if total is None else len(labels) / total
+        ce = F.cross_entropy(logits, labels, label_smoothing=label_smoothing) * share
     penalty = discriminator.l2_penalty() if hasattr(discriminator, "l2_penalty") else 0.0  # your own D may lack it
     return ce + l2_share * l2_reg * penalty, logits

@@ -27,27 +27,31 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqgan.config import SeqGANConfig
+from seqgan.config import SeqGANConfig, architecture_changes, load_config_file
 from seqgan.data.decode import render_rows
-from seqgan.data.vocab import Vocab
+from seqgan.data.vocab import Vocab, data_kind
+from seqgan.env import available_memory
 from seqgan.errors import UserError
 from seqgan.eval.labels import Classifier, bayes_classifier, cnn_classifier, train_label_classifier
 from seqgan.eval.lm import forward_lm, lm_scores
 from seqgan.eval.metrics import evaluate_samples
-from seqgan.files import write_atomic, write_json
-from seqgan.models.build import build_models
+from seqgan.files import read_json, write_atomic, write_json
+from seqgan.models.build import build_models, check_loadable
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.interface import SequenceGenerator
 from seqgan.models.oracle_file import load_oracle_params
 from seqgan.models.sampling import check_sampling
-from seqgan.train.evaluation import label_names
+from seqgan.train.evaluation import label_names, word_tokens
 from seqgan.train.logbook import read_metrics
-from seqgan.train.rundir import COMMAND, CONFIG, DATA, ORACLE, VOCAB, RunDir, read_run_config
+from seqgan.train.resample import check_resample, residual_nll
+from seqgan.train.resample import resample as resample_rows
+from seqgan.train.rundir import COMMAND, CONFIG, DATA, ORACLE, VOCAB, RunDir
 
 MODEL_FORMAT, MODEL_VERSION = "seqgan-model", 1
 Labels = str | Sequence[str] | None  # a label name, several (equal shares, in turn), or None / "all"
 MODEL, CARD = "model.json", "MODEL_CARD.md"
 GENERATOR, DISCRIMINATOR = "generator.safetensors", "discriminator.safetensors"
+EXPORT_FILES = frozenset({MODEL, CARD, GENERATOR, DISCRIMINATOR, CONFIG, VOCAB, ORACLE})  # all an export writes
 MAX_EVAL_SAMPLES = 100_000  # Self-BLEU compares every sample with every other: more would run for hours
 
 
@@ -70,6 +74,7 @@ class Run:
     exported: bool = False  # an exported model folder: no training data, no test split
     # The CNN judge of labelled data, by the training split it learned from: a temperature sweep trains it once.
     _judges: dict[str, Classifier] = field(default_factory=dict, repr=False)
+    checkpoint: str = "last"  # the checkpoint the models come from (an exported model: the one it was exported from)
 
     def data(self) -> dict[str, Tensor]:
         if self.exported:
@@ -92,6 +97,8 @@ class Run:
                     "`seqgan prepare --labels tab` to train a conditional model)"
                 )
             return None
+        if "all" in names and len(names) > 1:
+            raise UserError("--label all asks for every label in equal shares: give it alone, or name the labels")
         if not names or names == ["all"]:
             names = self.labels
         unknown = next((n for n in names if n not in self.labels), None)
@@ -132,17 +139,36 @@ class Run:
         seed: int = 0,
         chunk: int = 16 * 1024,
         label: Labels = None,
+        resample: int = 0,
     ) -> Iterator[Tensor]:
         """``num`` sequences of the generator in pieces of ``chunk`` rows (memory stays flat however many are asked
         for); the same seed gives the same sequences, however they are cut. -> (<= chunk, T) ids each.
-        ``label``: of a conditional run, see :meth:`label_ids` (the rows follow its order)."""
+        ``label``: of a conditional run, see :meth:`label_ids` (the rows follow its order). ``resample`` K > 1: each
+        sequence is chosen among K candidates in proportion to D / (1 - D) (:mod:`seqgan.train.resample`)."""
         check_sampling(num, temperature, top_k, top_p)
+        check_resample(resample)
         labels = self.label_ids(num, label)
         start = self.prefix_ids(prefix) if prefix else None
         rng = torch.Generator().manual_seed(seed)
         chunk = max(1024, chunk // 1024 * 1024)  # whole sampling batches: the random stream does not see the cut
+        if resample > 1:
+            chunk = max(1, chunk // resample)
         for lo in range(0, num, chunk):
             given = {} if labels is None else {"labels": labels[lo : lo + chunk]}
+            if resample > 1:
+                options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "prefix": start}
+                rows, _ = resample_rows(
+                    self.generator,
+                    self.discriminator,
+                    min(chunk, num - lo),
+                    resample,
+                    self.config.data.seq_len,
+                    rng,
+                    **given,
+                    **options,
+                )
+                yield rows
+                continue
             yield self.generator.generate(
                 min(chunk, num - lo),
                 self.config.data.seq_len,
@@ -164,9 +190,11 @@ class Run:
         prefix: str | None = None,
         seed: int = 0,
         label: Labels = None,
+        resample: int = 0,
     ) -> Tensor:
         """``num`` sequences of the generator (the same seed, the same sequences). -> (num, T) ids."""
-        return torch.cat(list(self.iter_sample_ids(num, temperature, top_k, top_p, prefix, seed, label=label)))
+        chunks = self.iter_sample_ids(num, temperature, top_k, top_p, prefix, seed, label=label, resample=resample)
+        return torch.cat(list(chunks))
 
     def sample(
         self,
@@ -177,9 +205,11 @@ class Run:
         prefix: str | None = None,
         seed: int = 0,
         label: Labels = None,
+        resample: int = 0,
     ) -> list[str]:
-        """``num`` sequences as text (ids for the oracle task); see :meth:`sample_ids`."""
-        return render_rows(self.sample_ids(num, temperature, top_k, top_p, prefix, seed, label), self.vocab)
+        """``num`` sequences as written text (ids for the oracle task); see :meth:`sample_ids`."""
+        rows = self.sample_ids(num, temperature, top_k, top_p, prefix, seed, label, resample)
+        return render_rows(rows, self.vocab)
 
     generate = sample  # model.generate(5, temperature=0.8, top_p=0.9, prefix="a man", label="pos") -> five lines
 
@@ -193,10 +223,15 @@ class Run:
         reverse_lm: bool = True,
         lm_cache: Path | None = None,
         data: dict[str, Tensor] | None = None,
+        resample: int = 0,
     ) -> dict[str, Any]:
         """Every metric of ``num`` fresh samples (default: the run's eval.num_samples) at ``temperature``, against
         the ``split`` ("test": the reported numbers; "valid"). ``lm``: text runs also get the LM score and the
-        reverse LM score (:mod:`seqgan.eval.lm`; the real-text LM is kept in ``lm_cache``, by default RUN/lm/)."""
+        reverse LM score (:mod:`seqgan.eval.lm`; the real-text LM is kept in ``lm_cache``, by default RUN/lm/).
+        ``resample`` K > 1: the samples are resampled by D's odds among K candidates each, and ``eval/nll_<split>``
+        is the residual model's NLL with log Z estimated from ``num`` further samples of G (the ``resample/*`` keys:
+        G's own NLL, log Z and its spread, the weights' effective sample size); the entropy stays G's."""
+        check_resample(resample)
         if split not in ("test", "valid"):
             raise UserError(f"split must be test or valid, got {split!r}")
         data = data if data is not None else None if self.exported else self.data()
@@ -210,14 +245,25 @@ class Run:
             raise UserError(f"{self.path} has no {split} split: evaluate on the other one (--split)")
         num = num or self.config.eval.num_samples
         check_sampling(num, temperature, max_num=MAX_EVAL_SAMPLES)
+        if num < len(self.labels):  # every label is asked for in turn: fewer samples would leave labels out
+            raise UserError(
+                f"--num-samples {num} is fewer than this run's {len(self.labels)} labels, so some labels would get "
+                f"no sample: give at least {len(self.labels)}"
+            )
         labels, K = self.label_ids(num), self.config.data.num_labels  # conditional: every label in turn
-        samples = self.generator.generate(
-            num,
-            self.config.data.seq_len,
-            torch.Generator().manual_seed(seed),
-            temperature=temperature,
-            **({} if labels is None else {"labels": labels}),
-        )
+        rng, given = torch.Generator().manual_seed(seed), {} if labels is None else {"labels": labels}
+        T = self.config.data.seq_len
+        if resample > 1:
+            samples, resampled = resample_rows(
+                self.generator, self.discriminator, num, resample, T, rng, temperature=temperature, **given
+            )
+            proposals = self.generator.generate(num, T, rng, temperature=temperature, **given)
+            ref_labels = None if data is None else data.get(f"{split}_labels")
+            resampled.update(
+                residual_nll(self.generator, self.discriminator, refs, proposals, temperature, ref_labels, labels)
+            )
+        else:
+            samples = self.generator.generate(num, T, rng, temperature=temperature, **given)
         pitch = self.vocab.pitch if self.vocab is not None else None  # music runs add eval/mse
         judge = self._label_judge(data) if K else None
         metrics: dict[str, Any] = evaluate_samples(
@@ -234,7 +280,12 @@ class Run:
             test_labels=None if data is None else data.get(f"{split}_labels"),
             num_labels=K,
             classify=judge,
+            words=word_tokens(self.vocab),
         )
+        if resample > 1:
+            if len(refs):
+                metrics[f"eval/nll_{split}"] = resampled["resample/nll"]
+            metrics.update(resampled)
         if K:
             metrics["labels"] = self.labels
         if lm:
@@ -284,13 +335,25 @@ def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:
     """Reopen ``run_dir`` at ``checkpoint`` (last, prev, best, pretrained or a checkpoint file's path), or an
     exported model folder (``seqgan export``; ``checkpoint`` is then the one it was exported from)."""
     if (Path(run_dir) / MODEL).is_file():
-        return _load_exported(Path(run_dir))
+        return _load_exported(Path(run_dir), checkpoint)
+    if (Path(run_dir) / GENERATOR).exists():
+        raise UserError(f"{run_dir} is an exported model without its {MODEL}: export the run again (`seqgan export`)")
     rundir = RunDir(run_dir)
-    cfg = read_run_config(rundir.path)
+    if not (rundir.path / CONFIG).is_file():
+        raise UserError(f"{run_dir} holds no run (no {CONFIG}): give a directory written by `seqgan train`")
+    cfg = load_config_file(rundir.path / CONFIG, "the run cannot be used; start a new run")
     ckpt = rundir.checkpoint(checkpoint)
     if ckpt is None:
         raise UserError(f"{run_dir} has no checkpoint yet: train longer, or resume it with `seqgan train --resume`")
-    models = build_models(cfg, rundir.oracle_params())
+    if changed := architecture_changes(ckpt.get("config"), cfg):
+        raise UserError(
+            f"{rundir.path / CONFIG} was edited: {changed} differs from the config the checkpoint was trained with; "
+            "restore the file (the models cannot change after training)"
+        )
+    vocab, params = rundir.vocab(), rundir.oracle_params()
+    _check_parts(cfg, vocab, params, rundir.path)
+    check_loadable(cfg, available_memory())
+    models = build_models(cfg, params)
     try:
         models.generator.load_state_dict(ckpt["generator"])
         models.discriminator.load_state_dict(ckpt["discriminator"])
@@ -302,23 +365,50 @@ def load_run(run_dir: str | Path, checkpoint: str = "last") -> Run:
         models.generator.eval(),
         models.discriminator.eval(),
         models.oracle,
-        rundir.vocab(),
+        vocab,
         data["test"],
         data["valid"],
         ckpt["state"]["phase"],
         ckpt["state"]["epoch"],
         rundir.kind(),
         rundir.path,
+        checkpoint=checkpoint,
     )
+
+
+def _check_parts(cfg: SeqGANConfig, vocab: Vocab | None, oracle: dict[str, Any] | None, where: Path) -> None:
+    """Refuse a vocabulary or an oracle that does not fit the config beside it (another run's file, or an edited
+    one): its ids would index past the models' tables, or its label names would relabel the samples."""
+    d = cfg.data
+    fix = "restore the run's own file (or export the run again)"
+    if vocab is not None and vocab.vocab_size != d.vocab_size:
+        raise UserError(
+            f"{where}/{VOCAB} has {vocab.vocab_size} tokens but the config {d.vocab_size}: it is another data's "
+            f"vocabulary; {fix}"
+        )
+    names = getattr(vocab, "labels", None) or []
+    if vocab is not None and len(names) != d.num_labels:
+        raise UserError(
+            f"{where}/{VOCAB} names {len(names)} labels but the models were trained with {d.num_labels}: "
+            f"the samples would carry wrong labels; {fix}"
+        )
+    if oracle is not None:
+        V, K = int(oracle["embedding"].shape[0]), len(oracle.get("label_embedding", ()))
+        if (V, K) != (d.vocab_size, d.num_labels):
+            raise UserError(
+                f"{where}/{ORACLE} is an oracle of vocabulary {V} and {K} labels but the config has "
+                f"{d.vocab_size} and {d.num_labels}: it is another run's oracle; {fix}"
+            )
 
 
 # ------------------------------------------------------------------ exported model folders
 def _safetensors() -> Any:
     try:
+        import safetensors
         import safetensors.torch
     except ImportError:
         raise UserError("exported models need safetensors, which is not installed: pip install safetensors") from None
-    return safetensors.torch
+    return safetensors
 
 
 def export_run(run_dir: str | Path, out: str | Path, checkpoint: str = "last", force: bool = False) -> dict[str, Any]:
@@ -332,8 +422,17 @@ def export_run(run_dir: str | Path, out: str | Path, checkpoint: str = "last", f
     replaceable = (force and (out / MODEL).is_file()) or (out.is_dir() and not any(out.iterdir()))
     if os.path.lexists(out) and not replaceable:
         raise UserError(f"--out {out} exists: give a new (or empty) folder, or --force to replace an exported model")
+    if os.path.lexists(out) and not out.is_symlink():
+        foreign = sorted(e.name for e in out.iterdir() if e.name not in EXPORT_FILES or not e.is_file())
+        if foreign:
+            raise UserError(
+                f"--out {out} holds {foreign[0][:60]!r}, which seqgan export did not write: refusing to replace the "
+                "folder even with --force; move that file or choose another --out"
+            )
+    elif out.is_symlink():
+        raise UserError(f"--out {out} is a symbolic link: give a folder of its own")
     run = load_run(run_dir, checkpoint)
-    st = _safetensors()
+    st = _safetensors().torch
     rundir = RunDir(run_dir)
     data_hash = hashlib.sha256((rundir.path / DATA).read_bytes()).hexdigest()
     evals = [e for e in read_metrics(rundir.metrics_file) if any(k.startswith("eval/") for k in e)]
@@ -356,8 +455,9 @@ def export_run(run_dir: str | Path, out: str | Path, checkpoint: str = "last", f
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        st.save_file({k: v.contiguous() for k, v in run.generator.state_dict().items()}, str(tmp / GENERATOR))
-        st.save_file({k: v.contiguous() for k, v in run.discriminator.state_dict().items()}, str(tmp / DISCRIMINATOR))
+        meta = {"config": json.dumps(run.config.to_dict(), sort_keys=True)}  # what config.json must still say
+        for name, module in ((GENERATOR, run.generator), (DISCRIMINATOR, run.discriminator)):
+            st.save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(tmp / name), metadata=meta)
         write_json(tmp / CONFIG, run.config.to_dict())
         for name in (VOCAB, ORACLE):
             if (rundir.path / name).is_file():
@@ -377,6 +477,13 @@ def export_run(run_dir: str | Path, out: str | Path, checkpoint: str = "last", f
         "kind": run.kind,
         "files": sorted(p.name for p in out.iterdir()),
     }
+
+
+def export_file_of(path: str | Path) -> Path | None:
+    """The exported model folder that ``path`` is one of the own files of, or None: commands that write files
+    never write there."""
+    p = Path(os.path.abspath(path))
+    return p.parent if p.name in EXPORT_FILES and (p.parent / MODEL).is_file() else None
 
 
 def _card(run: Run, model: dict[str, Any]) -> str:
@@ -403,30 +510,31 @@ def _card(run: Run, model: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _load_exported(folder: Path) -> Run:
+def _load_exported(folder: Path, checkpoint: str = "last") -> Run:
     """An exported model folder -> :class:`Run` (CPU, eval mode), checked: format, config, weights."""
-    try:
-        model = json.loads((folder / MODEL).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise UserError(f"{folder / MODEL} is damaged: export the run again (`seqgan export`)") from None
-    if not isinstance(model, dict) or (model.get("format"), model.get("version")) != (MODEL_FORMAT, MODEL_VERSION):
-        raise UserError(f"{folder} is not a seqgan model of format {MODEL_VERSION}: export the run again")
-    cfg = read_run_config(folder)
+    again = "export the run again (`seqgan export`)"
+    model = read_json(folder / MODEL, "model description", again, dict)
+    if (model.get("format"), model.get("version")) != (MODEL_FORMAT, MODEL_VERSION):
+        raise UserError(f"{folder} is not a seqgan model of format {MODEL_VERSION}: {again}")
+    epoch, phase, source = model.get("epoch"), model.get("phase"), model.get("checkpoint")
+    if type(epoch) is not int or epoch < 0 or not isinstance(phase, str) or source not in ("last", "best"):
+        raise UserError(f"{folder / MODEL} is damaged (epoch, phase or checkpoint): {again}")
+    if checkpoint not in ("last", source):  # "last" is the default: the only checkpoint an export holds
+        raise UserError(
+            f"{folder} is an exported model: it holds only the checkpoint it was exported from ({source}); drop "
+            "--checkpoint, or export that checkpoint of the run"
+        )
+    if not (folder / CONFIG).is_file():
+        raise UserError(f"{folder} lacks {CONFIG}: {again}")
+    cfg = load_config_file(folder / CONFIG, again)
     vocab = Vocab.load(folder / VOCAB) if (folder / VOCAB).is_file() else None
     oracle = load_oracle_params(folder / ORACLE) if (folder / ORACLE).is_file() else None
+    _check_parts(cfg, vocab, oracle, folder)
+    check_loadable(cfg, available_memory())
     models = build_models(cfg, oracle)
-    st = _safetensors()
     for name, module in ((GENERATOR, models.generator), (DISCRIMINATOR, models.discriminator)):
-        try:
-            module.load_state_dict(st.load_file(str(folder / name)))
-        except FileNotFoundError:
-            raise UserError(f"{folder} lacks {name}: export the run again") from None
-        except Exception as e:  # noqa: BLE001 - a damaged file or weights of other shapes: the same problem
-            raise UserError(
-                f"{folder / name} is damaged or does not match its config.json "
-                f"({type(e).__name__}): export the run again"
-            ) from None
-    kind = "oracle" if vocab is None else ("music" if vocab.pitch is not None else "text")
+        module.load_state_dict(_read_weights(folder / name, module, cfg))
+    kind = data_kind(vocab)
     empty = torch.zeros(0, cfg.data.seq_len, dtype=torch.long)
     return Run(
         cfg,
@@ -436,9 +544,47 @@ def _load_exported(folder: Path) -> Run:
         vocab,
         empty,
         empty,
-        str(model.get("phase")),
-        int(model.get("epoch", 0)),
+        phase,
+        epoch,
         kind,
         folder,
         exported=True,
+        checkpoint=source,
     )
+
+
+def _read_weights(path: Path, module: torch.nn.Module, cfg: SeqGANConfig) -> dict[str, Tensor]:
+    """The tensors of an exported safetensors file, checked against ``module`` and the config: the names, shapes
+    and dtypes written, finite values, and (files that record it) the config they were exported with."""
+    if not path.is_file():
+        raise UserError(f"{path.parent} lacks {path.name}: export the run again")
+    damaged = f"{path} is damaged or does not match its config.json"
+    try:
+        with _safetensors().safe_open(str(path), framework="pt") as f:
+            meta, tensors = f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    except Exception as e:  # noqa: BLE001 - whatever the damage, the same problem for the user
+        raise UserError(f"{damaged} ({type(e).__name__}): export the run again") from None
+    try:
+        written = json.loads(meta["config"]) if "config" in meta else None
+    except ValueError:
+        written = None
+    if changed := architecture_changes(written, cfg):
+        raise UserError(
+            f"{path} does not match its config.json: {changed} differs from the config it was exported with "
+            "(config.json was edited); restore the file or export the run again"
+        )
+    own = module.state_dict()
+    for key, tensor in tensors.items():
+        want = own.get(key)
+        if want is not None and tensor.dtype != want.dtype:
+            raise UserError(f"{damaged}: {key} is {tensor.dtype}, not the {want.dtype} written; export the run again")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise UserError(f"{damaged}: {key} holds NaN or infinite weights; export the run again")
+        if want is not None and tensor.shape != want.shape:
+            raise UserError(
+                f"{damaged}: {key} has shape {tuple(tensor.shape)}, the config asks for {tuple(want.shape)}; "
+                "export the run again"
+            )
+    if set(tensors) != set(own):
+        raise UserError(f"{damaged}: its tensors are not those of the config's model; export the run again")
+    return tensors

@@ -125,7 +125,7 @@ def rollout_completions(
     eos, pad = policy.eos_token, policy.pad_token
     ended = ended_prefixes(tokens, eos)
     # A generator with select_state (both of ours) drops a row as soon as it has ended; one without keeps every
-    # row to the end and pads it, as the staircase always did.
+    # row to the end and pads it (the same completions, more work).
     select = getattr(policy, "select_state", None) if drop_ended else None
     fan = torch.arange(N, device=tokens.device).unsqueeze(1) * B  # (N, 1)
     every = torch.arange(B, device=tokens.device)
@@ -347,7 +347,7 @@ def rollout_rewards(
     raw = tokens
     tokens, completions = (labelled(x, labels, policy.vocab_size) for x in (tokens, completions))
     # A prefix that already holds an EOS is completed by PAD alone: its N completions are Y, scored once (with D's
-    # dropout on, each completion keeps its own draw of the dropout mask, so all are scored, before Y as always).
+    # dropout on, each completion keeps its own draw of the dropout mask, so all are scored, and Y too).
     eos = policy.eos_token
     ended = None if eos is None or dropout else ended_prefixes(raw, eos)[:, :-1]
     last = None if ended is None else score(discriminator, tokens, dropout=dropout, dtype=compute)
@@ -380,7 +380,7 @@ def bleu_rollout_rewards(
 ) -> Tensor:
     """PG-BLEU (paper Table 1): Eq. 4 with BLEU against the training data in place of D.
 
-    reference: the training sequences, indexed once (:class:`seqgan.bleu.BleuReference`, one order).
+    reference: the training sequences, indexed once (:class:`seqgan.eval.bleu.BleuReference`, one order).
     Sequences are cut at their first EOS before scoring. tokens (B, T) -> rewards (B, T).
     """
     B, T = tokens.shape

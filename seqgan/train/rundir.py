@@ -7,7 +7,8 @@ turing-test, the benchmarks). This module alone knows its file names.
       oracle.npz | vocab.json              the oracle (synthetic task) or the vocabulary (prepared data)
       metrics.jsonl                        one JSON event per line (train/logbook.py)
       samples/PHASE-EPOCH.txt              a few sequences at every evaluation
-      checkpoints/last.pt prev.pt best.pt pretrained.pt   (train/checkpoint.py)
+      checkpoints/last.pt prev.pt best.pt  (train/checkpoint.py); mle.pt, pretrained.pt: the ends of MLE and of
+                                           pre-training, which forks start from
       fork.json                            runs started with --init-from: where from
       .lock                                held while a process trains the run
 
@@ -16,11 +17,7 @@ A run is of one kind: ``oracle`` (no data.path), ``text`` or ``music`` (a pitch 
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import io
-import json
-import logging
 import os
 from pathlib import Path
 from typing import IO, Any
@@ -29,34 +26,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqgan.config import SeqGANConfig, get_value
+from seqgan.config import SeqGANConfig, load_config_file
 from seqgan.data.decode import render_rows
-from seqgan.data.prepared import load_prepared
-from seqgan.data.vocab import Vocab
-from seqgan.env import available_memory, env_snapshot
+from seqgan.data.vocab import Vocab, data_kind
 from seqgan.errors import UserError
 from seqgan.files import write_atomic, write_json
-from seqgan.models.build import build_models, check_fits
-from seqgan.models.oracle import build_oracle
-from seqgan.models.oracle_file import load_oracle_params, random_oracle_params, save_oracle_params
-from seqgan.train import distributed
+from seqgan.models.oracle_file import load_oracle_params, save_oracle_params
 from seqgan.train.checkpoint import latest_checkpoint, load_file
 from seqgan.train.logbook import MetricsLog
 
 CONFIG, COMMAND, ENV, DATA = "config.json", "command.txt", "env.json", "data.pt"
 ORACLE, VOCAB = "oracle.npz", "vocab.json"
 METRICS, FORK, LOCK, SAMPLES, CHECKPOINTS = "metrics.jsonl", "fork.json", ".lock", "samples", "checkpoints"
-LAST, PREV, BEST, PRETRAINED = "last.pt", "prev.pt", "best.pt", "pretrained.pt"
+LAST, PREV, BEST, PRETRAINED, MLE_END = "last.pt", "prev.pt", "best.pt", "pretrained.pt", "mle.pt"
 # What a fork copies from its source: the data and what decodes it.
 _SHARED = (DATA, ORACLE, VOCAB)
-
-
-def derived_seed(*parts: int) -> int:
-    """A seed from several integers (run seed, purpose, ...), stable across processes and versions."""
-    seed = 0
-    for p in parts:
-        seed = (seed * 1_000_003 + p) % (2**63 - 1)
-    return seed
 
 
 def is_run(path: Path) -> bool:
@@ -81,70 +65,7 @@ def read_run_config(run_dir: str | Path) -> SeqGANConfig:
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise UserError(f"{run_dir} holds no run (no {CONFIG}): give a directory written by `seqgan train`")
-    try:
-        return SeqGANConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, AttributeError, TypeError):  # not UTF-8, not JSON, not a config
-        raise UserError(f"{path} is damaged: it is not the JSON config that `seqgan train` writes") from None
-
-
-def new_run_data(
-    cfg: SeqGANConfig, device: torch.device
-) -> tuple[dict[str, Tensor], dict[str, np.ndarray] | None, Vocab | None]:
-    """The data of a new run, and ``cfg`` completed from it: prepared data fixes the vocabulary, the length, the
-    special tokens and the split sizes; the oracle task samples train / test / valid from the oracle once (so that
-    resume and later evaluation use exactly these). Returns (data, oracle parameters, vocabulary)."""
-    if cfg.data.path is not None:
-        prepared = load_prepared(cfg.data.path)
-        d = cfg.data
-        d.vocab_size, d.seq_len = prepared.vocab_size, prepared.seq_len
-        d.start_token, d.eos_token = prepared.start_token, prepared.eos_token
-        d.pad_token = prepared.pad_token if prepared.pad_token is not None else 0
-        d.num_train, d.num_test, d.num_valid = len(prepared.train), len(prepared.test), len(prepared.valid)
-        d.num_labels = len(prepared.labels or ())
-        cfg.validate()
-        if len(prepared.train) == 0:
-            raise UserError(f"{cfg.data.path} has no training sequences: prepare a larger file")
-        check_fits(cfg, available_memory())
-        data = {"train": prepared.train, "valid": prepared.valid, "test": prepared.test}
-        if d.num_labels:
-            data.update(
-                train_labels=prepared.train_labels, valid_labels=prepared.valid_labels, test_labels=prepared.test_labels
-            )
-        return data, None, prepared.vocab
-    if cfg.data.oracle_params is not None:
-        params = load_oracle_params(cfg.data.oracle_params)
-        cfg.data.vocab_size = int(params["embedding"].shape[0])  # the oracle fixes the vocabulary ...
-        cfg.data.num_labels = len(params.get("label_embedding", ()))  # ... and whether it is conditional
-        cfg.validate()
-        check_fits(cfg, available_memory())
-    else:
-        check_fits(cfg, available_memory())  # before the oracle is drawn: its size is the config's
-        params = random_oracle_params(
-            cfg.data.vocab_size,
-            cfg.data.oracle_emb_dim,
-            cfg.data.oracle_hidden_dim,
-            seed=cfg.data.oracle_seed,
-            num_labels=cfg.data.num_labels,
-        )
-    oracle = build_oracle(params, device)
-    rng = torch.Generator(device).manual_seed(derived_seed(cfg.run.seed, 1))
-    n_train, n_test, n_valid = cfg.data.num_train, cfg.data.num_test, cfg.data.num_valid
-    K = cfg.data.num_labels
-    # A conditional oracle: every label in turn (equal shares in every split), so the rows are the oracle's joint
-    # distribution with a uniform label prior.
-    labels = torch.arange(n_train + n_test + n_valid, device=device) % K if K else None
-    given = {} if labels is None else {"labels": labels}
-    rows = oracle.generate(n_train + n_test + n_valid, cfg.data.seq_len, rng, cfg.eval.batch_size, **given).cpu()
-    # validation drawn last, so train and test are those of runs made before validation splits existed
-    parts = {
-        "train": slice(0, n_train),
-        "valid": slice(n_train + n_test, None),
-        "test": slice(n_train, n_train + n_test),
-    }
-    data = {name: rows[part].clone() for name, part in parts.items()}
-    if labels is not None:
-        data.update({f"{name}_labels": labels[part].cpu().clone() for name, part in parts.items()})
-    return data, params, None
+    return load_config_file(path, "restore it, or start a new run")
 
 
 class RunDir:
@@ -281,12 +202,8 @@ class RunDir:
             data = torch.load(self.path / DATA, map_location="cpu", weights_only=True)
         except Exception:  # noqa: BLE001 - any damage is the same problem for the user
             raise damaged from None
-        if not isinstance(data, dict) or not {"train", "test"} <= data.keys():
+        if not isinstance(data, dict) or not {"train", "valid", "test"} <= data.keys():
             raise damaged
-        # Runs made before validation splits existed have none: they keep evaluating on the test split.
-        data.setdefault("valid", data["test"][:0])
-        if "train_labels" in data:
-            data.setdefault("valid_labels", data["test_labels"][:0])
         for name in ("train", "valid", "test"):
             rows = data[name]
             ok = isinstance(rows, Tensor) and rows.dtype == torch.long and rows.dim() == 2
@@ -327,120 +244,6 @@ class RunDir:
             return load_file(self.checkpoints / f"{which}.pt")
         return load_file(which)
 
-    def resumable_checkpoint(self, cfg: SeqGANConfig, given: tuple[Any, Any] = (None, None)) -> dict[str, Any] | None:
-        """The newest checkpoint whose models fit ``cfg`` (last.pt, else prev.pt with a warning): one damaged inside
-        (tensors of other shapes, an edited config.json) is passed over like one that does not load. None when the
-        run has none yet; a UserError when none fits."""
-        with torch.random.fork_rng(devices=[]):  # a trial build: leave torch's random stream as it was
-            models, errors = build_models(cfg, None, "cpu", *(copy.deepcopy(m) for m in given)), []
-        for name in (LAST, PREV):
-            path = self.checkpoints / name
-            if not os.path.lexists(path):
-                continue
-            try:
-                ckpt = load_file(path)
-                models.generator.load_state_dict(ckpt["generator"])
-                models.discriminator.load_state_dict(ckpt["discriminator"])
-            except UserError as e:
-                errors.append(str(e))
-                continue
-            except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as e:
-                errors.append(f"checkpoint {path} does not fit the run's config.json ({type(e).__name__})")
-                continue
-            if errors:
-                logging.getLogger("seqgan").warning("%s; using the previous checkpoint %s", errors[0], path)
-            return ckpt
-        if errors:
-            raise UserError("; ".join(errors) + ": the run cannot continue; start a new one")
-        return None
-
-    def pretrained_checkpoint(self) -> dict[str, Any]:
-        """The state at the end of pre-training, which forks start from: pretrained.pt, or the newest checkpoint
-        of a run that stands at adversarial epoch 0 (made before pretrained.pt existed)."""
-        if (self.checkpoints / PRETRAINED).exists():
-            return load_file(self.checkpoints / PRETRAINED)
-        ckpt = latest_checkpoint(self.checkpoints)
-        at = (ckpt["state"]["phase"], ckpt["state"]["epoch"]) if ckpt else None
-        if at != ("adversarial", 0):
-            where = "it has no checkpoint" if at is None else f"it is at phase {at[0]}, epoch {at[1]}"
-            raise UserError(
-                f"--init-from {self.path} has not finished pre-training ({where}): resume it "
-                "(`seqgan train --resume`) until it reaches the adversarial phase"
-            )
-        return ckpt
-
     def kind(self) -> str:
         """ "oracle", "text" or "music"."""
-        vocab = self.vocab()
-        return "oracle" if vocab is None else ("music" if vocab.pitch is not None else "text")
-
-
-def fork_config(source: SeqGANConfig, cfg: SeqGANConfig, source_dir: Path) -> SeqGANConfig:
-    """``cfg`` for a fork of a run trained with ``source``: the data and seed are the source's; the models and
-    pre-training must be the same (a fork equals a run trained from scratch with ``cfg``)."""
-    fixed = (
-        [f"generator.{f.name}" for f in dataclasses.fields(cfg.generator)]
-        + ["discriminator.emb_dim", "discriminator.filter_sizes", "discriminator.num_filters"]
-        + [f"pretrain.{f.name}" for f in dataclasses.fields(cfg.pretrain)]
-    )
-    for key in fixed:
-        mine, theirs = get_value(cfg, key), get_value(source, key)
-        if mine != theirs:
-            raise UserError(
-                f"--init-from {source_dir}: {key} is {mine!r} here but {theirs!r} in the source run; a "
-                "fork keeps the source's models and pre-training: drop that --set or pick another source "
-                "run"
-            )
-    cfg.data = copy.deepcopy(source.data)
-    cfg.run.seed = source.run.seed
-    cfg.validate()
-    return cfg
-
-
-def open_for_training(
-    run: RunDir,
-    cfg: SeqGANConfig,
-    command: str,
-    resume: bool,
-    init_from: str | Path | None,
-    device: torch.device,
-    given: tuple[Any, Any] = (None, None),
-) -> dict[str, Any]:
-    """Create, fork or reopen ``run`` for training (rank 0 of several processes): returns what every rank builds
-    from (the config, the data, the oracle's parameters, the checkpoint to resume or fork from) and the metrics log
-    (rank 0's only: it does not travel to the other ranks)."""
-    checkpoint, fork_state = None, None
-    env = env_snapshot(device)
-    if distributed.world_size() > 1:
-        env["distributed"] = {"world_size": distributed.world_size(), "backend": str(torch.distributed.get_backend())}
-    if resume:
-        log = run.open(cfg)
-        checkpoint = run.resumable_checkpoint(cfg, given)
-        if checkpoint is not None:
-            distributed.check_world(checkpoint, run.path)
-    elif init_from is not None:
-        source = RunDir(init_from)
-        cfg = fork_config(read_run_config(source.path), cfg, source.path)
-        check_fits(cfg, available_memory())
-        fork_state = source.pretrained_checkpoint()
-        distributed.check_world(fork_state, source.path)
-        log = run.fork_from(source, cfg, command, env, fork_state)
-    else:
-        data, oracle, vocab = new_run_data(cfg, device)
-        if len(data["train"]) < cfg.pretrain.batch_size:
-            logging.getLogger("seqgan").warning(
-                "only %d training sequences, fewer than one batch (pretrain.batch_size %d): the generator can only "
-                "memorise them and the metrics will say little; prepare more data for a real run",
-                len(data["train"]),
-                cfg.pretrain.batch_size,
-            )
-        log = run.create(cfg, command, env, data, oracle, vocab)
-    # Read back what was written, so that a new run builds from exactly what a resumed one will read.
-    return {
-        "config": cfg,
-        "data": run.data(cfg),
-        "oracle": run.oracle_params(),
-        "checkpoint": checkpoint,
-        "fork": fork_state,
-        "log": log,
-    }
+        return data_kind(self.vocab())

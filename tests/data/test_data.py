@@ -350,7 +350,7 @@ BAD_CASES = {
     "max-len 0": (CORPUS, {"max_len": 0}, "--max-len 0 must be >= 1"),
     "test-frac 1": (CORPUS, {"test_frac": 1.0}, r"--test-frac 1.0 must be in \[0, 1\)"),
     "test-frac negative": (CORPUS, {"test_frac": -0.1}, "--test-frac -0.1 must be"),
-    "level": (CORPUS, {"level": "bpe"}, "--level 'bpe' is unknown"),
+    "level": (CORPUS, {"level": "wordpiece"}, "--level 'wordpiece' is unknown"),
     "all too long": (CORPUS, {"max_len": 1}, "all 3 non-blank lines .* exceed --max-len 1"),
     "too few lines": ("a b\n", {"test_frac": 0.5}, "1 usable line"),
     "out parent missing": (CORPUS, {"out": "no/such/dir"}, "the folder of --out .* does not exist"),
@@ -530,8 +530,9 @@ def test_valid_file_and_valid_frac_errors(tmp_path: Path) -> None:
         prepare(_file(tmp_path, CORPUS), tmp_path / "blank", valid_file=_file(tmp_path, "\n \n", name="b.txt"))
 
 
-def test_directory_without_valid_pt_loads_with_an_empty_validation_split(tmp_path: Path) -> None:
-    _prep(tmp_path, CORPUS * 3, test_frac=0.25, valid_frac=0.25)
-    (tmp_path / "out" / "valid.pt").unlink()  # a directory prepared before validation splits existed
-    d = load_prepared(tmp_path / "out")
-    assert d.valid.shape == (0, d.seq_len) and d.valid_lengths.shape == (0,) and len(d.test) == 3
+def test_directory_without_a_split_file_is_refused(tmp_path: Path) -> None:
+    _prep(tmp_path, CORPUS * 3, test_frac=0.25, valid_frac=0)
+    assert load_prepared(tmp_path / "out").valid.shape[0] == 0  # an empty split is an empty file
+    (tmp_path / "out" / "valid.pt").unlink()
+    with pytest.raises(UserError, match="not a prepared data directory \\(missing valid.pt\\)"):
+        load_prepared(tmp_path / "out")

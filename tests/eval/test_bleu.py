@@ -1,4 +1,4 @@
-"""Tests for seqgan.bleu (BLEU / Self-BLEU equal to NLTK's, to 1e-9) and the `bleu` / `self-bleu` commands."""
+"""Tests for seqgan.eval.bleu (BLEU / Self-BLEU equal to NLTK's, to 1e-9) and the `bleu` / `self-bleu` commands."""
 
 from __future__ import annotations
 

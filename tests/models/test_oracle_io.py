@@ -1,4 +1,4 @@
-"""Tests for seqgan.oracle_io: the oracle parameter formats, the safe unpickler, validation."""
+"""Tests for seqgan.models.oracle_file: the oracle parameter formats, the safe unpickler, validation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for seqgan.plotting and `seqgan plot`: PNG output, the global epoch axis, user errors."""
+"""Tests for seqgan.tools.plotting and `seqgan plot`: PNG output, the global epoch axis, user errors."""
 
 from __future__ import annotations
 

@@ -71,7 +71,7 @@ def test_discriminator_reads_labels_and_negatives_share_the_positives_labels(tmp
     seen = []
     real_step = trainer.discriminator_step
     monkeypatch.setattr(trainer, "discriminator_step", lambda x, y: (seen.append((x, y)), real_step(x, y))[1])
-    trainer._train_discriminator(1, 1)
+    trainer.train_discriminator(1, 1)
     x, y = torch.cat([s[0] for s in seen]), torch.cat([s[1] for s in seen])
     V, T = trainer.cfg.data.vocab_size, trainer.cfg.data.seq_len
     assert x.shape[1] == T + 1 and bool((x[:, 0] >= V).all()) and bool((x[:, 1:] < V).all())
@@ -91,7 +91,7 @@ def test_policy_gradient_rollouts_keep_the_label_each_sequence_was_asked_for(tmp
     monkeypatch.setattr(
         rollout, "rollout_rewards", lambda *a, **kw: (rewarded.append(kw.get("labels")), real_rewards(*a, **kw))[1]
     )
-    trainer._policy_gradient_step()
+    trainer.g_step()
     assert asked[0] is not None and rewarded[0] is asked[0]
     assert set(asked[0].tolist()) <= set(range(K)) and len(set(asked[0].tolist())) > 1
     trainer.close()

@@ -4,7 +4,6 @@ alone, MLE early stopping, the controls (shuffled reward, plain SGD), the entrop
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import pytest
@@ -60,8 +59,10 @@ def test_sgd_control_takes_plain_gradient_steps(tmp_path: Path) -> None:
     opt = trainer.g_pg_opt
     assert type(opt) is torch.optim.SGD and opt.param_groups[0]["momentum"] == 0 and opt.param_groups[0]["lr"] == 0.5
     assert type(trainer.g_mle_opt) is torch.optim.Adam  # pre-training stays the authors' Adam
+    trainer.close()
     with pytest.raises(UserError, match="adversarial.g_optimizer must be one of adam, sgd"):
-        tiny_config("adversarial.g_optimizer=rmsprop")
+        SeqGANTrainer(tiny_config("adversarial.g_optimizer=rmsprop"), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_fork_takes_its_optimiser_and_learning_rates_from_its_own_config(tmp_path: Path) -> None:
@@ -137,26 +138,6 @@ def test_unknown_or_test_split_best_metric_is_refused_before_anything_is_written
         with pytest.raises(UserError, match=match):
             SeqGANTrainer(tiny_config(f"eval.best_metric={metric}"), tmp_path / "run")
         assert not (tmp_path / "run").exists()
-
-
-def test_a_run_made_before_validation_splits_keeps_evaluating_on_test(tmp_path: Path) -> None:
-    run = tmp_path / "old"
-    cfg = tiny_config("pretrain.g_epochs=2", "adversarial.epochs=0")
-    trainer = SeqGANTrainer(cfg, run)
-    trainer.close()
-    # What an older version wrote: no data.num_valid in config.json, no valid split in data.pt.
-    config = json.loads((run / "config.json").read_text())
-    del config["data"]["num_valid"], config["pretrain"]["patience"]
-    (run / "config.json").write_text(json.dumps(config))
-    data = torch.load(run / "data.pt", weights_only=True)
-    buf = io.BytesIO()
-    torch.save({"train": data["train"], "test": data["test"]}, buf)
-    (run / "data.pt").write_bytes(buf.getvalue())
-    assert read_run_config(run).data.num_valid == 0
-    SeqGANTrainer.resume(run).fit()
-    evals = [e for e in events(run) if "eval/nll_oracle" in e]
-    assert evals and all("eval/nll_test" in e and "eval/nll_valid" not in e for e in evals)
-    assert (run / "checkpoints" / "best.pt").exists()  # kept on NLL_oracle, as such runs always were
 
 
 # ------------------------------------------------------------------ MLE early stopping

@@ -170,18 +170,17 @@ def test_bf16_switches_default_to_the_hardware_and_are_saved(tmp_path, monkeypat
 
     from helpers import tiny_config
 
-    from seqgan.config import SeqGANConfig
     from seqgan.train.trainer import SeqGANTrainer
 
     for native in (True, False):
-        monkeypatch.setattr("seqgan.train.trainer.native_bf16", lambda device, native=native: native)
+        monkeypatch.setattr("seqgan.train.setup.native_bf16", lambda device, native=native: native)
         cfg = tiny_config("pretrain.g_epochs=0", "pretrain.d_steps=0", "adversarial.epochs=0")
         assert cfg.discriminator.train_bf16 is None and cfg.adversarial.reward_bf16 is None
         run = tmp_path / f"auto-{native}"
         SeqGANTrainer(cfg, run).fit()
         saved = json.loads((run / "config.json").read_text())
         assert saved["discriminator"]["train_bf16"] is native and saved["adversarial"]["reward_bf16"] is native
-    monkeypatch.setattr("seqgan.train.trainer.native_bf16", lambda device: True)
+    monkeypatch.setattr("seqgan.train.setup.native_bf16", lambda device: True)
     run = tmp_path / "explicit"
     SeqGANTrainer(
         tiny_config(
@@ -191,7 +190,3 @@ def test_bf16_switches_default_to_the_hardware_and_are_saved(tmp_path, monkeypat
     ).fit()
     saved = json.loads((run / "config.json").read_text())
     assert saved["adversarial"]["reward_bf16"] is False and saved["discriminator"]["train_bf16"] is True
-    legacy = SeqGANConfig().to_dict()
-    del legacy["discriminator"]["train_bf16"], legacy["adversarial"]["reward_bf16"]
-    old = SeqGANConfig.from_dict(legacy)
-    assert old.discriminator.train_bf16 is False and old.adversarial.reward_bf16 is False

@@ -12,7 +12,7 @@ import pytest
 import torch
 from helpers import events, kill_when, tiny_config
 
-from seqgan.errors import UserError
+from seqgan.errors import TrainingError, UserError
 from seqgan.train.checkpoint import load_file
 from seqgan.train.logbook import CollapseMonitor
 from seqgan.train.trainer import SeqGANTrainer
@@ -148,7 +148,7 @@ def test_signal_finishes_the_epoch_saves_and_resumes_to_the_same_result(sig, tmp
 
 
 def test_nan_loss_stops_with_phase_and_epoch_and_keeps_the_checkpoint(tmp_path, monkeypatch):
-    import seqgan.train.trainer as trainer_module
+    import seqgan.train.steps as trainer_module
 
     out = tmp_path / "run"
     trainer = SeqGANTrainer(_config(), out)
@@ -161,7 +161,7 @@ def test_nan_loss_stops_with_phase_and_epoch_and_keeps_the_checkpoint(tmp_path, 
         return loss * float("nan") if calls["n"] > 3 * 8 else loss  # 8 batches per epoch: NaN in epoch 4
 
     monkeypatch.setattr(trainer_module, "mle_loss", poisoned)
-    with pytest.raises(trainer_module.TrainingError, match=r"g/mle_loss is nan in phase mle, epoch 4"):
+    with pytest.raises(TrainingError, match=r"g/mle_loss is nan in phase mle, epoch 4"):
         trainer.fit()
     ckpt = load_file(out / "checkpoints" / "last.pt")
     assert (ckpt["state"]["phase"], ckpt["state"]["epoch"]) == ("mle", 3)
@@ -191,14 +191,14 @@ def test_flipped_byte_is_caught_by_the_checksum(tmp_path, caplog):
 @pytest.mark.filterwarnings("ignore:Error detected in")  # anomaly mode's own report of the forward trace
 @pytest.mark.filterwarnings("ignore:Anomaly Detection has been enabled")
 def test_anomaly_detection_names_the_operation(tmp_path, monkeypatch):
-    import seqgan.train.trainer as trainer_module
+    import seqgan.train.steps as trainer_module
 
     out = tmp_path / "run"
     trainer = SeqGANTrainer(_config(["run.detect_anomaly=true"]), out)
     real_loss = trainer_module.mle_loss
     # inf * 0 makes NaN logits inside the graph; anomaly mode names the operation in backward
     monkeypatch.setattr(trainer_module, "mle_loss", lambda lg, *rest: real_loss(lg / 0.0 * 0.0, *rest))
-    with pytest.raises(trainer_module.TrainingError, match=r"anomaly in phase mle, epoch 1: .*nan"):
+    with pytest.raises(TrainingError, match=r"anomaly in phase mle, epoch 1: .*nan"):
         trainer.fit()
     trainer.close()
 

@@ -36,14 +36,15 @@ LOG = logging.getLogger("seqgan")  # progress, where the caller passes no `say`
 
 @dataclass
 class Job:
-    """One system of one seed. ``measures``: (where its measure.json goes, the run to reopen, the checkpoint)."""
+    """One system of one seed. ``measures``: (where its measure.json goes, the run to reopen, the checkpoint, the
+    number of candidates D resamples among, 0: none)."""
 
     seed: int
     name: str
     run: Path
     config: dict[str, Any]
     source: Path | None  # the SeqGAN run a fork starts from; None: trained from scratch
-    measures: list[tuple[Path, Path, str]] = field(default_factory=list)
+    measures: list[tuple[Path, Path, str, int]] = field(default_factory=list)
     estimate_s: float = 0.0
 
 
@@ -67,7 +68,7 @@ def phase(run: Path) -> str | None:
 
 def is_done(job: Job, how: Measuring) -> bool:
     return phase(job.run) == "done" and all(
-        measured(out, how.alphas, how.lm, how.num_samples) for out, _, _ in job.measures
+        measured(out, how.alphas, how.lm, how.num_samples) for out, *_ in job.measures
     )
 
 
@@ -99,8 +100,19 @@ def work(job: Job, how: Measuring, threads: int | None, log: Path) -> dict[str, 
                 trainer.close()
             out.update(trained=True, train_s=round(time.perf_counter() - t0, 1))
         t0 = time.perf_counter()
-        for where, run, checkpoint in job.measures:
-            measure(run, where, checkpoint, job.seed, how.num_samples, how.alphas, how.lm, how.lm_cache, _writer(f))
+        for where, run, checkpoint, resample in job.measures:
+            measure(
+                run,
+                where,
+                checkpoint,
+                job.seed,
+                how.num_samples,
+                how.alphas,
+                how.lm,
+                how.lm_cache,
+                _writer(f),
+                resample=resample,
+            )
         out["measure_s"] = round(time.perf_counter() - t0, 1)
     return out
 

@@ -130,10 +130,12 @@ def measure(
     lm: bool,
     lm_cache: Path,
     say: Callable[[str], None] | None = None,
+    resample: int = 0,
 ) -> dict[str, Any]:
     """Every point of a system's sweep on the test split, kept in ``out``/measure.json point by point; a point
     already there is not measured again. ``run``/``checkpoint``: the run and checkpoint to reopen (the
-    early-stopped MLE: the SeqGAN run at ``pretrained``). ``say`` hears of every point measured."""
+    early-stopped MLE: the SeqGAN run at ``pretrained``). ``say`` hears of every point measured. ``resample`` K:
+    samples chosen among K candidates by D's odds, the NLL the residual model's (the ``drs`` system)."""
     path = out / MEASURE
     result: dict[str, Any] = (
         json.loads(path.read_text())
@@ -151,7 +153,9 @@ def measure(
             continue
         r = r or load_run(run, checkpoint)
         t0 = time.perf_counter()
-        metrics = r.evaluate(num_samples, seed, 1.0 / alpha, "test", lm=lm, reverse_lm=reverse, lm_cache=lm_cache)
+        metrics = r.evaluate(
+            num_samples, seed, 1.0 / alpha, "test", lm=lm, reverse_lm=reverse, lm_cache=lm_cache, resample=resample
+        )
         metrics.pop("lm", None)  # the LM's settings: recorded once, in the verdict
         result["points"][key] = {"alpha": alpha, **metrics, "time_s": round(time.perf_counter() - t0, 2)}
         out.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,14 @@ from seqgan.tools.verdict import jobs as J
 from seqgan.tools.verdict.judge import FORMAT, VERSION, judge
 from seqgan.tools.verdict.measure import ALPHAS, MEASURE, REVERSE_ALPHAS, data_identity, frontiers
 from seqgan.tools.verdict.report import clock, write_report
-from seqgan.tools.verdict.systems import DEFAULT_SYSTEMS, SGD_LR, Plan, make_plan, parse_user_system
+from seqgan.tools.verdict.systems import (
+    DEFAULT_SYSTEMS,
+    MEASURED_ONLY,
+    SGD_LR,
+    Plan,
+    make_plan,
+    parse_user_system,
+)
 
 DATA_PRESETS = ("text", "coco-cpu", "coco-gpu", "music", "music-cpu")  # made for prepared data
 MAX_TEXT_SAMPLES = 5000  # Self-BLEU compares every sample with every other: more takes hours per point
@@ -141,9 +148,11 @@ def _jobs(o: Options, plan: Plan) -> list[J.Job]:
             cfg = plan.configs[name]
             cfg.run.seed = seed
             job = J.Job(seed, name, root / name, cfg.to_dict(), None if name == "seqgan" else source)
-            if name == "seqgan":
-                job.measures.append((root / "mle_es", source, "pretrained"))
-            job.measures.append((job.run, job.run, "last"))
+            if name == "seqgan":  # the systems measured from its pre-training: mle_es, drs
+                for other in plan.systems.values():
+                    if not other.trained:
+                        job.measures.append((root / other.name, source, "pretrained", other.resample))
+            job.measures.append((job.run, job.run, "last", 0))
             out.append(job)
     return out
 
@@ -365,7 +374,7 @@ class _SystemView:
 
     @property
     def trained(self) -> bool:
-        return self.name != "mle_es"
+        return self.name not in MEASURED_ONLY
 
 
 def report_from_json(path: Path, report: Path) -> dict[str, Any]:

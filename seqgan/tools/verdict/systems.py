@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from seqgan.config import SeqGANConfig, apply_overrides, get_value
 from seqgan.errors import UserError
+from seqgan.train.setup import D_PRETRAINING
 
 # Plain SGD's step size: the clip (5.0) is always active in the policy-gradient step, so an SGD step has norm lr x 5;
 # 1.7 moves the generator as far from its pre-trained weights over 5 adversarial epochs of the demo preset as Adam at
@@ -31,8 +32,9 @@ class System:
     name: str
     title: str
     sets: tuple[str, ...] = ()
-    trained: bool = True  # False: mle_es, a checkpoint of the SeqGAN run
+    trained: bool = True  # False: mle_es and drs, the SeqGAN run's pre-training measured as it is
     user: bool = False
+    resample: int = 0  # drs: each sample chosen among this many candidates by D's odds (seqgan.train.resample)
 
 
 # Built-in systems, in report order. The titles are those of the benchmark reports, so reports stay comparable.
@@ -47,14 +49,38 @@ BUILTIN = {
     # Scheduled sampling decays P(true token) to 0.6 at the end, as 0.002 over the authors' 200 epochs.
     "ss": System("ss", "Scheduled sampling", ("adversarial.mode=ss", "adversarial.ss_decay={ss_decay}")),
     "pg_bleu": System("pg_bleu", "PG-BLEU", ("adversarial.reward=bleu",)),
+    # The field's fixes for a saturated D (docs/implementation-details.md R1-R5), each with its own control: the same
+    # estimator fed shuffled scores (NAME_shuffled). Discriminator-guided sampling's control is MLE itself.
+    **{
+        f"{name}{tail}": System(f"{name}{tail}", f"{title}{' (shuffled)' if tail else ''}", sets + shuffle)
+        for name, title, sets in (
+            ("centred", "centred reward (ScratchGAN)", ("adversarial.reward=centred",)),
+            ("maligan", "MaliGAN weights", ("adversarial.reward=maligan",)),
+            ("dense", "dense rewards, LSTM D (ScratchGAN)", ("discriminator.kind=lstm", "adversarial.reward=dense")),
+            (
+                "d_informative",
+                "regularised D",
+                (
+                    "discriminator.label_smoothing=0.2",
+                    "discriminator.dropout_keep=0.5",
+                    "discriminator.weight_decay=1e-6",
+                    "adversarial.d_skip_above=0.9",
+                ),
+            ),
+        )
+        for tail, shuffle in (("", ()), ("_shuffled", ("adversarial.reward_shuffle=true",)))
+    },
+    "drs": System("drs", "D-guided resampling (K 16)", trained=False, resample=16),
 }
+FIXES = ("centred", "maligan", "dense", "d_informative", "drs")
 DEFAULT_SYSTEMS = ("mle", "shuffled_reward", "constant_reward")  # beside SeqGAN and its early-stopped MLE
 OPTIONAL = tuple(n for n in BUILTIN if n not in ("mle_es", "seqgan"))
+MEASURED_ONLY = tuple(n for n, s in BUILTIN.items() if not s.trained)  # measured from the SeqGAN run's pre-training
 CONTROLS = ("shuffled_reward", "constant_reward", "baseline_mean", "sgd")
 # What a fork keeps from its source run (seqgan.train's fork check refuses a change of these, after the fact; a
 # verdict refuses it before anything is trained).
 FIXED_SECTIONS = ("data", "generator", "pretrain")
-FIXED_KEYS = ("discriminator.emb_dim", "discriminator.filter_sizes", "discriminator.num_filters", "run.seed")
+FIXED_KEYS = ("run.seed",)
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 
 
@@ -76,7 +102,8 @@ class Plan:
         the early-stopped MLE (the user's systems also against SeqGAN), the fixed schedule against the early stop."""
         names = list(self.systems)
         pairs = [("seqgan", n) for n in names if n not in ("seqgan",) and not self.systems[n].user]
-        pairs += [(n, "mle_es") for n in names if n in CONTROLS or n in ("pg_bleu", "ss")]
+        pairs += [(n, "mle_es") for n in names if n in CONTROLS or n in FIXES or n in ("pg_bleu", "ss")]
+        pairs += [(n, f"{n}_shuffled") for n in names if f"{n}_shuffled" in names]  # a fix against its own control
         pairs += [p for n in names if self.systems[n].user for p in ((n, "mle_es"), (n, "seqgan"))]
         if "mle" in names:
             pairs.append(("mle", "mle_es"))
@@ -138,5 +165,7 @@ def make_plan(base: SeqGANConfig, builtin: list[str], user: list[System], sgd_lr
 
 
 def _fixed_keys(cfg: SeqGANConfig) -> list[str]:
+    """What a fork keeps (a change of D's architecture or pre-training makes the fork pre-train its own D from the
+    source's end of MLE, :data:`seqgan.train.setup.D_PRETRAINING`)."""
     keys = [f"{s}.{f.name}" for s in FIXED_SECTIONS for f in dataclasses.fields(getattr(cfg, s))]
-    return keys + list(FIXED_KEYS)
+    return [k for k in keys if k not in D_PRETRAINING] + list(FIXED_KEYS)
