@@ -326,6 +326,21 @@ def test_the_plan_compares_what_the_benchmarks_compare_and_the_budget_is_runs_ti
     assert run_seconds(plan.configs["sgd"], times, False) == adv.epochs * 5
 
 
+def test_progress_eta_scales_the_estimates_by_the_jobs_done() -> None:
+    from seqgan.tools.verdict.jobs import Job, Progress
+
+    first = Job(
+        1, "seqgan", Path("a"), {}, None, [(Path("m"), Path("a"), "pretrained", 0), (Path("a"), Path("a"), "last", 0)]
+    )
+    fork = Job(1, "mle", Path("b"), {}, Path("a"), [(Path("b"), Path("b"), "last", 0)])
+    first.estimate_s, fork.estimate_s = 5.0, 5.0
+    said: list[str] = []
+    progress = Progress([first, fork], [], 1, said.append)
+    progress.finished(first, {"trained": True, "train_s": 10.0, "measure_s": 4.0})
+    # training took twice its estimate (5 s -> 10 s left for the fork), a measurement 2 s (one left): 12 s
+    assert "1/2 jobs done" in said[0] and "measured 4 s" in said[0] and said[0].endswith("about 12 s left")
+
+
 def test_the_fixes_for_a_saturated_d_are_judged_against_mle_and_their_own_shuffled_control() -> None:
     from seqgan import presets
     from seqgan.tools.verdict.systems import make_plan

@@ -233,26 +233,30 @@ def run_seconds(cfg: SeqGANConfig, times: dict[str, float], from_scratch: bool) 
 
 
 class Progress:
-    """Jobs done out of all, elapsed time and an ETA: the remaining jobs' estimates scaled by how the finished
-    ones compared with theirs, divided among the workers."""
+    """Jobs done out of all, elapsed time and an ETA: the remaining jobs' training estimates scaled by how the
+    finished ones compared with theirs, plus their measurements at the mean time of those done so far, divided
+    among the workers."""
 
     def __init__(self, jobs: list[Job], done: list[Job], workers: int, say: Callable[[str], None]) -> None:
         self.total, self.done = len(jobs), len(done)
-        self.left = {(j.seed, j.name): j.estimate_s for j in jobs if j not in done}
-        self.spent, self.estimated = 0.0, 0.0
+        self.left = {(j.seed, j.name): (j.estimate_s, len(j.measures)) for j in jobs if j not in done}
+        self.spent, self.estimated, self.measure_s, self.measured = 0.0, 0.0, 0.0, 0
         self.workers, self.say, self.t0 = max(1, workers), say, time.perf_counter()
 
     def finished(self, job: Job, result: dict[str, Any]) -> None:
         self.done += 1
-        est = self.left.pop((job.seed, job.name), 0.0)
+        est, measures = self.left.pop((job.seed, job.name), (0.0, 0))
         if result["trained"]:
             self.spent += result["train_s"]
             self.estimated += est
+        self.measure_s += result["measure_s"]
+        self.measured += measures
         ratio = self.spent / self.estimated if self.estimated > 0 else 1.0
-        eta = sum(self.left.values()) * ratio / self.workers
+        per_measure = self.measure_s / self.measured if self.measured else 0.0
+        eta = sum(e * ratio + m * per_measure for e, m in self.left.values()) / self.workers
         what = f"trained {clock(result['train_s'])}, " if result["trained"] else ""
         self.say(
             f"[{time.strftime('%H:%M:%S')}] {self.done}/{self.total} jobs done (seed {job.seed} {job.name}: "
             f"{what}measured {clock(result['measure_s'])}); elapsed {clock(time.perf_counter() - self.t0)}, "
-            f"training left about {clock(eta)}"
+            f"about {clock(eta)} left"
         )
