@@ -190,7 +190,8 @@ def test_tampered_run_files_are_one_line(run_copy: Path, capsys) -> None:
     (run_copy / "data.pt").write_bytes(b"garbage")
     assert "data.pt is missing or damaged" in user_error(capsys, ["eval", str(run_copy)])
     assert "data.pt is missing or damaged" in user_error(capsys, ["train", "--resume", str(run_copy)])
-    _rewrite(run_copy / "data.pt", {"train": torch.full((4, 8), 49), "test": torch.full((4, 8), 50)})  # id 50 >= V
+    bad = {"train": torch.full((4, 8), 49), "valid": torch.full((2, 8), 49), "test": torch.full((4, 8), 50)}
+    _rewrite(run_copy / "data.pt", bad)  # id 50 >= V
     assert "ids of the run's length and vocabulary" in user_error(capsys, ["eval", str(run_copy)])
     (run_copy / "config.json").write_bytes(b"\xff\xfe not utf-8")
     assert "config.json is damaged" in user_error(capsys, ["eval", str(run_copy)])

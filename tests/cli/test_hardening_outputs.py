@@ -246,7 +246,8 @@ def test_a_killed_writer_leaves_no_temporary_file(folders, tmp_path: Path) -> No
 
 
 def test_set_takes_the_values_presets_keys_prints(tmp_path: Path, capsys) -> None:
-    printed = dict(line.split(" = ", 1) for line in ok(capsys, ["presets", "--keys", "--preset", "tiny"]).splitlines())
+    lines = ok(capsys, ["presets", "--keys", "--preset", "tiny"]).splitlines()
+    printed = dict(line.split("  # ")[0].split(" = ", 1) for line in lines)  # the value, without its note
     sets = [
         f"{key}={printed[key]}"
         for key in ("discriminator.filter_sizes", "discriminator.num_filters", "generator.kind", "data.path")

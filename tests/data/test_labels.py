@@ -289,13 +289,6 @@ def test_labels_on_one_side_only_are_refused(tmp_path: Path) -> None:
         load_prepared(plain)
 
 
-def test_labelled_dir_without_valid_pt_has_empty_valid_labels(tmp_path: Path) -> None:
-    out = _labelled_dir(tmp_path)
-    (out / "valid.pt").unlink()
-    d = load_prepared(out)
-    assert d.valid_labels.dtype == torch.long and d.valid_labels.shape == (0,) and d.test_labels.shape == (0,)
-
-
 # -------------------------------------------------------------- MIDI: --labels dirs
 def _tune(seed: int, beats: int = 40) -> bytes:
     """A one-track melody of one note per 0.4 s (384 ticks at 480 per beat and 120 BPM)."""
