@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from seqgan import cli
 from seqgan.eval.lm import LMSettings, data_key, forward_lm
 
-QUICK = settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+QUICK = settings(
+    max_examples=15, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 LONG = settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 TINY = ["--preset", "tiny", "--no-progress"]
 SHORT = ["pretrain.g_epochs=1", "pretrain.d_steps=1", "adversarial.epochs=1", "eval.num_samples=16"]
