@@ -25,6 +25,7 @@ from seqgan.models.recurrent import dense_rewards
 from seqgan.models.sampling import sequence_mask
 from seqgan.train import distributed, rollout
 from seqgan.train.losses import mean_reward
+from seqgan.train.resample import log_odds
 
 
 @dataclass
@@ -139,6 +140,28 @@ def _mine(t: Tensor) -> Tensor:
     return t.tensor_split(world)[distributed.rank()] if world > 1 else t
 
 
+class MovingBaseline:
+    """ScratchGAN's moving-average baseline: each call returns the b to subtract from this batch (the previous
+    average; ours: the first batch's own mean to start, where ScratchGAN starts from 0) and moves b as
+    b <- (1 - rate) b + rate mean, mean over the real positions of every process's batch. Kept in checkpoints."""
+
+    def __init__(self) -> None:
+        self.value: float | None = None
+
+    def step(self, values: Tensor, mask: Tensor, rate: float) -> tuple[float, float]:
+        """values, mask (B, T) -> (b for this batch, this batch's mean)."""
+        mean = float(mean_reward(_global(values), _global(mask)))
+        b = mean if self.value is None else self.value
+        self.value = (1.0 - rate) * b + rate * mean
+        return b, mean
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"baseline": self.value}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.value = state["baseline"]
+
+
 class CentredReward:
     """ScratchGAN's centring (de Masson d'Autume et al. 2019, arXiv 1905.09922) on SeqGAN's Monte Carlo Q: each Q
     becomes 2 Q - 1 in [-1, 1], minus a moving-average baseline b of the batch's mean centred reward, so that
@@ -151,26 +174,21 @@ class CentredReward:
 
     def __init__(self) -> None:
         self.inner = DiscriminatorReward()
-        self.baseline: float | None = None
+        self.baseline = MovingBaseline()
         self.stats: dict[str, float] = {}
 
     def __call__(self, batch: RewardInputs) -> Tensor:
         centred = 2.0 * self.inner(batch) - 1.0
         mask = sequence_mask(batch.tokens, batch.policy.eos_token)
-        mean = float(mean_reward(_global(centred), _global(mask)))
-        if self.baseline is None:
-            self.baseline = mean
-        advantage = centred - self.baseline
-        self.stats = {"g/baseline": self.baseline, "g/centred_mean": mean}
-        rate = batch.cfg.baseline_rate
-        self.baseline = (1.0 - rate) * self.baseline + rate * mean
-        return advantage
+        b, mean = self.baseline.step(centred, mask, batch.cfg.baseline_rate)
+        self.stats = {"g/baseline": b, "g/centred_mean": mean}
+        return centred - b
 
     def state_dict(self) -> dict[str, Any]:
-        return {"baseline": self.baseline}
+        return self.baseline.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.baseline = state["baseline"]
+        self.baseline.load_state_dict(state)
 
 
 class MaliGANReward:
@@ -186,10 +204,8 @@ class MaliGANReward:
         self.stats: dict[str, float] = {}
 
     def __call__(self, batch: RewardInputs) -> Tensor:
-        d, vocab = batch.discriminator, batch.policy.vocab_size
-        with torch.no_grad(), rollout.eval_mode(d):
-            logits = d(rollout.labelled(batch.tokens, batch.labels, vocab)).float()  # (B, 2)
-        weights = torch.softmax(_global(logits[:, 1] - logits[:, 0]), dim=0)  # (B_global,)
+        odds = log_odds(batch.discriminator, batch.tokens, batch.policy.vocab_size, batch.labels)  # (B,)
+        weights = torch.softmax(_global(odds), dim=0)  # (B_global,)
         self.stats = {"g/ess": float(1.0 / (weights**2).sum()), "g/weight_max": float(weights.max())}
         reward = _mine(weights - 1.0 / len(weights)).to(dtype_of(batch.policy))
         return reward.unsqueeze(1).expand_as(batch.tokens).contiguous()
@@ -204,7 +220,7 @@ class DenseReward:
     uses_discriminator = True
 
     def __init__(self) -> None:
-        self.baseline: float | None = None
+        self.baseline = MovingBaseline()
         self.stats: dict[str, float] = {}
 
     def __call__(self, batch: RewardInputs) -> Tensor:
@@ -214,13 +230,9 @@ class DenseReward:
         probs = torch.softmax(every[:, -tokens.shape[1] :], dim=-1)[..., 1]  # past a conditional D's label token
         mask = sequence_mask(tokens, batch.policy.eos_token)
         returns = dense_rewards(probs, mask, batch.cfg.discount)
-        mean = float(mean_reward(_global(returns), _global(mask)))
-        if self.baseline is None:
-            self.baseline = mean
-        self.stats = {"g/baseline": self.baseline, "g/prefix_real_mean": float(mean_reward(probs, mask))}
-        advantage = returns - self.baseline
-        self.baseline = (1.0 - batch.cfg.baseline_rate) * self.baseline + batch.cfg.baseline_rate * mean
-        return advantage.to(dtype_of(batch.policy))
+        b, _ = self.baseline.step(returns, mask, batch.cfg.baseline_rate)
+        self.stats = {"g/baseline": b, "g/prefix_real_mean": float(mean_reward(probs, mask))}
+        return (returns - b).to(dtype_of(batch.policy))
 
     state_dict = CentredReward.state_dict
     load_state_dict = CentredReward.load_state_dict

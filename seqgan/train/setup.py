@@ -26,7 +26,7 @@ from seqgan.errors import UserError
 from seqgan.models.build import build_models, check_fits
 from seqgan.models.oracle import build_oracle
 from seqgan.models.oracle_file import load_oracle_params, random_oracle_params
-from seqgan.train import distributed, seeds
+from seqgan.train import distributed, seeds, steps
 from seqgan.train.checkpoint import latest_checkpoint, load_file
 from seqgan.train.logbook import MetricsLog
 from seqgan.train.rewards import check_reward
@@ -236,7 +236,7 @@ def new_run_data(
     # distribution with a uniform label prior.
     labels = torch.arange(n_train + n_test + n_valid, device=device) % K if K else None
     rows = oracle.generate(
-        n_train + n_test + n_valid, cfg.data.seq_len, rng, cfg.eval.batch_size, **_labels_arg(labels)
+        n_train + n_test + n_valid, cfg.data.seq_len, rng, cfg.eval.batch_size, **steps.given(labels)
     ).cpu()
     # The rows are drawn in the order train, test, valid: a run's train and test sets do not depend on num_valid.
     parts = {
@@ -248,10 +248,6 @@ def new_run_data(
     if labels is not None:
         data.update({f"{name}_labels": labels[part].cpu().clone() for name, part in parts.items()})
     return data, params, None
-
-
-def _labels_arg(labels: Tensor | None) -> dict[str, Tensor]:
-    return {} if labels is None else {"labels": labels}
 
 
 def _trial_models(cfg: SeqGANConfig, given: tuple[Any, Any]) -> Any:

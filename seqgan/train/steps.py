@@ -158,18 +158,17 @@ def saturation_check(run: Any, skip_above: float | None) -> dict[str, float]:
     d-steps are skipped because it is above ``skip_above``; {} when the check is off. ``run``: the trainer."""
     if skip_above is None:
         return {}
-    acc = discriminator_accuracy(run.discriminator, run.generator, run.train_data, run.train_labels, run)
+    acc = discriminator_accuracy(run)
     return {"d/skipped": float(acc > skip_above), "d/acc_check": acc}
 
 
 @torch.no_grad()
-def discriminator_accuracy(
-    discriminator: nn.Module, generator: nn.Module, data: Tensor, labels: Tensor | None, run: Any
-) -> float:
+def discriminator_accuracy(run: Any) -> float:
     """D's accuracy (eval mode) on ``discriminator.batch_size`` training sequences drawn at random and as many fresh
-    samples of G asked for the same labels: how well D separates them right now. ``run``: the trainer (its config,
-    random stream and shard)."""
-    cfg, rng, shard = run.cfg, run.rng, run.shard
+    samples of G asked for the same labels: how well D separates them right now. ``run``: the trainer (its models,
+    training data, config, random stream and shard)."""
+    cfg, rng, shard, data, labels = run.cfg, run.rng, run.shard, run.train_data, run.train_labels
+    discriminator, generator = run.discriminator, run.generator
     num = cfg.discriminator.batch_size
     idx = torch.randint(len(data), (num,), generator=rng, device=data.device)
     asked = None if labels is None else labels[idx]

@@ -33,6 +33,7 @@ class FirstTokenReward:
 
 def test_a_new_estimator_is_one_table_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(REWARDS, "first-token", FirstTokenReward)
+    monkeypatch.setattr(FirstTokenReward, "calls", 0)  # other tests call it too
     cfg = tiny_config("adversarial.reward=first-token", "adversarial.epochs=2", "adversarial.g_steps=2")
     SeqGANTrainer(cfg, tmp_path / "run").fit()
     assert FirstTokenReward.calls == 4  # 2 epochs x 2 g-steps
