@@ -2,9 +2,8 @@
 
 Each field's comment says where its default comes from: the paper (Yu et al., AAAI 2017,
 arXiv 1609.05473) or the authors' code (LantaoYu/SeqGAN at e2b52fb). ``seqgan presets --keys`` prints each key's
-value with its comment (:func:`field_notes`), and ``--set key=value`` only changes fields named here. The names of
-the reward estimators, baselines and policy-gradient optimisers are checked against their tables when a run is set
-up (:mod:`seqgan.train.rewards`, :mod:`seqgan.train.setup`).
+value with its comment (:func:`field_notes`), and ``--set key=value`` only changes fields named here. Reward, baseline
+and optimiser names are checked against their tables (:mod:`seqgan.train.rewards`, :mod:`seqgan.train.setup`).
 """
 
 from __future__ import annotations
@@ -160,14 +159,16 @@ class AdversarialConfig:
     rollout_policy: str = "current"  # "current": G_beta = G_theta (paper; what the authors' code does)
     rollout_update_rate: float = 0.8  # "delayed" policy: beta <- r*beta + (1-r)*theta (authors' 0.8)
     reward_baseline: str = "none"  # "none" (paper, authors) or "mean": subtract the batch mean reward
-    baseline_rate: float = 0.08  # rewards "centred" and "dense": weight of each new batch in the moving baseline
-    # (ScratchGAN's baseline decay 0.08)
+    baseline_rate: float = 0.08  # "centred" and "dense": a new batch's weight in the baseline (ScratchGAN's 0.08)
     discount: float = 0.23  # reward "dense": R_t = r_t + discount * R_t+1 (ScratchGAN's discount 0.23)
     g_lr: float = 0.01  # authors' code: a second Adam at 0.01 for the policy gradient
     g_optimizer: str = "adam"  # authors' code: Adam; "sgd" (plain, no momentum) is a control without Adam's
     # per-parameter normalisation, which turns all-positive rewards into a push toward the sampled tokens
     grad_clip: float = 5.0  # authors' code: global gradient-norm clip 5.0
     d_score_batch: int = 4096  # rows per discriminator call when scoring roll-outs (memory bound only)
+    kernels: str = "auto"  # ours: D's filter banks as compiled table look-ups for the rewards on a CPU ("auto": numba
+    # if installed, extra [kernels], and the table fits kernel_table_mb; "numba": required; "eager": the reference)
+    kernel_table_mb: int = 2048  # ours (paper D's table: V x 12,900 fp32, 258 MiB at V 5,000)
     d_skip_above: float | None = None  # against a saturated D (ours; None: never skip, the paper): before an
     # epoch's d-steps, D's accuracy on a fresh batch (batch_size real and batch_size generated sequences); above
     # this the d-steps are skipped (logged as d/skipped and d/acc_check), so D trains only while G can catch up
@@ -317,6 +318,7 @@ class SeqGANConfig:
             )
         choices = {
             "adversarial.rollout_policy": ("current", "delayed"),
+            "adversarial.kernels": ("auto", "numba", "eager"),
             "adversarial.mode": ("seqgan", "mle", "ss"),
             "generator.kind": ("lstm", "transformer", "custom"),
             "discriminator.kind": ("cnn", "lstm"),

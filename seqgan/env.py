@@ -111,9 +111,12 @@ def git_sha() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def env_snapshot(device: torch.device) -> dict[str, Any]:
-    """Versions and hardware, written to env.json so a run describes itself."""
+def env_snapshot(device: torch.device, kernels: str = "auto", table_mb: int | None = None) -> dict[str, Any]:
+    """Versions and hardware, written to env.json so a run describes itself; ``kernels`` and ``table_mb``: the run's
+    adversarial.kernels and kernel_table_mb, for the line saying which roll-out path runs."""
     import numpy
+
+    from seqgan.kernels import status
 
     info: dict[str, Any] = {
         "seqgan": __version__,
@@ -128,6 +131,7 @@ def env_snapshot(device: torch.device) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "allocator": allocator(),
         "device": str(device),
+        "rollout_path": status(kernels, table_mb) if device.type == "cpu" else "eager PyTorch (not a CPU)",
     }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "seqgan"
 # Lower layers never import higher ones. The base modules sit below everything.
 LAYERS = {"base": 0, "models": 1, "data": 2, "eval": 3, "train": 4, "tools": 5, "cli": 6, "api": 7}
-BASE = {"errors", "config", "presets", "files", "env", "version", "extras"}
+BASE = {"errors", "config", "presets", "files", "env", "version", "extras", "kernels"}
 
 
 def _module_name(path: Path) -> str:

@@ -73,6 +73,8 @@ class DiscriminatorReward:
             dropout=cfg.reward_dropout,
             bf16=bool(cfg.reward_bf16),
             labels=batch.labels,
+            kernels=cfg.kernels,
+            table_mb=cfg.kernel_table_mb,
         )
 
 

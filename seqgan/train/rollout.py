@@ -18,17 +18,26 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from seqgan import kernels
 from seqgan.data.decode import strip_special
+from seqgan.errors import UserError
 from seqgan.eval.bleu import BleuReference
 from seqgan.models.discriminator import Discriminator, window_products
 from seqgan.models.interface import SequenceGenerator, States, dtype_of
 from seqgan.models.sampling import ended_prefixes, finish_after_eos, sample_from_logits
+
+if TYPE_CHECKING:
+    from seqgan.kernels import cnn_table
+
+LOG = logging.getLogger("seqgan")
 
 
 @contextlib.contextmanager
@@ -237,6 +246,7 @@ def score_completions(
     ended: Tensor | None = None,
     full: Tensor | None = None,
     pad: int | None = None,
+    table: cnn_table.Table | None = None,
 ) -> Tensor:
     """P(real) of every roll-out completion, sharing the work that lies inside the prefix.
 
@@ -254,8 +264,12 @@ def score_completions(
     itself (PAD after the EOS), are not scored; their entries are ``full``, D(Y) as the caller scored it.
     ``pad``: the PAD token: rows are scored in order of length (1 + their last position that is not PAD), and the
     windows past a chunk's longest row, PAD only and so all equal, are computed once (exact for any rows).
+    ``table``: D's filter banks as this G step's look-up table (:func:`kernel_table`; the compiled path, equal to
+    this eager one to fp32 rounding).
     """
     T1, N, B, T = completions.shape
+    if table is not None:
+        return _score_with_table(discriminator, table, tokens, completions, dropout, shift, dtype, ended, full, pad)
     if not isinstance(discriminator, Discriminator):
         if ended is None:
             return score(discriminator, completions.reshape(-1, T), batch, dropout, dtype).view(T1, N, B)
@@ -320,6 +334,75 @@ def score_completions(
     return out
 
 
+def kernel_table(discriminator: nn.Module, mode: str, table_mb: int, device: torch.device) -> cnn_table.Table | None:
+    """This G step's look-up table for the compiled roll-out path, or None for the eager one: ``mode`` "eager",
+    a device other than the CPU, a D other than the paper's CNN in fp32, numba missing ("numba" then refuses) or a
+    table over ``table_mb`` MiB (:func:`seqgan.kernels.cnn_table.table_bytes`; logged once)."""
+    if mode == "eager" or device.type != "cpu":
+        return None
+    if not isinstance(discriminator, Discriminator) or dtype_of(discriminator) != torch.float32:
+        return None
+    if kernels.numba_version() is None:
+        if mode == "numba":
+            raise UserError("adversarial.kernels=numba needs numba: pip install 'seqgan[kernels]' (or set it to auto)")
+        return None
+    import numba
+
+    from seqgan.kernels import cnn_table
+
+    size = cnn_table.table_bytes(discriminator.embedding.num_embeddings, list(discriminator.filters))
+    if size > table_mb * 2**20:
+        if not _TOO_LARGE:
+            LOG.warning(
+                f"roll-out rewards on the eager path: D's look-up table would take {size / 2**20:,.0f} MiB, over "
+                f"adversarial.kernel_table_mb {table_mb}"
+            )
+            _TOO_LARGE.append(size)
+        return None
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    return cnn_table.Table(discriminator.embedding.weight, [c.weight for c in discriminator.convs])
+
+
+_TOO_LARGE: list[int] = []  # the table-size warning is said once per process
+
+
+def _score_with_table(
+    d: Discriminator,
+    table: cnn_table.Table,
+    tokens: Tensor,
+    completions: Tensor,
+    dropout: bool,
+    shift: int,
+    dtype: torch.dtype | None,
+    ended: Tensor | None,
+    full: Tensor | None,
+    pad: int | None,
+) -> Tensor:
+    """:func:`score_completions` with the filter banks as table look-ups (same arguments, same result to fp32
+    rounding): the kernel gives the pooled maxima before bias and ReLU, the highway and output layer run here."""
+    T1, N, B, T = completions.shape
+    cnn = _frozen_cnn(d, dtype or torch.float32)
+    y, every = np.ascontiguousarray(tokens.numpy()), completions.numpy()
+    prefix_max = table.prefix_max(y)
+    pad_value = table.pad_windows(pad) if pad is not None else np.zeros(table.num_filters, np.float32)
+    out = torch.empty(T1, N, B, dtype=cnn.bias.dtype)
+    with eval_mode(d, training=dropout):
+        for t in range(1, T1 + 1):
+            live = np.arange(B) if ended is None else (~ended[:, t - 1]).nonzero().squeeze(1).numpy()
+            if ended is not None:
+                out[t - 1] = full
+            if not len(live):
+                continue
+            block = np.ascontiguousarray(every[t - 1][:, live])  # (N, L, T)
+            content = np.full(block.shape[:2], T, np.int64)
+            if pad is not None:  # 1 + the last position that is not PAD
+                content = T - np.argmax((block != pad)[..., ::-1], axis=-1)
+            raw = table.pooled(y, block, live.astype(np.int64), t + shift, content, prefix_max, pad_value)
+            probs = _probs_from_raw(d, cnn, torch.from_numpy(raw).view(-1, table.num_filters))
+            out[t - 1][:, torch.from_numpy(live)] = probs.view(N, len(live)).to(out.dtype)
+    return out
+
+
 def rollout_rewards(
     policy: SequenceGenerator,
     discriminator: Discriminator,
@@ -332,6 +415,8 @@ def rollout_rewards(
     dropout: bool = False,
     bf16: bool = False,
     labels: Tensor | None = None,
+    kernels: str = "eager",
+    table_mb: int = 2048,
 ) -> Tensor:
     """Q-values of Eq. 4 for every position: tokens (B, T) -> rewards (B, T).
 
@@ -339,7 +424,8 @@ def rollout_rewards(
     rewards[:, T-1] = D(Y_1:T). D is scored in eval mode (no dropout) unless ``dropout``.
     ``bf16``: D's convolutions and highway product compute in bf16 (the sampling does not, so the completions are
     the same); the rewards come back in D's own dtype. ``labels`` (B,): the label each sequence was asked for (a
-    conditional G and D); the roll-outs keep it and D judges every completion with it.
+    conditional G and D); the roll-outs keep it and D judges every completion with it. ``kernels`` ("auto", "numba",
+    "eager") and ``table_mb``: the compiled path where it runs (:func:`kernel_table`), the eager one elsewhere.
     """
     completions = rollout_completions(policy, tokens, rollout_num, states, uniforms, rng, labels)
     dtype = dtype_of(discriminator)
@@ -362,6 +448,7 @@ def rollout_rewards(
         ended=ended,
         full=last,
         pad=None if eos is None else policy.pad_token,
+        table=kernel_table(discriminator, kernels, table_mb, tokens.device),
     ).mean(dim=1)  # (T-1, B)
     if last is None:
         last = score(discriminator, tokens, dropout=dropout, dtype=compute)

@@ -150,7 +150,7 @@ def _open(
     """Create, fork or reopen ``run`` (rank 0): the config, data, oracle parameters and checkpoint every rank builds
     from, and the metrics log (rank 0's own: it does not travel to the other ranks)."""
     checkpoint, fork = None, None
-    env = env_snapshot(device)
+    env = env_snapshot(device, cfg.adversarial.kernels, cfg.adversarial.kernel_table_mb)
     if distributed.world_size() > 1:
         env["distributed"] = {"world_size": distributed.world_size(), "backend": str(torch.distributed.get_backend())}
     if resume:
