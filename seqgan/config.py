@@ -168,7 +168,7 @@ class AdversarialConfig:
     d_score_batch: int = 4096  # rows per discriminator call when scoring roll-outs (memory bound only)
     kernels: str = "auto"  # ours: D's filter banks as compiled table look-ups for the rewards on a CPU ("auto": numba
     # if installed, extra [kernels], and the table fits kernel_table_mb; "numba": required; "eager": the reference)
-    kernel_table_mb: int = 2048  # ours (paper D's table: V x 12,900 fp32, 258 MiB at V 5,000)
+    kernel_table_mb: int = 2048  # ours (paper D's table: V x 12,500 fp32, 238 MiB at V 5,000)
     d_skip_above: float | None = None  # against a saturated D (ours; None: never skip, the paper): before an
     # epoch's d-steps, D's accuracy on a fresh batch (batch_size real and batch_size generated sequences); above
     # this the d-steps are skipped (logged as d/skipped and d/acc_check), so D trains only while G can catch up

@@ -7,7 +7,7 @@ A window of bank k (width w, n filters) at position p has, before bias and ReLU,
 with ``table_k = emb @ W_k`` laid out once per G step (D does not change during it): a (V, E) x (E, w n) product
 per bank, S = sum_k w_k n_k columns in all. A window then costs w row additions of n floats instead of w E n
 multiply-adds. The banks' tables lie one after the other and the kernel works bank by bank, so the table it reads
-at a time is one bank's (2 to 64 MB for the paper D at V = 5,000), not all of them.
+at a time is one bank's (2 to 61 MiB for the paper D at V = 5,000), not all of them.
 
 For the N completions of the prefix Y_1:P (P = t, plus a conditional D's label column), the kernel
 
@@ -20,7 +20,7 @@ Max-pooling commutes with the per-filter bias and ReLU (both monotone), so the c
 as the eager path (:func:`seqgan.train.rollout.score_completions`) does. The sums run in another order than the
 convolution's, so the results agree with the eager path to fp32 rounding, not bit for bit.
 
-Memory: the table holds V x S fp32 values (the paper D: S = 12,900, so 258 MB at V = 5,000 and 1.03 GB at
+Memory: the table holds V x S fp32 values (the paper D: S = 12,500, so 238 MiB at V = 5,000 and 954 MiB at
 V = 20,000); :func:`table_bytes` says it before anything is built, so the caller can fall back to the eager path.
 """
 

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import platform
 import random
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 
 import torch
 
+from seqgan import kernels
 from seqgan.config import SeqGANConfig, paper_filters
 from seqgan.env import allocator, native_bf16, resolve_device
 from seqgan.eval.bleu import bleu, self_bleu
@@ -22,7 +27,16 @@ from seqgan.models import Discriminator, Generator
 from seqgan.models.sampling import sequence_mask
 from seqgan.models.transformer import TransformerGenerator
 from seqgan.train.losses import discriminator_loss, mle_loss
-from seqgan.train.rollout import naive_rollout_rewards, rollout_completions, rollout_rewards, score, score_completions
+from seqgan.train.rollout import (
+    frozen_cnn,
+    kernel_table,
+    naive_rollout_rewards,
+    probs_from_raw,
+    rollout_completions,
+    rollout_rewards,
+    score,
+    score_completions,
+)
 
 
 def median_time(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 1) -> float:
@@ -74,6 +88,64 @@ def eos_rollout_figures(
         "s": median_time(lambda: rollout_rewards(g, d, tokens, rollout_num, states, rng=rng, bf16=bf16), dev, reps),
     }
     out["speedup"] = out["all_rows_s"] / out["s"]
+    return out
+
+
+def kernel_figures(
+    g: Generator,
+    d: Discriminator,
+    tokens: torch.Tensor,
+    states: object,
+    completions: torch.Tensor,
+    rollout_num: int,
+    rng: torch.Generator,
+    dev: torch.device,
+    reps: int,
+    bf16: bool,
+) -> dict[str, float | str]:
+    """The compiled roll-out path (:mod:`seqgan.kernels.cnn_table`) beside the eager one, in this run: which path the
+    default configuration takes, one G step's rewards, D's part alone (table built included), the table alone, the
+    highway and output layer alone (what the kernel leaves to PyTorch), the largest difference from the eager
+    rewards, the table's size at V 20,000 and the kernels' first-use time in a fresh process (cold and cached)."""
+    out: dict[str, float | str] = {"rollout_path": kernels.status("auto", SeqGANConfig().adversarial.kernel_table_mb)}
+    if kernels.numba_version() is None:
+        return out
+    from seqgan.kernels import cnn_table
+
+    table_mb = SeqGANConfig().adversarial.kernel_table_mb
+    out["rollout_kernel_fp32_s"] = median_time(
+        lambda: rollout_rewards(g, d, tokens, rollout_num, states, rng=rng, kernels="numba"), dev, reps
+    )
+    out["rollout_kernel_s"] = median_time(
+        lambda: rollout_rewards(g, d, tokens, rollout_num, states, rng=rng, bf16=bf16, kernels="numba"), dev, reps
+    )
+    out["d_scoring_kernel_s"] = median_time(
+        lambda: score_completions(d, tokens, completions, table=kernel_table(d, "numba", table_mb, dev)), dev, reps
+    )
+    out["kernel_table_s"] = median_time(lambda: kernel_table(d, "numba", table_mb, dev), dev, reps)
+    pooled = torch.randn(
+        completions.shape[0] * completions.shape[1] * completions.shape[2], sum(n for _, n in d.filters)
+    )
+    cnn = frozen_cnn(d, torch.bfloat16 if bf16 else torch.float32)
+    out["highway_output_s"] = median_time(lambda: probs_from_raw(d, cnn, pooled), dev, reps)
+    eager = score_completions(d, tokens, completions)
+    compiled = score_completions(d, tokens, completions, table=kernel_table(d, "numba", table_mb, dev))
+    out["kernel_max_abs_diff"] = float((eager - compiled).abs().max())
+    out["kernel_table_mb_v20000"] = cnn_table.table_bytes(20_000, list(d.filters)) / 2**20
+    out["kernel_table_mb_v5000"] = cnn_table.table_bytes(d.embedding.num_embeddings, list(d.filters)) / 2**20
+    with tempfile.TemporaryDirectory() as cache:  # first use in a fresh process: compiled, then loaded from disk
+        for name in ("cold", "cached"):
+            script = (
+                "import time, torch; from seqgan.config import paper_filters; from seqgan.models import Discriminator;"
+                "from seqgan.train.rollout import kernel_table; d = Discriminator(50, paper_filters(20));"
+                "t = kernel_table(d, 'numba', 64, torch.device('cpu')); import numpy as np; s = time.perf_counter();"
+                "y = np.zeros((2, 20), dtype=np.int64); m = t.prefix_max(y);"
+                "t.pooled(y, np.zeros((2, 2, 20), dtype=np.int64), np.arange(2), 3, np.full((2, 2), 20), m,"
+                " t.pad_windows(0)); print(time.perf_counter() - s)"
+            )
+            env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+            done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+            out[f"kernel_first_use_{name}_s"] = float(done.stdout.strip().splitlines()[-1])
     return out
 
 
@@ -139,6 +211,11 @@ def run_bench(device: str = "cpu", quick: bool = False, seed: int = 0) -> dict[s
     out["rollout_speedup_fp32"] = out["rollout_naive_s"] / out["rollout_batched_fp32_s"]
     out["rollout_speedup_bf16"] = out["rollout_naive_s"] / out["rollout_batched_bf16_s"]
     out["rollout_over_d_scoring"] = out["rollout_batched_s"] / out["d_scoring_alone_s"]
+    if dev.type == "cpu":
+        out.update(kernel_figures(g, d, tokens, states, completions, N, rng, dev, reps, reward_bf16))
+        if "rollout_kernel_s" in out:
+            out["rollout_speedup_kernel"] = out["rollout_naive_s"] / out["rollout_kernel_s"]
+            out["rollout_speedup"] = out["rollout_naive_s"] / out["rollout_kernel_s"]  # the default configuration
 
     # Text-like lengths (T 38 as COCO captions, EOS drawn with probability about 1/12 at each position): rows
     # leave the roll-out batch once they end, prefixes that already ended are not scored and windows of PAD only

@@ -71,10 +71,10 @@ def score(
         if not isinstance(discriminator, Discriminator):
             with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
                 return score(discriminator, tokens, batch, dropout).to(dtype_of(discriminator))
-        cnn = _frozen_cnn(discriminator, dtype)
+        cnn = frozen_cnn(discriminator, dtype)
         return torch.cat(
             [
-                _probs_from_raw(discriminator, cnn, _pooled_raw(cnn, cnn.embedding[chunk]))
+                probs_from_raw(discriminator, cnn, _pooled_raw(cnn, cnn.embedding[chunk]))
                 for chunk in tokens.split(batch)
             ]
         )
@@ -182,7 +182,7 @@ class _FrozenCNN(NamedTuple):
     real: tuple[Tensor, Tensor] | None  # a 2-class D's logit(real) - logit(fake) as (F,) weight and () bias
 
 
-def _frozen_cnn(d: Discriminator, dtype: torch.dtype) -> _FrozenCNN:
+def frozen_cnn(d: Discriminator, dtype: torch.dtype) -> _FrozenCNN:
     if dtype == torch.bfloat16:  # the layout of window_products, laid out once
         filters = [
             (w, c.weight.detach().permute(2, 1, 0).flatten(0, 1).to(dtype).contiguous())
@@ -219,7 +219,7 @@ def _pooled_raw(cnn: _FrozenCNN, x: Tensor) -> Tensor:
     return torch.cat([_window_outputs(x, weight).amax(dim=1) for _, weight in cnn.filters], dim=1)
 
 
-def _probs_from_raw(d: Discriminator, cnn: _FrozenCNN, raw: Tensor) -> Tensor:
+def probs_from_raw(d: Discriminator, cnn: _FrozenCNN, raw: Tensor) -> Tensor:
     """P(real) from the pooled window maxima before bias and ReLU: raw (R, F) -> (R,), in D's dtype."""
     pooled = torch.relu(raw.to(cnn.bias.dtype) + cnn.bias)
     if cnn.highway.dtype == pooled.dtype:
@@ -277,7 +277,7 @@ def score_completions(
         live = (~ended.T).unsqueeze(1).expand(T1, N, B)
         out[live] = score(discriminator, completions[live], batch, dropout, dtype).to(out.dtype)
         return out
-    cnn = _frozen_cnn(discriminator, dtype or dtype_of(discriminator))
+    cnn = frozen_cnn(discriminator, dtype or dtype_of(discriminator))
     out = torch.empty(T1, N, B, device=tokens.device, dtype=cnn.bias.dtype)
     with eval_mode(discriminator, training=dropout):
         x_y = cnn.embedding[tokens]  # (B, T, E)
@@ -324,7 +324,7 @@ def score_completions(
                     if start > 0:
                         parts.append(pm[of_y, start - 1])
                     raw.append(functools.reduce(torch.maximum, parts))
-                probs[lo : lo + chunk.shape[0]] = _probs_from_raw(discriminator, cnn, torch.cat(raw, 1))
+                probs[lo : lo + chunk.shape[0]] = probs_from_raw(discriminator, cnn, torch.cat(raw, 1))
             if pad is not None:
                 probs = torch.empty_like(probs).index_copy_(0, order, probs)
             if seqs is None:
@@ -381,7 +381,7 @@ def _score_with_table(
     """:func:`score_completions` with the filter banks as table look-ups (same arguments, same result to fp32
     rounding): the kernel gives the pooled maxima before bias and ReLU, the highway and output layer run here."""
     T1, N, B, T = completions.shape
-    cnn = _frozen_cnn(d, dtype or torch.float32)
+    cnn = frozen_cnn(d, dtype or torch.float32)
     y, every = np.ascontiguousarray(tokens.numpy()), completions.numpy()
     prefix_max = table.prefix_max(y)
     pad_value = table.pad_windows(pad) if pad is not None else np.zeros(table.num_filters, np.float32)
@@ -398,7 +398,7 @@ def _score_with_table(
             if pad is not None:  # 1 + the last position that is not PAD
                 content = T - np.argmax((block != pad)[..., ::-1], axis=-1)
             raw = table.pooled(y, block, live.astype(np.int64), t + shift, content, prefix_max, pad_value)
-            probs = _probs_from_raw(d, cnn, torch.from_numpy(raw).view(-1, table.num_filters))
+            probs = probs_from_raw(d, cnn, torch.from_numpy(raw).view(-1, table.num_filters))
             out[t - 1][:, torch.from_numpy(live)] = probs.view(N, len(live)).to(out.dtype)
     return out
 

@@ -529,3 +529,11 @@ def test_bench_quick_reports_every_figure(capsys: pytest.CaptureFixture[str]) ->
     assert keys <= result.keys() and all(result[k] > 0 for k in keys)
     # bf16 moves the rewards a little, never by as much as their spread
     assert 0 <= result["d_bf16_mean_abs_q_diff"] <= result["d_bf16_max_abs_q_diff"] < result["q_std"]
+    if result["rollout_path"].startswith("numba"):  # the compiled path: its figures, the eager rewards to fp32 rounding
+        kernel = ("rollout_kernel_s", "d_scoring_kernel_s", "kernel_table_s", "highway_output_s")
+        assert all(result[k] > 0 for k in kernel) and result["kernel_max_abs_diff"] < 1e-5
+        assert result["kernel_table_mb_v20000"] == pytest.approx(4 * 20_000 * 12_500 / 2**20, rel=1e-4)
+        assert result["kernel_first_use_cold_s"] > result["kernel_first_use_cached_s"] > 0
+        assert result["rollout_speedup"] == pytest.approx(
+            result["rollout_naive_s"] / result["rollout_kernel_s"], rel=1e-3
+        )
