@@ -300,7 +300,7 @@ def test_without_matplotlib_the_report_has_every_number_and_says_how_to_draw(tmp
 
 def test_the_plan_compares_what_the_benchmarks_compare_and_the_budget_is_runs_times_epochs() -> None:
     from seqgan import presets
-    from seqgan.tools.verdict.jobs import run_seconds
+    from seqgan.tools.verdict.jobs import pretrains_own_d, run_seconds
     from seqgan.tools.verdict.systems import make_plan, parse_user_system
 
     base = presets.get("demo")
@@ -324,6 +324,11 @@ def test_the_plan_compares_what_the_benchmarks_compare_and_the_budget_is_runs_ti
     assert run_seconds(plan.configs["seqgan"], times, True) == pre.g_epochs * 2 + pre.d_steps * 3 + adv.epochs * 5
     assert run_seconds(plan.configs["mle"], times, False) == adv.epochs * 2  # MLE epochs in place of adversarial
     assert run_seconds(plan.configs["sgd"], times, False) == adv.epochs * 5
+    # a fork with another D pre-trains it from the end of MLE: its D rounds count
+    dense = make_plan(base, ["dense", "shuffled_reward"], [])
+    assert pretrains_own_d(dense.configs["dense"], dense.configs["seqgan"])
+    assert not pretrains_own_d(dense.configs["shuffled_reward"], dense.configs["seqgan"])
+    assert run_seconds(dense.configs["dense"], times, False, True) == adv.epochs * 5 + pre.d_steps * 3
 
 
 def test_progress_eta_scales_the_estimates_by_the_jobs_done() -> None:

@@ -23,12 +23,13 @@ from typing import Any
 
 import torch
 
-from seqgan.config import SeqGANConfig
+from seqgan.config import SeqGANConfig, get_value
 from seqgan.errors import Interrupted, UserError
 from seqgan.tools.verdict.measure import measure, measured
 from seqgan.tools.verdict.report import clock
 from seqgan.train.checkpoint import latest_checkpoint
 from seqgan.train.logbook import read_metrics
+from seqgan.train.setup import D_PRETRAINING
 from seqgan.train.trainer import SeqGANTrainer
 
 LOG = logging.getLogger("seqgan")  # progress, where the caller passes no `say`
@@ -222,13 +223,21 @@ def probe(base: SeqGANConfig, where: Path, threads: int | None) -> dict[str, flo
     return {"mle_epoch_s": seconds("mle"), "d_round_s": seconds("d_pretrain"), "adv_epoch_s": seconds("adversarial")}
 
 
-def run_seconds(cfg: SeqGANConfig, times: dict[str, float], from_scratch: bool) -> float:
-    """At most how long a run trains: runs x epochs x the probe's epoch times (early stopping can end MLE sooner)."""
+def pretrains_own_d(cfg: SeqGANConfig, seqgan: SeqGANConfig) -> bool:
+    """Whether a fork with ``cfg`` of the SeqGAN run ``seqgan`` pre-trains its own D (from the end of MLE)."""
+    return any(get_value(cfg, key) != get_value(seqgan, key) for key in D_PRETRAINING)
+
+
+def run_seconds(cfg: SeqGANConfig, times: dict[str, float], from_scratch: bool, own_d: bool = False) -> float:
+    """At most how long a run trains: runs x epochs x the probe's epoch times (early stopping can end MLE sooner).
+    ``own_d``: a fork that pre-trains its own D (another D architecture or pre-training) pays those D rounds too."""
     adv = cfg.adversarial
     per_epoch = times["mle_epoch_s"] if adv.mode in ("mle", "ss") else times["adv_epoch_s"]
     total = adv.epochs * per_epoch
     if from_scratch:
-        total += cfg.pretrain.g_epochs * times["mle_epoch_s"] + cfg.pretrain.d_steps * times["d_round_s"]
+        total += cfg.pretrain.g_epochs * times["mle_epoch_s"]
+    if from_scratch or own_d:
+        total += cfg.pretrain.d_steps * times["d_round_s"]
     return total
 
 

@@ -219,7 +219,8 @@ def run(o: Options, say: Callable[[str], None] = LOG.info) -> dict[str, Any]:
         manifest["epoch_times"] = J.probe(base, o.out / ".probe", threads)
     times = manifest.get("epoch_times", {"mle_epoch_s": 0.0, "d_round_s": 0.0, "adv_epoch_s": 0.0})
     for j in jobs:
-        j.estimate_s = J.run_seconds(plan.configs[j.name], times, j.source is None)
+        own_d = J.pretrains_own_d(plan.configs[j.name], plan.configs["seqgan"])
+        j.estimate_s = J.run_seconds(plan.configs[j.name], times, j.source is None, own_d)
     left = sum(j.estimate_s for j in jobs if j not in done)
     budget = (
         f"{len(jobs)} runs ({len(done)} done), {len(o.seeds)} seed(s) x {len(plan.trained)} systems: at most "
