@@ -113,6 +113,20 @@ def test_end_to_end_on_text_writes_verdicts_pngs_and_a_regenerable_report(
     assert json.loads((out / "manifest.json").read_text())["wall_s"] == walls
 
 
+def test_a_measurement_still_going_on_is_left_out_of_the_report(text_verdict: Path, tmp_path: Path) -> None:
+    """A system measured at a few temperatures so far (its job still running) would give a gap over the little
+    diversity range it covers; the report waits for all of them."""
+    out = tmp_path / "v"
+    shutil.copytree(text_verdict, out)
+    f = out / "seed2" / "shuffled_reward" / "measure.json"
+    partial = json.loads(f.read_text())
+    partial["points"] = dict(list(partial["points"].items())[:2])
+    f.write_text(json.dumps(partial))
+    assert cli.main(["verdict", "--runs", str(out), "--report", str(tmp_path / "r")]) == 0
+    v = json.loads((out / "verdict.json").read_text())
+    assert sorted(v["points"]["shuffled_reward"]) == ["1"] and sorted(v["points"]["seqgan"]) == ["1", "2"]
+
+
 def test_a_system_against_itself_is_indistinguishable_and_a_worse_one_is_found_worse(tmp_path: Path) -> None:
     """``same`` is SeqGAN's own config, forked: its curves are SeqGAN's, gap 0 on every seed. ``noisy`` spends the
     adversarial epochs on plain-SGD steps of a constant reward (a random walk of the weights away from the

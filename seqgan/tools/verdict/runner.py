@@ -32,7 +32,7 @@ from seqgan.files import write_json
 from seqgan.models.build import check_fits
 from seqgan.tools.verdict import jobs as J
 from seqgan.tools.verdict.judge import FORMAT, VERSION, judge
-from seqgan.tools.verdict.measure import ALPHAS, MEASURE, REVERSE_ALPHAS, data_identity, frontiers
+from seqgan.tools.verdict.measure import ALPHAS, MEASURE, REVERSE_ALPHAS, data_identity, frontiers, measured
 from seqgan.tools.verdict.report import clock, write_report
 from seqgan.tools.verdict.systems import (
     DEFAULT_SYSTEMS,
@@ -272,12 +272,15 @@ def _real_text_lm(data: str | None, cfg: SeqGANConfig, cache: Path) -> None:
     forward_lm(prepared.train, valid, d.vocab_size, d.start_token, d.eos_token, d.pad_token, cache)
 
 
-def _points(root: Path, seeds: list[int], systems: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _points(root: Path, seeds: list[int], manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every system's measured points per seed; a measurement still going on (not every temperature yet) is left
+    out, since a gap over the few points it has would be read as a verdict."""
     points: dict[str, dict[str, Any]] = {}
-    for name in systems:
+    alphas, lm, num = ALPHAS[manifest["kind"]], manifest["lm"], manifest["num_samples"]
+    for name in manifest["systems"]:
         for seed in seeds:
             f = root / f"seed{seed}" / name / MEASURE
-            if f.is_file():
+            if measured(f.parent, alphas, lm, num):
                 raw = json.loads(f.read_text())["points"]
                 points.setdefault(name, {})[str(seed)] = {
                     a: {k: v for k, v in p.items() if k == "alpha" or (k.startswith("eval/") and isinstance(v, float))}
@@ -314,7 +317,7 @@ def report_from_runs(dirs: list[Path], report: Path, report_command: str | None)
             if seed in identity and identity[seed][0] != d:
                 raise UserError(f"seed {seed} is in both {identity[seed][0]} and {d}: give each seed once")
             identity[seed] = (d, data_identity(run))
-            for name, by_seed in _points(d, [seed], m["systems"]).items():
+            for name, by_seed in _points(d, [seed], m).items():
                 points.setdefault(name, {}).update(by_seed)
         systems.update(m["systems"])
         order += [n for n in m.get("order", m["systems"]) if n not in order]
