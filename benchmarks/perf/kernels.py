@@ -28,6 +28,9 @@ from seqgan.tools.bench import kernel_figures, median_time
 from seqgan.train.rollout import naive_rollout_rewards, rollout_completions, rollout_rewards, score_completions
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from run import figure_table  # noqa: E402
+
 ROWS = [
     ("rollout_path", "roll-out path of the default configuration here", ""),
     ("rollout_naive_s", "the authors' loop: per prefix, re-encoded, torch.multinomial", "s"),
@@ -82,14 +85,8 @@ def render(r: dict) -> list[str]:
         f"- Machine: {r['machine']}, torch {torch.__version__} with {r['threads']} "
         f"threads; commit {r['commit']}; {r['date']}",
         "",
-        "| figure | value | unit |",
-        "|---|---|---|",
+        *figure_table(r, ROWS),
     ]
-
-    def fmt(v: float | str) -> str:
-        return v if isinstance(v, str) else f"{v:,.0f}" if v >= 1000 else f"{v:.4g}"
-
-    lines += [f"| {label} | {fmt(r[key])} | {unit} |" for key, label, unit in ROWS if key in r]
     return [*lines, "", "Raw JSON: `kernels.json` beside this file."]
 
 

@@ -164,6 +164,16 @@ def main() -> None:
     print(json.dumps(result))
 
 
+def figure_table(result: dict, rows: list[tuple[str, str, str]]) -> list[str]:
+    """The markdown table of the ``rows`` (key, label, unit) that ``result`` holds."""
+
+    def fmt(v: float | str) -> str:
+        return v if isinstance(v, str) else f"{v:,.0f}" if v >= 1000 else f"{v:.4g}"
+
+    head = ["| figure | value | unit |", "|---|---|---|"]
+    return head + [f"| {label} | {fmt(result[key])} | {unit} |" for key, label, unit in rows if key in result]
+
+
 def render(result: dict) -> list[str]:
     """results.md from one measurement's figures."""
     lines = [
@@ -176,14 +186,8 @@ def render(result: dict) -> list[str]:
         f"threads; commit {result['commit']}; {result['date']}; the whole measurement took {result['measure_s']} s",
         f"- Allocator: {result.get('allocator', 'system default')}",
         "",
-        "| figure | value | unit |",
-        "|---|---|---|",
+        *figure_table(result, ROWS),
     ]
-
-    def fmt(v: float | str) -> str:
-        return v if isinstance(v, str) else f"{v:,.0f}" if v >= 1000 else f"{v:.4g}"
-
-    lines += [f"| {label} | {fmt(result[key])} | {unit} |" for key, label, unit in ROWS if key in result]
     lines += ["", *where_the_time_goes(result)]
     return [*lines, "", "Raw JSON:", "", "```json", json.dumps(result, indent=1), "```"]
 
