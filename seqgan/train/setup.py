@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from seqgan import kernels
 from seqgan.config import SeqGANConfig, architecture_changes, get_value
 from seqgan.data.prepared import load_prepared
 from seqgan.data.vocab import Vocab
@@ -90,6 +91,8 @@ def prepare_training(
                 f"adversarial.g_optimizer must be one of {', '.join(G_OPTIMIZERS)}; "
                 f"got {config.adversarial.g_optimizer!r}"
             )
+        if config.adversarial.kernels == "numba" and kernels.numba_version() is None:
+            raise UserError("adversarial.kernels=numba needs numba: pip install 'seqgan[kernels]' (or set it to auto)")
         distributed.check_split(config, world)
         device = resolve_device(config.run.device)
         config.resolve_auto(native_bf16(device))  # once, and saved with the run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,3 +150,17 @@ def test_a_kernel_call_leaves_torch_threads_alone() -> None:
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_run_that_requires_numba_without_it_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seqgan import presets
+    from seqgan.train.trainer import SeqGANTrainer
+
+    monkeypatch.setattr(kernels, "numba_version", lambda: None)
+    cfg = presets.get("tiny")
+    cfg.adversarial.kernels = "numba"
+    with pytest.raises(UserError, match=r"adversarial.kernels=numba needs numba"):
+        SeqGANTrainer(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
