@@ -19,6 +19,14 @@ def numba_version() -> str | None:
     return str(numba.__version__)
 
 
+def require(mode: str) -> None:
+    """Refuse ``adversarial.kernels=numba`` where numba cannot be imported (one line, the fix named)."""
+    if mode == "numba" and numba_version() is None:
+        from seqgan.errors import UserError
+
+        raise UserError("adversarial.kernels=numba needs numba: pip install 'seqgan[kernels]' (or set it to auto)")
+
+
 def status(mode: str = "auto", table_mb: int | None = None) -> str:
     """One line: the roll-out path ``mode`` (adversarial.kernels) selects on a CPU ("numba 0.68.1: ..." or
     "eager PyTorch (<why>)"); ``table_mb``: the table's cap, named in the line."""

@@ -28,7 +28,6 @@ from torch import Tensor, nn
 
 from seqgan import kernels
 from seqgan.data.decode import strip_special
-from seqgan.errors import UserError
 from seqgan.eval.bleu import BleuReference
 from seqgan.models.discriminator import Discriminator, window_products
 from seqgan.models.interface import SequenceGenerator, States, dtype_of
@@ -342,9 +341,8 @@ def kernel_table(discriminator: nn.Module, mode: str, table_mb: int, device: tor
         return None
     if not isinstance(discriminator, Discriminator) or dtype_of(discriminator) != torch.float32:
         return None
+    kernels.require(mode)
     if kernels.numba_version() is None:
-        if mode == "numba":
-            raise UserError("adversarial.kernels=numba needs numba: pip install 'seqgan[kernels]' (or set it to auto)")
         return None
     import numba
 

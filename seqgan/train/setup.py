@@ -91,8 +91,7 @@ def prepare_training(
                 f"adversarial.g_optimizer must be one of {', '.join(G_OPTIMIZERS)}; "
                 f"got {config.adversarial.g_optimizer!r}"
             )
-        if config.adversarial.kernels == "numba" and kernels.numba_version() is None:
-            raise UserError("adversarial.kernels=numba needs numba: pip install 'seqgan[kernels]' (or set it to auto)")
+        kernels.require(config.adversarial.kernels)
         distributed.check_split(config, world)
         device = resolve_device(config.run.device)
         config.resolve_auto(native_bf16(device))  # once, and saved with the run
