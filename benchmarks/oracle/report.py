@@ -193,7 +193,7 @@ def main() -> None:
     ap.add_argument("--caccia-csv", default=str(caccia), help="Caccia et al. (2020) sweep points (skipped if missing)")
     args = ap.parse_args()
     out = Path(args.out)
-    v = verdict.report_from_json(out / "verdict.json", out)  # results.md and the frontier PNG
+    v = verdict.report_from_json([out / "verdict.json"], out)  # results.md and the frontier PNG
     randoms = json.loads((out / "random.json").read_text()) if (out / "random.json").exists() else {}
     lines = [
         "## Table 1 (temperature 1)",

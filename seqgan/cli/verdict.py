@@ -16,7 +16,8 @@ EXAMPLE = (
     "  seqgan verdict --data data/caps --preset text --seeds 1 2 --out runs/v --system lr001 adversarial.g_lr=0.001\n"
     "  seqgan verdict --resume runs/speeches-verdict              # after an interruption (or the same command)\n"
     "  seqgan verdict --runs runs/speeches-verdict --report report/  # the report again from the runs\n"
-    "  seqgan verdict --report-from benchmarks/text/verdict.json --report report/   # from verdict.json alone"
+    "  seqgan verdict --report-from benchmarks/text/verdict.json --report report/   # from verdict.json alone\n"
+    "  seqgan verdict --report-from a/verdict.json b/verdict.json --report both/   # one verdict of two folders"
 )
 
 
@@ -52,7 +53,8 @@ def cmd_verdict(args: argparse.Namespace) -> None:
     if args.report_from:
         if not args.report:
             raise UserError("--report-from needs --report DIR: where results.md and the PNGs go")
-        v = verdict.report_from_json(Path(args.report_from), Path(args.report))
+        command = shlex.join(["seqgan", *args.command_line]) if len(args.report_from) > 1 else None
+        v = verdict.report_from_json([Path(f) for f in args.report_from], Path(args.report), command)
         return _print(v, args.json, Path(args.report))
     if args.runs:
         report = Path(args.report or args.runs[0])
@@ -155,7 +157,14 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", metavar="DIR", help="where results.md and the PNGs go (default: the runs' folder)")
     p.add_argument("--resume", metavar="DIR", help="continue the verdict in DIR with its stored options")
     p.add_argument("--runs", nargs="+", metavar="DIR", help="no training: the report again from verdict folders")
-    p.add_argument("--report-from", metavar="FILE", help="no runs needed: the report again from a verdict.json")
+    p.add_argument(
+        "--report-from",
+        nargs="+",
+        metavar="FILE",
+        help="no runs needed: the report again from a verdict.json; from several (seeds or systems run in other "
+        "folders), one verdict of them all, written to the report's folder (a system and seed in two files must "
+        "agree)",
+    )
     add_json(p, "the verdicts")
 
 

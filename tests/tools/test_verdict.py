@@ -111,6 +111,44 @@ def test_end_to_end_on_text_writes_verdicts_pngs_and_a_regenerable_report(
     assert cli.main(["verdict", "--resume", str(out)]) == 0  # the stored options: nothing to do either
     assert "8 runs (8 done)" in capsys.readouterr().out
     assert json.loads((out / "manifest.json").read_text())["wall_s"] == walls
+    assert len(json.loads((out / "manifest.json").read_text())["commands"]) == 1  # the same command, once
+
+
+def test_verdicts_of_several_folders_merge_into_one_and_disagreeing_ones_are_refused(
+    text_verdict: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A seed's systems measured in two folders (say a system added later, elsewhere) make one verdict, judged
+    again from the pooled points; the same system and seed in both files must be the same measurement."""
+    whole = json.loads((text_verdict / "verdict.json").read_text())
+    a, b = json.loads(json.dumps(whole)), json.loads(json.dumps(whole))
+    del a["points"]["shuffled_reward"]["2"]  # a: everything but shuffled_reward's seed 2
+    for name in b["points"]:  # b: seed 2 only (its seqgan and mle_es again, the same measurements)
+        b["points"][name].pop("1", None)
+    b["command"], b["commands"] = "seqgan verdict --second", ["seqgan verdict --second"]
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    report = tmp_path / "merged"
+    argv = ["verdict", "--report-from", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--report", str(report)]
+    assert cli.main(argv) == 0
+    merged = json.loads((report / "verdict.json").read_text())
+    assert merged["points"] == whole["points"] and merged["frontiers"] == whole["frontiers"]
+    assert merged["commands"][-1] == "seqgan verdict --second" and merged["seeds"] == [1, 2]
+    text = (report / "results.md").read_text()
+    assert "- Commands: `" in text and ", then `seqgan verdict --second`, then `seqgan verdict --report-from" in text
+    # Without the second file, shuffled_reward has one seed fewer: its verdict changes, so the merge did the work.
+    row = next(r for r in merged["frontiers"][0]["comparisons"] if r["a"] == "shuffled_reward")
+    assert len(row["gaps"]) == 2
+
+    before = {p: p.read_bytes() for p in report.rglob("*")}
+    b["points"]["mle_es"]["2"]["1"]["eval/bleu4"] += 0.01  # seed 2's pre-training not reproduced
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    err = _error(capsys, argv[1:])
+    assert "mle_es of seed 2 differs" in err and "eval/bleu4 at inverse temperature 1" in err
+    b["points"]["mle_es"]["2"]["1"]["eval/bleu4"] -= 0.01
+    b["preset"] = "text"
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    assert "has preset 'text'" in _error(capsys, argv[1:])
+    assert {p: p.read_bytes() for p in report.rglob("*")} == before
 
 
 def test_a_measurement_still_going_on_is_left_out_of_the_report(text_verdict: Path, tmp_path: Path) -> None:
@@ -298,6 +336,8 @@ def test_dry_run_prints_the_budget_and_trains_nothing_then_resume_trains_from_an
     said = capsys.readouterr().out
     assert "measuring the epoch times" not in said and "8/8 jobs done" in said
     assert (out / "results.md").is_file() and not (tmp_path / "elsewhere" / "v").exists()
+    commands = json.loads((out / "manifest.json").read_text())["commands"]  # the dry run trained nothing
+    assert len(commands) == 1 and "--dry-run" not in commands[0]
 
 
 def test_without_matplotlib_the_report_has_every_number_and_says_how_to_draw(tmp_path: Path) -> None:

@@ -234,6 +234,12 @@ def run(o: Options, say: Callable[[str], None] = LOG.info) -> dict[str, Any]:
     manifest.update(fields)
     manifest["systems"] = {**earlier[0], **fields["systems"]}
     manifest["order"] = earlier[1] + [n for n in fields["order"] if n not in earlier[1]]
+    # Every invocation that trained into this folder, in order: a verdict grown in stages (systems or seeds added)
+    # reports the commands that made it, not just the last one.
+    commands = list(manifest.get("commands", [manifest["command"]] if "command" in manifest else []))
+    if not o.dry_run and (not commands or commands[-1] != o.command):
+        commands.append(o.command)
+    manifest["commands"] = commands
     manifest["command"] = o.command
     manifest["cwd"] = o.cwd or os.getcwd()  # --resume reads the command's relative paths from here
     if o.dry_run:  # the epoch times are kept: the real run does not measure them again
@@ -304,6 +310,7 @@ def report_from_runs(dirs: list[Path], report: Path, report_command: str | None)
     systems: dict[str, Any] = {}
     order: list[str] = []
     wall: dict[str, float] = {}
+    commands: list[str] = []
     for d, m in zip(dirs, manifests, strict=True):
         if m.get("kind") != first.get("kind") or m.get("preset") != first.get("preset"):
             raise UserError(
@@ -322,6 +329,7 @@ def report_from_runs(dirs: list[Path], report: Path, report_command: str | None)
         systems.update(m["systems"])
         order += [n for n in m.get("order", m["systems"]) if n not in order]
         wall.update({f"{d}/{k}": v for k, v in m.get("wall_s", {}).items()})
+        commands += [c for c in m.get("commands", [m.get("command", "seqgan verdict")]) if c not in commands]
     ids = {v[1] for v in identity.values()}
     if len(ids) > 1:
         shown = "; ".join(f"seed {s} in {d}: {i}" for s, (d, i) in sorted(identity.items()))
@@ -335,6 +343,7 @@ def report_from_runs(dirs: list[Path], report: Path, report_command: str | None)
         "format": FORMAT,
         "version": VERSION,
         "command": first.get("command", "seqgan verdict"),
+        "commands": commands,
         "report_command": report_command,
         "commit": env.get("git_sha"),
         "machine": {k: env.get(k) for k in ("cpu", "cpu_count", "torch", "device", "gpu", "torch_threads")},
@@ -381,13 +390,110 @@ class _SystemView:
         return self.name not in MEASURED_ONLY
 
 
-def report_from_json(path: Path, report: Path) -> dict[str, Any]:
-    """The report of a verdict.json alone (no runs needed)."""
+def _read_verdict(path: Path) -> dict[str, Any]:
     try:
         v = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise UserError(f"{path} cannot be read as JSON: give the verdict.json that `seqgan verdict` wrote") from None
     if not isinstance(v, dict) or (v.get("format"), v.get("version")) != (FORMAT, VERSION):
         raise UserError(f"{path} is not a {FORMAT} v{VERSION} file: give the verdict.json that `seqgan verdict` wrote")
+    return v
+
+
+SAME_EXPERIMENT = ("kind", "preset", "sets", "num_samples", "lm", "alphas", "reverse_alphas")
+AGREE = 1e-6  # relative: a (system, seed) in two files must be the same measurement, up to float printing
+
+
+def _disagreement(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """Where two measurements of one system and seed differ (None: they agree)."""
+    if set(a) != set(b):
+        return f"temperatures {sorted(a)} against {sorted(b)}"
+    for alpha, pa in a.items():
+        for k in sorted(set(pa) | set(b[alpha])):
+            x, y = pa.get(k), b[alpha].get(k)
+            if x is None or y is None or abs(x - y) > AGREE * max(abs(x), abs(y), 1e-12):
+                return f"{k} at inverse temperature {alpha}: {x} against {y}"
+    return None
+
+
+def merge_verdicts(paths: list[Path], report_command: str | None) -> dict[str, Any]:
+    """One verdict from several verdict.json files of one experiment (a seed or a system added in another folder,
+    for instance after the first folder's runs were lost): the points are pooled by system and seed and judged
+    again. A system and seed present in two files must be the same measurement (the same pre-training reproduced),
+    otherwise the pairing by seed would be false and the files are refused."""
+    vs = [_read_verdict(p) for p in paths]
+    first = vs[0]
+    points: dict[str, dict[str, Any]] = {}
+    where: dict[tuple[str, str], Path] = {}
+    systems: dict[str, Any] = {}
+    order: list[str] = []
+    commands: list[str] = []
+    wall: dict[str, float] = {}
+    for path, v in zip(paths, vs, strict=True):
+        for key in SAME_EXPERIMENT:
+            if v.get(key) != first.get(key):
+                raise UserError(
+                    f"--report-from {path} has {key} {v.get(key)!r}, {paths[0]} {first.get(key)!r}: give verdicts of "
+                    "one experiment (same data, preset, --set and sweep)"
+                )
+        if v["data"].get("identity") != first["data"].get("identity"):
+            raise UserError(
+                f"--report-from {path} was measured on other data or another oracle than {paths[0]} "
+                f"({v['data'].get('identity')} against {first['data'].get('identity')}): give verdicts of one corpus"
+            )
+        for name, s in v["systems"].items():
+            if name in systems and systems[name]["sets"] != s["sets"]:
+                raise UserError(
+                    f"--report-from {path}: system {name} is {s['sets']} there, {systems[name]['sets']} in an "
+                    "earlier file: the same name must be the same system"
+                )
+            systems.setdefault(name, s)
+        order += [n for n in v.get("order", v["systems"]) if n not in order]
+        for name, by_seed in v["points"].items():
+            for seed, pts in by_seed.items():
+                if (name, seed) in where:
+                    differ = _disagreement(points[name][seed], pts)
+                    if differ:
+                        raise UserError(
+                            f"--report-from: {name} of seed {seed} differs between {where[name, seed]} and {path} "
+                            f"({differ}): the runs did not reproduce each other, so seeds cannot be paired across "
+                            "these files; run the seed's systems in one folder"
+                        )
+                    continue
+                where[name, seed] = path
+                points.setdefault(name, {})[seed] = pts
+        commands += [c for c in v.get("commands", [v["command"]]) if c not in commands]
+        wall.update(v["runs"].get("wall_s", {}))
+    kind = first["kind"]
+    plan = Plan(SeqGANConfig(), {n: _SystemView(n, systems[n]) for n in order})  # type: ignore[arg-type]
+    merged = {
+        **first,
+        "commands": commands,
+        "report_command": report_command,
+        "seeds": sorted({int(s) for by_seed in points.values() for s in by_seed}),
+        "systems": systems,
+        "order": order,
+        "points": points,
+        "runs": {
+            "trained": len(wall),
+            "train_s": sum(wall.values()),
+            "elapsed_s": sum(v["runs"].get("elapsed_s", 0.0) for v in vs),
+            "workers": first["runs"].get("workers", 1),
+            "wall_s": wall,
+        },
+    }
+    merged.update(judge(points, frontiers(kind, first["lm"]), plan.comparisons(), bool(first["labels"])))
+    return merged
+
+
+def report_from_json(paths: list[Path], report: Path, report_command: str | None = None) -> dict[str, Any]:
+    """The report of a verdict.json alone (no runs needed); of several, the report of their merge
+    (:func:`merge_verdicts`), whose verdict.json is written beside the report."""
+    if len(paths) == 1:
+        v = _read_verdict(paths[0])
+    else:
+        v = merge_verdicts(paths, report_command)
+        report.mkdir(parents=True, exist_ok=True)
+        write_json(report / "verdict.json", v)
     write_report(v, report)
     return v
