@@ -114,15 +114,16 @@ def test_end_to_end_on_text_writes_verdicts_pngs_and_a_regenerable_report(
     assert len(json.loads((out / "manifest.json").read_text())["commands"]) == 1  # the same command, once
 
 
-def test_verdicts_of_several_folders_merge_into_one_and_disagreeing_ones_are_refused(
+def test_verdicts_of_several_folders_merge_into_one_pairing_each_seed_within_a_folder(
     text_verdict: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    """A seed's systems measured in two folders (say a system added later, elsewhere) make one verdict, judged
-    again from the pooled points; the same system and seed in both files must be the same measurement."""
+    """A seed's systems measured in two folders (say a system added later, elsewhere) make one verdict, judged again;
+    each comparison pairs a seed's systems within one file, so a pre-training trained again and not reproduced bit
+    for bit is never paired with the other folder's systems; different experiments are refused."""
     whole = json.loads((text_verdict / "verdict.json").read_text())
     a, b = json.loads(json.dumps(whole)), json.loads(json.dumps(whole))
     del a["points"]["shuffled_reward"]["2"]  # a: everything but shuffled_reward's seed 2
-    for name in b["points"]:  # b: seed 2 only (its seqgan and mle_es again, the same measurements)
+    for name in b["points"]:  # b: seed 2 only (its seqgan and mle_es again)
         b["points"][name].pop("1", None)
     b["command"], b["commands"] = "seqgan verdict --second", ["seqgan verdict --second"]
     (tmp_path / "a.json").write_text(json.dumps(a))
@@ -134,20 +135,40 @@ def test_verdicts_of_several_folders_merge_into_one_and_disagreeing_ones_are_ref
     assert merged["points"] == whole["points"] and merged["frontiers"] == whole["frontiers"]
     assert merged["commands"][-1] == "seqgan verdict --second" and merged["seeds"] == [1, 2]
     text = (report / "results.md").read_text()
-    assert "- Commands: `" in text and ", then `seqgan verdict --second`, then `seqgan verdict --report-from" in text
-    # Without the second file, shuffled_reward has one seed fewer: its verdict changes, so the merge did the work.
-    row = next(r for r in merged["frontiers"][0]["comparisons"] if r["a"] == "shuffled_reward")
-    assert len(row["gaps"]) == 2
+    assert ", then `seqgan verdict --second`, then `seqgan verdict --report-from" in text
+    assert "Merged from 2 verdict files" in text and "not reproduced bit for bit" not in text
+
+    # b's seed 2 trained again and not reproduced: shuffled_reward (in b only) is judged against b's mle_es and
+    # seqgan; SeqGAN against mle_es keeps a's pair.
+    for name in b["points"]:
+        for pts in b["points"][name]["2"].values():
+            pts["eval/bleu4"] += {"mle_es": 0.05, "seqgan": -0.02}.get(name, 0.0)
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    assert cli.main(argv) == 0
+    merged = json.loads((report / "verdict.json").read_text())
+    rows = {(r["a"], r["b"]): r for r in merged["frontiers"][0]["comparisons"]}
+
+    def gap(v: dict, x: str, y: str) -> float:
+        f = ("eval/self_bleu4", "eval/bleu4")
+        pts = [sorted((p["alpha"], p[f[0]], -p[f[1]]) for p in v["points"][n]["2"].values()) for n in (x, y)]
+        return matched_gap(*pts)
+
+    assert rows["shuffled_reward", "mle_es"]["gaps"][1] == pytest.approx(gap(b, "shuffled_reward", "mle_es"))
+    assert rows["seqgan", "shuffled_reward"]["gaps"][1] == pytest.approx(gap(b, "seqgan", "shuffled_reward"))
+    assert rows["seqgan", "mle_es"]["gaps"] == next(
+        r["gaps"] for r in whole["frontiers"][0]["comparisons"] if (r["a"], r["b"]) == ("seqgan", "mle_es")
+    )
+    assert merged["points"]["mle_es"]["2"] == whole["points"]["mle_es"]["2"]  # tables: the first file's
+    text = (report / "results.md").read_text()
+    assert "bit for bit: mle_es seed 2 (largest difference 0.0500); seqgan seed 2 (largest difference 0.0200)." in text
 
     before = {p: p.read_bytes() for p in report.rglob("*")}
-    b["points"]["mle_es"]["2"]["1"]["eval/bleu4"] += 0.01  # seed 2's pre-training not reproduced
-    (tmp_path / "b.json").write_text(json.dumps(b))
-    err = _error(capsys, argv[1:])
-    assert "mle_es of seed 2 differs" in err and "eval/bleu4 at inverse temperature 1" in err
-    b["points"]["mle_es"]["2"]["1"]["eval/bleu4"] -= 0.01
     b["preset"] = "text"
     (tmp_path / "b.json").write_text(json.dumps(b))
     assert "has preset 'text'" in _error(capsys, argv[1:])
+    b["preset"], b["data"]["identity"] = a["preset"], "another corpus"
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    assert "measured on other data" in _error(capsys, argv[1:])
     assert {p: p.read_bytes() for p in report.rglob("*")} == before
 
 

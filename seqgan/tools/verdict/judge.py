@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from typing import Any
 
 from seqgan.eval.frontier import compare, one_sample_t_p
@@ -95,8 +96,26 @@ def judge(
     frontiers: tuple[Frontier, ...],
     comparisons: list[tuple[str, str]],
     labelled: bool,
+    pair_points: Callable[[str, str], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The verdicts of every comparison on every frontier (and on label accuracy for labelled data)."""
+    """The verdicts of every comparison on every frontier (and on label accuracy for labelled data).
+    ``pair_points(a, b)``, where given, supplies the points of a comparison instead of ``points`` (a merge of several
+    folders pairs each seed's systems within one folder)."""
+    if pair_points is not None:
+        one = [judge(pair_points(a, b), frontiers, [(a, b)], labelled) for a, b in comparisons]
+        out = (
+            {
+                "frontiers": [
+                    {**f, "comparisons": [r for j in one for r in j["frontiers"][i]["comparisons"]]}
+                    for i, f in enumerate(one[0]["frontiers"])
+                ]
+            }
+            if one
+            else judge(points, frontiers, [], labelled)
+        )
+        if labelled:
+            out["label_accuracy"] = [r for j in one for r in j.get("label_accuracy", [])]
+        return out
     out: dict[str, Any] = {
         "frontiers": [
             {

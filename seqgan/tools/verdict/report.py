@@ -159,6 +159,25 @@ def label_tables(v: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def merged_lines(merged: dict[str, Any]) -> list[str]:
+    """What a report merged from several verdict.json files says of them."""
+    files = ", ".join(f"`{f}`" for f in merged["files"])
+    out = [
+        f"- Merged from {len(merged['files'])} verdict files ({files}): each comparison pairs a seed's two systems "
+        "from the first file that holds both, so they share one pre-training; the tables take each system and seed "
+        "from the first file that has it."
+    ]
+    again = [r for r in merged["replicated"] if r["max_difference"] != 0]
+    if again:
+        shown = "; ".join(
+            f"{r['system']} seed {r['seed']} ({'other metrics' if r['max_difference'] is None else ''}"
+            f"{'' if r['max_difference'] is None else 'largest difference ' + fmt(r['max_difference'], '.4f')})"
+            for r in again
+        )
+        out.append(f"- Measured again in a later file and not reproduced bit for bit: {shown}.")
+    return out
+
+
 def markdown(v: dict[str, Any], figures: list[str]) -> str:
     m, d = v["machine"], v["data"]
     seeds = v["seeds"]
@@ -192,6 +211,8 @@ def markdown(v: dict[str, Any], figures: list[str]) -> str:
         "pre-training), at level 0.05.",
         "",
     ]
+    if v.get("merged"):
+        lines[-1:-1] = merged_lines(v["merged"])
     if len(seeds) < 2:
         lines += ["**One seed: the verdict needs at least 2; the per-seed gaps are reported without a test.**", ""]
     for f in v["frontiers"]:

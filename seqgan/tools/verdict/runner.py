@@ -401,30 +401,24 @@ def _read_verdict(path: Path) -> dict[str, Any]:
 
 
 SAME_EXPERIMENT = ("kind", "preset", "sets", "num_samples", "lm", "alphas", "reverse_alphas")
-AGREE = 1e-6  # relative: a (system, seed) in two files must be the same measurement, up to float printing
 
 
-def _disagreement(a: dict[str, Any], b: dict[str, Any]) -> str | None:
-    """Where two measurements of one system and seed differ (None: they agree)."""
-    if set(a) != set(b):
-        return f"temperatures {sorted(a)} against {sorted(b)}"
-    for alpha, pa in a.items():
-        for k in sorted(set(pa) | set(b[alpha])):
-            x, y = pa.get(k), b[alpha].get(k)
-            if x is None or y is None or abs(x - y) > AGREE * max(abs(x), abs(y), 1e-12):
-                return f"{k} at inverse temperature {alpha}: {x} against {y}"
-    return None
+def _difference(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """The largest difference between two measurements of one system and seed (None: not the same metrics)."""
+    pairs = [(x, b.get(t, {}).get(k)) for t, p in a.items() for k, x in p.items() if k != "alpha"]
+    if set(a) != set(b) or any(y is None for _, y in pairs):
+        return None
+    return max((abs(x - y) for x, y in pairs), default=0.0)
 
 
 def merge_verdicts(paths: list[Path], report_command: str | None) -> dict[str, Any]:
     """One verdict from several verdict.json files of one experiment (a seed or a system added in another folder,
-    for instance after the first folder's runs were lost): the points are pooled by system and seed and judged
-    again. A system and seed present in two files must be the same measurement (the same pre-training reproduced),
-    otherwise the pairing by seed would be false and the files are refused."""
+    for instance after the first folder's runs were lost). Each comparison takes a seed from the first file that
+    holds both of its systems for that seed, so the two always share one pre-training: a seed whose SeqGAN run was
+    trained again elsewhere need not reproduce the first bit for bit (``replicated`` lists how far such repeats
+    differ). The tables take each system and seed from the first file that has it."""
     vs = [_read_verdict(p) for p in paths]
     first = vs[0]
-    points: dict[str, dict[str, Any]] = {}
-    where: dict[tuple[str, str], Path] = {}
     systems: dict[str, Any] = {}
     order: list[str] = []
     commands: list[str] = []
@@ -449,21 +443,27 @@ def merge_verdicts(paths: list[Path], report_command: str | None) -> dict[str, A
                 )
             systems.setdefault(name, s)
         order += [n for n in v.get("order", v["systems"]) if n not in order]
-        for name, by_seed in v["points"].items():
-            for seed, pts in by_seed.items():
-                if (name, seed) in where:
-                    differ = _disagreement(points[name][seed], pts)
-                    if differ:
-                        raise UserError(
-                            f"--report-from: {name} of seed {seed} differs between {where[name, seed]} and {path} "
-                            f"({differ}): the runs did not reproduce each other, so seeds cannot be paired across "
-                            "these files; run the seed's systems in one folder"
-                        )
-                    continue
-                where[name, seed] = path
-                points.setdefault(name, {})[seed] = pts
         commands += [c for c in v.get("commands", [v["command"]]) if c not in commands]
         wall.update(v["runs"].get("wall_s", {}))
+    points: dict[str, dict[str, Any]] = {}
+    replicated = []
+    for path, v in zip(paths, vs, strict=True):
+        for name, by_seed in v["points"].items():
+            for seed, pts in by_seed.items():
+                if seed in points.get(name, {}):
+                    diff = _difference(points[name][seed], pts)
+                    replicated.append({"system": name, "seed": int(seed), "file": str(path), "max_difference": diff})
+                else:
+                    points.setdefault(name, {})[seed] = pts
+
+    def pair_points(a: str, b: str) -> dict[str, Any]:
+        out: dict[str, Any] = {a: {}, b: {}}
+        for v in vs:
+            pa, pb = v["points"].get(a, {}), v["points"].get(b, {})
+            for seed in sorted(pa.keys() & pb.keys() - out[a].keys(), key=int):
+                out[a][seed], out[b][seed] = pa[seed], pb[seed]
+        return out
+
     kind = first["kind"]
     plan = Plan(SeqGANConfig(), {n: _SystemView(n, systems[n]) for n in order})  # type: ignore[arg-type]
     merged = {
@@ -474,6 +474,7 @@ def merge_verdicts(paths: list[Path], report_command: str | None) -> dict[str, A
         "systems": systems,
         "order": order,
         "points": points,
+        "merged": {"files": [str(p) for p in paths], "replicated": replicated},
         "runs": {
             "trained": len(wall),
             "train_s": sum(wall.values()),
@@ -482,7 +483,8 @@ def merge_verdicts(paths: list[Path], report_command: str | None) -> dict[str, A
             "wall_s": wall,
         },
     }
-    merged.update(judge(points, frontiers(kind, first["lm"]), plan.comparisons(), bool(first["labels"])))
+    labelled = bool(first["labels"])
+    merged.update(judge(points, frontiers(kind, first["lm"]), plan.comparisons(), labelled, pair_points))
     return merged
 
 
