@@ -161,6 +161,10 @@ def test_verdicts_of_several_folders_merge_into_one_pairing_each_seed_within_a_f
     assert merged["points"]["mle_es"]["2"] == whole["points"]["mle_es"]["2"]  # tables: the first file's
     text = (report / "results.md").read_text()
     assert "bit for bit: mle_es seed 2 (largest difference 0.0500); seqgan seed 2 (largest difference 0.0200)." in text
+    # A merge of that merge and another file pairs the seeds as before (its points alone would mix the two files).
+    again = ["verdict", "--report-from", str(report / "verdict.json"), str(tmp_path / "a.json")]
+    assert cli.main([*again, "--report", str(tmp_path / "again")]) == 0
+    assert json.loads((tmp_path / "again" / "verdict.json").read_text())["frontiers"] == merged["frontiers"]
 
     before = {p: p.read_bytes() for p in report.rglob("*")}
     b["preset"] = "text"

@@ -411,13 +411,23 @@ def _difference(a: dict[str, Any], b: dict[str, Any]) -> float | None:
     return max((abs(x - y) for x, y in pairs), default=0.0)
 
 
+def _parts(vs: list[dict[str, Any]], paths: list[Path]) -> tuple[list[dict[str, Any]], list[Path]]:
+    """A merged verdict stands for the files it was made of (each seed paired within its own file)."""
+    out_v, out_p = [], []
+    for v, p in zip(vs, paths, strict=True):
+        for part in v.get("merged", {}).get("parts") or [{"file": str(p), "points": v["points"]}]:
+            out_v.append({**v, "points": part["points"]})
+            out_p.append(Path(part["file"]))
+    return out_v, out_p
+
+
 def merge_verdicts(paths: list[Path], report_command: str | None) -> dict[str, Any]:
     """One verdict from several verdict.json files of one experiment (a seed or a system added in another folder,
     for instance after the first folder's runs were lost). Each comparison takes a seed from the first file that
     holds both of its systems for that seed, so the two always share one pre-training: a seed whose SeqGAN run was
     trained again elsewhere need not reproduce the first bit for bit (``replicated`` lists how far such repeats
     differ). The tables take each system and seed from the first file that has it."""
-    vs = [_read_verdict(p) for p in paths]
+    vs, paths = _parts([_read_verdict(p) for p in paths], paths)
     first = vs[0]
     systems: dict[str, Any] = {}
     order: list[str] = []
@@ -474,7 +484,12 @@ def merge_verdicts(paths: list[Path], report_command: str | None) -> dict[str, A
         "systems": systems,
         "order": order,
         "points": points,
-        "merged": {"files": [str(p) for p in paths], "replicated": replicated},
+        "merged": {
+            "files": [str(p) for p in paths],
+            "replicated": replicated,
+            # each file's own points, so that a merge of this merge pairs seeds as this one did
+            "parts": [{"file": str(p), "points": v["points"]} for p, v in zip(paths, vs, strict=True)],
+        },
         "runs": {
             "trained": len(wall),
             "train_s": sum(wall.values()),
