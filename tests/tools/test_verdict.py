@@ -164,7 +164,9 @@ def test_verdicts_of_several_folders_merge_into_one_pairing_each_seed_within_a_f
     # A merge of that merge and another file pairs the seeds as before (its points alone would mix the two files).
     again = ["verdict", "--report-from", str(report / "verdict.json"), str(tmp_path / "a.json")]
     assert cli.main([*again, "--report", str(tmp_path / "again")]) == 0
-    assert json.loads((tmp_path / "again" / "verdict.json").read_text())["frontiers"] == merged["frontiers"]
+    again_v = json.loads((tmp_path / "again" / "verdict.json").read_text())
+    assert again_v["frontiers"] == merged["frontiers"]
+    assert again_v["runs"]["elapsed_s"] == pytest.approx(merged["runs"]["elapsed_s"] + a["runs"]["elapsed_s"])
 
     before = {p: p.read_bytes() for p in report.rglob("*")}
     b["preset"] = "text"

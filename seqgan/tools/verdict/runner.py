@@ -427,7 +427,8 @@ def merge_verdicts(paths: list[Path], report_command: str | None) -> dict[str, A
     holds both of its systems for that seed, so the two always share one pre-training: a seed whose SeqGAN run was
     trained again elsewhere need not reproduce the first bit for bit (``replicated`` lists how far such repeats
     differ). The tables take each system and seed from the first file that has it."""
-    vs, paths = _parts([_read_verdict(p) for p in paths], paths)
+    given = [_read_verdict(p) for p in paths]
+    vs, paths = _parts(given, paths)
     first = vs[0]
     systems: dict[str, Any] = {}
     order: list[str] = []
@@ -493,7 +494,7 @@ def merge_verdicts(paths: list[Path], report_command: str | None) -> dict[str, A
         "runs": {
             "trained": len(wall),
             "train_s": sum(wall.values()),
-            "elapsed_s": sum(v["runs"].get("elapsed_s", 0.0) for v in vs),
+            "elapsed_s": sum(v["runs"].get("elapsed_s", 0.0) for v in given),
             "workers": first["runs"].get("workers", 1),
             "wall_s": wall,
         },
