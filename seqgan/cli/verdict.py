@@ -162,8 +162,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="FILE",
         help="no runs needed: the report again from a verdict.json; from several (seeds or systems run in other "
-        "folders), one verdict of them all, written to the report's folder (a system and seed in two files must "
-        "agree)",
+        "folders), one verdict of them all, written to the report's folder (each comparison pairs a seed's "
+        "systems within one file)",
     )
     add_json(p, "the verdicts")
 

@@ -101,21 +101,7 @@ def judge(
     """The verdicts of every comparison on every frontier (and on label accuracy for labelled data).
     ``pair_points(a, b)``, where given, supplies the points of a comparison instead of ``points`` (a merge of several
     folders pairs each seed's systems within one folder)."""
-    if pair_points is not None:
-        one = [judge(pair_points(a, b), frontiers, [(a, b)], labelled) for a, b in comparisons]
-        out = (
-            {
-                "frontiers": [
-                    {**f, "comparisons": [r for j in one for r in j["frontiers"][i]["comparisons"]]}
-                    for i, f in enumerate(one[0]["frontiers"])
-                ]
-            }
-            if one
-            else judge(points, frontiers, [], labelled)
-        )
-        if labelled:
-            out["label_accuracy"] = [r for j in one for r in j.get("label_accuracy", [])]
-        return out
+    of = pair_points or (lambda a, b: points)
     out: dict[str, Any] = {
         "frontiers": [
             {
@@ -126,12 +112,12 @@ def judge(
                 "gap_label": f.gap_label,
                 "x_label": f.x_label,
                 "y_label": f.y_label,
-                "comparisons": frontier_verdicts(points, f, comparisons),
+                "comparisons": [r for a, b in comparisons for r in frontier_verdicts(of(a, b), f, [(a, b)])],
             }
             for f in frontiers
         ]
     }
     if labelled:
-        rows = [paired(points, a, b, "eval/label_acc", higher_better=True) for a, b in comparisons]
+        rows = [paired(of(a, b), a, b, "eval/label_acc", higher_better=True) for a, b in comparisons]
         out["label_accuracy"] = [r for r in rows if r is not None]
     return out

@@ -170,8 +170,9 @@ def merged_lines(merged: dict[str, Any]) -> list[str]:
     again = [r for r in merged["replicated"] if r["max_difference"] != 0]
     if again:
         shown = "; ".join(
-            f"{r['system']} seed {r['seed']} ({'other metrics' if r['max_difference'] is None else ''}"
-            f"{'' if r['max_difference'] is None else 'largest difference ' + fmt(r['max_difference'], '.4f')})"
+            f"{r['system']} seed {r['seed']} ("
+            + ("other metrics" if r["max_difference"] is None else f"largest difference {r['max_difference']:.4f}")
+            + ")"
             for r in again
         )
         out.append(f"- Measured again in a later file and not reproduced bit for bit: {shown}.")

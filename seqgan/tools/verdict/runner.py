@@ -295,6 +295,17 @@ def _points(root: Path, seeds: list[int], manifest: dict[str, Any]) -> dict[str,
     return points
 
 
+def _runs(wall: dict[str, float], elapsed_s: float, workers: int) -> dict[str, Any]:
+    """verdict.json's account of the training: runs, their summed wall time, the elapsed time."""
+    return {
+        "trained": len(wall),
+        "train_s": sum(wall.values()),
+        "elapsed_s": elapsed_s,
+        "workers": workers,
+        "wall_s": wall,
+    }
+
+
 def report_from_runs(dirs: list[Path], report: Path, report_command: str | None) -> dict[str, Any]:
     """verdict.json (in the first folder) and the report (in ``report``) from the runs of one or several verdict
     folders of the same data; refuses folders whose runs come from other data or oracles."""
@@ -360,13 +371,7 @@ def report_from_runs(dirs: list[Path], report: Path, report_command: str | None)
         "num_samples": first["num_samples"],
         "lm": first["lm"],
         "points": points,
-        "runs": {
-            "trained": len(wall),
-            "train_s": sum(wall.values()),
-            "elapsed_s": sum(m.get("elapsed_s", 0.0) for m in manifests),
-            "workers": first.get("workers", 1),
-            "wall_s": wall,
-        },
+        "runs": _runs(wall, sum(m.get("elapsed_s", 0.0) for m in manifests), first.get("workers", 1)),
     }
     v.update(judge(points, frontiers(kind, first["lm"]), plan.comparisons(), bool(v["labels"])))
     write_json(dirs[0] / "verdict.json", v)
@@ -491,13 +496,7 @@ def merge_verdicts(paths: list[Path], report_command: str | None) -> dict[str, A
             # each file's own points, so that a merge of this merge pairs seeds as this one did
             "parts": [{"file": str(p), "points": v["points"]} for p, v in zip(paths, vs, strict=True)],
         },
-        "runs": {
-            "trained": len(wall),
-            "train_s": sum(wall.values()),
-            "elapsed_s": sum(v["runs"].get("elapsed_s", 0.0) for v in given),
-            "workers": first["runs"].get("workers", 1),
-            "wall_s": wall,
-        },
+        "runs": _runs(wall, sum(v["runs"].get("elapsed_s", 0.0) for v in given), first["runs"].get("workers", 1)),
     }
     labelled = bool(first["labels"])
     merged.update(judge(points, frontiers(kind, first["lm"]), plan.comparisons(), labelled, pair_points))
